@@ -1,0 +1,476 @@
+"""Article files → :class:`Article` values, and folders → articles plus errors.
+
+An article is a Hexo-style post: YAML front matter (python-frontmatter) and an
+HTML or Markdown body. Markdown is rendered with markdown-it-py; a body that
+already is HTML (it opens with a block tag, as every generated post does) is
+taken as it is, because CommonMark turns indented HTML after a blank line into a
+code block, which mangled 3 of the 20 corpus posts in a trial.
+
+Loading a folder never stops at a bad file: it returns the good articles and an
+:class:`ArticleError` for each bad one, naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
+from functools import cached_property
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+from zoneinfo import ZoneInfo
+
+import frontmatter
+import yaml
+from markdown_it import MarkdownIt
+
+from bot.config import Config
+from bot.htmltext import html_to_rich, safe_url
+from bot.richtext import RichText
+
+ARTICLE_SUFFIXES = (".md", ".markdown")
+IMAGE_KEYS = ("headimg", "cover", "thumbnail", "image", "banner", "top_img")
+LINK_KEYS = ("link", "url", "permalink")
+ID_KEYS = ("id", "slug", "abbrlink")
+MIN_SIDE = 100
+MAX_RATIO = 20
+# /read_<id> must stay a valid bot command: [a-z0-9_], at most 32 characters in all.
+MAX_ID_LENGTH = 24
+_HTML_START = re.compile(
+    r"\s*<(?:div|p|section|article|table|ul|ol|h[1-6]|blockquote|figure|pre|center|span|img|br)\b",
+    re.IGNORECASE,
+)
+_MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+
+
+class ArticleError(Exception):
+    """A file that cannot become an article; ``str()`` names the file and the reason."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Image:
+    """One picture; ``fallback`` is the form to try when ``url`` cannot be fetched."""
+
+    url: str
+    fallback: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+    @property
+    def is_gif(self) -> bool:
+        path = self.url.split("?", 1)[0].lower()
+        return path.endswith(".gif") or "wx_fmt=gif" in self.url.lower()
+
+    @property
+    def usable(self) -> bool:
+        """Telegram refuses photos that are tiny or more than 20 times longer than wide."""
+        if self.width is None or self.height is None:
+            return True
+        small, large = sorted((self.width, self.height))
+        return small >= MIN_SIDE and large <= MAX_RATIO * small
+
+
+@dataclass(frozen=True)
+class Article:
+    id: str
+    title: str
+    date: datetime
+    updated: datetime | None
+    categories: tuple[str, ...]
+    tags: tuple[str, ...]
+    author: str | None
+    link: str | None
+    draft: bool
+    images: tuple[Image, ...]
+    body_html: str
+    path: Path
+    content_hash: str
+    warnings: tuple[str, ...] = field(default=())
+
+    @cached_property
+    def body(self) -> RichText:
+        """The body as chat text with entities (computed once per article)."""
+        return html_to_rich(self.body_html)
+
+    @property
+    def usable_images(self) -> list[Image]:
+        return [image for image in self.images if image.usable]
+
+
+@dataclass
+class LoadResult:
+    articles: list[Article]
+    errors: list[ArticleError]
+
+
+def load_folders(roots: Iterable[Path], config: Config) -> LoadResult:
+    """Every article below ``roots``; bad files become errors, never exceptions."""
+    result = LoadResult([], [])
+    seen: dict[str, Path] = {}
+    for root in roots:
+        for path in article_files(root):
+            try:
+                article = load_article(path, root, config)
+            except ArticleError as error:
+                result.errors.append(error)
+                continue
+            if article.id in seen and seen[article.id] != path:
+                article = _with_id(article, _short_hash(str(path.resolve())))
+            seen[article.id] = path
+            result.articles.append(article)
+    return result
+
+
+def article_files(root: Path) -> Iterator[Path]:
+    """Article files below ``root`` in a stable order; a missing root yields nothing."""
+    if root.is_file():
+        yield root
+        return
+    if not root.is_dir():
+        return
+    for path in sorted(root.rglob("*")):
+        if path.suffix.lower() in ARTICLE_SUFFIXES and path.is_file() and not _hidden(path, root):
+            yield path
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def load_article(path: Path, root: Path, config: Config) -> Article:
+    """Read and parse one file; raises :class:`ArticleError` with the reason."""
+    try:
+        size = path.stat().st_size
+        if size > config.max_file_bytes:
+            raise ArticleError(
+                path, f"file is {size:,} bytes, over the {config.max_file_bytes:,}-byte limit"
+            )
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ArticleError(path, f"cannot read file: {exc.strerror or exc}") from None
+    return parse_article(raw, path, root, config, mtime=path.stat().st_mtime)
+
+
+def parse_article(
+    raw: bytes, path: Path, root: Path, config: Config, *, mtime: float | None = None
+) -> Article:
+    """Bytes of an article file → :class:`Article`, without touching the disk."""
+    if len(raw) > config.max_file_bytes:
+        raise ArticleError(
+            path, f"file is {len(raw):,} bytes, over the {config.max_file_bytes:,}-byte limit"
+        )
+    text = decode(raw, path)
+    if not text.strip():
+        raise ArticleError(path, "empty file")
+    meta, body = _split_front_matter(text, path)
+    warnings: list[str] = []
+    body_html = to_html(body)
+    images = _images(meta, body_html, config.unwrap_proxies)
+    article = Article(
+        id=_article_id(meta, path, root),
+        title=_title(meta, body_html, path),
+        date=_date(meta.get("date"), config.tz, mtime, warnings, "date"),
+        updated=_optional_date(meta.get("updated"), config.tz, warnings),
+        categories=_names(meta.get("categories")),
+        tags=_names(meta.get("tags")),
+        author=_author(meta.get("author")),
+        link=next((u for k in LINK_KEYS if (u := safe_url(_str(meta.get(k))))), None),
+        draft=meta.get("draft") is True or meta.get("published") is False,
+        images=images,
+        body_html=body_html,
+        path=path,
+        content_hash=hashlib.sha256(raw).hexdigest()[:16],
+        warnings=tuple(warnings),
+    )
+    if not article.body.text.strip() and not images:
+        raise ArticleError(path, "no text and no image")
+    return article
+
+
+def decode(raw: bytes, path: Path) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with BOM, or GB18030 — in that order."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ArticleError(path, "invalid UTF-16 text") from None
+    elif b"\x00" in raw:
+        raise ArticleError(path, "binary file (contains NUL bytes), not a text article")
+    else:
+        text = _decode_8bit(raw, path)
+    if "\x00" in text:
+        raise ArticleError(path, "binary file (contains NUL characters), not a text article")
+    return text
+
+
+def _decode_8bit(raw: bytes, path: Path) -> str:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ArticleError(path, "not text in UTF-8 or GB18030")
+
+
+def _split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
+    try:
+        post = frontmatter.loads(text)
+    except yaml.YAMLError as exc:
+        raise ArticleError(path, _yaml_reason(exc, text)) from None
+    except Exception as exc:
+        raise ArticleError(path, f"invalid front matter: {exc}") from None
+    if not isinstance(post.metadata, dict):
+        raise ArticleError(path, "front matter is not a mapping of keys to values")
+    return dict(post.metadata), post.content
+
+
+def _yaml_reason(exc: yaml.YAMLError, text: str) -> str:
+    """The YAML problem with its line number in the file (not in the front matter)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark is None:
+        return f"invalid YAML front matter: {problem}"
+    opening = next(
+        (i for i, line in enumerate(text.splitlines()) if line.strip().startswith("---")), 0
+    )
+    return f"invalid YAML front matter at line {opening + 2 + mark.line}: {problem}"
+
+
+def to_html(body: str) -> str:
+    """HTML bodies pass unchanged; anything else is CommonMark with raw HTML allowed."""
+    if _HTML_START.match(body):
+        return body
+    return _MARKDOWN.render(body)
+
+
+def _article_id(meta: dict[str, Any], path: Path, root: Path) -> str:
+    for key in ID_KEYS:
+        value = _str(meta.get(key))
+        if value:
+            slug = re.sub(r"[^a-z0-9]+", "_", value.lower()).strip("_")
+            return slug if 0 < len(slug) <= MAX_ID_LENGTH else _short_hash(value)
+    try:
+        relative = path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        relative = path.name
+    return _short_hash(relative or path.name)
+
+
+def _short_hash(value: str) -> str:
+    return hashlib.sha1(value.encode("utf-8")).hexdigest()[:8]
+
+
+def _with_id(article: Article, new_id: str) -> Article:
+    fields = {name: getattr(article, name) for name in Article.__dataclass_fields__}
+    return Article(**{**fields, "id": new_id})
+
+
+def _title(meta: dict[str, Any], body_html: str, path: Path) -> str:
+    title = _clean(_str(meta.get("title")))
+    if title:
+        return title
+    heading = _FirstHeading.find(body_html)
+    if heading:
+        return heading
+    first_line = next((line for line in html_to_rich(body_html).text.splitlines() if line), "")
+    return _clean(first_line)[:100] or path.stem
+
+
+def _clean(text: str | None) -> str:
+    return re.sub(r"\s+", " ", text or "").strip()
+
+
+def _str(value: Any) -> str | None:
+    if value is None or isinstance(value, dict | list):
+        return None
+    return str(value)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """Categories or tags: a string, a list, or Hexo's nested lists; deduplicated."""
+    items: list[str] = []
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, list | tuple):
+            stack.extend(reversed(current))
+        elif current is not None and not isinstance(current, dict):
+            name = _clean(str(current))
+            if name and name not in items:
+                items.append(name)
+    return tuple(items)
+
+
+def _author(value: Any) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("name")
+    return _clean(_str(value)) or None
+
+
+def _date(value: Any, tz: ZoneInfo, mtime: float | None, warnings: list[str], key: str) -> datetime:
+    parsed = parse_date(value, tz)
+    if parsed is None:
+        if value is not None:
+            warnings.append(f"{key} {value!r} not understood; using the file's time")
+        stamp = mtime if mtime is not None else datetime.now(UTC).timestamp()
+        parsed = datetime.fromtimestamp(stamp, UTC)
+    return parsed
+
+
+def _optional_date(value: Any, tz: ZoneInfo, warnings: list[str]) -> datetime | None:
+    parsed = parse_date(value, tz)
+    if parsed is None and value is not None:
+        warnings.append(f"updated {value!r} not understood; ignored")
+    return parsed
+
+
+def parse_date(value: Any, tz: ZoneInfo) -> datetime | None:
+    """RFC 2822, ISO 8601, YAML datetimes and dates; naive values are in ``tz``."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str) and value.strip():
+        parsed = _parse_date_text(value.strip())
+        if parsed is None:
+            return None
+    else:
+        return None
+    return parsed.replace(tzinfo=tz) if parsed.tzinfo is None else parsed
+
+
+def _parse_date_text(text: str) -> datetime | None:
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        pass
+    try:
+        return datetime.fromisoformat(text.replace("/", "-"))
+    except ValueError:
+        return None
+
+
+def _images(meta: dict[str, Any], body_html: str, proxies: tuple[str, ...]) -> tuple[Image, ...]:
+    """Front-matter images first, then the body's; one entry per picture."""
+    candidates: list[tuple[str, int | None, int | None]] = []
+    for key in IMAGE_KEYS:
+        value = meta.get(key)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                candidates.append((item, None, None))
+    body_images = _ImageCollector.find(body_html)
+    candidates.extend(body_images)
+    sizes = {}
+    for src, width, height in body_images:
+        image = make_image(src, None, None, proxies)
+        if image and width and height:
+            sizes.setdefault(image.url, (width, height))
+    images: dict[str, Image] = {}
+    for src, width, height in candidates:
+        image = make_image(src, width, height, proxies)
+        if image is None or image.url in images:
+            continue
+        if image.width is None and image.url in sizes:
+            image = Image(image.url, image.fallback, *sizes[image.url])
+        images[image.url] = image
+    return tuple(images.values())
+
+
+def make_image(
+    src: str, width: int | None, height: int | None, proxies: tuple[str, ...]
+) -> Image | None:
+    """Unwrap a proxied URL: the inner URL first, the proxied form as fallback."""
+    wrapped = safe_url(src)
+    if wrapped is None:
+        return None
+    for prefix in proxies:
+        if wrapped.startswith(prefix):
+            inner = safe_url(_unquote_scheme(wrapped[len(prefix) :]))
+            if inner:
+                return Image(inner, wrapped, width, height)
+    return Image(wrapped, None, width, height)
+
+
+def _unquote_scheme(url: str) -> str:
+    return unquote(url) if re.match(r"https?%3A", url, re.IGNORECASE) else url
+
+
+class _ImageCollector(HTMLParser):
+    """``<img>`` sources with their sizes, in document order."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, int | None, int | None]] = []
+
+    @classmethod
+    def find(cls, html: str) -> list[tuple[str, int | None, int | None]]:
+        collector = cls()
+        collector.feed(html)
+        collector.close()
+        return collector.found
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "img":
+            return
+        values = {k: v or "" for k, v in attrs}
+        src = next(
+            (values[k] for k in ("src", "data-src", "data-original") if safe_url(values.get(k))),
+            None,
+        )
+        if src is None:
+            return
+        width, height = _size(values)
+        self.found.append((src, width, height))
+
+    handle_startendtag = handle_starttag
+
+
+def _size(values: dict[str, str]) -> tuple[int | None, int | None]:
+    match = re.fullmatch(r"\s*(\d{1,6})\s*[,x×]\s*(\d{1,6})\s*", values.get("data-size", ""))
+    if match:
+        return int(match.group(1)), int(match.group(2))
+    width = re.fullmatch(r"\s*(\d{1,6})\s*(?:px)?\s*", values.get("width", ""))
+    height = re.fullmatch(r"\s*(\d{1,6})\s*(?:px)?\s*", values.get("height", ""))
+    if width and height:
+        return int(width.group(1)), int(height.group(1))
+    return None, None
+
+
+class _FirstHeading(HTMLParser):
+    """The text of the first h1–h3, for articles without a title."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.depth = 0
+        self.parts: list[str] = []
+        self.done = False
+
+    @classmethod
+    def find(cls, html: str) -> str:
+        finder = cls()
+        finder.feed(html)
+        return _clean("".join(finder.parts))[:200]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("h1", "h2", "h3") and not self.done:
+            self.depth += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("h1", "h2", "h3") and self.depth:
+            self.depth -= 1
+            self.done = self.depth == 0 and bool(_clean("".join(self.parts)))
+
+    def handle_data(self, data: str) -> None:
+        if self.depth and not self.done:
+            self.parts.append(data)

@@ -1,0 +1,143 @@
+"""Configuration in one place: environment variables, then ``noticebot.toml``.
+
+The environment wins over the file so that a deployment can override one value
+without editing files. Every bad value is a :class:`ConfigError` naming the
+variable, so startup fails with a sentence instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_API_URL = "https://api.telegram.org"
+DEFAULT_PROXIES = ("https://cors.zfour.workers.dev/?",)
+CONFIG_FILE = "noticebot.toml"
+LANGUAGES = ("zh", "en")
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Config:
+    token: str | None = None
+    api_url: str = DEFAULT_API_URL
+    articles: tuple[Path, ...] = (Path("seeds"),)
+    db: Path = Path("state/noticebot.db")
+    admins: frozenset[int] = frozenset()
+    scan_interval: float = 60.0
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    lang: str = "zh"
+    max_age_days: float = 7.0
+    unwrap_proxies: tuple[str, ...] = DEFAULT_PROXIES
+    max_file_bytes: int = 2 * 1024 * 1024
+
+
+def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Config:
+    """Read the configuration; ``env`` and ``cwd`` are parameters so tests need no patching."""
+    env = os.environ if env is None else env
+    values = {**_read_file((cwd or Path.cwd()) / CONFIG_FILE), **_nonempty(env)}
+    get = values.get
+    return Config(
+        token=get("TELEGRAM_BOT_TOKEN") or None,
+        api_url=_api_url(get("TELEGRAM_API_URL", DEFAULT_API_URL)),
+        articles=_paths(get("NOTICEBOT_ARTICLES", "seeds")),
+        db=Path(get("NOTICEBOT_DB", "state/noticebot.db")),
+        admins=_admins(get("NOTICEBOT_ADMINS", "")),
+        scan_interval=_positive("NOTICEBOT_SCAN_INTERVAL", get("NOTICEBOT_SCAN_INTERVAL", "60")),
+        tz=_zone(get("NOTICEBOT_TZ", "Asia/Shanghai")),
+        lang=_lang(get("NOTICEBOT_LANG", "zh")),
+        max_age_days=_positive("NOTICEBOT_MAX_AGE_DAYS", get("NOTICEBOT_MAX_AGE_DAYS", "7")),
+        unwrap_proxies=_proxies(get("NOTICEBOT_UNWRAP_PROXIES")),
+        max_file_bytes=int(
+            _positive("NOTICEBOT_MAX_FILE_BYTES", get("NOTICEBOT_MAX_FILE_BYTES", "2097152"))
+        ),
+    )
+
+
+def _nonempty(env: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if v.strip()}
+
+
+def _read_file(path: Path) -> dict[str, str]:
+    """``noticebot.toml`` uses the variable names as keys (any case)."""
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        if isinstance(value, list):
+            sep = "," if key.upper() in ("NOTICEBOT_ADMINS", "NOTICEBOT_UNWRAP_PROXIES") else None
+            value = (sep or os.pathsep).join(str(v) for v in value)
+        out[key.upper()] = str(value)
+    return out
+
+
+def _api_url(value: str) -> str:
+    value = value.strip().rstrip("/")
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(f"TELEGRAM_API_URL must start with http:// or https://, got {value!r}")
+    return value
+
+
+def _paths(value: str) -> tuple[Path, ...]:
+    paths = tuple(Path(p) for p in value.split(os.pathsep) if p.strip())
+    if not paths:
+        raise ConfigError("NOTICEBOT_ARTICLES names no folder")
+    return paths
+
+
+def _admins(value: str) -> frozenset[int]:
+    ids = set()
+    for item in value.replace(" ", "").split(","):
+        if not item:
+            continue
+        try:
+            ids.add(int(item))
+        except ValueError:
+            raise ConfigError(
+                "NOTICEBOT_ADMINS must be comma-separated Telegram user ids; "
+                f"{item!r} is not an integer"
+            ) from None
+    return frozenset(ids)
+
+
+def _positive(name: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if not number > 0:
+        raise ConfigError(f"{name} must be greater than 0, got {value!r}")
+    return number
+
+
+def _zone(value: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"NOTICEBOT_TZ: unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)"
+        ) from None
+
+
+def _lang(value: str) -> str:
+    lang = value.strip().lower()
+    if lang not in LANGUAGES:
+        raise ConfigError(f"NOTICEBOT_LANG must be one of {', '.join(LANGUAGES)}, got {value!r}")
+    return lang
+
+
+def _proxies(value: str | None) -> tuple[str, ...]:
+    if value is None:
+        return DEFAULT_PROXIES
+    return tuple(p.strip() for p in value.split(",") if p.strip())

@@ -1,0 +1,175 @@
+"""Article → the Telegram messages that carry it. Pure: no I/O, no clock.
+
+A subscriber gets the *card* (lead photo, bold title, date and author, a short
+summary, hashtags, buttons); the *full text* follows in the modes that ask for it,
+split into messages Telegram accepts; the *albums* carry the remaining pictures.
+Text travels as ``text`` + ``entities`` (see :mod:`bot.htmltext` for why the
+HTML is walked directly rather than through html2text's Markdown).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from bot.articles import Article, Image
+from bot.i18n import format_datetime, t
+from bot.outgoing import CAPTION_LIMIT, ENTITY_LIMIT, TEXT_LIMIT, Outgoing
+from bot.richtext import RichText, split, utf16_len
+
+SUMMARY_LIMIT = 240
+TITLE_LIMIT = 200
+MEDIA_GROUP_MAX = 10
+ELLIPSIS = "…"
+_SENTENCE_END = re.compile(r"[。！？!?](?:[”’」』）)\"']*)|[.](?=\s|$)")
+_NO_PREVIEW = {"is_disabled": True}
+
+
+@dataclass(frozen=True)
+class Formatted:
+    card: Outgoing
+    text: list[Outgoing]
+    albums: list[Outgoing]
+
+    def all(self) -> list[Outgoing]:
+        return [self.card, *self.text, *self.albums]
+
+
+def format_article(article: Article, lang: str, tz: ZoneInfo) -> Formatted:
+    lead = lead_image(article)
+    return Formatted(
+        card=card(article, lead, lang, tz),
+        text=full_text(article, lang, tz),
+        albums=albums([i for i in article.usable_images if i != lead]),
+    )
+
+
+def lead_image(article: Article) -> Image | None:
+    """The first usable picture, a still one if there is any."""
+    usable = article.usable_images
+    return next((i for i in usable if not i.is_gif), usable[0] if usable else None)
+
+
+def card(article: Article, lead: Image | None, lang: str, tz: ZoneInfo) -> Outgoing:
+    header = _header(article, lang, tz)
+    tags = hashtags(article.categories)
+    room = CAPTION_LIMIT - header.utf16_len() - utf16_len(tags) - 4
+    summary = summarize(article.body.text, min(SUMMARY_LIMIT, room))
+    rich = header
+    if summary:
+        rich.append("\n\n" + summary)
+    if tags:
+        rich.append("\n\n" + tags)
+    markup = {"inline_keyboard": [_buttons(article, lang)]}
+    if lead is None:
+        params = {
+            "text": rich.text,
+            "entities": rich.entity_dicts(),
+            "link_preview_options": _NO_PREVIEW,
+            "reply_markup": markup,
+        }
+        return Outgoing("sendMessage", params, "card")
+    kind = "animation" if lead.is_gif else "photo"
+    params = {
+        kind: lead.url,
+        "caption": rich.text,
+        "caption_entities": rich.entity_dicts(),
+        "reply_markup": markup,
+    }
+    return Outgoing(f"send{kind.capitalize()}", params, "card", (lead.fallback,))
+
+
+def full_text(article: Article, lang: str, tz: ZoneInfo) -> list[Outgoing]:
+    rich = _header(article, lang, tz, title_limit=None)
+    if article.body.text:
+        rich.append("\n\n").extend(article.body)
+    return [
+        Outgoing(
+            "sendMessage",
+            {
+                "text": part.text,
+                "entities": part.entity_dicts(),
+                "link_preview_options": _NO_PREVIEW,
+            },
+            "text",
+        )
+        for part in split(rich, TEXT_LIMIT, ENTITY_LIMIT)
+    ]
+
+
+def albums(images: list[Image]) -> list[Outgoing]:
+    """Stills in media groups of 2–10 (evenly filled); each GIF as an animation, in place."""
+    out: list[Outgoing] = []
+    stills: list[Image] = []
+    for image in images:
+        if image.is_gif:
+            out.extend(_media_groups(stills))
+            stills = []
+            out.append(
+                Outgoing("sendAnimation", {"animation": image.url}, "album", (image.fallback,))
+            )
+        else:
+            stills.append(image)
+    out.extend(_media_groups(stills))
+    return out
+
+
+def _media_groups(stills: list[Image]) -> list[Outgoing]:
+    if len(stills) == 1:
+        only = stills[0]
+        return [Outgoing("sendPhoto", {"photo": only.url}, "album", (only.fallback,))]
+    groups = -(-len(stills) // MEDIA_GROUP_MAX)
+    out = []
+    for g in range(groups):
+        chunk = stills[g * len(stills) // groups : (g + 1) * len(stills) // groups]
+        media = [{"type": "photo", "media": image.url} for image in chunk]
+        fallbacks = tuple(image.fallback for image in chunk)
+        out.append(Outgoing("sendMediaGroup", {"media": media}, "album", fallbacks))
+    return out
+
+
+def _header(
+    article: Article, lang: str, tz: ZoneInfo, title_limit: int | None = TITLE_LIMIT
+) -> RichText:
+    title = article.title
+    if title_limit is not None and len(title) > title_limit:
+        title = title[: title_limit - 1].rstrip() + ELLIPSIS
+    byline = " · ".join(filter(None, [format_datetime(article.date, lang, tz), article.author]))
+    return RichText().append(title, "bold").append("\n" + byline)
+
+
+def _buttons(article: Article, lang: str) -> list[dict[str, str]]:
+    buttons = [{"text": t("read_full", lang), "callback_data": f"read:{article.id}"}]
+    if article.link:
+        buttons.append({"text": t("original", lang), "url": article.link})
+    return buttons
+
+
+def summarize(text: str, limit: int) -> str:
+    """The opening of ``text``, cut at a sentence end within ``limit``, with ``…``."""
+    text = re.sub(r"\s*\n\s*", "\n", text.strip())
+    if limit <= len(ELLIPSIS):
+        return ""
+    if utf16_len(text) <= limit:
+        return text
+    room = limit - len(ELLIPSIS)
+    head = text[:room]
+    while utf16_len(head) > room:
+        head = head[:-1]
+    ends = [m.end() for m in _SENTENCE_END.finditer(head) if m.end() >= len(head) // 3]
+    if ends:
+        head = head[: ends[-1]]
+    else:
+        head = head[: max(head.rfind(" "), head.rfind("，"), len(head) * 2 // 3)]
+    return head.rstrip() + ELLIPSIS
+
+
+def hashtags(categories: tuple[str, ...]) -> str:
+    """Categories as hashtags, keeping only what Telegram links (letters, digits, ``_``)."""
+    tags = []
+    for name in categories:
+        tag = re.sub(r"\W+", "_", name).strip("_")
+        if tag and not tag.isdigit() and f"#{tag}" not in tags:
+            tags.append(f"#{tag}")
+    return " ".join(tags)

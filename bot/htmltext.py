@@ -1,0 +1,355 @@
+"""HTML → :class:`RichText`: the article body as chat text with Telegram entities.
+
+Why walk the HTML ourselves instead of html2text → Markdown → entities: html2text
+emits Markdown, so every body would be rendered to a markup language and parsed
+back, and on this corpus that round trip loses things a resident would see (see
+``docs/decisions.md``: spaces inserted between ``**`` and Chinese characters,
+backslash escapes, links and images mixed into the text). Walking the tree gives
+the entities directly, with exact offsets and no markup to escape.
+
+The walk is driven by :class:`html.parser.HTMLParser` events with an explicit
+stack (no recursion), so 5,000 nested tags or unclosed tags cost nothing special.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+from bot.richtext import Entity, RichText
+
+_VOID = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
+_DROPPED = frozenset(
+    [
+        "script",
+        "style",
+        "svg",
+        "button",
+        "form",
+        "noscript",
+        "template",
+        "head",
+        "title",
+        "select",
+        "textarea",
+        "object",
+        "canvas",
+        "audio",
+        "video",
+        "map",
+        "math",
+    ]
+)
+_BLOCK = frozenset(
+    [
+        "p",
+        "div",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "main",
+        "aside",
+        "nav",
+        "figure",
+        "figcaption",
+        "address",
+        "center",
+        "table",
+        "thead",
+        "tbody",
+        "tfoot",
+        "caption",
+        "dl",
+        "dt",
+        "dd",
+        "fieldset",
+        "details",
+        "summary",
+        "hr",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "ul",
+        "ol",
+        "blockquote",
+        "pre",
+    ]
+)
+_LINE = frozenset(["li", "tr"])
+_CELL = frozenset(["td", "th"])
+_STYLE = {
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "cite": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "code": "code",
+    "kbd": "code",
+    "tt": "code",
+}
+_HEADINGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6"])
+# Telegram: code and pre contain no other entity; blockquotes do not nest.
+_NO_INNER = frozenset({"code", "pre"})
+_SPACE = re.compile(r"[ \t\n\r\f\v\u00a0\u3000\u2000-\u200a\u202f\u205f]+")
+
+
+def safe_url(url: str | None) -> str | None:
+    """An absolute http(s) URL, or None: other schemes never become links."""
+    if not url:
+        return None
+    url = url.strip()
+    if url.startswith("//"):
+        url = "https:" + url
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme not in ("http", "https") or len(url) > 2048 or any(c.isspace() for c in url):
+        return None
+    return url
+
+
+@dataclass
+class _Open:
+    tag: str
+    start: int
+    entity: str | None = None
+    url: str | None = None
+    language: str | None = None
+    list_kind: str | None = None
+    counter: int = 0
+    dropped: bool = False
+
+
+@dataclass
+class _Walker(HTMLParser):
+    out: RichText = field(default_factory=RichText)
+    stack: list[_Open] = field(default_factory=list)
+    pending_break: str = ""
+    drop_depth: int = 0
+    pre_depth: int = 0
+    open_tags: Counter[str] = field(default_factory=Counter)
+    open_entities: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        HTMLParser.__init__(self, convert_charrefs=True)
+
+    # --- events -----------------------------------------------------------------
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _VOID:
+            self._void(tag, dict(attrs))
+            return
+        if tag == "iframe" and not self.drop_depth:
+            self._link_line(dict(attrs).get("src"))
+        if self.drop_depth or tag in _DROPPED or tag == "iframe":
+            self.drop_depth += 1
+            self._push(_Open(tag, len(self.out.text), dropped=True))
+            return
+        self._open(tag, dict(attrs))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _VOID:
+            self._void(tag, dict(attrs))
+        else:
+            self.handle_starttag(tag, attrs)
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open_tags[tag]:
+            return
+        while self.stack:
+            node = self._pop()
+            self._close(node)
+            if node.tag == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        if self.drop_depth or not data:
+            return
+        if self.pre_depth:
+            self._emit(data.replace("\r\n", "\n"))
+            return
+        text = _SPACE.sub(" ", data)
+        if self.pending_break or self._at_line_start() or self.out.text.endswith(" "):
+            text = text.lstrip(" ")
+        if text:
+            self._emit(text)
+
+    def close_all(self) -> RichText:
+        self.close()
+        while self.stack:
+            self._close(self._pop())
+        lines = [line.rstrip() for line in self.out.text.split("\n")]
+        return _rebuild(self.out, "\n".join(lines))
+
+    # --- structure --------------------------------------------------------------
+    def _open(self, tag: str, attrs: dict[str, str | None]) -> None:
+        node = _Open(tag, len(self.out.text))
+        if tag in _BLOCK:
+            self._break("\n\n")
+        if tag in _LINE:
+            self._break("\n")
+            if tag == "li":
+                self._bullet()
+        if tag in _CELL and not self._at_line_start():
+            self._emit(" | ")
+        if tag in ("ul", "ol"):
+            node.list_kind = tag
+        if tag in _STYLE:
+            node.entity = _STYLE[tag]
+        elif tag in _HEADINGS:
+            node.entity = "bold"
+        elif tag == "blockquote":
+            node.entity = "blockquote"
+        elif tag == "pre":
+            node.entity = "pre"
+            node.language = _code_language(attrs)
+            self.pre_depth += 1
+        elif tag == "a":
+            node.url = safe_url(attrs.get("href"))
+            node.entity = "text_link" if node.url else None
+        if node.entity and self._blocked(node.entity):
+            node.entity = None
+        self._push(node)
+
+    def _close(self, node: _Open) -> None:
+        if node.dropped:
+            self.drop_depth -= 1
+            return
+        if node.tag == "pre":
+            self.pre_depth -= 1
+        if node.tag == "a" and node.url and len(self.out.text) == node.start:
+            self._emit(node.url)
+        end = len(self.out.text)
+        if node.entity and end > node.start:
+            self.out.entities.append(
+                Entity(node.entity, node.start, end, url=node.url, language=node.language)
+            )
+        if node.tag in _BLOCK:
+            self._break("\n\n")
+        elif node.tag in _LINE:
+            self._break("\n")
+
+    def _void(self, tag: str, attrs: dict[str, str | None]) -> None:
+        if self.drop_depth:
+            return
+        if tag == "br":
+            self._emit_break("\n")
+        elif tag == "hr":
+            self._break("\n\n")
+        elif tag == "embed":
+            self._link_line(attrs.get("src"))
+
+    def _link_line(self, src: str | None) -> None:
+        url = safe_url(src)
+        if url is None:
+            return
+        self._break("\n\n")
+        self._emit("🔗 ")
+        start = len(self.out.text)
+        self._emit(url)
+        self.out.entities.append(Entity("text_link", start, len(self.out.text), url=url))
+        self._break("\n\n")
+
+    def _bullet(self) -> None:
+        lists = [o for o in self.stack if o.list_kind]
+        indent = "  " * max(len(lists) - 1, 0)
+        if lists and lists[-1].list_kind == "ol":
+            lists[-1].counter += 1
+            self._emit(f"{indent}{lists[-1].counter}. ")
+        else:
+            self._emit(f"{indent}• ")
+
+    # --- output -----------------------------------------------------------------
+    def _break(self, kind: str) -> None:
+        """Ask for a line or paragraph break before the next text (never doubled)."""
+        if self.out.text and (kind == "\n\n" or self.pending_break != "\n\n"):
+            self.pending_break = kind
+
+    def _emit_break(self, kind: str) -> None:
+        if self.pending_break:
+            return
+        self.out.text = self.out.text.rstrip(" ")
+        self.out.text += kind
+
+    def _emit(self, text: str) -> None:
+        if self.pending_break:
+            base = self.out.text.rstrip(" \n")
+            self.out.text = base + (self.pending_break if base else "")
+            self.pending_break = ""
+            for node in self.stack:
+                node.start = min(node.start, len(self.out.text))
+        self.out.text += text
+
+    def _at_line_start(self) -> bool:
+        return not self.out.text or self.out.text.endswith("\n")
+
+    def _blocked(self, entity: str) -> bool:
+        """Telegram refuses entities inside code/pre and nested blockquotes; a span
+        inside the same kind of span adds nothing but counts against the 100."""
+        return bool(self.open_entities[entity] or any(self.open_entities[t] for t in _NO_INNER))
+
+    def _push(self, node: _Open) -> None:
+        self.stack.append(node)
+        self.open_tags[node.tag] += 1
+        if node.entity:
+            self.open_entities[node.entity] += 1
+
+    def _pop(self) -> _Open:
+        node = self.stack.pop()
+        self.open_tags[node.tag] -= 1
+        if node.entity:
+            self.open_entities[node.entity] -= 1
+        return node
+
+
+def _code_language(attrs: dict[str, str | None]) -> str | None:
+    for cls in (attrs.get("class") or "").split():
+        if cls.startswith(("language-", "lang-")):
+            return cls.split("-", 1)[1][:32] or None
+    return None
+
+
+def _rebuild(rich: RichText, text: str) -> RichText:
+    """Map entities onto ``text``, which is ``rich.text`` with spaces removed before newlines."""
+    mapping = [0] * (len(rich.text) + 1)
+    j = 0
+    for i, ch in enumerate(rich.text):
+        mapping[i] = j
+        if j < len(text) and text[j] == ch:
+            j += 1
+    mapping[len(rich.text)] = j
+    entities = [e.shifted(mapping[e.start], mapping[e.end]) for e in rich.entities]
+    return RichText(text, entities).normalized()
+
+
+def html_to_rich(html: str) -> RichText:
+    """Readable chat text with entities for an HTML fragment."""
+    walker = _Walker()
+    walker.feed(html)
+    return walker.close_all()

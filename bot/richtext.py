@@ -1,0 +1,248 @@
+"""Text with Telegram entities, and splitting it into parts Telegram accepts.
+
+Offsets inside a :class:`RichText` are Python string indices (code points), so
+that slicing is simple and a cut can never fall inside a surrogate pair; they are
+converted to UTF-16 code units, as Telegram counts them, only on the way out
+(:meth:`RichText.entity_dicts`). Lengths against Telegram's limits are always
+measured in UTF-16 units, which is never less than what Telegram counts.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_left
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+# Cut preferences, best first: paragraph, line, sentence end, clause, space.
+_BREAKS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"\n\s*\n"),
+    re.compile(r"\n"),
+    re.compile(r"[。！？；!?;](?:[”’」』）)\"']*)|[.](?=\s)"),
+    re.compile(r"[，、,：:]"),
+    re.compile(r"[ \t]"),
+)
+# A part shorter than this share of the room is worse than a cut at a lower preference.
+_MIN_FILL = 0.5
+
+
+def utf16_len(text: str) -> int:
+    """Length as Telegram counts it: characters outside the BMP take two units."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A formatting span ``[start, end)`` in code points."""
+
+    type: str
+    start: int
+    end: int
+    url: str | None = None
+    language: str | None = None
+
+    def shifted(self, start: int, end: int) -> Entity:
+        return replace(self, start=start, end=end)
+
+
+@dataclass
+class RichText:
+    """Plain text plus entities; what one Telegram message or caption carries."""
+
+    text: str = ""
+    entities: list[Entity] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def utf16_len(self) -> int:
+        return utf16_len(self.text)
+
+    def append(self, text: str, entity_type: str | None = None, **extra: Any) -> RichText:
+        """Add text, optionally as one entity; returns self so calls can chain."""
+        start = len(self.text)
+        self.text += text
+        if entity_type and text.strip():
+            self.entities.append(Entity(entity_type, start, len(self.text), **extra))
+        return self
+
+    def extend(self, other: RichText) -> RichText:
+        offset = len(self.text)
+        self.text += other.text
+        self.entities.extend(e.shifted(e.start + offset, e.end + offset) for e in other.entities)
+        return self
+
+    def slice(self, start: int, end: int) -> RichText:
+        """The part ``[start, end)``; entities crossing a border are clipped to it."""
+        clipped = [
+            e.shifted(max(e.start, start) - start, min(e.end, end) - start)
+            for e in self.entities
+            if e.start < end and e.end > start
+        ]
+        return RichText(self.text[start:end], clipped).normalized()
+
+    def normalized(self) -> RichText:
+        """Entities trimmed of edge whitespace, empty ones dropped, sorted outer first.
+
+        Trimming keeps nesting intact: a contained span's visible characters stay
+        inside its container's visible characters.
+        """
+        text = self.text
+        result: list[Entity] = []
+        for e in self.entities:
+            start, end = e.start, e.end
+            while start < end and text[start].isspace():
+                start += 1
+            while end > start and text[end - 1].isspace():
+                end -= 1
+            if start < end:
+                result.append(e.shifted(start, end))
+        result.sort(key=lambda e: (e.start, -e.end))
+        return RichText(text, result)
+
+    def stripped(self) -> RichText:
+        """Without leading/trailing whitespace, as Telegram would show it."""
+        left = len(self.text) - len(self.text.lstrip())
+        right = len(self.text.rstrip())
+        return self.slice(left, max(left, right))
+
+    def entity_dicts(self) -> list[dict[str, Any]]:
+        """Entities as Bot API MessageEntity dicts with UTF-16 offsets."""
+        units = utf16_prefix(self.text)
+        out: list[dict[str, Any]] = []
+        for e in self.entities:
+            item: dict[str, Any] = {
+                "type": e.type,
+                "offset": units[e.start],
+                "length": units[e.end] - units[e.start],
+            }
+            if e.url is not None:
+                item["url"] = e.url
+            if e.language is not None:
+                item["language"] = e.language
+            out.append(item)
+        return out
+
+
+def utf16_prefix(text: str) -> list[int]:
+    """``prefix[i]`` = UTF-16 length of ``text[:i]``: index ↔ Telegram offset."""
+    prefix = [0] * (len(text) + 1)
+    total = 0
+    for i, ch in enumerate(text):
+        total += 2 if ord(ch) > 0xFFFF else 1
+        prefix[i + 1] = total
+    return prefix
+
+
+def index_at(prefix: list[int], offset: int) -> int:
+    """The string index for a UTF-16 ``offset`` (inside a surrogate pair: the next one)."""
+    return min(bisect_left(prefix, offset), len(prefix) - 1)
+
+
+def split(rich: RichText, limit: int, max_entities: int = 100) -> list[RichText]:
+    """Cut into parts of at most ``limit`` UTF-16 units and ``max_entities`` entities.
+
+    Cuts fall at a paragraph, else a line, else a sentence end, else a comma or
+    space, else anywhere but inside a grapheme. An entity crossing a cut goes on
+    in the next part. No part is empty; whitespace at the cuts is dropped.
+    """
+    rich = rich.normalized()
+    text = rich.text
+    units = utf16_prefix(text)
+    parts: list[RichText] = []
+    pos = _skip_space(text, 0)
+    while pos < len(text):
+        end = _room_end(units, pos, limit)
+        end = min(end, _entity_cap(rich.entities, pos, end, max_entities))
+        cut = len(text) if end >= len(text) else _best_cut(text, pos, end)
+        part = rich.slice(pos, cut).stripped()
+        if part.text:
+            parts.append(part)
+        pos = _skip_space(text, cut)
+    return parts
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    return pos
+
+
+def _room_end(units: list[int], pos: int, limit: int) -> int:
+    """The furthest index whose text from ``pos`` still fits in ``limit`` units."""
+    budget = units[pos] + limit
+    lo, hi = pos, len(units) - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if units[mid] <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _entity_cap(entities: Iterable[Entity], pos: int, end: int, max_entities: int) -> int:
+    """Shorten ``[pos, end)`` so that it holds at most ``max_entities`` entities."""
+    starts = sorted(max(e.start, pos) for e in entities if e.start < end and e.end > pos)
+    if len(starts) <= max_entities:
+        return end
+    return max(starts[max_entities], pos + 1)
+
+
+def _best_cut(text: str, pos: int, end: int) -> int:
+    """Where to end the part that starts at ``pos`` and may run to ``end``."""
+    floor = pos + int((end - pos) * _MIN_FILL)
+    for pattern in _BREAKS:
+        cut = _last_break(pattern, text, floor, end)
+        if cut is not None:
+            return cut
+    for pattern in _BREAKS:
+        cut = _last_break(pattern, text, pos + 1, end)
+        if cut is not None:
+            return cut
+    return _grapheme_safe(text, pos, end)
+
+
+def _last_break(pattern: re.Pattern[str], text: str, lo: int, hi: int) -> int | None:
+    """The end of the last match of ``pattern`` that ends within ``(lo, hi]``."""
+    best = None
+    for match in pattern.finditer(text, max(lo - 1, 0), hi):
+        if match.end() > lo:
+            best = match.end()
+    return best
+
+
+def _grapheme_safe(text: str, pos: int, end: int) -> int:
+    """Move a hard cut back so it does not separate joiners, modifiers or marks."""
+    cut = end
+    while cut > pos + 1 and _continues_grapheme(text, cut):
+        cut -= 1
+    return cut
+
+
+def _continues_grapheme(text: str, i: int) -> bool:
+    if i >= len(text):
+        return False
+    ch, prev = text[i], text[i - 1]
+    return (
+        ch in "\u200d\ufe0e\ufe0f"
+        or prev == "\u200d"
+        or 0x1F3FB <= ord(ch) <= 0x1F3FF
+        or 0xE0020 <= ord(ch) <= 0xE007F
+        or unicodedata.combining(ch) != 0
+        or (_is_regional(ch) and _is_regional(prev) and _regional_run(text, i) % 2 == 1)
+    )
+
+
+def _is_regional(ch: str) -> bool:
+    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
+
+
+def _regional_run(text: str, i: int) -> int:
+    """How many regional indicators stand right before ``i`` (flags come in pairs)."""
+    n = 0
+    while i - n - 1 >= 0 and _is_regional(text[i - n - 1]):
+        n += 1
+    return n
