@@ -237,14 +237,17 @@ def _split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
 
 def _yaml_reason(exc: yaml.YAMLError, text: str) -> str:
     """The YAML problem with its line number in the file (not in the front matter)."""
-    mark = getattr(exc, "problem_mark", None)
+    mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    if context:
+        problem = f"{context}: {problem}"
     if mark is None:
         return f"invalid YAML front matter: {problem}"
     opening = next(
         (i for i, line in enumerate(text.splitlines()) if line.strip().startswith("---")), 0
     )
-    return f"invalid YAML front matter at line {opening + 2 + mark.line}: {problem}"
+    return f"invalid YAML front matter at line {opening + 1 + mark.line}: {problem}"
 
 
 def to_html(body: str) -> str:

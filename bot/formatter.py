@@ -161,7 +161,8 @@ def summarize(text: str, limit: int) -> str:
     if ends:
         head = head[: ends[-1]]
     else:
-        head = head[: max(head.rfind(" "), head.rfind("，"), len(head) * 2 // 3)]
+        pause = max(head.rfind(" "), head.rfind("，"), head.rfind(","))
+        head = head[:pause] if pause >= len(head) * 2 // 3 else head
     return head.rstrip() + ELLIPSIS
 
 

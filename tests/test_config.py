@@ -1,0 +1,65 @@
+"""Configuration: defaults, the file, the environment, and clear errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_config
+
+
+def test_defaults(tmp_path: Path) -> None:
+    config = load_config({}, tmp_path)
+    assert config.token is None
+    assert config.api_url == "https://api.telegram.org"
+    assert config.articles == (Path("seeds"),)
+    assert config.db == Path("state/noticebot.db")
+    assert config.scan_interval == 60
+    assert str(config.tz) == "Asia/Shanghai"
+    assert config.lang == "zh"
+    assert config.max_age_days == 7
+    assert config.unwrap_proxies == ("https://cors.zfour.workers.dev/?",)
+
+
+def test_file_then_environment(tmp_path: Path) -> None:
+    (tmp_path / "noticebot.toml").write_text(
+        'NOTICEBOT_LANG = "en"\nnoticebot_scan_interval = 30\n'
+        'NOTICEBOT_ADMINS = [1, 2]\nNOTICEBOT_ARTICLES = ["a", "b"]\n',
+        encoding="utf-8",
+    )
+    config = load_config(
+        {"NOTICEBOT_SCAN_INTERVAL": "5", "TELEGRAM_API_URL": "http://x:1/"}, tmp_path
+    )
+    assert config.lang == "en"
+    assert config.scan_interval == 5
+    assert config.admins == frozenset({1, 2})
+    assert config.articles == (Path("a"), Path("b"))
+    assert config.api_url == "http://x:1"
+    env = {"NOTICEBOT_ARTICLES": os.pathsep.join(["x", "y"]), "NOTICEBOT_ADMINS": "7, 8"}
+    config = load_config(env, tmp_path)
+    assert config.articles == (Path("x"), Path("y"))
+    assert config.admins == frozenset({7, 8})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("NOTICEBOT_SCAN_INTERVAL", "often", "NOTICEBOT_SCAN_INTERVAL must be a number"),
+        ("NOTICEBOT_SCAN_INTERVAL", "0", "NOTICEBOT_SCAN_INTERVAL must be greater than 0"),
+        ("NOTICEBOT_TZ", "Mars/Olympus", "NOTICEBOT_TZ: unknown time zone"),
+        ("NOTICEBOT_ADMINS", "12,abc", "'abc' is not an integer"),
+        ("NOTICEBOT_LANG", "fr", "NOTICEBOT_LANG must be one of zh, en"),
+        ("TELEGRAM_API_URL", "ftp://x", "TELEGRAM_API_URL must start with http"),
+    ],
+)
+def test_bad_values_name_the_variable(tmp_path: Path, name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config({name: value}, tmp_path)
+
+
+def test_broken_file_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "noticebot.toml").write_text("NOTICEBOT_LANG = \n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config({}, tmp_path)

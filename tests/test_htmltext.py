@@ -1,0 +1,84 @@
+"""The HTML walk: what a resident reads, with Telegram entities."""
+
+from __future__ import annotations
+
+from bot.htmltext import html_to_rich, safe_url
+
+
+def _spans(html: str) -> list[tuple[str, str]]:
+    rich = html_to_rich(html)
+    return [(e.type, rich.text[e.start : e.end]) for e in rich.entities]
+
+
+def test_paragraphs_breaks_and_whitespace() -> None:
+    rich = html_to_rich("<div>  <p>第一段\n  文字</p><p></p><p>第二行<br>第三行</p>  </div>")
+    assert rich.text == "第一段 文字\n\n第二行\n第三行"
+
+
+def test_chinese_bold_gets_no_inserted_spaces() -> None:
+    html = "<p>前<strong>境外输入病例34例</strong>（广西13例）<b>加粗</b>后</p>"
+    assert html_to_rich(html).text == "前境外输入病例34例（广西13例）加粗后"
+    assert _spans(html) == [("bold", "境外输入病例34例"), ("bold", "加粗")]
+
+
+def test_headings_lists_quotes_and_code() -> None:
+    html = (
+        "<h2>标题</h2><ul><li>一</li><li>二<ol><li>甲</li><li>乙</li></ol></li></ul>"
+        "<blockquote>引用<blockquote>内层</blockquote></blockquote>"
+        "<pre><code class='language-c'>a  &lt;b&gt;\n  c</code></pre><p>x<code>y</code></p>"
+    )
+    rich = html_to_rich(html)
+    assert rich.text == "标题\n\n• 一\n• 二\n  1. 甲\n  2. 乙\n\n引用\n\n内层\n\na  <b>\n  c\n\nxy"
+    assert _spans(html) == [
+        ("bold", "标题"),
+        ("blockquote", "引用\n\n内层"),
+        ("pre", "a  <b>\n  c"),
+        ("code", "y"),
+    ]
+    assert [e.language for e in rich.entities if e.type == "pre"] == ["c"]
+
+
+def test_links_only_http_and_https() -> None:
+    html = (
+        '<p><a href="https://a.example/x">好链接</a> <a href="javascript:alert(1)">坏</a> '
+        '<a href="//cdn.example/y">相对</a> <a href="mailto:a@b.c">信</a></p>'
+    )
+    rich = html_to_rich(html)
+    assert rich.text == "好链接 坏 相对 信"
+    assert [(e.url, rich.text[e.start : e.end]) for e in rich.entities] == [
+        ("https://a.example/x", "好链接"),
+        ("https://cdn.example/y", "相对"),
+    ]
+
+
+def test_dropped_elements_images_iframes_and_charrefs() -> None:
+    html = (
+        "<p>a<script>evil()</script><style>p{}</style><svg><text>图</text></svg>"
+        "<button>赏</button><img src='x.jpg'>b &#123;&#125; R&D</p>"
+        "<iframe src='https://v.example/e'>fallback</iframe>"
+    )
+    rich = html_to_rich(html)
+    assert rich.text == "ab {} R&D\n\n🔗 https://v.example/e"
+    assert _spans(html) == [("text_link", "https://v.example/e")]
+
+
+def test_misnested_and_unclosed_tags_stay_nested() -> None:
+    html = "<b>粗<i>斜</b>后</i><div><svg><div>藏</div></svg>见</div><u>未闭合"
+    rich = html_to_rich(html)
+    assert rich.text == "粗斜后\n\n见\n\n未闭合"
+    assert _spans(html) == [("bold", "粗斜"), ("italic", "斜"), ("underline", "未闭合")]
+
+
+def test_deep_nesting_is_not_recursive() -> None:
+    html = "<div><span><b>" * 5000 + "深" + "</b></span></div>" * 5000
+    rich = html_to_rich(html)
+    assert rich.text == "深"
+    assert _spans(html) == [("bold", "深")]
+
+
+def test_safe_url() -> None:
+    assert safe_url(" https://a.b/c ") == "https://a.b/c"
+    assert safe_url("//a.b/c") == "https://a.b/c"
+    assert safe_url("data:image/png;base64,xx") is None
+    assert safe_url("JavaScript:x") is None
+    assert safe_url("https://a.b/c d") is None
