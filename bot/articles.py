@@ -38,6 +38,7 @@ ARTICLE_SUFFIXES = (".md", ".markdown")
 IMAGE_KEYS = ("headimg", "cover", "thumbnail", "image", "banner", "top_img")
 LINK_KEYS = ("link", "url", "permalink")
 ID_KEYS = ("id", "slug", "abbrlink")
+MAX_NAME_NODES = 10_000
 MIN_SIDE = 100
 MAX_RATIO = 20
 # /read_<id> must stay a valid bot command: [a-z0-9_], at most 32 characters in all.
@@ -124,6 +125,9 @@ def load_folders(roots: Iterable[Path], config: Config) -> LoadResult:
                 article = load_article(path, root, config)
             except ArticleError as error:
                 result.errors.append(error)
+                continue
+            except Exception as exc:  # a bug on one file must not stop the rest
+                result.errors.append(ArticleError(path, f"unexpected error: {exc!r}"))
                 continue
             if article.id in seen and seen[article.id] != path:
                 article = _with_id(article, _short_hash(str(path.resolve())))
@@ -301,10 +305,15 @@ def _str(value: Any) -> str | None:
 
 
 def _names(value: Any) -> tuple[str, ...]:
-    """Categories or tags: a string, a list, or Hexo's nested lists; deduplicated."""
+    """Categories or tags: a string, a list, or Hexo's nested lists; deduplicated.
+
+    The walk is bounded: YAML aliases can make a 500-byte list expand to 10^8 items.
+    """
     items: list[str] = []
     stack = [value]
-    while stack:
+    budget = MAX_NAME_NODES
+    while stack and budget:
+        budget -= 1
         current = stack.pop()
         if isinstance(current, list | tuple):
             stack.extend(reversed(current))

@@ -127,6 +127,8 @@ _STYLE = {
 _HEADINGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6"])
 # Telegram: code and pre contain no other entity; blockquotes do not nest.
 _NO_INNER = frozenset({"code", "pre"})
+# Deeper lists are shown at this depth, so nesting cannot blow up the text.
+MAX_INDENT = 4
 _SPACE = re.compile(r"[ \t\n\r\f\v\u00a0\u3000\u2000-\u200a\u202f\u205f]+")
 
 
@@ -143,6 +145,37 @@ def safe_url(url: str | None) -> str | None:
     return url
 
 
+class _Buffer:
+    """Text built from many small pieces without copying it all on every append."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def append(self, text: str) -> None:
+        if text:
+            self.parts.append(text)
+            self.size += len(text)
+
+    def last(self) -> str:
+        return self.parts[-1][-1] if self.parts else ""
+
+    def rstrip(self, chars: str) -> None:
+        while self.parts:
+            kept = self.parts[-1].rstrip(chars)
+            self.size -= len(self.parts[-1]) - len(kept)
+            if kept:
+                self.parts[-1] = kept
+                return
+            self.parts.pop()
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
 @dataclass
 class _Open:
     tag: str
@@ -157,11 +190,13 @@ class _Open:
 
 @dataclass
 class _Walker(HTMLParser):
-    out: RichText = field(default_factory=RichText)
+    buf: _Buffer = field(default_factory=lambda: _Buffer())
+    entities: list[Entity] = field(default_factory=list)
     stack: list[_Open] = field(default_factory=list)
     pending_break: str = ""
     drop_depth: int = 0
     pre_depth: int = 0
+    lists: list[_Open] = field(default_factory=list)
     open_tags: Counter[str] = field(default_factory=Counter)
     open_entities: Counter[str] = field(default_factory=Counter)
 
@@ -177,7 +212,7 @@ class _Walker(HTMLParser):
             self._link_line(dict(attrs).get("src"))
         if self.drop_depth or tag in _DROPPED or tag == "iframe":
             self.drop_depth += 1
-            self._push(_Open(tag, len(self.out.text), dropped=True))
+            self._push(_Open(tag, len(self.buf), dropped=True))
             return
         self._open(tag, dict(attrs))
 
@@ -204,7 +239,7 @@ class _Walker(HTMLParser):
             self._emit(data.replace("\r\n", "\n"))
             return
         text = _SPACE.sub(" ", data)
-        if self.pending_break or self._at_line_start() or self.out.text.endswith(" "):
+        if self.pending_break or self._at_line_start() or self.buf.last() == " ":
             text = text.lstrip(" ")
         if text:
             self._emit(text)
@@ -213,12 +248,13 @@ class _Walker(HTMLParser):
         self.close()
         while self.stack:
             self._close(self._pop())
-        lines = [line.rstrip() for line in self.out.text.split("\n")]
-        return _rebuild(self.out, "\n".join(lines))
+        raw = RichText(self.buf.text(), self.entities)
+        lines = [line.rstrip() for line in raw.text.split("\n")]
+        return _rebuild(raw, "\n".join(lines))
 
     # --- structure --------------------------------------------------------------
     def _open(self, tag: str, attrs: dict[str, str | None]) -> None:
-        node = _Open(tag, len(self.out.text))
+        node = _Open(tag, len(self.buf))
         if tag in _BLOCK:
             self._break(self._block_break(tag))
         if tag in _LINE:
@@ -255,11 +291,11 @@ class _Walker(HTMLParser):
             return
         if node.tag == "pre":
             self.pre_depth -= 1
-        if node.tag == "a" and node.url and len(self.out.text) == node.start:
+        if node.tag == "a" and node.url and len(self.buf) == node.start:
             self._emit(node.url)
-        end = len(self.out.text)
+        end = len(self.buf)
         if node.entity and end > node.start:
-            self.out.entities.append(
+            self.entities.append(
                 Entity(node.entity, node.start, end, url=node.url, language=node.language)
             )
         if node.tag in _BLOCK:
@@ -283,48 +319,51 @@ class _Walker(HTMLParser):
             return
         self._break("\n\n")
         self._emit("🔗 ")
-        start = len(self.out.text)
+        start = len(self.buf)
         self._emit(url)
-        self.out.entities.append(Entity("text_link", start, len(self.out.text), url=url))
+        self.entities.append(Entity("text_link", start, len(self.buf), url=url))
         self._break("\n\n")
 
     def _block_break(self, tag: str) -> str:
         """A list inside a list item is part of it: a line break, not a paragraph."""
-        nested = tag in ("ul", "ol") and self.open_tags["ul"] + self.open_tags["ol"] > 0
+        nested = tag in ("ul", "ol") and bool(self.lists)
         return "\n" if nested else "\n\n"
 
     def _bullet(self) -> None:
-        lists = [o for o in self.stack if o.list_kind]
-        indent = "  " * max(len(lists) - 1, 0)
-        if lists and lists[-1].list_kind == "ol":
-            lists[-1].counter += 1
-            self._emit(f"{indent}{lists[-1].counter}. ")
+        indent = "  " * min(max(len(self.lists) - 1, 0), MAX_INDENT)
+        if self.lists and self.lists[-1].list_kind == "ol":
+            self.lists[-1].counter += 1
+            self._emit(f"{indent}{self.lists[-1].counter}. ")
         else:
             self._emit(f"{indent}• ")
 
     # --- output -----------------------------------------------------------------
     def _break(self, kind: str) -> None:
         """Ask for a line or paragraph break before the next text (never doubled)."""
-        if self.out.text and (kind == "\n\n" or self.pending_break != "\n\n"):
+        if len(self.buf) and (kind == "\n\n" or self.pending_break != "\n\n"):
             self.pending_break = kind
 
     def _emit_break(self, kind: str) -> None:
         if self.pending_break:
             return
-        self.out.text = self.out.text.rstrip(" ")
-        self.out.text += kind
+        self.buf.rstrip(" ")
+        self.buf.append(kind)
 
     def _emit(self, text: str) -> None:
         if self.pending_break:
-            base = self.out.text.rstrip(" \n")
-            self.out.text = base + (self.pending_break if base else "")
+            self.buf.rstrip(" \n")
+            if len(self.buf):
+                self.buf.append(self.pending_break)
             self.pending_break = ""
-            for node in self.stack:
-                node.start = min(node.start, len(self.out.text))
-        self.out.text += text
+            # Spans opened inside the stripped tail now start where it was cut.
+            for node in reversed(self.stack):
+                if node.start <= len(self.buf):
+                    break
+                node.start = len(self.buf)
+        self.buf.append(text)
 
     def _at_line_start(self) -> bool:
-        return not self.out.text or self.out.text.endswith("\n")
+        return self.buf.last() in ("", "\n")
 
     def _blocked(self, entity: str) -> bool:
         """Telegram refuses entities inside code/pre and nested blockquotes; a span
@@ -333,12 +372,16 @@ class _Walker(HTMLParser):
 
     def _push(self, node: _Open) -> None:
         self.stack.append(node)
+        if node.list_kind:
+            self.lists.append(node)
         self.open_tags[node.tag] += 1
         if node.entity:
             self.open_entities[node.entity] += 1
 
     def _pop(self) -> _Open:
         node = self.stack.pop()
+        if node.list_kind:
+            self.lists.pop()
         self.open_tags[node.tag] -= 1
         if node.entity:
             self.open_entities[node.entity] -= 1
