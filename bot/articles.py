@@ -16,7 +16,7 @@ import codecs
 import hashlib
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from functools import cached_property
@@ -130,7 +130,7 @@ def load_folders(roots: Iterable[Path], config: Config) -> LoadResult:
                 result.errors.append(ArticleError(path, f"unexpected error: {exc!r}"))
                 continue
             if article.id in seen and seen[article.id] != path:
-                article = _with_id(article, _short_hash(str(path.resolve())))
+                article = replace(article, id=_short_hash(str(path.resolve())))
             seen[article.id] = path
             result.articles.append(article)
     return result
@@ -276,11 +276,6 @@ def _article_id(meta: dict[str, Any], path: Path, root: Path) -> str:
 
 def _short_hash(value: str) -> str:
     return hashlib.sha1(value.encode("utf-8")).hexdigest()[:8]
-
-
-def _with_id(article: Article, new_id: str) -> Article:
-    fields = {name: getattr(article, name) for name in Article.__dataclass_fields__}
-    return Article(**{**fields, "id": new_id})
 
 
 def _title(meta: dict[str, Any], body_html: str, path: Path) -> str:

@@ -1,16 +1,24 @@
-"""The ``noticebot`` command line: ``preview`` now; the bot's own commands join later."""
+"""The ``noticebot`` command line: run, scan, status, list, preview."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from bot.articles import LoadResult, load_folders
 from bot.config import LANGUAGES, Config, ConfigError, load_config
 from bot.formatter import format_article
+from bot.i18n import format_datetime
+from bot.logs import setup_logging
 from bot.preview import render_html, render_json_lines, render_terminal
+from bot.scanner import Scanner, ScanReport
+from bot.store import Store
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,7 +54,140 @@ def _parser() -> argparse.ArgumentParser:
         "--lang", choices=LANGUAGES, help="interface language (default NOTICEBOT_LANG)"
     )
     preview.set_defaults(handler=_preview)
+
+    run = commands.add_parser(
+        "run",
+        help="run the bot: scan on a schedule and deliver to subscribed chats",
+        description="Run the bot with TELEGRAM_BOT_TOKEN against TELEGRAM_API_URL: scans "
+        "NOTICEBOT_ARTICLES every NOTICEBOT_SCAN_INTERVAL seconds and delivers new notices. "
+        "Stop with Ctrl-C or SIGTERM; unfinished deliveries resume at the next start.",
+    )
+    run.add_argument("--log-level", default=os.environ.get("NOTICEBOT_LOG_LEVEL", "INFO"))
+    run.set_defaults(handler=_run)
+
+    for name, handler, text in (
+        ("scan", _scan, "scan the article folders once now and queue new notices"),
+        ("status", _status, "articles, chats, deliveries by status and the last failures"),
+        ("list", _list, "recent articles: id, date, title"),
+    ):
+        command = commands.add_parser(name, help=text, description=text)
+        command.add_argument("--json", action="store_true", help="machine-readable output")
+        if name == "list":
+            command.add_argument("-n", type=int, default=20, help="how many (default 20)")
+        command.set_defaults(handler=handler)
     return parser
+
+
+def _run(args: argparse.Namespace, config: Config) -> int:
+    if not config.token:
+        print(
+            "noticebot: TELEGRAM_BOT_TOKEN is not set. Console mode arrives with the bot's "
+            "commands; meanwhile `noticebot preview` shows what would be sent.",
+            file=sys.stderr,
+        )
+        return 2
+    from bot.app import build_application  # python-telegram-bot loads only when running
+
+    setup_logging(args.log_level.upper(), config.token)
+    logging.getLogger(__name__).info(
+        "noticebot starting: articles %s, database %s, API %s",
+        ", ".join(map(str, config.articles)),
+        config.db,
+        config.api_url,
+    )
+    build_application(config).run_polling(allowed_updates=[])
+    return 0
+
+
+def _scan(args: argparse.Namespace, config: Config) -> int:
+    store = Store(config.db)
+    progress = _progress_bar if sys.stderr.isatty() and not args.json else None
+    report = Scanner(store, config).scan(progress=progress)
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        _print_report(report)
+    return 0
+
+
+def _progress_bar(done: int, total: int) -> None:
+    if total < 50:
+        return
+    width = 30
+    filled = width * done // total
+    end = "\n" if done == total else ""
+    print(
+        f"\rscanning [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+        end=end,
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _print_report(report: ScanReport) -> None:
+    first = " (first scan: existing articles are recorded, not pushed)" if report.first_scan else ""
+    print(
+        f"new {len(report.new)}, changed {len(report.changed)}, withdrawn "
+        f"{len(report.withdrawn)}, invalid {len(report.invalid)}, unchanged {report.unchanged}; "
+        f"{report.queued} deliveries queued{first}"
+    )
+    for label, ids in (
+        ("new", report.new),
+        ("changed", report.changed),
+        ("withdrawn", report.withdrawn),
+        ("too old to push", report.too_old),
+        ("scheduled", report.scheduled),
+    ):
+        for article_id in ids:
+            print(f"  {label}: {article_id}")
+    for path, reason in report.invalid:
+        print(f"  invalid: {path}: {reason}")
+    for root in report.missing_roots:
+        print(f"  missing folder (its articles kept): {root}")
+
+
+def _status(args: argparse.Namespace, config: Config) -> int:
+    status = Store(config.db).status()
+    if args.json:
+        print(json.dumps(status, ensure_ascii=False))
+        return 0
+    counts = lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"  # noqa: E731
+    chats = status["chats"]
+    print(f"articles: {counts(status['articles'])}")
+    print(
+        f"chats: active {chats['active']}, unsubscribed {chats['unsubscribed']}, "
+        f"inactive {len(chats['inactive'])}"
+    )
+    for chat in chats["inactive"]:
+        print(f"  inactive {chat['id']} ({chat['type']}): {chat['reason']}")
+    print(f"deliveries: {counts(status['deliveries'])}")
+    for failure in status["last_failures"]:
+        print(
+            f"  {failure['status']} {failure['article_id']} → {failure['chat_id']} "
+            f"after {failure['attempts']} attempt(s): {failure['last_error']}"
+        )
+    return 0
+
+
+def _list(args: argparse.Namespace, config: Config) -> int:
+    rows = Store(config.db).recent_articles(max(1, args.n))
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {**r, "date": datetime.fromtimestamp(r["date"], config.tz).isoformat()}
+                    for r in rows
+                ],
+                ensure_ascii=False,
+            )
+        )
+        return 0
+    for row in rows:
+        when = format_datetime(datetime.fromtimestamp(row["date"], config.tz), "en", config.tz)
+        print(f"{row['id']:<10} {when:<20} {row['title']}")
+    if not rows:
+        print("no articles yet: run `noticebot scan`")
+    return 0
 
 
 def _preview(args: argparse.Namespace, config: Config) -> int:

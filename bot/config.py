@@ -37,6 +37,7 @@ class Config:
     max_age_days: float = 7.0
     unwrap_proxies: tuple[str, ...] = DEFAULT_PROXIES
     max_file_bytes: int = 2 * 1024 * 1024
+    max_in_flight: int = 1
 
 
 def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Config:
@@ -55,9 +56,10 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
         lang=_lang(get("NOTICEBOT_LANG", "zh")),
         max_age_days=_positive("NOTICEBOT_MAX_AGE_DAYS", get("NOTICEBOT_MAX_AGE_DAYS", "7")),
         unwrap_proxies=_proxies(get("NOTICEBOT_UNWRAP_PROXIES")),
-        max_file_bytes=int(
-            _positive("NOTICEBOT_MAX_FILE_BYTES", get("NOTICEBOT_MAX_FILE_BYTES", "2097152"))
+        max_file_bytes=_whole(
+            "NOTICEBOT_MAX_FILE_BYTES", get("NOTICEBOT_MAX_FILE_BYTES", "2097152")
         ),
+        max_in_flight=_whole("NOTICEBOT_MAX_IN_FLIGHT", get("NOTICEBOT_MAX_IN_FLIGHT", "1")),
     )
 
 
@@ -119,6 +121,13 @@ def _positive(name: str, value: str) -> float:
     if not number > 0:
         raise ConfigError(f"{name} must be greater than 0, got {value!r}")
     return number
+
+
+def _whole(name: str, value: str) -> int:
+    number = _positive(name, value)
+    if number != int(number):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    return int(number)
 
 
 def _zone(value: str) -> ZoneInfo:

@@ -18,6 +18,7 @@ from bot.i18n import format_datetime, t
 from bot.outgoing import CAPTION_LIMIT, ENTITY_LIMIT, TEXT_LIMIT, Outgoing
 from bot.richtext import RichText, split, utf16_len
 
+MODE_CARD, MODE_FULL, MODE_DIGEST = "card", "full", "digest"
 SUMMARY_LIMIT = 240
 TITLE_LIMIT = 200
 MEDIA_GROUP_MAX = 10
@@ -34,6 +35,10 @@ class Formatted:
 
     def all(self) -> list[Outgoing]:
         return [self.card, *self.text, *self.albums]
+
+    def for_mode(self, mode: str) -> list[Outgoing]:
+        """What a subscriber gets: the card, plus the text and albums in ``full`` mode."""
+        return self.all() if mode == MODE_FULL else [self.card]
 
 
 def format_article(article: Article, lang: str, tz: ZoneInfo) -> Formatted:
@@ -94,6 +99,15 @@ def full_text(article: Article, lang: str, tz: ZoneInfo) -> list[Outgoing]:
             },
             "text",
         )
+        for part in split(rich, TEXT_LIMIT, ENTITY_LIMIT)
+    ]
+
+
+def announcement(title: str, text: str) -> list[Outgoing]:
+    """A free-text notice from an admin: bold title, then the text, split like an article."""
+    rich = RichText().append(title, "bold").append("\n\n" + text.strip())
+    return [
+        Outgoing("sendMessage", {"text": part.text, "entities": part.entity_dicts()}, "text")
         for part in split(rich, TEXT_LIMIT, ENTITY_LIMIT)
     ]
 

@@ -15,6 +15,7 @@ DEFAULT_LANG = "zh"
 MESSAGES: dict[str, dict[str, str]] = {
     "read_full": {"zh": "阅读全文", "en": "Read full text"},
     "original": {"zh": "原文", "en": "Original"},
+    "announcement": {"zh": "通知", "en": "Announcement"},
 }
 
 _MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]

@@ -6,7 +6,7 @@ depend on the shape of a message without depending on how it is made.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 Part = Literal["card", "text", "album"]
@@ -39,3 +39,40 @@ class Outgoing:
     @property
     def limit(self) -> int:
         return TEXT_LIMIT if self.method == "sendMessage" else CAPTION_LIMIT
+
+    @property
+    def media_urls(self) -> list[str]:
+        if self.method == "sendMediaGroup":
+            return [item["media"] for item in self.params["media"]]
+        for key in ("photo", "animation"):
+            if key in self.params:
+                return [self.params[key]]
+        return []
+
+    def with_fallback_media(self) -> Outgoing | None:
+        """The same call with each picture's fallback URL, or None if there is none."""
+        if not any(self.fallbacks):
+            return None
+        urls = [fb or url for url, fb in zip(self.media_urls, self.fallbacks, strict=False)]
+        if self.method == "sendMediaGroup":
+            media = [
+                {**item, "media": url} for item, url in zip(self.params["media"], urls, strict=True)
+            ]
+            params = {**self.params, "media": media}
+        else:
+            key = "photo" if "photo" in self.params else "animation"
+            params = {**self.params, key: urls[0]}
+        return replace(self, params=params, fallbacks=())
+
+    def as_text(self) -> Outgoing:
+        """A photo card as a text message: what a chat gets when no picture can be sent."""
+        text, entities = self.text_and_entities()
+        params = {"text": text, "entities": entities, "link_preview_options": {"is_disabled": True}}
+        if "reply_markup" in self.params:
+            params["reply_markup"] = self.params["reply_markup"]
+        return Outgoing("sendMessage", params, self.part)
+
+    def without_entities(self) -> Outgoing:
+        """Plain text: the last resort when Telegram refuses the formatting."""
+        params = {k: v for k, v in self.params.items() if k not in ("entities", "caption_entities")}
+        return replace(self, params=params)

@@ -1,0 +1,291 @@
+"""Sending queued deliveries: every subscriber gets every notice once, in order.
+
+A delivery is a row of the ledger (:mod:`bot.store`). The sender marks it
+``sending``, sends its parts one by one and records each confirmed part before
+the next, so a restart resumes at the first unconfirmed part: a crash can repeat
+at most the part that was in flight, and loses nothing.
+
+Telegram's limits are kept proactively: python-telegram-bot's AIORateLimiter on
+the bot (30 messages/s overall, 20/min per group or channel), plus a per-chat
+limiter here for private chats (a short burst, then one message a second).
+Failures follow :class:`bot.transport.Failure`: flood control waits, network
+trouble backs off, a gone chat is deactivated, a migrated group is followed, a
+bad picture falls back to its other URL and then to text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from aiolimiter import AsyncLimiter
+
+from bot.articles import ArticleError, load_article
+from bot.config import Config
+from bot.formatter import announcement, format_article
+from bot.i18n import t
+from bot.outgoing import Outgoing
+from bot.store import ACTIVE, ANNOUNCEMENT, FAILED, SENT, SKIPPED, Chat, Delivery, Store
+from bot.transport import Failure, SendFailure, Transport
+
+log = logging.getLogger(__name__)
+
+CHAT_BURST = 3
+RETRY_WINDOW = 3600.0
+BACKOFF_BASE = 2.0
+BACKOFF_CAP = 600.0
+
+
+@dataclass(frozen=True)
+class SendPolicy:
+    concurrency: int = 32
+    retry_window: float = RETRY_WINDOW
+    backoff_base: float = BACKOFF_BASE
+    backoff_cap: float = BACKOFF_CAP
+    private_rate: float = 1.0  # messages a second to one private chat after a burst; 0 = off
+    group_rate: float = 20 / 60  # messages a second to one group or channel; 0 = off
+    # Requests between "sent to Telegram" and "recorded in the ledger" at once: each is a
+    # message a crash could repeat. Raise it when a slow link keeps the bot under 30/s.
+    max_in_flight: int = 1
+
+
+class Sender:
+    """Delivers one ledger row; what to do about each failure lives here."""
+
+    def __init__(
+        self, store: Store, transport: Transport, config: Config, policy: SendPolicy
+    ) -> None:
+        self.store = store
+        self.transport = transport
+        self.config = config
+        self.policy = policy
+        self._formatted: OrderedDict[tuple[str, str, str, str], list[Outgoing]] = OrderedDict()
+        self._pacers: OrderedDict[int, AsyncLimiter] = OrderedDict()
+        self._slots: asyncio.Semaphore | None = None
+
+    async def deliver(self, delivery: Delivery) -> str:
+        """Send what is left of ``delivery``; returns the row's new status."""
+        chat = self.store.chat(delivery.chat_id)
+        if chat is None or not chat.active:
+            self.store.finish(delivery.id, SKIPPED, "chat is not active")
+            return SKIPPED
+        messages = self.messages_for(delivery.article_id, chat)
+        if messages is None:
+            self.store.finish(delivery.id, SKIPPED, "article withdrawn or unreadable")
+            return SKIPPED
+        self.store.mark_sending(delivery.id)
+        sent_ids = list(delivery.message_ids)
+        part = delivery.next_part
+        slots = self._in_flight_slots()
+        while part < len(messages):
+            await self._pace(chat)
+            try:
+                async with slots:
+                    sent_ids += await self._send_part(chat, messages[part], delivery)
+                    part += 1
+                    self.store.record_part(delivery.id, part, sent_ids)
+            except SendFailure as failure:
+                outcome = self._handle(failure, delivery, chat)
+                if outcome is None:
+                    return self.store.delivery(delivery.id).status  # type: ignore[union-attr]
+                chat = outcome
+        self.store.finish(delivery.id, SENT)
+        return SENT
+
+    def _handle(self, failure: SendFailure, delivery: Delivery, chat: Chat) -> Chat | None:
+        """Decide after a failed part: a chat to go on with, or None to stop for now."""
+        now = self.store.clock()
+        if failure.kind is Failure.MIGRATED and failure.new_chat_id is not None:
+            log.info("chat %s migrated to %s", chat.id, failure.new_chat_id)
+            self.store.migrate_chat(chat.id, failure.new_chat_id)
+            return self.store.chat(failure.new_chat_id)
+        if failure.kind is Failure.GONE:
+            log.warning("chat %s deactivated: %s", chat.id, failure.description)
+            self.store.deactivate_chat(chat.id, failure.description)
+            return None
+        if failure.kind is Failure.RETRY_AFTER:
+            self.store.retry_later(
+                delivery.id, now + failure.retry_after, str(failure), count_attempt=False
+            )
+            return None
+        current = self.store.delivery(delivery.id) or delivery
+        first_error = current.first_error_at or now
+        if failure.kind is not Failure.TRANSIENT or now - first_error >= self.policy.retry_window:
+            log.error(
+                "delivery of %s to %s failed: %s", delivery.article_id, chat.id, failure.description
+            )
+            self.store.finish(delivery.id, FAILED, str(failure))
+            return None
+        delay = min(self.policy.backoff_cap, self.policy.backoff_base * 2**current.attempts)
+        self.store.retry_later(delivery.id, now + delay * random.uniform(0.5, 1.5), str(failure))
+        return None
+
+    async def _send_part(self, chat: Chat, message: Outgoing, delivery: Delivery) -> list[int]:
+        """One part, with the picture and formatting fallbacks that never drop a notice."""
+        try:
+            return await self._send(chat, message)
+        except SendFailure as failure:
+            if failure.kind is Failure.BAD_MEDIA:
+                return await self._send_without_bad_media(chat, message, failure)
+            if failure.kind is Failure.BAD_REQUEST:
+                log.error(
+                    "Telegram refused part %s of %s for chat %s (%s); resending as plain text",
+                    message.method,
+                    delivery.article_id,
+                    chat.id,
+                    failure.description,
+                )
+                return await self._send(chat, message.without_entities())
+            raise
+
+    async def _send_without_bad_media(
+        self, chat: Chat, message: Outgoing, failure: SendFailure
+    ) -> list[int]:
+        fallback = message.with_fallback_media()
+        if fallback is not None:
+            try:
+                return await self._send(chat, fallback)
+            except SendFailure as second:
+                if second.kind is not Failure.BAD_MEDIA:
+                    raise
+        log.warning("pictures of %s unusable (%s)", message.media_urls, failure.description)
+        if message.part == "card":
+            return await self._send(chat, message.as_text())
+        return []  # an album whose pictures cannot be fetched: the text already went out
+
+    async def _send(self, chat: Chat, message: Outgoing) -> list[int]:
+        return await self.transport.send(chat.id, message, thread_id=chat.thread_id, silent=False)
+
+    def _in_flight_slots(self) -> asyncio.Semaphore:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.policy.max_in_flight)
+        return self._slots
+
+    async def _pace(self, chat: Chat) -> None:
+        """One chat's own limit, waited for before taking an in-flight slot.
+
+        Spaced like the AIORateLimiter on the bot, which then never has to hold
+        a request back while it occupies the slot.
+        """
+        rate = self.policy.private_rate if chat.type == "private" else self.policy.group_rate
+        if not rate:
+            return
+        limiter = self._pacers.pop(chat.id, None) or AsyncLimiter(CHAT_BURST, CHAT_BURST / rate)
+        self._pacers[chat.id] = limiter
+        if len(self._pacers) > 10_000:
+            self._pacers.popitem(last=False)
+        await limiter.acquire()
+
+    def messages_for(self, article_id: str, chat: Chat) -> list[Outgoing] | None:
+        """The parts for this chat's language and mode, formatted once per article version."""
+        row = self.store.article(article_id)
+        if row is None or row["status"] not in (ACTIVE, ANNOUNCEMENT):
+            return None
+        lang = chat.language or self.config.lang
+        key = (article_id, row["content_hash"] or row["last_changed"].hex(), lang, chat.mode)
+        if key in self._formatted:
+            self._formatted.move_to_end(key)
+            return self._formatted[key]
+        if row["status"] == ANNOUNCEMENT:
+            messages = announcement(row["title"] or t("announcement", lang), row["text"] or "")
+        else:
+            try:
+                article = load_article(Path(row["path"]), Path(row["path"]).parent, self.config)
+            except ArticleError as error:
+                log.error("article %s cannot be read at send time: %s", article_id, error)
+                return None
+            article = replace(article, id=article_id)
+            messages = format_article(article, lang, self.config.tz).for_mode(chat.mode)
+        self._formatted[key] = messages
+        if len(self._formatted) > 256:
+            self._formatted.popitem(last=False)
+        return messages
+
+
+class Dispatcher:
+    """Takes due deliveries continuously: many chats at once, one chat's parts in order."""
+
+    def __init__(self, store: Store, sender: Sender, concurrency: int = 32) -> None:
+        self.store = store
+        self.sender = sender
+        self.concurrency = concurrency
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._tasks: dict[asyncio.Task[str], int] = {}
+
+    def wake(self) -> None:
+        """New work was queued: look now instead of at the next tick."""
+        self._wake.set()
+
+    async def run(self, idle: float = 1.0) -> None:
+        while not self._stopping:
+            self._start_due()
+            await self._wait(idle)
+        await self._drain()
+
+    async def run_until_idle(self) -> None:
+        """Send until nothing is due (tests and the command line)."""
+        while True:
+            self._start_due()
+            if not self._tasks:
+                return
+            await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+            self._reap()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    def _start_due(self) -> None:
+        self._reap()
+        free = self.concurrency - len(self._tasks)
+        if free <= 0:
+            return
+        busy = set(self._tasks.values())
+        for delivery in self.store.due(self.store.clock(), free, busy):
+            task = asyncio.create_task(self._guarded(delivery))
+            self._tasks[task] = delivery.chat_id
+
+    async def _guarded(self, delivery: Delivery) -> str:
+        try:
+            return await self.sender.deliver(delivery)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("delivery %s to %s crashed", delivery.article_id, delivery.chat_id)
+            self.store.retry_later(delivery.id, self.store.clock() + 60, f"internal error: {exc!r}")
+            return "error"
+
+    def _reap(self) -> None:
+        for task in [task for task in self._tasks if task.done()]:
+            del self._tasks[task]
+
+    async def _wait(self, idle: float) -> None:
+        waiters: set[asyncio.Future[object]] = set(self._tasks)
+        wake = asyncio.ensure_future(self._wake.wait())
+        waiters.add(wake)
+        # Work due now but not started waits for a running task, which wakes us anyway.
+        timeout = idle
+        next_due = self.store.next_due_time()
+        if next_due is not None and next_due > self.store.clock():
+            timeout = max(0.01, min(idle, next_due - self.store.clock()))
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        wake.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await wake
+        self._wake.clear()
+
+    async def _drain(self, grace: float = 10.0) -> None:
+        """On shutdown: let in-flight parts finish; what is cut off stays resumable."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        self._reap()

@@ -1,0 +1,195 @@
+"""One scan of the article folders: new, changed, withdrawn and invalid articles.
+
+Incremental: a file whose size and mtime are what the ledger remembers is not
+read again, so a rescan of an unchanged archive costs one directory walk and one
+query. New articles are queued for the chats whose filters match, except on the
+very first scan (an existing archive is not pushed), for articles older than
+``NOTICEBOT_MAX_AGE_DAYS``, and no earlier than the article's own date.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.articles import ARTICLE_SUFFIXES, Article, ArticleError, load_article
+from bot.config import Config
+from bot.store import ACTIVE, INVALID, WITHDRAWN, Chat, FileState, Store
+
+FIRST_SCAN_KEY = "first_scan_done"
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ScanReport:
+    new: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    withdrawn: list[str] = field(default_factory=list)
+    invalid: list[tuple[str, str]] = field(default_factory=list)
+    unchanged: int = 0
+    queued: int = 0
+    too_old: list[str] = field(default_factory=list)
+    scheduled: list[str] = field(default_factory=list)
+    first_scan: bool = False
+    missing_roots: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "new": self.new,
+            "changed": self.changed,
+            "withdrawn": self.withdrawn,
+            "invalid": [{"path": p, "reason": r} for p, r in self.invalid],
+            "unchanged": self.unchanged,
+            "queued": self.queued,
+            "too_old": self.too_old,
+            "scheduled": self.scheduled,
+            "first_scan": self.first_scan,
+            "missing_roots": self.missing_roots,
+        }
+
+
+def walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """Article files below ``root`` with their stat, skipping hidden names; no recursion."""
+    if root.is_file():
+        yield str(root), root.stat()
+        return
+    pending = [str(root)]
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(entry.path)
+            elif entry.name.lower().endswith(ARTICLE_SUFFIXES) and entry.is_file():
+                try:
+                    yield entry.path, entry.stat()
+                except OSError:
+                    continue
+
+
+def matches(chat: Chat, article: Article) -> bool:
+    """No filter words: everything. Otherwise any word in categories/tags, title or text."""
+    if not chat.filters:
+        return True
+    names = {n.casefold() for n in (*article.categories, *article.tags)}
+    haystack = f"{article.title}\n{article.body.text}".casefold()
+    return any(w.casefold() in names or w.casefold() in haystack for w in chat.filters)
+
+
+class Scanner:
+    def __init__(self, store: Store, config: Config) -> None:
+        self.store = store
+        self.config = config
+
+    def scan(self, progress: Progress | None = None) -> ScanReport:
+        report = ScanReport(first_scan=self.store.get_meta(FIRST_SCAN_KEY) is None)
+        known = self.store.file_states()
+        seen: set[str] = set()
+        todo: list[tuple[str, Path, os.stat_result]] = []
+        for root in self.config.articles:
+            if not root.exists():
+                report.missing_roots.append(str(root))
+                continue
+            for path, stat in walk(root):
+                seen.add(path)
+                state = known.get(path)
+                if state and (state.size, state.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+                    report.unchanged += 1
+                    if state.error:
+                        report.invalid.append((path, state.error))
+                else:
+                    todo.append((path, root, stat))
+        for done, (path, root, stat) in enumerate(todo, start=1):
+            self._scan_file(path, root, stat, known.get(path), report)
+            if progress:
+                progress(done, len(todo))
+        self._withdraw_missing(known, seen, report)
+        if report.first_scan:
+            self.store.set_meta(FIRST_SCAN_KEY, str(self.store.clock()))
+        return report
+
+    def _scan_file(
+        self,
+        path: str,
+        root: Path,
+        stat: os.stat_result,
+        before: FileState | None,
+        report: ScanReport,
+    ) -> None:
+        try:
+            article = load_article(Path(path), root, self.config)
+        except ArticleError as error:
+            report.invalid.append((path, error.reason))
+            article_id = before.article_id if before else None
+            if article_id:
+                self.store.set_article_status(article_id, INVALID, error.reason)
+            self.store.record_file(
+                path, FileState(stat.st_size, stat.st_mtime_ns, article_id, None, error.reason)
+            )
+            return
+        status = WITHDRAWN if article.draft else ACTIVE
+        result, old_status = self.store.save_article(_row(article, path, status))
+        if before and before.article_id and before.article_id != article.id:
+            self._withdraw(before.article_id, report)
+        self.store.record_file(
+            path, FileState(stat.st_size, stat.st_mtime_ns, article.id, article.content_hash)
+        )
+        if result == "new":
+            report.new.append(article.id)
+        elif result == "changed":
+            report.changed.append(article.id)
+        if status == WITHDRAWN and old_status == ACTIVE:
+            report.withdrawn.append(article.id)
+            self.store.skip_article(article.id, "article withdrawn")
+        elif status == ACTIVE and old_status != ACTIVE and not report.first_scan:
+            self._queue(article, report)
+
+    def _queue(self, article: Article, report: ScanReport) -> None:
+        now = self.store.clock()
+        published = article.date.timestamp()
+        if published < now - self.config.max_age_days * 86400:
+            report.too_old.append(article.id)
+            return
+        if published > now:
+            report.scheduled.append(article.id)
+        chats = [c.id for c in self.store.subscribed_chats() if matches(c, article)]
+        report.queued += self.store.enqueue(article.id, chats, not_before=max(now, published))
+
+    def _withdraw_missing(
+        self, known: dict[str, FileState], seen: set[str], report: ScanReport
+    ) -> None:
+        skipped_roots = tuple(report.missing_roots)
+        for path, state in known.items():
+            if path in seen or (skipped_roots and path.startswith(skipped_roots)):
+                continue
+            self.store.forget_file(path)
+            if state.article_id:
+                self._withdraw(state.article_id, report)
+
+    def _withdraw(self, article_id: str, report: ScanReport) -> None:
+        if self.store.set_article_status(article_id, WITHDRAWN):
+            report.withdrawn.append(article_id)
+        self.store.skip_article(article_id, "article withdrawn")
+
+
+def _row(article: Article, path: str, status: str) -> dict[str, object]:
+    return {
+        "id": article.id,
+        "path": path,
+        "title": article.title,
+        "date": article.date.timestamp(),
+        "categories": json.dumps(list(article.categories), ensure_ascii=False),
+        "tags": json.dumps(list(article.tags), ensure_ascii=False),
+        "search_text": article.body.text,
+        "content_hash": article.content_hash,
+        "status": status,
+        "error": None,
+    }

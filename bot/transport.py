@@ -1,0 +1,145 @@
+"""The edge to Telegram: a planned call (:class:`Outgoing`) → python-telegram-bot.
+
+The sender depends only on :class:`Transport` and :class:`SendFailure`, so the
+delivery logic reads as policy (retry, deactivate, fall back) and can run
+against anything that sends; python-telegram-bot's exceptions are translated
+here, in one place.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+from telegram import (
+    Bot,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+)
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+
+from bot.outgoing import Outgoing
+
+# Opt in to python-telegram-bot's coming behaviour (durations as timedelta), which
+# also silences its deprecation warning on every RetryAfter.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+PHOTO_ERRORS = (
+    "wrong file identifier/http url specified",
+    "failed to get http url content",
+    "wrong type of the web page content",
+    "photo_invalid_dimensions",
+    "invalid dimensions",
+    "image_process_failed",
+    "wrong remote file identifier",
+)
+GONE_ERRORS = ("chat not found", "have no rights to send", "not enough rights", "topic_closed")
+
+
+class Failure(enum.Enum):
+    RETRY_AFTER = "retry_after"  # flood control: wait what Telegram says
+    TRANSIENT = "transient"  # timeouts, network, 5xx: back off and retry
+    GONE = "gone"  # blocked, kicked, deleted: deactivate the chat
+    MIGRATED = "migrated"  # group became a supergroup: move to the new id
+    BAD_MEDIA = "bad_media"  # Telegram could not use the picture
+    BAD_REQUEST = "bad_request"  # anything else Telegram refused
+
+
+@dataclass
+class SendFailure(Exception):
+    kind: Failure
+    description: str
+    retry_after: float = 0.0
+    new_chat_id: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}: {self.description}"
+
+
+class Transport(Protocol):
+    async def send(
+        self, chat_id: int, message: Outgoing, *, thread_id: int | None, silent: bool
+    ) -> list[int]:
+        """Send one planned call; the ids of the messages Telegram created."""
+        ...
+
+
+class PTBTransport:
+    """Sends through a python-telegram-bot :class:`Bot` (with its rate limiter, if any)."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(
+        self, chat_id: int, message: Outgoing, *, thread_id: int | None, silent: bool
+    ) -> list[int]:
+        kwargs = _ptb_kwargs(message)
+        kwargs.update(chat_id=chat_id, message_thread_id=thread_id, disable_notification=silent)
+        method = getattr(self.bot, _snake(message.method))
+        try:
+            result = await method(**kwargs)
+        except TelegramError as error:
+            raise classify(error) from error
+        messages = result if isinstance(result, tuple | list) else [result]
+        return [m.message_id for m in messages if isinstance(m, Message)]
+
+
+def classify(error: TelegramError) -> SendFailure:
+    """python-telegram-bot's exception → what the sender should do about it."""
+    text = error.message
+    lower = text.lower()
+    if isinstance(error, RetryAfter):
+        wait = error.retry_after
+        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+        return SendFailure(Failure.RETRY_AFTER, text, retry_after=seconds)
+    if isinstance(error, ChatMigrated):
+        return SendFailure(Failure.MIGRATED, text, new_chat_id=int(error.new_chat_id))
+    if isinstance(error, InvalidToken):
+        raise error
+    if isinstance(error, Forbidden):
+        return SendFailure(Failure.GONE, text)
+    if isinstance(error, BadRequest):
+        if any(p in lower for p in GONE_ERRORS):
+            return SendFailure(Failure.GONE, text)
+        if any(p in lower for p in PHOTO_ERRORS):
+            return SendFailure(Failure.BAD_MEDIA, text)
+        return SendFailure(Failure.BAD_REQUEST, text)
+    if isinstance(error, TimedOut | NetworkError):
+        return SendFailure(Failure.TRANSIENT, text)
+    return SendFailure(Failure.TRANSIENT, text)
+
+
+def _snake(method: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in method)
+
+
+def _ptb_kwargs(message: Outgoing) -> dict[str, Any]:
+    """Bot API params → the keyword arguments of python-telegram-bot's typed method."""
+    kwargs: dict[str, Any] = {}
+    for key, value in message.params.items():
+        if key in ("entities", "caption_entities"):
+            kwargs[key] = [MessageEntity.de_json(e, None) for e in value] or None
+        elif key == "reply_markup":
+            kwargs[key] = InlineKeyboardMarkup.de_json(value, None)
+        elif key == "link_preview_options":
+            kwargs[key] = LinkPreviewOptions(**value)
+        elif key == "media":
+            kwargs[key] = [InputMediaPhoto(item["media"]) for item in value]
+        else:
+            kwargs[key] = value
+    return kwargs

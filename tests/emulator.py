@@ -1,0 +1,298 @@
+"""A local Telegram Bot API emulator for tests and benchmarks: real HTTP on loopback.
+
+It answers in Telegram's JSON shapes, including errors
+(``{"ok": false, "error_code", "description", "parameters": {...}}``), records
+every call, and injects faults per chat (queued once-only faults or permanent
+ones) and per photo URL. Optional overall rate limit answers 429 like Telegram.
+Run alone: ``python -m tests.emulator --port 8081``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+SEND_METHODS = {"sendMessage", "sendPhoto", "sendAnimation", "sendMediaGroup"}
+RAW_TEXT_KEYS = {"text", "caption", "photo", "animation"}
+
+
+@dataclass(frozen=True)
+class Fault:
+    code: int = 500
+    description: str = "Internal Server Error"
+    retry_after: int | None = None
+    migrate_to: int | None = None
+    drop: bool = False  # close the connection without an answer
+    delay: float = 0.0  # answer this late (beyond the client's timeout: a time-out)
+
+    @classmethod
+    def flood(cls, seconds: int = 1) -> Fault:
+        return cls(429, f"Too Many Requests: retry after {seconds}", retry_after=seconds)
+
+    @classmethod
+    def blocked(cls) -> Fault:
+        return cls(403, "Forbidden: bot was blocked by the user")
+
+    @classmethod
+    def kicked(cls) -> Fault:
+        return cls(403, "Forbidden: bot was kicked from the group chat")
+
+    @classmethod
+    def chat_not_found(cls) -> Fault:
+        return cls(400, "Bad Request: chat not found")
+
+    @classmethod
+    def migrated(cls, new_id: int) -> Fault:
+        return cls(
+            400, "Bad Request: group chat was upgraded to a supergroup chat", migrate_to=new_id
+        )
+
+    @classmethod
+    def bad_photo(cls) -> Fault:
+        return cls(400, "Bad Request: wrong file identifier/HTTP URL specified")
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float
+    ok: bool = False
+    message_ids: list[int] = field(default_factory=list)
+
+
+class Emulator:
+    def __init__(self, *, rate_limit: float | None = None, port: int = 0) -> None:
+        self.rate_limit = rate_limit
+        self.calls: list[Call] = []
+        self.once: dict[int, deque[Fault]] = defaultdict(deque)  # chat id → next faults
+        self.always: dict[int, Fault] = {}  # chat id → permanent fault
+        self.bad_urls: set[str] = set()
+        self.too_many = 0
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._window: deque[float] = deque()
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+        self.server.daemon_threads = True
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> Emulator:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- what tests read -----------------------------------------------------------
+    def delivered(self, method: str | None = None) -> list[tuple[int, Call]]:
+        with self._lock:
+            return [
+                (int(c.params["chat_id"]), c)
+                for c in self.calls
+                if c.ok and c.method in SEND_METHODS and (method is None or c.method == method)
+            ]
+
+    def cards_per_chat(self) -> dict[int, int]:
+        """How many cards (the first part of every notice) each chat got."""
+        counts: dict[int, int] = defaultdict(int)
+        for chat_id, call in self.delivered():
+            if _is_card(call):
+                counts[chat_id] += 1
+        return dict(counts)
+
+    # --- the HTTP side ---------------------------------------------------------------
+    def answer(
+        self, method: str, params: dict[str, Any]
+    ) -> tuple[int, dict[str, Any], Fault | None]:
+        call = Call(method, params, time.monotonic())
+        with self._lock:
+            self.calls.append(call)
+            fault = self._fault_for(method, params)
+            if fault is None and method in SEND_METHODS and self._over_rate():
+                self.too_many += 1
+                fault = Fault.flood(1)
+        if fault is not None:
+            return fault.code, _error(fault), fault
+        result = self._result(method, params)
+        call.ok = True
+        if method in SEND_METHODS:
+            results = result if isinstance(result, list) else [result]
+            call.message_ids = [r["message_id"] for r in results]
+        return 200, {"ok": True, "result": result}, None
+
+    def _fault_for(self, method: str, params: dict[str, Any]) -> Fault | None:
+        if method not in SEND_METHODS:
+            return None
+        chat_id = int(params.get("chat_id", 0))
+        if chat_id in self.always:
+            return self.always[chat_id]
+        if self.once[chat_id]:
+            return self.once[chat_id].popleft()
+        if any(url in self.bad_urls for url in _media_urls(params)):
+            return Fault.bad_photo()
+        return None
+
+    def _over_rate(self) -> bool:
+        if not self.rate_limit:
+            return False
+        now = time.monotonic()
+        while self._window and now - self._window[0] >= 1.0:
+            self._window.popleft()
+        if len(self._window) >= self.rate_limit:
+            return True
+        self._window.append(now)
+        return False
+
+    def _result(self, method: str, params: dict[str, Any]) -> Any:
+        if method == "getMe":
+            return {
+                "id": 4242,
+                "is_bot": True,
+                "first_name": "noticebot",
+                "username": "noticebot_test_bot",
+                "can_join_groups": True,
+                "can_read_all_group_messages": False,
+                "supports_inline_queries": False,
+            }
+        if method == "getUpdates":
+            time.sleep(min(float(params.get("timeout", 0) or 0), 0.5))
+            return []
+        if method == "sendMediaGroup":
+            return [self._message(params, item) for item in params["media"]]
+        if method in SEND_METHODS:
+            return self._message(params, None)
+        return True
+
+    def _message(self, params: dict[str, Any], media: dict[str, Any] | None) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        message: dict[str, Any] = {
+            "message_id": next(self._ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": _chat_type(chat_id)},
+        }
+        if "text" in params:
+            message["text"] = params["text"]
+        if "caption" in params:
+            message["caption"] = params["caption"]
+        if media is not None or "photo" in params:
+            message["photo"] = [{"file_id": "p", "file_unique_id": "p", "width": 1, "height": 1}]
+        if "animation" in params:
+            message["animation"] = {
+                "file_id": "a",
+                "file_unique_id": "a",
+                "width": 1,
+                "height": 1,
+                "duration": 1,
+            }
+        return message
+
+
+def _is_card(call: Call) -> bool:
+    markup = call.params.get("reply_markup") or {}
+    buttons = [b for row in markup.get("inline_keyboard", []) for b in row]
+    return any(str(b.get("callback_data", "")).startswith("read:") for b in buttons)
+
+
+def _media_urls(params: dict[str, Any]) -> list[str]:
+    urls = [params[k] for k in ("photo", "animation") if isinstance(params.get(k), str)]
+    urls += [m.get("media") for m in params.get("media", []) if isinstance(m, dict)]
+    return urls
+
+
+def _chat_type(chat_id: int) -> str:
+    if chat_id > 0:
+        return "private"
+    return "supergroup" if str(chat_id).startswith("-100") else "group"
+
+
+def _error(fault: Fault) -> dict[str, Any]:
+    body: dict[str, Any] = {"ok": False, "error_code": fault.code, "description": fault.description}
+    parameters = {}
+    if fault.retry_after is not None:
+        parameters["retry_after"] = fault.retry_after
+    if fault.migrate_to is not None:
+        parameters["migrate_to_chat_id"] = fault.migrate_to
+    if parameters:
+        body["parameters"] = parameters
+    return body
+
+
+def _parse(body: bytes, content_type: str) -> dict[str, Any]:
+    if not body:
+        return {}
+    if content_type.startswith("application/json"):
+        return json.loads(body)
+    params: dict[str, Any] = {}
+    for key, value in parse_qsl(body.decode("utf-8"), keep_blank_values=True):
+        if key in RAW_TEXT_KEYS:
+            params[key] = value
+            continue
+        try:
+            params[key] = json.loads(value)
+        except ValueError:
+            params[key] = value
+    return params
+
+
+def _handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            params = _parse(self.rfile.read(length), self.headers.get("Content-Type", ""))
+            parts = self.path.strip("/").split("/")
+            if len(parts) != 2 or not parts[0].startswith("bot"):
+                self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+                return
+            code, body, fault = emulator.answer(parts[1], params)
+            if fault is not None and fault.delay:
+                time.sleep(fault.delay)
+            if fault is not None and fault.drop:
+                self.close_connection = True
+                self.connection.close()
+                return
+            self._reply(code, body)
+
+        do_GET = do_POST
+
+        def _reply(self, code: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    return Handler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--rate-limit", type=float, default=None)
+    args = parser.parse_args()
+    with Emulator(rate_limit=args.rate_limit, port=args.port) as emulator:
+        print(f"Bot API emulator on {emulator.url}", flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,298 @@
+"""Delivery end to end: real python-telegram-bot over HTTP against the emulator,
+a real SQLite ledger and real article files."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.delivery import SendPolicy
+from bot.store import FAILED, SENT, SKIPPED
+from tests.botenv import BotEnv, running_bot
+from tests.emulator import Emulator, Fault
+
+DAY = 86400.0
+
+
+@pytest.fixture
+def emulator() -> AsyncIterator[Emulator]:
+    with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture
+async def env(tmp_path: Path, emulator: Emulator) -> AsyncIterator[BotEnv]:
+    async with running_bot(tmp_path, emulator) as bot_env:
+        bot_env.scan()  # the first scan of an (empty) archive
+        yield bot_env
+
+
+def _status(env: BotEnv, chat_id: int) -> str:
+    rows = env.runtime.store._rows("SELECT status FROM deliveries WHERE chat_id = ?", [chat_id])
+    return rows[0]["status"]
+
+
+async def test_three_chats_each_get_a_new_notice_once(env: BotEnv) -> None:
+    env.subscribe(101, 102, 103)
+    env.write_article("notice.md")
+    report = env.scan()
+    assert len(report.new) == 1 and report.queued == 3
+    await env.send()
+    assert env.emulator.cards_per_chat() == {101: 1, 102: 1, 103: 1}
+    env.scan()
+    await env.send()
+    assert env.emulator.cards_per_chat() == {101: 1, 102: 1, 103: 1}
+    assert all(_status(env, c) == SENT for c in (101, 102, 103))
+    card = env.emulator.delivered()[0][1]
+    assert card.method == "sendMessage" and card.params["text"].startswith("社区通知\n")
+
+
+async def test_existing_archive_is_not_pushed_at_first_start(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    async with running_bot(tmp_path, emulator) as env:
+        env.subscribe(101)
+        env.write_article("old-1.md")
+        env.write_article("old-2.md", title="另一篇")
+        report = env.scan()
+        assert report.first_scan and len(report.new) == 2 and report.queued == 0
+        await env.send()
+        assert emulator.delivered() == []
+        env.write_article("fresh.md", title="新通知")
+        assert env.scan().queued == 1
+
+
+async def test_old_article_is_not_pushed(env: BotEnv) -> None:
+    env.subscribe(101)
+    env.write_article("old.md", date=env.clock.now - 30 * DAY)
+    report = env.scan()
+    assert report.too_old and report.queued == 0
+    await env.send()
+    assert env.emulator.delivered() == []
+
+
+async def test_future_article_is_pushed_when_its_date_comes(env: BotEnv) -> None:
+    env.subscribe(101)
+    env.write_article("later.md", date=env.clock.now + 3600)
+    report = env.scan()
+    assert report.scheduled and report.queued == 1
+    await env.send()
+    assert env.emulator.delivered() == []
+    env.clock.advance(3599)
+    await env.send()
+    assert env.emulator.delivered() == []
+    env.clock.advance(2)
+    await env.send()
+    assert env.emulator.cards_per_chat() == {101: 1}
+
+
+async def test_flood_control_waits_and_delivers_later(env: BotEnv) -> None:
+    env.subscribe(101, 102)
+    env.emulator.once[101].append(Fault.flood(7))
+    env.write_article("n.md")
+    env.scan()
+    await env.send()
+    assert env.emulator.cards_per_chat() == {102: 1}
+    env.clock.advance(6)
+    await env.send()
+    assert env.emulator.cards_per_chat() == {102: 1}
+    env.clock.advance(1.5)
+    await env.send()
+    assert env.emulator.cards_per_chat() == {101: 1, 102: 1}
+
+
+async def test_blocked_chat_is_deactivated_and_others_unaffected(env: BotEnv) -> None:
+    env.subscribe(101, 102, 103)
+    env.emulator.always[102] = Fault.blocked()
+    env.emulator.always[103] = Fault.chat_not_found()
+    env.write_article("n.md")
+    env.scan()
+    await env.send()
+    assert env.emulator.cards_per_chat() == {101: 1}
+    store = env.runtime.store
+    assert store.chat(102).active is False
+    assert "blocked" in store.chat(102).deactivated_reason
+    assert "chat not found" in store.chat(103).deactivated_reason.lower()
+    assert _status(env, 102) == SKIPPED
+    env.write_article("n2.md", title="第二篇")
+    assert env.scan().queued == 1  # only the active chat
+
+
+async def test_migrated_group_gets_it_at_the_new_id(env: BotEnv) -> None:
+    env.subscribe(-555, type="group")
+    env.emulator.always[-555] = Fault.migrated(-1001234)
+    env.write_article("n.md")
+    env.scan()
+    await env.send()
+    assert env.emulator.cards_per_chat() == {-1001234: 1}
+    store = env.runtime.store
+    assert store.chat(-555) is None and store.chat(-1001234).active
+    assert _status(env, -1001234) == SENT
+
+
+async def test_bad_photo_uses_the_fallback_then_text(env: BotEnv) -> None:
+    env.subscribe(101)
+    proxy = "https://cors.zfour.workers.dev/?"
+    inner = "http://img.example/a.jpeg"
+    env.emulator.bad_urls.add(inner)
+    env.write_article("a.md", body=f'<p><img src="{proxy}{inner}" data-size="800,600">图文</p>')
+    env.scan()
+    await env.send()
+    calls = [c for _, c in env.emulator.delivered()]
+    assert [(c.method, c.params.get("photo")) for c in calls] == [("sendPhoto", proxy + inner)]
+
+    env.emulator.bad_urls.add(proxy + inner)
+    env.write_article("b.md", title="第二篇", body=f'<p><img src="{proxy}{inner}">图文</p>')
+    env.scan()
+    await env.send()
+    last = env.emulator.delivered()[-1][1]
+    assert last.method == "sendMessage" and last.params["text"].startswith("第二篇")
+    assert env.emulator.cards_per_chat() == {101: 2}
+
+
+async def test_server_errors_back_off_then_fail_visibly(env: BotEnv) -> None:
+    env.subscribe(101, 102)
+    env.emulator.once[101].extend([Fault(502, "Bad Gateway"), Fault(500, "Internal Server Error")])
+    env.emulator.always[102] = Fault(500, "Internal Server Error")
+    env.write_article("n.md")
+    env.scan()
+    for _ in range(40):
+        await env.send()
+        env.clock.advance(120)
+    assert env.emulator.cards_per_chat() == {101: 1}
+    assert _status(env, 102) == FAILED
+    status = env.runtime.store.status()
+    assert status["deliveries"] == {"sent": 1, "failed": 1}
+    assert "Internal Server Error" in status["last_failures"][0]["last_error"]
+
+
+async def test_other_bad_request_is_resent_as_plain_text(env: BotEnv) -> None:
+    env.subscribe(101)
+    env.emulator.once[101].append(Fault(400, "Bad Request: can't parse entities: oops"))
+    env.write_article("n.md")
+    env.scan()
+    await env.send()
+    ((chat_id, call),) = env.emulator.delivered()
+    assert chat_id == 101 and "entities" not in call.params
+    assert call.params["text"].startswith("社区通知")
+
+
+async def test_full_mode_resumes_at_the_unsent_part(env: BotEnv) -> None:
+    env.subscribe(101, mode="full")
+    images = "".join(f'<img src="https://img.example/{i}.jpg">' for i in range(3))
+    env.write_article("n.md", body=f"<p>第一段。</p>{images}")
+    env.scan()
+    # fail the second part once: the card must not be sent again
+    original = env.emulator._fault_for
+
+    def second_part_fails(method: str, params: dict) -> Fault | None:
+        if method == "sendMessage" and not params.get("reply_markup") and not failed:
+            failed.append(True)
+            return Fault(500, "Internal Server Error")
+        return original(method, params)
+
+    failed: list[bool] = []
+    env.emulator._fault_for = second_part_fails  # type: ignore[method-assign]
+    await env.send()
+    env.clock.advance(10)
+    await env.send()
+    methods = [c.method for _, c in env.emulator.delivered()]
+    assert methods == ["sendPhoto", "sendMessage", "sendMediaGroup"]
+    delivery = env.runtime.store._rows("SELECT * FROM deliveries")[0]
+    assert delivery["status"] == SENT and delivery["next_part"] == 3
+
+
+async def test_withdrawn_article_is_not_sent(env: BotEnv) -> None:
+    env.subscribe(101)
+    path = env.write_article("n.md", date=env.clock.now + 600)
+    env.scan()
+    path.unlink()
+    report = env.scan()
+    assert report.withdrawn == report.withdrawn[:1] and len(report.withdrawn) == 1
+    env.clock.advance(601)
+    await env.send()
+    assert env.emulator.delivered() == []
+    env.write_article("d.md", title="草稿", extra="draft: true\n")
+    assert env.scan().queued == 0
+
+
+async def test_edited_article_is_changed_not_resent(env: BotEnv) -> None:
+    env.subscribe(101)
+    path = env.write_article("n.md")
+    env.scan()
+    await env.send()
+    path.write_text(path.read_text(encoding="utf-8").replace("注意", "务必注意"), encoding="utf-8")
+    report = env.scan()
+    assert len(report.changed) == 1 and report.queued == 0
+    await env.send()
+    assert env.emulator.cards_per_chat() == {101: 1}
+    assert env.scan().unchanged == 1
+
+
+async def test_filters_choose_the_chats(env: BotEnv) -> None:
+    env.subscribe(101, filters=("社区",))
+    env.subscribe(102, filters=("停水",))
+    env.subscribe(103)
+    env.write_article("n.md", body="<p>本周六停水。</p>")
+    env.write_article("m.md", title="其他", extra="tags: [体育]\n")
+    env.runtime.store.db.execute("UPDATE articles SET categories = '[]'")
+    env.scan()
+    await env.send()
+    assert env.emulator.cards_per_chat() == {101: 2, 102: 1, 103: 2}
+
+
+async def test_broadcast_reaches_every_active_chat_once(env: BotEnv) -> None:
+    env.subscribe(101, 102, filters=("不相关",))
+    env.subscribe(103)
+    env.emulator.always[104] = Fault.blocked()
+    env.subscribe(104)
+    env.write_article("old.md", date=env.clock.now - 100 * DAY)
+    article_id = env.scan().too_old[0]
+    store = env.runtime.store
+    broadcast_id, queued = store.broadcast(article_id, by_user=1)
+    assert queued == 4
+    await env.send()
+    assert env.emulator.cards_per_chat() == {101: 1, 102: 1, 103: 1}
+    assert store.broadcast_progress(broadcast_id) == {
+        "sent": 3,
+        "failed": 0,
+        "deactivated": 1,
+        "skipped": 0,
+        "remaining": 0,
+    }
+    assert store.broadcast(article_id, by_user=1)[1] == 0  # nobody lacks it now
+
+
+async def test_announcement_is_split_and_recorded(env: BotEnv) -> None:
+    env.subscribe(101)
+    store = env.runtime.store
+    text = "居民朋友们：" + "请注意安全。" * 1700
+    article_id = store.add_announcement(text, "通知")
+    store.broadcast(article_id, by_user=1)
+    await env.send()
+    parts = [c.params["text"] for _, c in env.emulator.delivered()]
+    assert len(parts) == 3 and all(len(p) <= 4096 for p in parts)
+    assert "".join(parts).replace("\n", "").endswith("请注意安全。")
+    assert _status(env, 101) == SENT
+
+
+async def test_private_chats_are_paced(tmp_path: Path, emulator: Emulator) -> None:
+    """The per-chat limiter holds back the 4th message to one private chat."""
+    async with running_bot(tmp_path, emulator, SendPolicy(private_rate=1.0)) as env:
+        env.scan()
+        env.subscribe(101, mode="full")
+        images = "".join(f'<img src="https://img.example/{i}.gif">' for i in range(3))
+        env.write_article("n.md", body=f"<p>文字</p>{images}")
+        env.scan()
+        await env.send()
+        times = [c.at for _, c in emulator.delivered()]
+        assert [c.method for _, c in emulator.delivered()] == [
+            "sendAnimation",
+            "sendMessage",
+            "sendAnimation",
+            "sendAnimation",
+        ]
+        assert times[2] - times[0] < 0.5  # the burst
+        assert times[3] - times[0] >= 0.9  # then one a second

@@ -1,0 +1,97 @@
+"""The scanner's bookkeeping and the scan/status/list commands, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import Config
+from bot.scanner import Scanner
+from bot.store import SCHEMA_VERSION, Store
+from tests.paths import ROOT, SEED
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTICEBOT_", "TELEGRAM"))}
+    env.update(PYTHONPATH=str(ROOT), NOTICEBOT_ARTICLES="articles", NOTICEBOT_DB="state/bot.db")
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_unchanged_files_are_not_read_again(tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    path = folder / "a.md"
+    shutil.copy(SEED, path)
+    store = Store(tmp_path / "db.sqlite")
+    scanner = Scanner(store, Config(articles=(folder,)))
+    assert len(scanner.scan().new) == 1
+    stat = path.stat()
+    raw = path.read_bytes()
+    path.write_bytes(raw.replace("爱申活".encode(), "爱上海".encode()))  # same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    report = scanner.scan()
+    assert report.unchanged == 1 and not report.changed  # not re-read
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert len(scanner.scan().changed) == 1
+
+
+def test_missing_folder_withdraws_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    shutil.copy(SEED, folder / "a.md")
+    store = Store(tmp_path / "db.sqlite")
+    Scanner(store, Config(articles=(folder,))).scan()
+    shutil.rmtree(folder)
+    report = Scanner(store, Config(articles=(folder,))).scan()
+    assert report.missing_roots == [str(folder)] and report.withdrawn == []
+
+
+def test_store_opens_older_and_refuses_newer_databases(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite"
+    Store(path).close()
+    assert Store(path).schema_version == SCHEMA_VERSION
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(RuntimeError, match="newer than this noticebot"):
+        Store(path)
+
+
+def test_scan_status_list_commands(tmp_path: Path) -> None:
+    (tmp_path / "articles").mkdir()
+    shutil.copy(SEED, tmp_path / "articles" / "seed.md")
+    (tmp_path / "articles" / "bad.md").write_bytes(b"\x00\x01binary")
+    first = _cli("scan", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "new 1, changed 0, withdrawn 0, invalid 1" in first.stdout
+    assert "first scan" in first.stdout
+    assert "bad.md: binary file" in first.stdout
+    again = json.loads(_cli("scan", "--json", cwd=tmp_path).stdout)
+    assert again["new"] == [] and again["unchanged"] == 2 and again["first_scan"] is False
+    assert again["invalid"][0]["reason"].startswith("binary file")
+    (tmp_path / "articles" / "seed.md").unlink()
+    assert len(json.loads(_cli("scan", "--json", cwd=tmp_path).stdout)["withdrawn"]) == 1
+    status = json.loads(_cli("status", "--json", cwd=tmp_path).stdout)
+    assert status["articles"] == {"withdrawn": 1}
+    assert "articles: withdrawn 1" in _cli("status", cwd=tmp_path).stdout
+    assert json.loads(_cli("list", "--json", cwd=tmp_path).stdout) == []
+    shutil.copy(SEED, tmp_path / "articles" / "seed.md")
+    _cli("scan", cwd=tmp_path)
+    listed = json.loads(_cli("list", "--json", cwd=tmp_path).stdout)
+    assert [r["title"] for r in listed] == ["爱申活暖心春｜社区防疫不放松，新春问候暖心传递"]
+    assert listed[0]["date"] == "2022-02-01T16:57:15+08:00"
+    assert "1 Feb 2022, 16:57" in _cli("list", cwd=tmp_path).stdout
