@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,12 +30,23 @@ from bot.config import Config
 from bot.formatter import announcement, format_article
 from bot.i18n import t
 from bot.outgoing import Outgoing
-from bot.store import ACTIVE, ANNOUNCEMENT, FAILED, SENT, SKIPPED, Chat, Delivery, Store
+from bot.store import (
+    ACTIVE,
+    ANNOUNCEMENT,
+    FAILED,
+    OPEN_STATUSES,
+    SENT,
+    SKIPPED,
+    Chat,
+    Delivery,
+    Store,
+)
 from bot.transport import Failure, SendFailure, Transport
 
 log = logging.getLogger(__name__)
 
 CHAT_BURST = 3
+BATCH = 512
 RETRY_WINDOW = 3600.0
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 600.0
@@ -68,17 +79,21 @@ class Sender:
         self._pacers: OrderedDict[int, AsyncLimiter] = OrderedDict()
         self._slots: asyncio.Semaphore | None = None
 
-    async def deliver(self, delivery: Delivery) -> str:
-        """Send what is left of ``delivery``; returns the row's new status."""
-        chat = self.store.chat(delivery.chat_id)
+    async def deliver(self, queued: Delivery) -> str:
+        """Send what is left of a delivery; returns the row's new status."""
+        work = self.store.work(queued.id)  # as it is now, not as it was queued
+        if work is None or work.delivery.status not in OPEN_STATUSES:
+            return work.delivery.status if work else SKIPPED
+        delivery, chat = work.delivery, work.chat
         if chat is None or not chat.active:
             self.store.finish(delivery.id, SKIPPED, "chat is not active")
             return SKIPPED
-        messages = self.messages_for(delivery.article_id, chat)
+        messages = None
+        if work.article_status in (ACTIVE, ANNOUNCEMENT):
+            messages = self.messages_for(delivery.article_id, work.article_version or "", chat)
         if messages is None:
             self.store.finish(delivery.id, SKIPPED, "article withdrawn or unreadable")
             return SKIPPED
-        self.store.mark_sending(delivery.id)
         sent_ids = list(delivery.message_ids)
         part = delivery.next_part
         slots = self._in_flight_slots()
@@ -88,13 +103,12 @@ class Sender:
                 async with slots:
                     sent_ids += await self._send_part(chat, messages[part], delivery)
                     part += 1
-                    self.store.record_part(delivery.id, part, sent_ids)
+                    self.store.record_part(delivery.id, part, sent_ids, done=part == len(messages))
             except SendFailure as failure:
                 outcome = self._handle(failure, delivery, chat)
                 if outcome is None:
                     return self.store.delivery(delivery.id).status  # type: ignore[union-attr]
                 chat = outcome
-        self.store.finish(delivery.id, SENT)
         return SENT
 
     def _handle(self, failure: SendFailure, delivery: Delivery, chat: Chat) -> Chat | None:
@@ -181,16 +195,16 @@ class Sender:
             self._pacers.popitem(last=False)
         await limiter.acquire()
 
-    def messages_for(self, article_id: str, chat: Chat) -> list[Outgoing] | None:
+    def messages_for(self, article_id: str, version: str, chat: Chat) -> list[Outgoing] | None:
         """The parts for this chat's language and mode, formatted once per article version."""
-        row = self.store.article(article_id)
-        if row is None or row["status"] not in (ACTIVE, ANNOUNCEMENT):
-            return None
         lang = chat.language or self.config.lang
-        key = (article_id, row["content_hash"] or row["last_changed"].hex(), lang, chat.mode)
+        key = (article_id, version, lang, chat.mode)
         if key in self._formatted:
             self._formatted.move_to_end(key)
             return self._formatted[key]
+        row = self.store.article(article_id)
+        if row is None:
+            return None
         if row["status"] == ANNOUNCEMENT:
             messages = announcement(row["title"] or t("announcement", lang), row["text"] or "")
         else:
@@ -216,7 +230,9 @@ class Dispatcher:
         self.concurrency = concurrency
         self._wake = asyncio.Event()
         self._stopping = False
-        self._tasks: dict[asyncio.Task[str], int] = {}
+        self._tasks: set[asyncio.Task[str]] = set()
+        self._busy: set[int] = set()  # chats with a delivery in progress
+        self._backlog: deque[Delivery] = deque()
 
     def wake(self) -> None:
         """New work was queued: look now instead of at the next tick."""
@@ -225,31 +241,46 @@ class Dispatcher:
     async def run(self, idle: float = 1.0) -> None:
         while not self._stopping:
             self._start_due()
-            await self._wait(idle)
+            await self._sleep(self._timeout(idle))
         await self._drain()
 
     async def run_until_idle(self) -> None:
-        """Send until nothing is due (tests and the command line)."""
+        """Send until nothing is due (tests, benchmarks and the command line)."""
         while True:
             self._start_due()
             if not self._tasks:
                 return
-            await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
-            self._reap()
+            await self._sleep(None)
 
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
 
     def _start_due(self) -> None:
-        self._reap()
-        free = self.concurrency - len(self._tasks)
-        if free <= 0:
-            return
-        busy = set(self._tasks.values())
-        for delivery in self.store.due(self.store.clock(), free, busy):
+        """Start due deliveries in free slots, from a backlog fetched in batches.
+
+        One query per batch instead of one per finished delivery keeps a broadcast
+        to thousands of chats linear; the sender re-reads each row before sending.
+        """
+        while len(self._tasks) < self.concurrency:
+            if not self._backlog:
+                batch = self.store.due(self.store.clock(), BATCH, self._busy)
+                self.store.take(d.id for d in batch)
+                self._backlog.extend(batch)
+                if not self._backlog:
+                    return
+            delivery = self._backlog.popleft()
+            if delivery.chat_id in self._busy:
+                continue  # a later row of a chat in progress: a later batch takes it
+            self._busy.add(delivery.chat_id)
             task = asyncio.create_task(self._guarded(delivery))
-            self._tasks[task] = delivery.chat_id
+            self._tasks.add(task)
+            task.add_done_callback(lambda done, chat=delivery.chat_id: self._done(done, chat))
+
+    def _done(self, task: asyncio.Task[str], chat_id: int) -> None:
+        self._tasks.discard(task)
+        self._busy.discard(chat_id)
+        self._wake.set()
 
     async def _guarded(self, delivery: Delivery) -> str:
         try:
@@ -261,23 +292,19 @@ class Dispatcher:
             self.store.retry_later(delivery.id, self.store.clock() + 60, f"internal error: {exc!r}")
             return "error"
 
-    def _reap(self) -> None:
-        for task in [task for task in self._tasks if task.done()]:
-            del self._tasks[task]
-
-    async def _wait(self, idle: float) -> None:
-        waiters: set[asyncio.Future[object]] = set(self._tasks)
-        wake = asyncio.ensure_future(self._wake.wait())
-        waiters.add(wake)
-        # Work due now but not started waits for a running task, which wakes us anyway.
-        timeout = idle
+    def _timeout(self, idle: float) -> float:
+        """Until the next scheduled delivery, at most ``idle``. Work due now but not
+        started waits for a running delivery, whose end wakes us anyway."""
         next_due = self.store.next_due_time()
-        if next_due is not None and next_due > self.store.clock():
-            timeout = max(0.01, min(idle, next_due - self.store.clock()))
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        wake.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await wake
+        now = self.store.clock()
+        if next_due is not None and next_due > now:
+            return max(0.01, min(idle, next_due - now))
+        return idle
+
+    async def _sleep(self, timeout: float | None) -> None:
+        """Until a delivery ends, new work is queued, or the timeout passes."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
         self._wake.clear()
 
     async def _drain(self, grace: float = 10.0) -> None:
@@ -288,4 +315,3 @@ class Dispatcher:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        self._reap()

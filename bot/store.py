@@ -191,6 +191,16 @@ class Delivery:
         )
 
 
+@dataclass(frozen=True)
+class Work:
+    """A delivery with what sending it needs to know, read in one query."""
+
+    delivery: Delivery
+    chat: Chat | None
+    article_status: str | None
+    article_version: str | None
+
+
 class Store:
     """The ledger. All methods are synchronous and short; see the module docstring."""
 
@@ -463,28 +473,56 @@ class Store:
         return picked[:limit]
 
     def next_due_time(self) -> float | None:
-        rows = self._rows(
-            "SELECT MIN(d.next_attempt_at) AS t FROM deliveries d JOIN chats c ON c.id = d.chat_id"
-            " WHERE d.status IN (?, ?) AND c.active = 1",
-            list(OPEN_STATUSES),
-        )
-        return rows[0]["t"]
+        """When the next open delivery is due; one index probe per status."""
+        times = [
+            self._rows(
+                "SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status = ?", [status]
+            )[0]["t"]
+            for status in OPEN_STATUSES
+        ]
+        return min((t for t in times if t is not None), default=None)
 
     def delivery(self, delivery_id: int) -> Delivery | None:
         rows = self._rows("SELECT * FROM deliveries WHERE id = ?", [delivery_id])
         return Delivery.from_row(rows[0]) if rows else None
 
-    def mark_sending(self, delivery_id: int) -> None:
-        self._exec(
-            "UPDATE deliveries SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
-            [SENDING, self.clock(), delivery_id, PENDING],
+    def work(self, delivery_id: int) -> Work | None:
+        rows = self._rows(
+            "SELECT c.*, d.id AS d_id, d.article_id, d.chat_id, d.kind, d.status AS d_status,"
+            " d.next_part, d.attempts, d.first_error_at, d.message_ids,"
+            " a.status AS a_status,"
+            " COALESCE(a.content_hash, CAST(a.last_changed AS TEXT)) AS a_version"
+            " FROM deliveries d LEFT JOIN chats c ON c.id = d.chat_id"
+            " LEFT JOIN articles a ON a.id = d.article_id WHERE d.id = ?",
+            [delivery_id],
         )
+        if not rows:
+            return None
+        row = rows[0]
+        delivery = Delivery.from_row({**row, "id": row["d_id"], "status": row["d_status"]})
+        chat = Chat.from_row(row) if row["id"] is not None else None
+        return Work(delivery, chat, row["a_status"], row["a_version"])
 
-    def record_part(self, delivery_id: int, next_part: int, message_ids: list[int]) -> None:
-        """Telegram confirmed a part: remember where to resume and what it sent."""
+    def take(self, delivery_ids: Iterable[int]) -> None:
+        """The dispatcher took these: ``sending`` from now until sent, failed or skipped."""
+        ids = list(delivery_ids)
+        if ids:
+            self._exec(
+                f"UPDATE deliveries SET status = ?, updated_at = ?"
+                f" WHERE status = ? AND id IN ({','.join('?' * len(ids))})",
+                [SENDING, self.clock(), PENDING, *ids],
+            )
+
+    def record_part(
+        self, delivery_id: int, next_part: int, message_ids: list[int], *, done: bool = False
+    ) -> None:
+        """Telegram confirmed a part: where to resume, what it sent, and whether all is sent."""
+        now = self.clock()
         self._exec(
-            "UPDATE deliveries SET next_part = ?, message_ids = ?, updated_at = ? WHERE id = ?",
-            [next_part, json.dumps(message_ids), self.clock(), delivery_id],
+            "UPDATE deliveries SET next_part = ?, message_ids = ?, updated_at = ?,"
+            " status = CASE WHEN ? THEN ? ELSE status END,"
+            " sent_at = CASE WHEN ? THEN ? ELSE sent_at END WHERE id = ?",
+            [next_part, json.dumps(message_ids), now, done, SENT, done, now, delivery_id],
         )
 
     def finish(self, delivery_id: int, status: str, error: str | None = None) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import os
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -84,12 +85,19 @@ class PTBTransport:
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
+        # A broadcast sends the same planned call to thousands of chats: convert it once.
+        # Keyed by identity; the value holds the message so its id cannot be reused.
+        self._converted: OrderedDict[int, tuple[Outgoing, dict[str, Any]]] = OrderedDict()
 
     async def send(
         self, chat_id: int, message: Outgoing, *, thread_id: int | None, silent: bool
     ) -> list[int]:
-        kwargs = _ptb_kwargs(message)
-        kwargs.update(chat_id=chat_id, message_thread_id=thread_id, disable_notification=silent)
+        kwargs = {
+            **self._kwargs(message),
+            "chat_id": chat_id,
+            "message_thread_id": thread_id,
+            "disable_notification": silent,
+        }
         method = getattr(self.bot, _snake(message.method))
         try:
             result = await method(**kwargs)
@@ -97,6 +105,16 @@ class PTBTransport:
             raise classify(error) from error
         messages = result if isinstance(result, tuple | list) else [result]
         return [m.message_id for m in messages if isinstance(m, Message)]
+
+    def _kwargs(self, message: Outgoing) -> dict[str, Any]:
+        cached = self._converted.get(id(message))
+        if cached is not None and cached[0] is message:
+            return cached[1]
+        kwargs = _ptb_kwargs(message)
+        self._converted[id(message)] = (message, kwargs)
+        if len(self._converted) > 1024:
+            self._converted.popitem(last=False)
+        return kwargs
 
 
 def classify(error: TelegramError) -> SendFailure:

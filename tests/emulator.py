@@ -114,6 +114,12 @@ class Emulator:
                 counts[chat_id] += 1
         return dict(counts)
 
+    def stats(self) -> dict[str, int]:
+        """For a benchmark in another process: what arrived and what was refused."""
+        with self._lock:
+            ok = sum(1 for c in self.calls if c.ok and c.method in SEND_METHODS)
+            return {"calls": len(self.calls), "delivered": ok, "too_many": self.too_many}
+
     # --- the HTTP side ---------------------------------------------------------------
     def answer(
         self, method: str, params: dict[str, Any]
@@ -251,6 +257,7 @@ def _parse(body: bytes, content_type: str) -> dict[str, Any]:
 def _handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # else delayed ACKs add 40 ms to every answer
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -268,7 +275,11 @@ def _handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 return
             self._reply(code, body)
 
-        do_GET = do_POST
+        def do_GET(self) -> None:
+            if self.path == "/stats":
+                self._reply(200, emulator.stats())
+            else:
+                self.do_POST()
 
         def _reply(self, code: int, body: dict[str, Any]) -> None:
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")

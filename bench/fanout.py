@@ -1,0 +1,117 @@
+"""Fan-out benchmark against the local Bot API emulator (run in its own process).
+
+1. 900 chats with the default limits while the emulator enforces 30 messages/s:
+   messages/s achieved and 429s received (targets ≥ 29 msg/s, 0 × 429).
+2. 5,000 chats with the limits off: deliveries/s including the ledger writes,
+   beside bare python-telegram-bot ``send_message`` calls to the same emulator
+   with the same number of requests in flight (target ≥ 0.8× the bare rate).
+Run: ``make bench`` (or ``.venv/bin/python -m bench.fanout``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from telegram import Bot, MessageEntity
+from telegram.request import HTTPXRequest
+
+from bot.app import build_application, runtime_of
+from bot.config import Config
+from bot.delivery import SendPolicy
+from bot.formatter import announcement
+from bot.store import Chat, Store
+
+TOKEN = "123456789:BENCH-token-abcdefghijklmnopqrstuvwxyz"
+TITLE = "通知"
+TEXT = "本周六上午停水，请提前储水。"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def start_emulator(rate_limit: float | None) -> tuple[subprocess.Popen[str], str]:
+    args = [sys.executable, "-m", "tests.emulator", "--port", "0"]
+    if rate_limit:
+        args += ["--rate-limit", str(rate_limit)]
+    process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    line = process.stdout.readline() if process.stdout else ""
+    return process, line.rsplit(" ", 1)[-1].strip()
+
+
+def stats(url: str) -> dict[str, int]:
+    with urllib.request.urlopen(f"{url}/stats") as response:
+        return json.load(response)
+
+
+async def noticebot_rate(url: str, chats: int, work: Path, policy: SendPolicy | None) -> float:
+    """Messages per second for one broadcast to ``chats`` private chats, ledger included."""
+    config = Config(token=TOKEN, api_url=url, articles=(work / "none",), db=work / f"{chats}.db")
+    store = Store(config.db)
+    for chat_id in range(1, chats + 1):
+        store.subscribe(Chat(chat_id))
+    store.broadcast(store.add_announcement(TEXT, TITLE), by_user=None)
+    store.close()
+    app = build_application(config, policy=policy, rate_limits=policy is None)
+    async with app:
+        runtime = runtime_of(app)
+        start = time.perf_counter()
+        await runtime.dispatcher.run_until_idle()
+        elapsed = time.perf_counter() - start
+        sent = runtime.store.status()["deliveries"].get("sent", 0)
+        runtime.store.close()
+    assert sent == chats, f"only {sent} of {chats} delivered"
+    return chats / elapsed
+
+
+async def bare_rate(url: str, count: int, in_flight: int) -> float:
+    """The same message (text and its bold title) sent with no ledger and no scheduling."""
+    request = HTTPXRequest(connection_pool_size=in_flight + 4)
+    bot = Bot(TOKEN, base_url=f"{url}/bot", request=request)
+    slots = asyncio.Semaphore(in_flight)
+    (message,) = announcement(TITLE, TEXT)
+    entities = [MessageEntity.de_json(e, None) for e in message.params["entities"]]
+
+    async def one(chat_id: int) -> None:
+        async with slots:
+            await bot.send_message(chat_id, message.params["text"], entities=entities)
+
+    async with bot:
+        start = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(1, count + 1)))
+        return count / (time.perf_counter() - start)
+
+
+async def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="noticebot-fanout-"))
+    limited, limited_url = start_emulator(30)
+    free, free_url = start_emulator(None)
+    try:
+        before = stats(limited_url)
+        rate = await noticebot_rate(limited_url, 900, work, None)
+        after = stats(limited_url)
+        print("900 chats, default limits, emulator enforcing 30 msg/s:")
+        print(f"  {rate:.1f} msg/s  (target ≥ 29)   429s: {after['too_many'] - before['too_many']}")
+        print("5,000 chats, limits off (deliveries/s with ledger writes vs bare PTB sends):")
+        for in_flight in (1, 8):
+            policy = SendPolicy(private_rate=0, group_rate=0, max_in_flight=in_flight)
+            ours = await noticebot_rate(free_url, 5000, work / f"f{in_flight}", policy)
+            bare = await bare_rate(free_url, 5000, in_flight)
+            print(
+                f"  {in_flight} in flight: noticebot {ours:.0f}/s, bare PTB {bare:.0f}/s, "
+                f"ratio {ours / bare:.2f}  (target ≥ 0.8)"
+            )
+    finally:
+        for process in (limited, free):
+            process.terminate()
+            process.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

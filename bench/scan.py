@@ -1,0 +1,85 @@
+"""Scan benchmark: 10,000 article files made from the corpus.
+
+Prints the first scan, a rescan with nothing changed, and the rescan as a ratio
+to a bare ``os.scandir`` + ``stat`` walk of the same tree.
+Targets: first scan ≤ 20 s; rescan ≤ 3× the bare walk.
+Run: ``make bench`` (or ``.venv/bin/python -m bench.scan [N]``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.config import Config
+from bot.scanner import Scanner
+from bot.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+def make_tree(target: Path, count: int) -> None:
+    sources = [p for p in CORPUS.glob("*.md") if p.name != "README.md"]
+    sources = sources or [ROOT / "seeds" / "2022-02-01-community-new-year-greetings.md"]
+    texts = [p.read_bytes() for p in sources]
+    for i in range(count):
+        folder = target / f"site{i % 20:02d}" / f"route{i % 7}"
+        folder.mkdir(parents=True, exist_ok=True)
+        # a unique title so each file is its own article
+        text = texts[i % len(texts)].replace(b"title: ", f"title: {i} ".encode(), 1)
+        (folder / f"post-{i:05d}.md").write_bytes(text)
+
+
+def bare_walk(root: Path) -> int:
+    count = 0
+    pending = [str(root)]
+    while pending:
+        for entry in os.scandir(pending.pop()):
+            if entry.is_dir():
+                pending.append(entry.path)
+            else:
+                entry.stat()
+                count += 1
+    return count
+
+
+def best_of(runs: int, action: Callable[[], object]) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    work = Path(tempfile.mkdtemp(prefix="noticebot-bench-"))
+    try:
+        articles = work / "articles"
+        make_tree(articles, count)
+        store = Store(work / "bench.db")
+        scanner = Scanner(store, Config(articles=(articles,)))
+        start = time.perf_counter()
+        first = scanner.scan()
+        first_time = time.perf_counter() - start
+        rescan = best_of(5, scanner.scan)
+        walk = best_of(5, lambda: bare_walk(articles))
+        again = scanner.scan()
+        print(f"files: {count:,} ({len(first.new):,} articles, {len(first.invalid)} invalid)")
+        print(f"first scan: {first_time:.2f} s  (target ≤ 20 s)")
+        print(f"rescan, nothing changed: {rescan * 1000:.0f} ms ({again.unchanged:,} unchanged)")
+        print(f"bare os.scandir + stat walk: {walk * 1000:.0f} ms")
+        print(f"rescan / bare walk: {rescan / walk:.2f}×  (target ≤ 3×)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
