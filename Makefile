@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format preview clean
+.PHONY: run test bench format preview clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+bench: $(STAMP)
+	PYTHONPATH=. $(BIN)/python -m bench.scan
+	PYTHONPATH=. $(BIN)/python -m bench.fanout
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.paths import ROOT, SEED
-
-
-def _run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTICEBOT_", "TELEGRAM"))}
-    full_env["PYTHONPATH"] = str(ROOT)
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.process import run_cli
 
 
 def test_preview_shows_the_seed_card_and_lengths(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "seeds", tmp_path / "seeds")
-    result = _run("preview", cwd=tmp_path)
+    result = run_cli("preview", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "\x1b[" not in out  # piped: no ANSI styling
@@ -40,7 +24,7 @@ def test_preview_shows_the_seed_card_and_lengths(tmp_path: Path) -> None:
 
 
 def test_preview_json_is_the_exact_calls(tmp_path: Path) -> None:
-    result = _run("preview", "--json", "--lang", "en", str(SEED), cwd=tmp_path)
+    result = run_cli("preview", "--json", "--lang", "en", str(SEED), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     calls = [json.loads(line) for line in result.stdout.splitlines()]
     assert [c["method"] for c in calls] == [
@@ -59,9 +43,7 @@ def test_preview_html_and_errors_listed_last(tmp_path: Path) -> None:
     shutil.copy(SEED, folder)
     (folder / "broken.md").write_text("---\ntitle: [unclosed\n---\n正文", encoding="utf-8")
     page = tmp_path / "out.html"
-    result = _run(
-        "preview", "--html", str(page), cwd=tmp_path, env={"NOTICEBOT_ARTICLES": str(folder)}
-    )
+    result = run_cli("preview", "--html", str(page), cwd=tmp_path, NOTICEBOT_ARTICLES=str(folder))
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and "broken.md" in last and "line 2" in last
@@ -70,7 +52,7 @@ def test_preview_html_and_errors_listed_last(tmp_path: Path) -> None:
 
 
 def test_bad_configuration_is_one_clear_line(tmp_path: Path) -> None:
-    result = _run("preview", cwd=tmp_path, env={"NOTICEBOT_TZ": "Nowhere/Town"})
+    result = run_cli("preview", cwd=tmp_path, NOTICEBOT_TZ="Nowhere/Town")
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "noticebot: configuration error: NOTICEBOT_TZ: unknown time zone 'Nowhere/Town' "

@@ -4,10 +4,8 @@ reaches the log, even at DEBUG."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,16 +15,14 @@ from bot.scanner import Scanner
 from bot.store import Chat, Store
 from tests.botenv import TOKEN
 from tests.emulator import Emulator
-from tests.paths import ROOT
+from tests.process import BOT_COMMAND, clean_env
 
 CHATS = 200
 KILL_AFTER = (40, 100, 160)  # delivered messages at which the process is killed
 
 
 def _start(tmp_path: Path, emulator: Emulator, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTICEBOT_", "TELEGRAM"))}
-    env.update(
-        PYTHONPATH=str(ROOT),
+    env = clean_env(
         TELEGRAM_BOT_TOKEN=TOKEN,
         TELEGRAM_API_URL=emulator.url,
         NOTICEBOT_DB=str(tmp_path / "state" / "noticebot.db"),
@@ -36,7 +32,7 @@ def _start(tmp_path: Path, emulator: Emulator, log: Path) -> subprocess.Popen[by
     )
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, stdout=out, stderr=out
+            [*BOT_COMMAND, "run"], cwd=tmp_path, env=env, stdout=out, stderr=out
         )
 
 

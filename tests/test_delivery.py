@@ -296,3 +296,16 @@ async def test_private_chats_are_paced(tmp_path: Path, emulator: Emulator) -> No
         ]
         assert times[2] - times[0] < 0.5  # the burst
         assert times[3] - times[0] >= 0.9  # then one a second
+
+
+async def test_dropped_connection_is_retried(env: BotEnv) -> None:
+    env.subscribe(101)
+    env.emulator.once[101].append(Fault(drop=True))
+    env.write_article("n.md")
+    env.scan()
+    await env.send()
+    assert env.emulator.cards_per_chat() == {}
+    assert "transient" in env.runtime.store.status()["last_failures"][0]["last_error"]
+    env.clock.advance(10)
+    await env.send()
+    assert env.emulator.cards_per_chat() == {101: 1}

@@ -7,7 +7,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,20 +14,12 @@ import pytest
 from bot.config import Config
 from bot.scanner import Scanner
 from bot.store import SCHEMA_VERSION, Store
-from tests.paths import ROOT, SEED
+from tests.paths import SEED
+from tests.process import run_cli
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTICEBOT_", "TELEGRAM"))}
-    env.update(PYTHONPATH=str(ROOT), NOTICEBOT_ARTICLES="articles", NOTICEBOT_DB="state/bot.db")
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli(*args, cwd=cwd, NOTICEBOT_ARTICLES="articles", NOTICEBOT_DB="state/bot.db")
 
 
 def test_unchanged_files_are_not_read_again(tmp_path: Path) -> None:

@@ -1,0 +1,29 @@
+"""Running ``noticebot`` as a user does: a real process with a clean environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.paths import ROOT
+
+BOT_COMMAND = [sys.executable, "-m", "bot"]
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    """This environment without any noticebot or Telegram setting, plus ``values``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTICEBOT_", "TELEGRAM"))}
+    return {**env, "PYTHONPATH": str(ROOT), **values}
+
+
+def run_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*BOT_COMMAND, *args],
+        cwd=cwd,
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
