@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -62,7 +61,11 @@ def _parser() -> argparse.ArgumentParser:
         "NOTICEBOT_ARTICLES every NOTICEBOT_SCAN_INTERVAL seconds and delivers new notices. "
         "Stop with Ctrl-C or SIGTERM; unfinished deliveries resume at the next start.",
     )
-    run.add_argument("--log-level", default=os.environ.get("NOTICEBOT_LOG_LEVEL", "INFO"))
+    run.add_argument(
+        "--log-level",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="default NOTICEBOT_LOG_LEVEL (INFO); the token is redacted at every level",
+    )
     run.set_defaults(handler=_run)
 
     for name, handler, text in (
@@ -88,7 +91,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         return 2
     from bot.app import build_application  # python-telegram-bot loads only when running
 
-    setup_logging(args.log_level.upper(), config.token)
+    setup_logging(args.log_level or config.log_level, config.token)
     logging.getLogger(__name__).info(
         "noticebot starting: articles %s, database %s, API %s",
         ", ".join(map(str, config.articles)),

@@ -38,6 +38,7 @@ class Config:
     unwrap_proxies: tuple[str, ...] = DEFAULT_PROXIES
     max_file_bytes: int = 2 * 1024 * 1024
     max_in_flight: int = 1
+    log_level: str = "INFO"
 
 
 def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Config:
@@ -60,6 +61,7 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
             "NOTICEBOT_MAX_FILE_BYTES", get("NOTICEBOT_MAX_FILE_BYTES", "2097152")
         ),
         max_in_flight=_whole("NOTICEBOT_MAX_IN_FLIGHT", get("NOTICEBOT_MAX_IN_FLIGHT", "1")),
+        log_level=_log_level(get("NOTICEBOT_LOG_LEVEL", "INFO")),
     )
 
 
@@ -128,6 +130,15 @@ def _whole(name: str, value: str) -> int:
     if number != int(number):
         raise ConfigError(f"{name} must be a whole number, got {value!r}")
     return int(number)
+
+
+def _log_level(value: str) -> str:
+    level = value.strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(
+            f"NOTICEBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {value!r}"
+        )
+    return level
 
 
 def _zone(value: str) -> ZoneInfo:

@@ -482,6 +482,12 @@ class Store:
         ]
         return min((t for t in times if t is not None), default=None)
 
+    def deliveries(self, chat_id: int | None = None) -> list[Delivery]:
+        where, params = ("WHERE chat_id = ?", [chat_id]) if chat_id is not None else ("", [])
+        return [
+            Delivery.from_row(r) for r in self._rows(f"SELECT * FROM deliveries {where}", params)
+        ]
+
     def delivery(self, delivery_id: int) -> Delivery | None:
         rows = self._rows("SELECT * FROM deliveries WHERE id = ?", [delivery_id])
         return Delivery.from_row(rows[0]) if rows else None

@@ -30,8 +30,8 @@ async def env(tmp_path: Path, emulator: Emulator) -> AsyncIterator[BotEnv]:
 
 
 def _status(env: BotEnv, chat_id: int) -> str:
-    rows = env.runtime.store._rows("SELECT status FROM deliveries WHERE chat_id = ?", [chat_id])
-    return rows[0]["status"]
+    (delivery,) = env.runtime.store.deliveries(chat_id)
+    return delivery.status
 
 
 async def test_three_chats_each_get_a_new_notice_once(env: BotEnv) -> None:
@@ -200,8 +200,8 @@ async def test_full_mode_resumes_at_the_unsent_part(env: BotEnv) -> None:
     await env.send()
     methods = [c.method for _, c in env.emulator.delivered()]
     assert methods == ["sendPhoto", "sendMessage", "sendMediaGroup"]
-    delivery = env.runtime.store._rows("SELECT * FROM deliveries")[0]
-    assert delivery["status"] == SENT and delivery["next_part"] == 3
+    (delivery,) = env.runtime.store.deliveries()
+    assert delivery.status == SENT and delivery.next_part == 3
 
 
 async def test_withdrawn_article_is_not_sent(env: BotEnv) -> None:
@@ -237,7 +237,6 @@ async def test_filters_choose_the_chats(env: BotEnv) -> None:
     env.subscribe(103)
     env.write_article("n.md", body="<p>本周六停水。</p>")
     env.write_article("m.md", title="其他", extra="tags: [体育]\n")
-    env.runtime.store.db.execute("UPDATE articles SET categories = '[]'")
     env.scan()
     await env.send()
     assert env.emulator.cards_per_chat() == {101: 2, 102: 1, 103: 2}
