@@ -1,33 +1,40 @@
-"""Wiring: python-telegram-bot's Application with the ledger, the scan job and the dispatcher."""
+"""Wiring: python-telegram-bot's Application with the ledger, the jobs, the dispatcher
+and the handlers people talk to."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
 
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram import BotCommand, BotCommandScopeChat
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
 
+from bot import admin, commands, membership, settings_menu
 from bot.config import Config
 from bot.delivery import Dispatcher, Sender, SendPolicy
+from bot.digest import digest_job
+from bot.i18n import t
+from bot.runtime import Runtime
 from bot.scanner import Scanner, ScanReport
 from bot.store import Clock, Store
+from bot.throttle import Throttle
 from bot.transport import PTBTransport
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Runtime:
-    """What the jobs and handlers share; kept in ``application.bot_data['runtime']``."""
-
-    config: Config
-    store: Store
-    scanner: Scanner
-    sender: Sender
-    dispatcher: Dispatcher
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 def build_application(
@@ -36,6 +43,7 @@ def build_application(
     policy: SendPolicy | None = None,
     rate_limits: bool = True,
     clock: Clock = time.time,
+    request: BaseRequest | None = None,
 ) -> Application:
     """The bot as it runs for real; tests build it the same way against the emulator."""
     if not config.token:
@@ -51,6 +59,8 @@ def build_application(
         .post_init(_start)
         .post_stop(_stop)
     )
+    if request is not None:  # console mode: the same application over another transport
+        builder = builder.request(request).get_updates_request(request)
     if rate_limits:
         builder = builder.rate_limiter(smooth_rate_limiter())
     application = builder.build()
@@ -72,7 +82,72 @@ def build_application(
         name="scan",
         job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
     )
+    application.job_queue.run_repeating(digest_job, interval=60, first=5, name="digest")
+    add_handlers(application)
     return application
+
+
+USER_COMMANDS = (
+    "start",
+    "help",
+    "subscribe",
+    "unsubscribe",
+    "latest",
+    "read",
+    "search",
+    "settings",
+)
+ADMIN_COMMANDS = ("broadcast", "announce", "stats")
+
+
+def add_handlers(application: Application) -> None:
+    throttle = Throttle()
+    application.add_handler(MessageHandler(filters.COMMAND, throttle), group=-1)
+    application.add_handler(CallbackQueryHandler(throttle), group=-1)
+    anywhere = filters.UpdateType.MESSAGES | filters.UpdateType.CHANNEL_POSTS
+    for name, callback in (
+        ("start", commands.start),
+        ("help", commands.help_command),
+        ("latest", commands.latest),
+        ("read", commands.read),
+        ("search", commands.search),
+        ("settings", settings_menu.settings),
+        ("broadcast", admin.broadcast),
+        ("announce", admin.announce),
+        ("stats", admin.stats),
+    ):
+        application.add_handler(CommandHandler(name, callback))
+    application.add_handler(CommandHandler("subscribe", commands.subscribe, filters=anywhere))
+    application.add_handler(CommandHandler("unsubscribe", commands.unsubscribe, filters=anywhere))
+    application.add_handler(
+        MessageHandler(filters.Regex(r"^/read_[a-z0-9_]+(@\w+)?$"), commands.read_link)
+    )
+    application.add_handler(CallbackQueryHandler(commands.read_button, pattern=r"^read:"))
+    application.add_handler(CallbackQueryHandler(settings_menu.settings_button, pattern=r"^set:"))
+    application.add_handler(CallbackQueryHandler(admin.confirm_button, pattern=r"^bc:"))
+    application.add_handler(
+        ChatMemberHandler(membership.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
+    )
+    application.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE, commands.private_text)
+    )
+
+
+async def set_commands(application: Application) -> None:
+    """Command menus in Chinese (default) and English; admin commands only for admins."""
+    bot = application.bot
+    admins = runtime_of(application).config.admins
+    for lang, code in (("zh", None), ("en", "en")):
+        menu = [BotCommand(name, t(f"cmd_{name}", lang)) for name in USER_COMMANDS]
+        extra = [BotCommand(name, t(f"cmd_{name}", lang)) for name in ADMIN_COMMANDS]
+        await bot.set_my_commands(menu, language_code=code)
+        for admin_id in admins:
+            try:
+                await bot.set_my_commands(
+                    menu + extra, scope=BotCommandScopeChat(admin_id), language_code=code
+                )
+            except TelegramError as error:  # an admin who never opened the bot
+                log.warning("admin menu for %s not set: %s", admin_id, error)
 
 
 def smooth_rate_limiter() -> AIORateLimiter:
@@ -107,6 +182,7 @@ async def scan_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _start(application: Application) -> None:
+    await set_commands(application)
     runtime = runtime_of(application)
     runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="dispatcher"))
 

@@ -98,7 +98,9 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         config.db,
         config.api_url,
     )
-    build_application(config).run_polling(allowed_updates=[])
+    from telegram import Update
+
+    build_application(config).run_polling(allowed_updates=Update.ALL_TYPES)
     return 0
 
 

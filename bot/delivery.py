@@ -21,6 +21,7 @@ import logging
 import random
 from collections import OrderedDict, deque
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 from aiolimiter import AsyncLimiter
@@ -65,6 +66,16 @@ class SendPolicy:
     max_in_flight: int = 1
 
 
+def in_quiet_hours(chat: Chat, local: datetime) -> bool:
+    """Whether ``local`` (in NOTICEBOT_TZ) falls in the chat's quiet window, which may wrap."""
+    if not chat.quiet_start or not chat.quiet_end:
+        return False
+    now = f"{local:%H:%M}"
+    if chat.quiet_start <= chat.quiet_end:
+        return chat.quiet_start <= now < chat.quiet_end
+    return now >= chat.quiet_start or now < chat.quiet_end
+
+
 class Sender:
     """Delivers one ledger row; what to do about each failure lives here."""
 
@@ -101,7 +112,7 @@ class Sender:
             await self._pace(chat)
             try:
                 async with slots:
-                    sent_ids += await self._send_part(chat, messages[part], delivery)
+                    sent_ids += await self._send_part(chat, messages[part], delivery.article_id)
                     part += 1
                     self.store.record_part(delivery.id, part, sent_ids, done=part == len(messages))
             except SendFailure as failure:
@@ -139,7 +150,13 @@ class Sender:
         self.store.retry_later(delivery.id, now + delay * random.uniform(0.5, 1.5), str(failure))
         return None
 
-    async def _send_part(self, chat: Chat, message: Outgoing, delivery: Delivery) -> list[int]:
+    async def send_now(self, chat: Chat, messages: list[Outgoing], label: str) -> None:
+        """Send parts right away, outside the ledger: replies such as /read."""
+        for message in messages:
+            await self._pace(chat)
+            await self._send_part(chat, message, label)
+
+    async def _send_part(self, chat: Chat, message: Outgoing, label: str) -> list[int]:
         """One part, with the picture and formatting fallbacks that never drop a notice."""
         try:
             return await self._send(chat, message)
@@ -150,7 +167,7 @@ class Sender:
                 log.error(
                     "Telegram refused part %s of %s for chat %s (%s); resending as plain text",
                     message.method,
-                    delivery.article_id,
+                    label,
                     chat.id,
                     failure.description,
                 )
@@ -173,7 +190,8 @@ class Sender:
         return []  # an album whose pictures cannot be fetched: the text already went out
 
     async def _send(self, chat: Chat, message: Outgoing) -> list[int]:
-        return await self.transport.send(chat.id, message, thread_id=chat.thread_id, silent=False)
+        silent = in_quiet_hours(chat, datetime.fromtimestamp(self.store.clock(), self.config.tz))
+        return await self.transport.send(chat.id, message, thread_id=chat.thread_id, silent=silent)
 
     def _in_flight_slots(self) -> asyncio.Semaphore:
         if self._slots is None:

@@ -16,6 +16,151 @@ MESSAGES: dict[str, dict[str, str]] = {
     "read_full": {"zh": "阅读全文", "en": "Read full text"},
     "original": {"zh": "原文", "en": "Original"},
     "announcement": {"zh": "通知", "en": "Announcement"},
+    # command menu
+    "cmd_start": {"zh": "开始使用", "en": "Welcome"},
+    "cmd_help": {"zh": "命令列表", "en": "List of commands"},
+    "cmd_subscribe": {"zh": "订阅通知（可加关键词）", "en": "Subscribe (optionally to keywords)"},
+    "cmd_unsubscribe": {"zh": "取消订阅", "en": "Unsubscribe"},
+    "cmd_latest": {"zh": "最新通知", "en": "Latest notices"},
+    "cmd_read": {"zh": "阅读一篇通知", "en": "Read a notice"},
+    "cmd_search": {"zh": "搜索通知", "en": "Search notices"},
+    "cmd_settings": {"zh": "设置", "en": "Settings"},
+    "cmd_broadcast": {"zh": "向所有订阅者推送一篇通知", "en": "Send a notice to all subscribers"},
+    "cmd_announce": {"zh": "向所有订阅者发布公告", "en": "Send an announcement to all"},
+    "cmd_stats": {"zh": "运行统计", "en": "Statistics"},
+    # replies
+    "welcome": {
+        "zh": "您好！我是社区通知机器人，会把街道和居委会发布的通知送到这里。\n\n"
+        "发送 /subscribe 订阅全部通知，或 /subscribe 停水 停电 只订阅相关通知。\n"
+        "/latest 查看最新通知，/search 关键词 搜索，/settings 设置接收方式和语言，/help 查看全部命令。",
+        "en": "Hello! I bring the notices of your street office and residents' committee "
+        "to this chat.\n\nSend /subscribe for all notices, or /subscribe water power "
+        "for matching ones only.\n/latest shows the newest, /search words searches, "
+        "/settings sets delivery and language, /help lists every command.",
+    },
+    "help": {
+        "zh": "命令：\n/subscribe [关键词] — 订阅\n/unsubscribe — 取消订阅\n"
+        "/latest [数量] — 最新通知\n/read 编号 — 阅读通知\n/search 关键词 — 搜索\n"
+        "/settings — 接收方式、语言、免打扰时段、关键词",
+        "en": "Commands:\n/subscribe [words] — subscribe\n/unsubscribe — unsubscribe\n"
+        "/latest [n] — latest notices\n/read id — read a notice\n/search words — search\n"
+        "/settings — delivery mode, language, quiet hours, keywords",
+    },
+    "help_admin": {
+        "zh": "\n\n管理员命令：\n/broadcast 编号 — 推送通知给所有订阅者\n"
+        "/announce 文字 — 发布公告\n/stats — 运行统计",
+        "en": "\n\nAdmin commands:\n/broadcast id — send a notice to all subscribers\n"
+        "/announce text — send an announcement\n/stats — statistics",
+    },
+    "subscribed": {
+        "zh": "已订阅：新通知会发送到这里。",
+        "en": "Subscribed: new notices will be sent here.",
+    },
+    "subscribed_words": {
+        "zh": "已订阅与以下关键词相关的通知：{words}",
+        "en": "Subscribed to notices about: {words}",
+    },
+    "subscribed_topic": {
+        "zh": "（本话题）",
+        "en": " (this topic)",
+    },
+    "subscribed_channel": {
+        "zh": "频道 {channel} 已订阅。",
+        "en": "Channel {channel} is subscribed.",
+    },
+    "unsubscribed": {"zh": "已取消订阅。", "en": "Unsubscribed."},
+    "not_subscribed": {"zh": "这里还没有订阅。", "en": "This chat is not subscribed."},
+    "admins_only": {
+        "zh": "抱歉，只有本群管理员可以更改订阅。",
+        "en": "Sorry, only this group's administrators can change the subscription.",
+    },
+    "channel_not_admin": {
+        "zh": "无法订阅 {channel}：您和机器人都必须是该频道的管理员。",
+        "en": "Cannot subscribe {channel}: both you and the bot must be its administrators.",
+    },
+    "latest_title": {"zh": "最新通知：", "en": "Latest notices:"},
+    "latest_empty": {"zh": "还没有通知。", "en": "No notices yet."},
+    "read_usage": {"zh": "用法：/read 编号（见 /latest）", "en": "Usage: /read id (see /latest)"},
+    "not_found": {
+        "zh": "找不到编号为 {id} 的通知。发送 /latest 查看最新通知。",
+        "en": "No notice with id {id}. Send /latest to see the newest.",
+    },
+    "search_usage": {"zh": "用法：/search 关键词", "en": "Usage: /search words"},
+    "search_empty": {
+        "zh": "没有找到与「{query}」相关的通知。",
+        "en": "Nothing found for “{query}”.",
+    },
+    "search_title": {"zh": "「{query}」的搜索结果：", "en": "Results for “{query}”:"},
+    "hint": {
+        "zh": "请发送命令，例如 /latest 或 /help。",
+        "en": "Please send a command, e.g. /latest or /help.",
+    },
+    "group_greeting": {
+        "zh": "大家好！我是社区通知机器人。群管理员发送 /subscribe 即可在本群接收通知。",
+        "en": "Hello! I am the community notice bot. A group administrator can send "
+        "/subscribe to receive notices here.",
+    },
+    "throttled": {
+        "zh": "操作太频繁，请稍后再试。",
+        "en": "Too many requests; please try again in a moment.",
+    },
+    "refused": {
+        "zh": "抱歉，此命令仅限管理员使用。",
+        "en": "Sorry, this command is for admins only.",
+    },
+    # settings
+    "settings_title": {
+        "zh": "设置\n接收方式：{mode}\n语言：中文\n免打扰：{quiet}\n关键词：{filters}",
+        "en": "Settings\nDelivery: {mode}\nLanguage: English\nQuiet hours: {quiet}\n"
+        "Keywords: {filters}",
+    },
+    "mode_card": {"zh": "仅摘要卡片", "en": "card only"},
+    "mode_full": {"zh": "卡片 + 全文", "en": "card + full text"},
+    "mode_digest": {"zh": "每日汇总 {time}", "en": "daily digest at {time}"},
+    "quiet_off": {"zh": "关闭", "en": "off"},
+    "filters_none": {"zh": "全部通知", "en": "all notices"},
+    "btn_card": {"zh": "仅卡片", "en": "Card only"},
+    "btn_full": {"zh": "卡片+全文", "en": "Card + text"},
+    "btn_digest": {"zh": "每日汇总", "en": "Daily digest"},
+    "btn_quiet": {"zh": "免打扰 22:00–07:00", "en": "Quiet 22:00–07:00"},
+    "btn_quiet_off": {"zh": "关闭免打扰", "en": "Quiet hours off"},
+    "btn_filters_clear": {"zh": "清除关键词", "en": "Clear keywords"},
+    "settings_filters_hint": {
+        "zh": "修改关键词：发送 /subscribe 关键词1 关键词2",
+        "en": "To change keywords, send /subscribe word1 word2",
+    },
+    "saved": {"zh": "已保存", "en": "Saved"},
+    # digest
+    "digest_title": {"zh": "今日通知汇总（{count} 篇）：", "en": "Today's notices ({count}):"},
+    # admin
+    "broadcast_usage": {"zh": "用法：/broadcast 编号", "en": "Usage: /broadcast id"},
+    "announce_usage": {"zh": "用法：/announce 公告内容", "en": "Usage: /announce text"},
+    "broadcast_confirm": {
+        "zh": "将推送给 {count} 个订阅者。确认吗？",
+        "en": "This goes to {count} subscribers. Send it?",
+    },
+    "btn_confirm": {"zh": "确认发送", "en": "Confirm"},
+    "btn_cancel": {"zh": "取消", "en": "Cancel"},
+    "broadcast_cancelled": {"zh": "已取消，没有发送。", "en": "Cancelled; nothing was sent."},
+    "broadcast_expired": {
+        "zh": "此确认已失效，请重新发送命令。",
+        "en": "This confirmation has expired; send the command again.",
+    },
+    "broadcast_progress": {
+        "zh": "推送中：已发送 {sent}，失败 {failed}，已停用 {deactivated}，剩余 {remaining}",
+        "en": "Sending: {sent} sent, {failed} failed, {deactivated} deactivated, "
+        "{remaining} remaining",
+    },
+    "broadcast_done": {
+        "zh": "推送完成：已发送 {sent}，失败 {failed}，已停用 {deactivated}。",
+        "en": "Done: {sent} sent, {failed} failed, {deactivated} deactivated.",
+    },
+    "stats": {
+        "zh": "通知：{articles}\n订阅：有效 {active}，已停用 {inactive}\n"
+        "投递：{deliveries}\n近 24 小时失败：{failures}",
+        "en": "Notices: {articles}\nChats: {active} active, {inactive} inactive\n"
+        "Deliveries: {deliveries}\nFailures in the last 24 h: {failures}",
+    },
 }
 
 _MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -26,6 +171,16 @@ def t(key: str, lang: str, **values: object) -> str:
     texts = MESSAGES[key]
     text = texts.get(lang) or texts[DEFAULT_LANG]
     return text.format(**values) if values else text
+
+
+def language_for(telegram_code: str | None, default: str) -> str:
+    """A user's Telegram language when we speak it (zh*, en*), else the default."""
+    code = (telegram_code or "").lower()
+    if code.startswith("zh"):
+        return "zh"
+    if code.startswith("en"):
+        return "en"
+    return default
 
 
 def format_datetime(moment: datetime, lang: str, tz: ZoneInfo) -> str:

@@ -84,6 +84,14 @@ def matches(chat: Chat, article: Article) -> bool:
     return any(w.casefold() in names or w.casefold() in haystack for w in chat.filters)
 
 
+def matches_row(chat: Chat, row: dict[str, object]) -> bool:
+    """:func:`matches` for a ledger row (title and categories), as digests have."""
+    if not chat.filters:
+        return True
+    haystack = f"{row.get('title', '')}\n{row.get('search_text', '')}\n{row.get('categories', '')}"
+    return any(w.casefold() in haystack.casefold() for w in chat.filters)
+
+
 class Scanner:
     def __init__(self, store: Store, config: Config) -> None:
         self.store = store
@@ -160,7 +168,11 @@ class Scanner:
             return
         if published > now:
             report.scheduled.append(article.id)
-        chats = [c.id for c in self.store.subscribed_chats() if matches(c, article)]
+        chats = [
+            c.id
+            for c in self.store.subscribed_chats()
+            if c.mode != "digest" and matches(c, article)
+        ]
         report.queued += self.store.enqueue(article.id, chats, not_before=max(now, published))
 
     def _withdraw_missing(

@@ -37,6 +37,8 @@ OPEN_STATUSES = (PENDING, SENDING)
 
 
 def _v1(db: sqlite_utils.Database) -> None:
+    if db["articles"].exists():
+        return
     db["articles"].create(
         {
             "id": str,
@@ -122,7 +124,28 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key")
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1,)
+def _v2(db: sqlite_utils.Database) -> None:
+    """Chat settings for the bot's commands, and full-text search over articles.
+
+    Trigram tokens make Chinese searchable without a word segmenter (terms of
+    three or more characters; shorter ones fall back to LIKE, see ``search``).
+    """
+    columns = db["chats"].columns_dict
+    for name, kind in (
+        ("quiet_start", str),
+        ("quiet_end", str),
+        ("digest_time", str),
+        ("last_digest_at", float),
+    ):
+        if name not in columns:
+            db["chats"].add_column(name, kind)
+    if not db["articles"].detect_fts():
+        db["articles"].enable_fts(
+            ["title", "search_text"], fts_version="FTS5", tokenize="trigram", create_triggers=True
+        )
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -147,6 +170,10 @@ class Chat:
     active: bool = True
     subscribed: bool = True
     deactivated_reason: str | None = None
+    quiet_start: str | None = None  # "22:00" in NOTICEBOT_TZ
+    quiet_end: str | None = None
+    digest_time: str | None = None
+    last_digest_at: float | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Chat:
@@ -161,6 +188,10 @@ class Chat:
             active=bool(row["active"]),
             subscribed=bool(row["subscribed"]),
             deactivated_reason=row["deactivated_reason"],
+            quiet_start=row.get("quiet_start"),
+            quiet_end=row.get("quiet_end"),
+            digest_time=row.get("digest_time"),
+            last_digest_at=row.get("last_digest_at"),
         )
 
 
@@ -236,7 +267,12 @@ class Store:
             self.db.execute("COMMIT")
 
     def _migrate(self) -> None:
-        with self.transaction():
+        """Apply what is missing, each step then its version number.
+
+        Not one transaction: sqlite-utils commits inside some steps (FTS setup),
+        so every step is written to be safe to run again after a crash.
+        """
+        with self._lock:
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise RuntimeError(
@@ -362,26 +398,53 @@ class Store:
 
     # --- chats --------------------------------------------------------------------
     def subscribe(self, chat: Chat) -> None:
+        """Subscribe (again): type, title, topic and filters from ``chat``; settings kept."""
         now = self.clock()
+        values = {
+            "type": chat.type,
+            "title": chat.title,
+            "filters": json.dumps(list(chat.filters), ensure_ascii=False),
+            "thread_id": chat.thread_id,
+            "active": 1,
+            "subscribed": 1,
+            "subscribed_at": now,
+            "deactivated_reason": None,
+            "updated_at": now,
+        }
         with self.transaction():
-            self._insert(
-                "chats",
-                {
-                    "id": chat.id,
-                    "type": chat.type,
-                    "title": chat.title,
-                    "language": chat.language,
-                    "mode": chat.mode,
-                    "filters": json.dumps(list(chat.filters), ensure_ascii=False),
-                    "thread_id": chat.thread_id,
-                    "active": 1,
-                    "subscribed": 1,
-                    "subscribed_at": now,
-                    "deactivated_reason": None,
-                    "updated_at": now,
-                },
-                replace=True,
-            )
+            if self.chat(chat.id) is None:
+                self._insert(
+                    "chats",
+                    {"id": chat.id, "language": chat.language, "mode": chat.mode, **values},
+                )
+            else:
+                self._update("chats", chat.id, values)
+
+    def remember_chat(self, chat_id: int, chat_type: str, title: str | None) -> Chat:
+        """A chat the bot talks to, subscribed or not, so its settings have a home."""
+        with self.transaction():
+            existing = self.chat(chat_id)
+            if existing is None:
+                now = self.clock()
+                self._insert(
+                    "chats",
+                    {
+                        "id": chat_id,
+                        "type": chat_type,
+                        "title": title,
+                        "subscribed": 0,
+                        "active": 1,
+                        "updated_at": now,
+                    },
+                )
+            elif not existing.active:
+                self._update("chats", chat_id, {"active": 1, "deactivated_reason": None})
+        return self.chat(chat_id)  # type: ignore[return-value]
+
+    def update_chat(self, chat_id: int, **values: Any) -> None:
+        if "filters" in values:
+            values["filters"] = json.dumps(list(values["filters"]), ensure_ascii=False)
+        self._update("chats", chat_id, {**values, "updated_at": self.clock()})
 
     def unsubscribe(self, chat_id: int) -> bool:
         with self.transaction():
@@ -395,6 +458,42 @@ class Store:
     def chat(self, chat_id: int) -> Chat | None:
         rows = self._rows("SELECT * FROM chats WHERE id = ?", [chat_id])
         return Chat.from_row(rows[0]) if rows else None
+
+    def search(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Published articles matching every word of ``query``, newest first.
+
+        Words of three or more characters use the trigram index (quoted, so FTS
+        syntax in a query is just text); shorter words — most Chinese words have
+        two characters — fall back to LIKE on the same columns.
+        """
+        words = [w for w in query.split() if w][:16]
+        if not words:
+            return []
+        visible = "a.status IN ('active', 'announcement')"
+        long_words = [w for w in words if len(w) >= 3]
+        short_words = [w for w in words if len(w) < 3]
+        where = [visible]
+        params: list[Any] = []
+        if long_words:
+            where.append("a.rowid IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)")
+            params.append(" ".join('"' + w.replace('"', '""') + '"' for w in long_words))
+        for word in short_words:
+            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append("(a.title LIKE ? ESCAPE '\\' OR a.search_text LIKE ? ESCAPE '\\')")
+            params += [pattern, pattern]
+        return self._rows(
+            f"SELECT a.id, a.title, a.date FROM articles a WHERE {' AND '.join(where)}"
+            " ORDER BY a.date DESC LIMIT ?",
+            [*params, limit],
+        )
+
+    def articles_between(self, start: float, end: float) -> list[dict[str, Any]]:
+        """Published articles first seen in ``[start, end)``, oldest first (digests)."""
+        return self._rows(
+            "SELECT id, title, date, categories, tags, search_text FROM articles"
+            " WHERE status = ? AND first_seen >= ? AND first_seen < ? ORDER BY date",
+            [ACTIVE, start, end],
+        )
 
     def subscribed_chats(self) -> list[Chat]:
         rows = self._rows("SELECT * FROM chats WHERE active = 1 AND subscribed = 1 ORDER BY id")
@@ -569,6 +668,27 @@ class Store:
             queued = self.enqueue(article_id, chat_ids, kind="broadcast", broadcast_id=broadcast_id)
             self._update("broadcasts", broadcast_id, {"recipients": queued})
         return int(broadcast_id), queued
+
+    def recipients(self, article_id: str | None) -> int:
+        """How many active chats a broadcast of ``article_id`` would reach now."""
+        return self._rows(
+            "SELECT COUNT(*) AS n FROM chats c WHERE c.active = 1 AND c.subscribed = 1"
+            " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.chat_id = c.id"
+            " AND d.article_id = ?)",
+            [article_id],
+        )[0]["n"]
+
+    def failures_since(self, since: float) -> int:
+        return self._rows(
+            "SELECT COUNT(*) AS n FROM deliveries WHERE status = ? AND updated_at >= ?",
+            [FAILED, since],
+        )[0]["n"]
+
+    def digest_chats(self) -> list[Chat]:
+        rows = self._rows(
+            "SELECT * FROM chats WHERE active = 1 AND subscribed = 1 AND mode = 'digest'"
+        )
+        return [Chat.from_row(r) for r in rows]
 
     def broadcast_progress(self, broadcast_id: int) -> dict[str, int]:
         rows = self._rows(

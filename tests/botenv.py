@@ -3,6 +3,7 @@ against the local Bot API emulator, with a clock the test moves."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -97,3 +98,141 @@ async def running_bot(
     async with app:
         yield BotEnv(app, runtime_of(app), emulator, clock, config.articles[0])
     runtime_of(app).store.close()
+
+
+ADMIN = 900
+CHAT_TYPES = {"private", "group", "supergroup", "channel"}
+
+
+def message_update(
+    chat_id: int,
+    text: str,
+    *,
+    user_id: int | None = None,
+    chat_type: str = "private",
+    language: str = "zh-hans",
+    thread_id: int | None = None,
+    kind: str = "message",
+    forward: bool = False,
+) -> dict:
+    """An update as Telegram sends it: a message (or edited message, or channel post)."""
+    message: dict = {
+        "message_id": int(time.time() * 1000) % 1_000_000_000,
+        "date": int(time.time()),
+        "chat": {"id": chat_id, "type": chat_type, "title": f"chat {chat_id}"},
+        "text": text,
+    }
+    if chat_type != "channel":
+        uid = user_id if user_id is not None else chat_id
+        message["from"] = {
+            "id": uid,
+            "is_bot": False,
+            "first_name": f"user{uid}",
+            "language_code": language,
+        }
+    if text.startswith("/"):
+        length = len(text.split()[0])
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+    if thread_id is not None:
+        message["message_thread_id"] = thread_id
+        message["is_topic_message"] = True
+        message["chat"]["is_forum"] = True
+    if forward:
+        message["forward_origin"] = {
+            "type": "user",
+            "date": int(time.time()),
+            "sender_user": {"id": ADMIN, "is_bot": False, "first_name": "admin"},
+        }
+    if kind == "edited_message":
+        message["edit_date"] = int(time.time())
+    return {kind: message}
+
+
+def callback_update(chat_id: int, user_id: int, data: str, message_id: int = 1) -> dict:
+    chat_type = "private" if chat_id > 0 else "supergroup"
+    return {
+        "callback_query": {
+            "id": str(time.time_ns()),
+            "from": {"id": user_id, "is_bot": False, "first_name": "u", "language_code": "zh"},
+            "chat_instance": "ci",
+            "data": data,
+            "message": {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": chat_type},
+                "text": "…",
+            },
+        }
+    }
+
+
+def member_update(chat_id: int, chat_type: str, old: str, new: str) -> dict:
+    def member(status: str) -> dict:
+        return {"status": status, "user": {"id": 4242, "is_bot": True, "first_name": "bot"}}
+
+    new_member = {**member(new), "until_date": 0} if new == "kicked" else member(new)
+    return {
+        "my_chat_member": {
+            "chat": {"id": chat_id, "type": chat_type, "title": "group"},
+            "from": {"id": 1, "is_bot": False, "first_name": "u"},
+            "date": int(time.time()),
+            "old_chat_member": member(old),
+            "new_chat_member": new_member,
+        }
+    }
+
+
+@dataclass
+class LiveBot:
+    """The bot polling the emulator, as in production, with its dispatcher running."""
+
+    app: Application
+    runtime: Runtime
+    emulator: Emulator
+    articles: Path
+
+    def mark(self) -> int:
+        return len(self.emulator.calls)
+
+    async def say(self, update: dict, *, replies: int = 1, since: int | None = None) -> list:
+        """Push an update; wait for ``replies`` calls that send or edit messages."""
+        start = self.mark() if since is None else since
+        self.emulator.push(update)
+        return await self.wait_calls(start, replies)
+
+    async def wait_calls(self, start: int, count: int, timeout: float = 10.0) -> list:
+        wanted = {"sendMessage", "sendPhoto", "sendAnimation", "sendMediaGroup", "editMessageText"}
+        deadline = time.monotonic() + timeout
+        while True:
+            calls = [c for c in self.emulator.calls[start:] if c.method in wanted and c.ok]
+            if len(calls) >= count or time.monotonic() > deadline:
+                if count:
+                    assert len(calls) >= count, f"expected {count} replies, got {calls}"
+                return calls
+            await asyncio.sleep(0.02)
+
+    async def quiet(self, seconds: float = 0.6) -> list:
+        """What the bot sent in the next moments (to show it sent nothing)."""
+        start = self.mark()
+        await asyncio.sleep(seconds)
+        return await self.wait_calls(start, 0, timeout=0)
+
+
+@asynccontextmanager
+async def live_bot(
+    tmp_path: Path, emulator: Emulator, *, admins: frozenset[int] = frozenset({ADMIN})
+) -> AsyncIterator[LiveBot]:
+    config = bot_config(tmp_path, emulator, admins=admins, scan_interval=0.5)
+    app = build_application(
+        config, policy=SendPolicy(private_rate=0, group_rate=0), rate_limits=False
+    )
+    async with app:
+        await app.post_init(app)  # type: ignore[misc]
+        await app.start()
+        await app.updater.start_polling(poll_interval=0.0, timeout=1)  # type: ignore[union-attr]
+        try:
+            yield LiveBot(app, runtime_of(app), emulator, config.articles[0])
+        finally:
+            await app.updater.stop()  # type: ignore[union-attr]
+            await app.stop()
+            await app.post_stop(app)  # type: ignore[misc]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import sys
 import threading
 import time
 from collections import defaultdict, deque
@@ -20,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
+BOT_ID = 4242
 SEND_METHODS = {"sendMessage", "sendPhoto", "sendAnimation", "sendMediaGroup"}
 RAW_TEXT_KEYS = {"text", "caption", "photo", "animation"}
 
@@ -60,6 +62,19 @@ class Fault:
         return cls(400, "Bad Request: wrong file identifier/HTTP URL specified")
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that went away (a killed bot, a dropped connection) is not news."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class _Refused(Exception):
+    def __init__(self, fault: Fault) -> None:
+        self.fault = fault
+
+
 @dataclass
 class Call:
     method: str
@@ -76,11 +91,16 @@ class Emulator:
         self.once: dict[int, deque[Fault]] = defaultdict(deque)  # chat id → next faults
         self.always: dict[int, Fault] = {}  # chat id → permanent fault
         self.bad_urls: set[str] = set()
+        self.updates: deque[dict[str, Any]] = deque()
+        self.members: dict[tuple[int, int], str] = {}  # (chat, user) → status; default member
+        self.chats: dict[str, dict[str, Any]] = {}  # "@name" → Chat, for getChat
+        self._update_ids = itertools.count(1)
+        self._new_update = threading.Event()
         self.too_many = 0
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._window: deque[float] = deque()
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+        self.server = _Server(("127.0.0.1", port), _handler(self))
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -96,6 +116,15 @@ class Emulator:
     def __exit__(self, *_: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    # --- what tests send ------------------------------------------------------------
+    def push(self, update: dict[str, Any]) -> int:
+        """Queue an update for the bot's next getUpdates; returns its update_id."""
+        with self._lock:
+            update = {"update_id": next(self._update_ids), **update}
+            self.updates.append(update)
+        self._new_update.set()
+        return update["update_id"]
 
     # --- what tests read -----------------------------------------------------------
     def delivered(self, method: str | None = None) -> list[tuple[int, Call]]:
@@ -133,7 +162,10 @@ class Emulator:
                 fault = Fault.flood(1)
         if fault is not None:
             return fault.code, _error(fault), fault
-        result = self._result(method, params)
+        try:
+            result = self._result(method, params)
+        except _Refused as refused:
+            return refused.fault.code, _error(refused.fault), refused.fault
         call.ok = True
         if method in SEND_METHODS:
             results = result if isinstance(result, list) else [result]
@@ -166,7 +198,7 @@ class Emulator:
     def _result(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
             return {
-                "id": 4242,
+                "id": BOT_ID,
                 "is_bot": True,
                 "first_name": "noticebot",
                 "username": "noticebot_test_bot",
@@ -175,13 +207,54 @@ class Emulator:
                 "supports_inline_queries": False,
             }
         if method == "getUpdates":
-            time.sleep(min(float(params.get("timeout", 0) or 0), 0.5))
-            return []
+            return self._get_updates(params)
+        if method == "getChatMember":
+            return self._member(params["chat_id"], int(params["user_id"]))
+        if method == "getChat":
+            found = self.chats.get(str(params["chat_id"]))
+            if found is None:
+                raise _Refused(Fault(400, "Bad Request: chat not found"))
+            return {"accent_color_id": 0, "max_reaction_count": 11, **found}
+        if method in ("editMessageText", "editMessageReplyMarkup"):
+            return {**self._message(params, None), "message_id": int(params["message_id"])}
         if method == "sendMediaGroup":
             return [self._message(params, item) for item in params["media"]]
         if method in SEND_METHODS:
             return self._message(params, None)
         return True
+
+    def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = int(params.get("offset") or 0)
+        deadline = time.monotonic() + min(float(params.get("timeout") or 0), 0.5)
+        while True:
+            with self._lock:
+                while self.updates and self.updates[0]["update_id"] < offset:
+                    self.updates.popleft()
+                if self.updates:
+                    return list(self.updates)
+                self._new_update.clear()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return []
+            self._new_update.wait(remaining)
+
+    def _member(self, chat_id: Any, user_id: int) -> dict[str, Any]:
+        default = "administrator" if user_id == BOT_ID else "member"
+        status = self.members.get(
+            (int(chat_id) if str(chat_id).lstrip("-").isdigit() else 0, user_id), default
+        )
+        user = {"id": user_id, "is_bot": user_id == BOT_ID, "first_name": "user"}
+        member: dict[str, Any] = {"status": status, "user": user}
+        if status == "administrator":
+            rights = (
+                "can_be_edited can_manage_chat can_delete_messages can_manage_video_chats "
+                "can_restrict_members can_promote_members can_change_info can_invite_users "
+                "can_post_stories can_edit_stories can_delete_stories is_anonymous"
+            )
+            member.update(dict.fromkeys(rights.split(), False))
+        if status == "creator":
+            member["is_anonymous"] = False
+        return member
 
     def _message(self, params: dict[str, Any], media: dict[str, Any] | None) -> dict[str, Any]:
         chat_id = int(params["chat_id"])

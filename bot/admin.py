@@ -1,0 +1,174 @@
+"""Admin commands: /broadcast, /announce (preview, confirm, live progress), /stats.
+
+Only user ids in ``NOTICEBOT_ADMINS`` may use them; anyone else is refused,
+nothing is sent anywhere, and the attempt is logged with the user id.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+
+from bot.formatter import MODE_CARD, announcement
+from bot.i18n import t
+from bot.replies import Context, is_admin, language, ledger_chat, reply, runtime, send_text
+from bot.store import ACTIVE, ANNOUNCEMENT, Chat
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 2.0  # seconds between edits of the progress message
+
+
+async def refuse(update: Update, context: Context) -> bool:
+    """True (and a refusal) when the sender is not an admin."""
+    if is_admin(update, context):
+        return False
+    user = update.effective_user
+    command = (update.effective_message.text or "").split()[0] if update.effective_message else ""
+    log.warning(
+        "refused %s from user %s in chat %s", command, user and user.id, update.effective_chat.id
+    )
+    await reply(update, context, "refused")
+    return True
+
+
+async def broadcast(update: Update, context: Context) -> None:
+    if await refuse(update, context):
+        return
+    if not context.args:
+        await reply(update, context, "broadcast_usage")
+        return
+    article_id = context.args[0].removeprefix("/read_")[:40]
+    row = runtime(context).store.article(article_id)
+    if row is None or row["status"] not in (ACTIVE, ANNOUNCEMENT):
+        await reply(update, context, "not_found", id=article_id)
+        return
+    lang = language(update, context)
+    preview_chat = _preview_chat(update, context, lang)
+    messages = runtime(context).sender.messages_for(
+        article_id, row["content_hash"] or str(row["last_changed"]), preview_chat
+    )
+    await runtime(context).sender.send_now(preview_chat, (messages or [])[:1], article_id)
+    await _ask(update, context, {"kind": "article", "article_id": article_id})
+
+
+async def announce(update: Update, context: Context) -> None:
+    if await refuse(update, context):
+        return
+    message = update.effective_message
+    text = (message.text or "").split(maxsplit=1)[1].strip() if context.args else ""
+    if not text:
+        await reply(update, context, "announce_usage")
+        return
+    lang = language(update, context)
+    title = t("announcement", runtime(context).config.lang)
+    preview_chat = _preview_chat(update, context, lang)
+    await runtime(context).sender.send_now(preview_chat, announcement(title, text)[:1], "announce")
+    await _ask(update, context, {"kind": "announcement", "text": text, "title": title})
+
+
+def _preview_chat(update: Update, context: Context, lang: str) -> Chat:
+    here = ledger_chat(update, context)
+    return Chat(here.id, type=here.type, language=lang, mode=MODE_CARD)
+
+
+async def _ask(update: Update, context: Context, action: dict[str, Any]) -> None:
+    rt = runtime(context)
+    token = secrets.token_hex(6)
+    rt.pending[token] = {**action, "user": update.effective_user.id}
+    lang = language(update, context)
+    recipients = rt.store.recipients(action.get("article_id"))
+    buttons = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(t("btn_confirm", lang), callback_data=f"bc:yes:{token}"),
+                InlineKeyboardButton(t("btn_cancel", lang), callback_data=f"bc:no:{token}"),
+            ]
+        ]
+    )
+    await send_text(
+        update, context, t("broadcast_confirm", lang, count=recipients), reply_markup=buttons
+    )
+
+
+async def confirm_button(update: Update, context: Context) -> None:
+    query = update.callback_query
+    lang = language(update, context)
+    if not is_admin(update, context):
+        log.warning("refused broadcast confirmation from user %s", update.effective_user.id)
+        await query.answer(t("refused", lang), show_alert=True)
+        return
+    _, answer, token = (query.data or "::").split(":", 2)
+    action = runtime(context).pending.pop(token, None)
+    await query.answer()
+    if action is None:
+        await query.edit_message_text(t("broadcast_expired", lang))
+        return
+    if answer != "yes":
+        await query.edit_message_text(t("broadcast_cancelled", lang))
+        return
+    store = runtime(context).store
+    article_id = action.get("article_id") or store.add_announcement(action["text"], action["title"])
+    broadcast_id, _ = store.broadcast(article_id, by_user=update.effective_user.id)
+    log.info("broadcast %s of %s by %s", broadcast_id, article_id, update.effective_user.id)
+    runtime(context).dispatcher.wake()
+    message = query.message
+    await _show_progress(context, message.chat_id, message.message_id, broadcast_id, lang)
+    context.job_queue.run_repeating(
+        _progress_job,
+        interval=PROGRESS_EVERY,
+        first=PROGRESS_EVERY,
+        data={
+            "chat_id": message.chat_id,
+            "message_id": message.message_id,
+            "broadcast_id": broadcast_id,
+            "lang": lang,
+        },
+        name=f"broadcast-{broadcast_id}",
+    )
+
+
+async def _progress_job(context: Context) -> None:
+    data = context.job.data
+    done = await _show_progress(
+        context, data["chat_id"], data["message_id"], data["broadcast_id"], data["lang"]
+    )
+    if done:
+        context.job.schedule_removal()
+
+
+async def _show_progress(
+    context: Context, chat_id: int, message_id: int, broadcast_id: int, lang: str
+) -> bool:
+    """Edit the progress message; True once nothing remains."""
+    progress = runtime(context).store.broadcast_progress(broadcast_id)
+    done = progress["remaining"] == 0
+    text = t("broadcast_done" if done else "broadcast_progress", lang, **progress)
+    try:
+        await context.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id)
+    except BadRequest as error:
+        if "not modified" not in error.message.lower():
+            log.warning("progress message of broadcast %s: %s", broadcast_id, error)
+    return done
+
+
+async def stats(update: Update, context: Context) -> None:
+    if await refuse(update, context):
+        return
+    store = runtime(context).store
+    status = store.status()
+    counts = lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "0"  # noqa: E731
+    await reply(
+        update,
+        context,
+        "stats",
+        articles=counts(status["articles"]),
+        active=status["chats"]["active"],
+        inactive=len(status["chats"]["inactive"]),
+        deliveries=counts(status["deliveries"]),
+        failures=store.failures_since(store.clock() - 86400),
+    )

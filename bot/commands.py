@@ -1,0 +1,198 @@
+"""What residents use: /start, /help, /subscribe, /unsubscribe, /latest, /read, /search."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+
+from telegram import Update
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import TelegramError
+
+from bot.formatter import MODE_FULL
+from bot.i18n import format_datetime, t
+from bot.replies import Context, is_admin, language, ledger_chat, reply, runtime, send_text
+from bot.store import ACTIVE, ANNOUNCEMENT, Chat
+
+log = logging.getLogger(__name__)
+
+LATEST_DEFAULT = 5
+LATEST_MAX = 20
+SEARCH_LIMIT = 10
+ADMIN_STATUSES = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+# Telegram's stand-in for an anonymous group administrator.
+GROUP_ANONYMOUS_BOT = 1087968824
+_READ_LINK = re.compile(r"^/read_([a-z0-9_]{1,40})(?:@\w+)?$")
+
+
+async def start(update: Update, context: Context) -> None:
+    if context.args and context.args[0] == "subscribe":
+        await subscribe(update, context)
+        return
+    if context.args and context.args[0].startswith("read_"):
+        await _send_article(update, context, context.args[0].removeprefix("read_"))
+        return
+    await reply(update, context, "welcome")
+
+
+async def help_command(update: Update, context: Context) -> None:
+    lang = language(update, context)
+    text = t("help", lang) + (t("help_admin", lang) if is_admin(update, context) else "")
+    await send_text(update, context, text)
+
+
+async def subscribe(update: Update, context: Context) -> None:
+    args = [a for a in (context.args or []) if a != "subscribe"]
+    if args and args[0].startswith("@") and update.effective_chat.type == ChatType.PRIVATE:
+        await _subscribe_channel(update, context, args[0])
+        return
+    if not await may_manage(update, context):
+        await reply(update, context, "admins_only")
+        return
+    message = update.effective_message
+    tg = update.effective_chat
+    thread = message.message_thread_id if message and message.is_topic_message else None
+    words = tuple(dict.fromkeys(args))
+    current = ledger_chat(update, context)
+    runtime(context).store.subscribe(
+        Chat(
+            tg.id,
+            type=tg.type,
+            title=tg.title or tg.username,
+            filters=words,
+            thread_id=thread,
+            language=current.language,
+            mode=current.mode,
+        )
+    )
+    lang = language(update, context)
+    text = t("subscribed_words", lang, words="、".join(words)) if words else t("subscribed", lang)
+    if thread is not None:
+        text += t("subscribed_topic", lang)
+    await send_text(update, context, text)
+
+
+async def _subscribe_channel(update: Update, context: Context, name: str) -> None:
+    """``/subscribe @channel`` in private: the user and the bot must both administer it."""
+    try:
+        channel = await context.bot.get_chat(name)
+        member = await context.bot.get_chat_member(channel.id, update.effective_user.id)
+        me = await context.bot.get_chat_member(channel.id, context.bot.id)
+    except TelegramError as error:
+        log.info("cannot check %s for %s: %s", name, update.effective_user.id, error)
+        await reply(update, context, "channel_not_admin", channel=name)
+        return
+    if member.status not in ADMIN_STATUSES or me.status not in ADMIN_STATUSES:
+        await reply(update, context, "channel_not_admin", channel=name)
+        return
+    runtime(context).store.subscribe(Chat(channel.id, type=ChatType.CHANNEL, title=channel.title))
+    await reply(update, context, "subscribed_channel", channel=name)
+
+
+async def unsubscribe(update: Update, context: Context) -> None:
+    if not await may_manage(update, context):
+        await reply(update, context, "admins_only")
+        return
+    done = runtime(context).store.unsubscribe(update.effective_chat.id)
+    await reply(update, context, "unsubscribed" if done else "not_subscribed")
+
+
+async def may_manage(update: Update, context: Context) -> bool:
+    """Private chats: anyone. Channels: posts come from admins. Groups: admins only."""
+    tg = update.effective_chat
+    if tg.type in (ChatType.PRIVATE, ChatType.CHANNEL):
+        return True
+    message = update.effective_message
+    if message and message.sender_chat and message.sender_chat.id == tg.id:
+        return True  # an anonymous administrator speaking as the group
+    user = update.effective_user
+    if user is None or user.id == GROUP_ANONYMOUS_BOT:
+        return False
+    try:
+        member = await context.bot.get_chat_member(tg.id, user.id)
+    except TelegramError as error:
+        log.warning("getChatMember %s/%s failed: %s", tg.id, user.id, error)
+        return False
+    return member.status in ADMIN_STATUSES
+
+
+async def latest(update: Update, context: Context) -> None:
+    count = LATEST_DEFAULT
+    if context.args and context.args[0].isdigit():
+        count = max(1, min(LATEST_MAX, int(context.args[0])))
+    rows = runtime(context).store.recent_articles(count)
+    await _send_list(update, context, rows, t("latest_title", language(update, context)))
+
+
+async def search(update: Update, context: Context) -> None:
+    query = " ".join(context.args or [])[:200].strip()
+    if not query:
+        await reply(update, context, "search_usage")
+        return
+    rows = runtime(context).store.search(query, SEARCH_LIMIT)
+    lang = language(update, context)
+    if not rows:
+        await reply(update, context, "search_empty", query=query)
+        return
+    await _send_list(update, context, rows, t("search_title", lang, query=query))
+
+
+async def _send_list(update: Update, context: Context, rows: list[dict], title: str) -> None:
+    if not rows:
+        await reply(update, context, "latest_empty")
+        return
+    lang = language(update, context)
+    tz = runtime(context).config.tz
+    lines = [title]
+    for row in rows:
+        when = format_datetime(datetime.fromtimestamp(row["date"], tz), lang, tz)
+        lines.append(f"\n{when}\n{row['title']}\n/read_{row['id']}")
+    await send_text(update, context, "\n".join(lines))
+
+
+async def read(update: Update, context: Context) -> None:
+    if not context.args:
+        await reply(update, context, "read_usage")
+        return
+    await _send_article(update, context, context.args[0])
+
+
+async def read_link(update: Update, context: Context) -> None:
+    """``/read_<id>``, the tappable form in lists."""
+    match = _READ_LINK.match((update.effective_message.text or "").split()[0])
+    if match:
+        await _send_article(update, context, match.group(1))
+
+
+async def read_button(update: Update, context: Context) -> None:
+    """The card's "read full text" button: the text goes to whoever pressed it."""
+    query = update.callback_query
+    article_id = (query.data or "").removeprefix("read:")
+    await query.answer()
+    await _send_article(update, context, article_id)
+
+
+async def _send_article(update: Update, context: Context, article_id: str) -> None:
+    """Card, full text and albums of one article in this chat, in the chat's language."""
+    rt = runtime(context)
+    row = rt.store.article(article_id) if len(article_id) <= 40 else None
+    if row is None or row["status"] not in (ACTIVE, ANNOUNCEMENT):
+        await reply(update, context, "not_found", id=article_id[:40])
+        return
+    here = ledger_chat(update, context)
+    message = update.effective_message
+    thread = message.message_thread_id if message and message.is_topic_message else None
+    lang = language(update, context)
+    chat = Chat(here.id, type=here.type, language=lang, mode=MODE_FULL, thread_id=thread)
+    version = row["content_hash"] or str(row["last_changed"])
+    messages = rt.sender.messages_for(article_id, version, chat)
+    if messages is None:
+        await reply(update, context, "not_found", id=article_id)
+        return
+    await rt.sender.send_now(chat, messages, article_id)
+
+
+async def private_text(update: Update, context: Context) -> None:
+    """Plain text in a private chat gets a one-line hint; groups are left alone."""
+    await reply(update, context, "hint")

@@ -1,0 +1,34 @@
+"""The bot's own membership: removed or blocked → deactivate; added to a group → greet."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.constants import ChatMemberStatus, ChatType
+
+from bot.i18n import t
+from bot.replies import Context, runtime
+
+log = logging.getLogger(__name__)
+
+GONE = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
+PRESENT = (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.RESTRICTED)
+
+
+async def my_chat_member(update: Update, context: Context) -> None:
+    change = update.my_chat_member
+    chat = change.chat
+    old, new = change.old_chat_member.status, change.new_chat_member.status
+    store = runtime(context).store
+    if new in GONE:
+        reason = "bot blocked by the user" if chat.type == ChatType.PRIVATE else "bot removed"
+        log.info("chat %s: %s", chat.id, reason)
+        if store.chat(chat.id) is not None:
+            store.deactivate_chat(chat.id, reason)
+        return
+    if new in PRESENT and old in GONE:
+        store.remember_chat(chat.id, chat.type, chat.title or chat.username)
+        if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP):
+            lang = runtime(context).config.lang
+            await context.bot.send_message(chat.id, t("group_greeting", lang))

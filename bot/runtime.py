@@ -1,0 +1,24 @@
+"""The pieces the jobs and handlers share, kept in ``application.bot_data['runtime']``."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.config import Config
+from bot.delivery import Dispatcher, Sender
+from bot.scanner import Scanner
+from bot.store import Store
+
+
+@dataclass
+class Runtime:
+    config: Config
+    store: Store
+    scanner: Scanner
+    sender: Sender
+    dispatcher: Dispatcher
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Admin confirmations waiting for a button press: token → what to send.
+    pending: dict[str, dict[str, Any]] = field(default_factory=dict)

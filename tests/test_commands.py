@@ -1,0 +1,282 @@
+"""The bot people talk to, end to end: real python-telegram-bot polling the emulator."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.botenv import (
+    ADMIN,
+    LiveBot,
+    callback_update,
+    live_bot,
+    member_update,
+    message_update,
+)
+from tests.emulator import Emulator
+from tests.paths import SEED
+
+
+@pytest.fixture
+def emulator() -> AsyncIterator[Emulator]:
+    with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, emulator: Emulator) -> AsyncIterator[LiveBot]:
+    shutil.copy(SEED, tmp_path / "articles" if (tmp_path / "articles").exists() else _mk(tmp_path))
+    async with live_bot(tmp_path, emulator) as live:
+        live.runtime.scanner.scan()
+        yield live
+
+
+def _mk(tmp_path: Path) -> Path:
+    (tmp_path / "articles").mkdir()
+    return tmp_path / "articles"
+
+
+SEED_TITLE = "爱申活暖心春｜社区防疫不放松，新春问候暖心传递"
+
+
+def _text(call) -> str:
+    return call.params.get("text") or call.params.get("caption") or ""
+
+
+async def test_start_and_help_in_both_languages(bot: LiveBot) -> None:
+    (zh,) = await bot.say(message_update(11, "/start"))
+    assert "社区通知机器人" in _text(zh) and "/subscribe" in _text(zh)
+    (en,) = await bot.say(message_update(12, "/start", language="en"))
+    assert "Hello!" in _text(en)
+    (other,) = await bot.say(message_update(13, "/help", language="fr"))
+    assert _text(other).startswith("命令")  # default language for the others
+    (admin_help,) = await bot.say(message_update(ADMIN, "/help", language="en"))
+    assert "/broadcast" in _text(admin_help)
+    commands = [c for c in bot.emulator.calls if c.method == "setMyCommands"]
+    scopes = {str(c.params.get("scope")) for c in commands}
+    assert any(str(ADMIN) in s for s in scopes)
+    assert {c.params.get("language_code") for c in commands} == {None, "en"}
+
+
+async def test_subscribe_in_private_and_by_deep_link(bot: LiveBot) -> None:
+    (reply,) = await bot.say(message_update(21, "/subscribe"))
+    assert _text(reply) == "已订阅：新通知会发送到这里。"
+    (reply,) = await bot.say(message_update(22, "/start subscribe", language="en"))
+    assert _text(reply) == "Subscribed: new notices will be sent here."
+    (reply,) = await bot.say(message_update(23, "/subscribe 停水 停电"))
+    assert "停水、停电" in _text(reply)
+    assert bot.runtime.store.chat(23).filters == ("停水", "停电")
+    (reply,) = await bot.say(message_update(21, "/unsubscribe"))
+    assert _text(reply) == "已取消订阅。"
+    assert not bot.runtime.store.chat(21).subscribed
+
+
+async def test_group_subscribe_needs_an_admin(bot: LiveBot) -> None:
+    bot.emulator.members[(-31, 501)] = "administrator"
+    (refused,) = await bot.say(message_update(-31, "/subscribe", user_id=502, chat_type="group"))
+    assert "管理员" in _text(refused)
+    assert bot.runtime.store.chat(-31) is None or not bot.runtime.store.chat(-31).subscribed
+    (ok,) = await bot.say(message_update(-31, "/subscribe", user_id=501, chat_type="group"))
+    assert _text(ok).startswith("已订阅")
+    (refused,) = await bot.say(message_update(-31, "/unsubscribe", user_id=502, chat_type="group"))
+    assert "管理员" in _text(refused) and bot.runtime.store.chat(-31).subscribed
+
+
+async def test_channel_subscribes_by_post_and_from_private(bot: LiveBot) -> None:
+    (reply,) = await bot.say(message_update(-1001, "/subscribe", chat_type="channel"))
+    assert _text(reply).startswith("已订阅")
+    assert bot.runtime.store.chat(-1001).type == "channel"
+    bot.emulator.chats["@notices"] = {"id": -1002, "type": "channel", "title": "Notices"}
+    (refused,) = await bot.say(message_update(41, "/subscribe @notices"))
+    assert "管理员" in _text(refused)
+    bot.emulator.members[(-1002, 41)] = "creator"
+    (ok,) = await bot.say(message_update(41, "/subscribe @notices"))
+    assert "@notices" in _text(ok) and bot.runtime.store.chat(-1002).subscribed
+
+
+async def test_forum_topic_subscription_receives_in_its_thread(bot: LiveBot) -> None:
+    bot.emulator.members[(-1005, 51)] = "administrator"
+    update = message_update(-1005, "/subscribe", user_id=51, chat_type="supergroup", thread_id=7)
+    (reply,) = await bot.say(update)
+    assert reply.params["message_thread_id"] == 7
+    assert bot.runtime.store.chat(-1005).thread_id == 7
+    start = bot.mark()
+    (bot.articles / "new.md").write_text(
+        SEED.read_text(encoding="utf-8")
+        .replace("爱申活", "新通知")
+        .replace("Tue, 01 Feb 2022 08:57:15 GMT", _now_rfc()),
+        encoding="utf-8",
+    )
+    (card,) = await bot.wait_calls(start, 1)
+    assert card.params["chat_id"] == -1005 and card.params["message_thread_id"] == 7
+
+
+def _now_rfc() -> str:
+    import time
+
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
+
+
+async def test_latest_then_read_round_trip(bot: LiveBot) -> None:
+    (listing,) = await bot.say(message_update(61, "/latest"))
+    text = _text(listing)
+    assert text.startswith("最新通知") and SEED_TITLE in text
+    link = next(word for word in text.split() if word.startswith("/read_"))
+    calls = await bot.say(message_update(61, link), replies=4)
+    assert [c.method for c in calls] == [
+        "sendPhoto",
+        "sendMessage",
+        "sendMediaGroup",
+        "sendMediaGroup",
+    ]
+    assert _text(calls[0]).startswith(SEED_TITLE)
+    (missing,) = await bot.say(message_update(61, "/read ../../etc/passwd"))
+    assert "找不到" in _text(missing)
+    (missing,) = await bot.say(message_update(61, "/read_" + "9" * 30))
+    assert "找不到" in _text(missing)
+
+
+async def test_search_finds_by_chinese_keyword(bot: LiveBot) -> None:
+    (found,) = await bot.say(message_update(71, "/search 防疫"))
+    assert SEED_TITLE in _text(found) and "/read_" in _text(found)
+    (found,) = await bot.say(message_update(71, "/search 打浦桥街道"))
+    assert SEED_TITLE in _text(found)
+    (none,) = await bot.say(message_update(71, '/search "NEAR( * AND -x'))
+    assert "没有找到" in _text(none)
+    (none,) = await bot.say(message_update(71, "/search " + "字" * 4000))
+    assert "没有找到" in _text(none)
+
+
+async def test_settings_change_mode_and_language(bot: LiveBot) -> None:
+    (menu,) = await bot.say(message_update(81, "/settings"))
+    buttons = [b for row in menu.params["reply_markup"]["inline_keyboard"] for b in row]
+    data = {b["callback_data"] for b in buttons}
+    assert {"set:mode:full", "set:lang:en", "set:quiet:on"} <= data
+    (edited,) = await bot.say(callback_update(81, 81, "set:mode:full"))
+    assert edited.method == "editMessageText" and "卡片 + 全文" in _text(edited)
+    (edited,) = await bot.say(callback_update(81, 81, "set:lang:en"))
+    assert "Delivery: card + full text" in _text(edited)
+    chat = bot.runtime.store.chat(81)
+    assert (chat.mode, chat.language) == ("full", "en")
+    (edited,) = await bot.say(callback_update(81, 81, "set:quiet:on"))
+    assert "22:00–07:00" in _text(edited)
+    (reply,) = await bot.say(message_update(81, "/start"))
+    assert "Hello!" in _text(reply)
+
+
+async def test_admin_broadcast_with_confirm(bot: LiveBot) -> None:
+    for chat_id in (101, 102, 103):
+        await bot.say(message_update(chat_id, "/subscribe"))
+    article_id = bot.runtime.store.recent_articles(1)[0]["id"]
+    preview, question = await bot.say(message_update(ADMIN, f"/broadcast {article_id}"), replies=2)
+    assert preview.method == "sendPhoto" and preview.params["chat_id"] == ADMIN
+    assert "3" in _text(question)
+    token = question.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    start = bot.mark()
+    bot.emulator.push(callback_update(ADMIN, ADMIN, token, message_id=question.message_ids[0]))
+    await bot.wait_calls(start, 4)  # three cards and at least one progress edit
+    for _ in range(100):
+        edits = [c for c in bot.emulator.calls[start:] if c.method == "editMessageText"]
+        if edits and "完成" in _text(edits[-1]):
+            break
+        await bot.quiet(0.1)
+    assert "推送完成：已发送 3，失败 0，已停用 0" in _text(edits[-1])
+    cards = bot.emulator.cards_per_chat()
+    assert {k: v for k, v in cards.items() if k in (101, 102, 103)} == {101: 1, 102: 1, 103: 1}
+    again = await bot.say(callback_update(ADMIN, ADMIN, token))
+    assert "失效" in _text(again[0])  # a second press sends nothing again
+
+
+async def test_non_admins_are_refused_and_nothing_is_sent(bot: LiveBot) -> None:
+    await bot.say(message_update(111, "/subscribe"))
+    article_id = bot.runtime.store.recent_articles(1)[0]["id"]
+    attempts = [  # different users, so the throttle does not answer instead
+        message_update(112, f"/broadcast {article_id}"),
+        message_update(113, "/announce 假通知"),
+        message_update(114, "/stats"),
+        message_update(-9, f"/broadcast {article_id}", user_id=115, chat_type="group"),
+        message_update(116, f"/broadcast {article_id}", kind="edited_message"),
+        message_update(117, f"/broadcast {article_id}", forward=True),
+    ]
+    for update in attempts:
+        start = bot.mark()
+        (refusal,) = await bot.say(update)
+        assert "仅限管理员" in _text(refusal)
+        await bot.quiet(0.2)
+        others = [c for c in bot.emulator.calls[start:] if c.ok and c.params.get("chat_id") == 111]
+        assert others == []
+    assert bot.runtime.store.status()["deliveries"] == {}
+
+
+async def test_announce_splits_a_long_text(bot: LiveBot) -> None:
+    await bot.say(message_update(121, "/subscribe"))
+    text = "居民朋友们：" + "请按时参加核酸检测，注意个人防护。" * 600
+    assert len(text) > 10_000
+    _preview, question = await bot.say(message_update(ADMIN, f"/announce {text}"), replies=2)
+    token = question.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    start = bot.mark()
+    bot.emulator.push(callback_update(ADMIN, ADMIN, token, message_id=question.message_ids[0]))
+    for _ in range(200):
+        parts = [c for c in bot.emulator.calls[start:] if c.ok and c.params.get("chat_id") == 121]
+        if len(parts) >= 3:
+            break
+        await bot.quiet(0.05)
+    texts = [_text(p) for p in parts]
+    assert len(texts) == 3 and all(len(t) <= 4096 for t in texts)
+    assert texts[0].startswith("通知\n\n居民朋友们：")
+    assert "".join(texts).replace("\n", "").count("请按时参加核酸检测") == 600
+
+
+async def test_stats_for_admin(bot: LiveBot) -> None:
+    (reply,) = await bot.say(message_update(ADMIN, "/stats"))
+    assert "通知：active 1" in _text(reply)
+
+
+async def test_bot_removed_from_group_is_deactivated(bot: LiveBot) -> None:
+    (greeting,) = await bot.say(member_update(-71, "group", "left", "member"))
+    assert "/subscribe" in _text(greeting)
+    bot.emulator.members[(-71, 5)] = "administrator"
+    await bot.say(message_update(-71, "/subscribe", user_id=5, chat_type="group"))
+    bot.emulator.push(member_update(-71, "group", "member", "kicked"))
+    await bot.quiet(0.5)
+    chat = bot.runtime.store.chat(-71)
+    assert not chat.active and chat.deactivated_reason == "bot removed"
+
+
+async def test_private_chatter_gets_a_hint_groups_are_ignored(bot: LiveBot) -> None:
+    (hint,) = await bot.say(message_update(131, "你好"))
+    assert "/latest" in _text(hint)
+    bot.emulator.push(message_update(-132, "大家好", user_id=5, chat_type="group"))
+    assert await bot.quiet() == []
+
+
+async def test_throttle_stops_a_hammering_user(bot: LiveBot) -> None:
+    start = bot.mark()
+    for _ in range(12):
+        bot.emulator.push(message_update(-141, "/latest", user_id=7, chat_type="group"))
+    await bot.quiet(1.5)
+    replies = [c for c in bot.emulator.calls[start:] if c.ok and c.method == "sendMessage"]
+    assert len(replies) == 6  # five answers, then one "too many requests"
+    assert "频繁" in _text(replies[-1])
+
+
+async def test_daily_digest_lists_the_days_notices(bot: LiveBot) -> None:
+    from datetime import datetime, timedelta
+
+    from bot.digest import digest_job
+
+    await bot.say(message_update(151, "/subscribe"))
+    now = datetime.now(bot.runtime.config.tz)
+    due = now - timedelta(minutes=1)
+    when = f"{due:%H:%M}" if due.date() == now.date() else "00:00"
+    bot.runtime.store.update_chat(151, mode="digest", digest_time=when)
+    start = bot.mark()
+    bot.app.job_queue.run_once(digest_job, 0)
+    (digest,) = await bot.wait_calls(start, 1)
+    assert digest.params["chat_id"] == 151
+    assert _text(digest).startswith("今日通知汇总（1 篇）") and SEED_TITLE in _text(digest)
+    bot.app.job_queue.run_once(digest_job, 0)
+    assert await bot.quiet() == []  # once a day
