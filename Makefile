@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/noticebot preview
+	$(BIN)/noticebot run
 
 preview: $(STAMP)
 	$(BIN)/noticebot preview --html preview.html

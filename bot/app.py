@@ -55,11 +55,12 @@ def build_application(
         .base_url(f"{config.api_url}/bot")
         .base_file_url(f"{config.api_url}/file/bot")
         .defaults(Defaults(tzinfo=config.tz))
-        .connection_pool_size(policy.concurrency + 8)
         .post_init(_start)
         .post_stop(_stop)
     )
-    if request is not None:  # console mode: the same application over another transport
+    if request is None:
+        builder = builder.connection_pool_size(policy.concurrency + 8)
+    else:  # console mode: the same application over another transport
         builder = builder.request(request).get_updates_request(request)
     if rate_limits:
         builder = builder.rate_limiter(smooth_rate_limiter())

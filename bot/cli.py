@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -56,15 +57,26 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run",
-        help="run the bot: scan on a schedule and deliver to subscribed chats",
-        description="Run the bot with TELEGRAM_BOT_TOKEN against TELEGRAM_API_URL: scans "
-        "NOTICEBOT_ARTICLES every NOTICEBOT_SCAN_INTERVAL seconds and delivers new notices. "
-        "Stop with Ctrl-C or SIGTERM; unfinished deliveries resume at the next start.",
+        help="run the bot (console mode without TELEGRAM_BOT_TOKEN)",
+        description="Run the bot: scan NOTICEBOT_ARTICLES every NOTICEBOT_SCAN_INTERVAL seconds, "
+        "deliver new notices and answer commands. With TELEGRAM_BOT_TOKEN it talks to "
+        "TELEGRAM_API_URL; without it (or with --console) it runs in console mode: you chat "
+        "with the bot in this terminal as a local admin, and nothing is sent to Telegram. "
+        "Stop with Ctrl-C or SIGTERM (Ctrl-D in console mode); unfinished deliveries resume "
+        "at the next start.",
+    )
+    run.add_argument("--console", action="store_true", help="console mode even with a token")
+    run.add_argument(
+        "--articles", type=Path, action="append", metavar="DIR", help="article folder (repeatable)"
+    )
+    run.add_argument(
+        "--db", type=Path, help="SQLite ledger (default NOTICEBOT_DB; console: state/console.db)"
     )
     run.add_argument(
         "--log-level",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-        help="default NOTICEBOT_LOG_LEVEL (INFO); the token is redacted at every level",
+        help="default NOTICEBOT_LOG_LEVEL (INFO; WARNING in console mode); the token is "
+        "redacted at every level",
     )
     run.set_defaults(handler=_run)
 
@@ -82,14 +94,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace, config: Config) -> int:
-    if not config.token:
-        print(
-            "noticebot: TELEGRAM_BOT_TOKEN is not set. Console mode arrives with the bot's "
-            "commands; meanwhile `noticebot preview` shows what would be sent.",
-            file=sys.stderr,
-        )
-        return 2
-    from bot.app import build_application  # python-telegram-bot loads only when running
+    config = replace(
+        config,
+        articles=tuple(args.articles) if args.articles else config.articles,
+        db=args.db or config.db,
+    )
+    if args.console or not config.token:
+        from bot.console import run_console  # python-telegram-bot loads only when running
+
+        setup_logging(args.log_level or "WARNING", config.token)
+        run_console(config)
+        return 0
+    from telegram import Update
+
+    from bot.app import build_application
 
     setup_logging(args.log_level or config.log_level, config.token)
     logging.getLogger(__name__).info(
@@ -98,8 +116,6 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         config.db,
         config.api_url,
     )
-    from telegram import Update
-
     build_application(config).run_polling(allowed_updates=Update.ALL_TYPES)
     return 0
 

@@ -1,0 +1,259 @@
+"""Console mode: the whole bot — handlers, jobs, ledger — with the terminal as Telegram.
+
+python-telegram-bot accepts any :class:`BaseRequest`; this one answers the Bot
+API in-process. ``getUpdates`` turns each line typed (or piped) on stdin into a
+message from a local admin user, and every message the bot sends is printed as
+``noticebot preview`` shows it. A number typed alone presses that button of the
+last keyboard shown. At the end of piped input the bot finishes what it is
+sending and stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from telegram import Update
+from telegram.request import BaseRequest, RequestData
+
+from bot.config import Config
+from bot.outgoing import Outgoing, Part
+from bot.preview import render_terminal
+
+CONSOLE_USER = 1
+CONSOLE_TOKEN = "0:console"
+CONSOLE_DB = Path("state/console.db")
+RAW_KEYS = frozenset({"text", "caption", "photo", "animation", "callback_data", "query"})
+SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendAnimation", "sendMediaGroup"})
+# Seconds without output after the end of input: longer than a broadcast's progress edits.
+QUIET_BEFORE_EXIT = 2.5
+
+
+def banner(config: Config) -> str:
+    return (
+        "noticebot console mode — no TELEGRAM_BOT_TOKEN, so nothing is sent to Telegram.\n"
+        f"Articles: {', '.join(map(str, config.articles))}; ledger: {config.db}.\n"
+        "You are a local admin in a private chat: try /latest, /read_<id>, /subscribe,\n"
+        "/search 关键词, /settings, /broadcast <id>. A number presses a button; Ctrl-D quits.\n"
+        "To run for real: export TELEGRAM_BOT_TOKEN=… (from @BotFather) and run again.\n"
+    )
+
+
+def console_config(config: Config) -> Config:
+    db = config.db if config.db != Config().db else CONSOLE_DB
+    return replace(config, token=CONSOLE_TOKEN, db=db, admins=config.admins | {CONSOLE_USER})
+
+
+class ConsoleRequest(BaseRequest):
+    """The Bot API, answered here: stdin in, rendered messages out."""
+
+    def __init__(self, stdin: TextIO, stdout: TextIO, *, lang: str, color: bool) -> None:
+        self.stdin = stdin
+        self.stdout = stdout
+        self.lang = lang
+        self.color = color
+        self.on_end: Callable[[], None] | None = None
+        self._ids = itertools.count(1)
+        self._updates = itertools.count(1)
+        self._buttons: list[str] = []
+        self._ended = False
+        self._last_output = time.monotonic()
+        self._lines: asyncio.Queue[str] | None = None
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    @property
+    def read_timeout(self) -> float | None:
+        return None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: object = None,
+        write_timeout: object = None,
+        connect_timeout: object = None,
+        pool_timeout: object = None,
+    ) -> tuple[int, bytes]:
+        endpoint = url.rsplit("/", 1)[-1]
+        params = _params(request_data)
+        result = await self._answer(endpoint, params)
+        return 200, json.dumps({"ok": True, "result": result}, ensure_ascii=False).encode()
+
+    async def _answer(self, endpoint: str, params: dict[str, Any]) -> Any:
+        if endpoint == "getMe":
+            return {"id": 4242, "is_bot": True, "first_name": "noticebot", "username": "noticebot"}
+        if endpoint == "getUpdates":
+            return await self._next_updates()
+        if endpoint in SEND_METHODS:
+            self._print(Outgoing(endpoint, params, _part(endpoint, params)), params.get("chat_id"))
+            count = len(params["media"]) if endpoint == "sendMediaGroup" else 1
+            messages = [self._message(params) for _ in range(count)]
+            return messages if endpoint == "sendMediaGroup" else messages[0]
+        if endpoint in ("editMessageText", "editMessageReplyMarkup"):
+            self._print(Outgoing("sendMessage", params, "text"), params.get("chat_id"), "edited")
+            return {**self._message(params), "message_id": int(params.get("message_id", 0))}
+        if endpoint == "answerCallbackQuery" and params.get("text"):
+            self._write(f"  ({params['text']})\n")
+        if endpoint == "getChatMember":
+            user = {"id": int(params["user_id"]), "is_bot": False, "first_name": "you"}
+            return {"status": "creator", "user": user, "is_anonymous": False}
+        return True
+
+    async def _next_updates(self) -> list[dict[str, Any]]:
+        if self._ended:
+            await asyncio.sleep(0.2)
+            if time.monotonic() - self._last_output >= QUIET_BEFORE_EXIT and self.on_end:
+                on_end, self.on_end = self.on_end, None
+                on_end()
+            return []
+        try:  # return now and then, so that a stop request is not stuck behind input
+            line = await asyncio.wait_for(self._read_line(), timeout=1.0)
+        except TimeoutError:
+            return []
+        if not line:
+            self._ended = True
+            self._last_output = time.monotonic()
+            return []
+        text = line.strip()
+        if not text:
+            return []
+        self._write(f"\n> {text}\n")
+        return [self._update(text)]
+
+    async def _read_line(self) -> str:
+        """The next line of stdin ('' at the end), read by a daemon thread so that
+        Ctrl-C can end the program while it waits for input."""
+        if self._lines is None:
+            self._lines = asyncio.Queue()
+            loop = asyncio.get_running_loop()
+
+            def reader() -> None:
+                for line in iter(self.stdin.readline, ""):
+                    loop.call_soon_threadsafe(self._lines.put_nowait, line)  # type: ignore[union-attr]
+                loop.call_soon_threadsafe(self._lines.put_nowait, "")  # type: ignore[union-attr]
+
+            threading.Thread(target=reader, name="console-stdin", daemon=True).start()
+        return await self._lines.get()  # cancelled by a timeout, the queue keeps the line
+
+    def _update(self, text: str) -> dict[str, Any]:
+        user = {
+            "id": CONSOLE_USER,
+            "is_bot": False,
+            "first_name": "you",
+            "language_code": self.lang,
+        }
+        chat = {"id": CONSOLE_USER, "type": "private", "first_name": "you"}
+        update_id = next(self._updates)
+        if text.isdigit() and 0 < int(text) <= len(self._buttons):
+            return {
+                "update_id": update_id,
+                "callback_query": {
+                    "id": str(update_id),
+                    "from": user,
+                    "chat_instance": "console",
+                    "data": self._buttons[int(text) - 1],
+                    "message": {
+                        "message_id": 0,
+                        "date": int(time.time()),
+                        "chat": chat,
+                        "text": "",
+                    },
+                },
+            }
+        message: dict[str, Any] = {
+            "message_id": next(self._ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": user,
+            "text": text,
+        }
+        if text.startswith("/"):
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": len(text.split()[0])}
+            ]
+        return {"update_id": update_id, "message": message}
+
+    def _message(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = int(params.get("chat_id", CONSOLE_USER))
+        kind = "private" if chat_id > 0 else "supergroup"
+        return {
+            "message_id": next(self._ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": kind},
+            "text": params.get("text", ""),
+        }
+
+    def _print(self, message: Outgoing, chat_id: object, note: str = "") -> None:
+        where = "you" if str(chat_id) == str(CONSOLE_USER) else f"chat {chat_id}"
+        title = f"→ {where}" + (f" ({note})" if note else "")
+        self._write(render_terminal(title, [message], color=self.color))
+        self._remember_buttons(message.params.get("reply_markup"))
+
+    def _remember_buttons(self, markup: Any) -> None:
+        rows = (markup or {}).get("inline_keyboard") if isinstance(markup, dict) else None
+        if not rows:
+            return
+        self._buttons = [b["callback_data"] for row in rows for b in row if "callback_data" in b]
+        if self._buttons:
+            labels = [b["text"] for row in rows for b in row if "callback_data" in b]
+            numbered = "  ".join(f"[{i}] {label}" for i, label in enumerate(labels, 1))
+            self._write(f"  press: {numbered}\n")
+
+    def _write(self, text: str) -> None:
+        self.stdout.write(text)
+        self.stdout.flush()
+        self._last_output = time.monotonic()
+
+
+def _part(method: str, params: dict[str, Any]) -> Part:
+    if "reply_markup" in params and method != "sendMessage":
+        return "card"
+    return "album" if method != "sendMessage" else "text"
+
+
+def _params(request_data: RequestData | None) -> dict[str, Any]:
+    if request_data is None:
+        return {}
+    params: dict[str, Any] = {}
+    for key, value in request_data.json_parameters.items():
+        if key in RAW_KEYS:
+            params[key] = value
+            continue
+        try:
+            params[key] = json.loads(value)
+        except ValueError:
+            params[key] = value
+    return params
+
+
+def run_console(config: Config, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+    """The bot with the terminal in place of Telegram, until Ctrl-D or the end of input."""
+    from bot.app import build_application, runtime_of
+    from bot.delivery import SendPolicy
+
+    config = console_config(config)
+    request = ConsoleRequest(stdin, stdout, lang=config.lang, color=stdout.isatty())
+    stdout.write(banner(config))
+    application = build_application(
+        config,
+        policy=SendPolicy(private_rate=0, group_rate=0),
+        rate_limits=False,
+        request=request,
+    )
+    request.on_end = application.stop_running
+    runtime_of(application).scanner.scan()  # so the first command already sees the articles
+    application.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=0.0, timeout=1)
