@@ -12,8 +12,18 @@ from telegram.error import TelegramError
 
 from bot.formatter import MODE_FULL
 from bot.i18n import format_datetime, t
-from bot.replies import Context, is_admin, language, ledger_chat, reply, runtime, send_text
+from bot.replies import (
+    Context,
+    is_admin,
+    language,
+    language_for_user,
+    ledger_chat,
+    reply,
+    runtime,
+    send_text,
+)
 from bot.store import ACTIVE, ANNOUNCEMENT, Chat
+from bot.transport import SendFailure
 
 log = logging.getLogger(__name__)
 
@@ -166,31 +176,48 @@ async def read_link(update: Update, context: Context) -> None:
 
 
 async def read_button(update: Update, context: Context) -> None:
-    """The card's "read full text" button: the text goes to whoever pressed it."""
+    """The card's "read full text" button. In a group or channel the text goes to
+    the reader's private chat, so one reader's tap does not post it for everyone."""
     query = update.callback_query
     article_id = (query.data or "").removeprefix("read:")
-    await query.answer()
-    await _send_article(update, context, article_id)
+    if update.effective_chat is None or update.effective_chat.type == ChatType.PRIVATE:
+        await query.answer()
+        await _send_article(update, context, article_id)
+        return
+    lang = language_for_user(update, context)
+    reader = Chat(update.effective_user.id, type=ChatType.PRIVATE, language=lang, mode=MODE_FULL)
+    try:
+        sent = await _deliver_article(context, reader, article_id)
+    except SendFailure as failure:
+        log.info("full text for %s not sent privately: %s", reader.id, failure)
+        await query.answer(t("start_me_first", lang), show_alert=True)
+        return
+    await query.answer(t("sent_privately" if sent else "not_found", lang, id=article_id))
 
 
 async def _send_article(update: Update, context: Context, article_id: str) -> None:
     """Card, full text and albums of one article in this chat, in the chat's language."""
-    rt = runtime(context)
-    row = rt.store.article(article_id) if len(article_id) <= 40 else None
-    if row is None or row["status"] not in (ACTIVE, ANNOUNCEMENT):
-        await reply(update, context, "not_found", id=article_id[:40])
-        return
     here = ledger_chat(update, context)
     message = update.effective_message
     thread = message.message_thread_id if message and message.is_topic_message else None
     lang = language(update, context)
     chat = Chat(here.id, type=here.type, language=lang, mode=MODE_FULL, thread_id=thread)
+    if not await _deliver_article(context, chat, article_id):
+        await reply(update, context, "not_found", id=article_id[:40])
+
+
+async def _deliver_article(context: Context, chat: Chat, article_id: str) -> bool:
+    """Send a published article to ``chat`` now; False when there is no such article."""
+    rt = runtime(context)
+    row = rt.store.article(article_id) if len(article_id) <= 40 else None
+    if row is None or row["status"] not in (ACTIVE, ANNOUNCEMENT):
+        return False
     version = row["content_hash"] or str(row["last_changed"])
     messages = rt.sender.messages_for(article_id, version, chat)
     if messages is None:
-        await reply(update, context, "not_found", id=article_id)
-        return
+        return False
     await rt.sender.send_now(chat, messages, article_id)
+    return True
 
 
 async def private_text(update: Update, context: Context) -> None:

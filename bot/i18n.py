@@ -85,6 +85,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "找不到编号为 {id} 的通知。发送 /latest 查看最新通知。",
         "en": "No notice with id {id}. Send /latest to see the newest.",
     },
+    "sent_privately": {"zh": "全文已私信发送给您。", "en": "Sent to you in a private chat."},
+    "start_me_first": {
+        "zh": "请先私聊本机器人并发送 /start，再点此按钮。",
+        "en": "Open a private chat with this bot and send /start, then tap again.",
+    },
     "search_usage": {"zh": "用法：/search 关键词", "en": "Usage: /search words"},
     "search_empty": {
         "zh": "没有找到与「{query}」相关的通知。",

@@ -33,9 +33,21 @@ def language(update: Update, context: Context) -> str:
     chat = rt.store.chat(tg.id) if tg else None
     if chat and chat.language:
         return chat.language
-    if tg and tg.type == ChatType.PRIVATE and update.effective_user:
-        return language_for(update.effective_user.language_code, rt.config.lang)
+    if tg and tg.type == ChatType.PRIVATE:
+        return language_for_user(update, context)
     return rt.config.lang
+
+
+def language_for_user(update: Update, context: Context) -> str:
+    """The user's own language: their private chat's setting, else their Telegram language."""
+    rt = runtime(context)
+    user = update.effective_user
+    if user is None:
+        return rt.config.lang
+    own = rt.store.chat(user.id)
+    if own and own.language:
+        return own.language
+    return language_for(user.language_code, rt.config.lang)
 
 
 async def reply(update: Update, context: Context, key: str, **values: Any) -> None:

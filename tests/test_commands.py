@@ -16,7 +16,7 @@ from tests.botenv import (
     member_update,
     message_update,
 )
-from tests.emulator import Emulator
+from tests.emulator import Emulator, Fault
 from tests.paths import SEED
 
 
@@ -280,3 +280,20 @@ async def test_daily_digest_lists_the_days_notices(bot: LiveBot) -> None:
     assert _text(digest).startswith("今日通知汇总（1 篇）") and SEED_TITLE in _text(digest)
     bot.app.job_queue.run_once(digest_job, 0)
     assert await bot.quiet() == []  # once a day
+
+
+async def test_read_button_in_a_group_goes_to_the_reader_privately(bot: LiveBot) -> None:
+    article_id = bot.runtime.store.recent_articles(1)[0]["id"]
+    calls = await bot.say(callback_update(-161, 162, f"read:{article_id}"), replies=4)
+    assert {c.params["chat_id"] for c in calls} == {162}
+    assert calls[0].method == "sendPhoto"
+    bot.emulator.always[163] = Fault.blocked()
+    start = bot.mark()
+    bot.emulator.push(callback_update(-161, 163, f"read:{article_id}"))
+    for _ in range(100):
+        answers = [c for c in bot.emulator.calls[start:] if c.method == "answerCallbackQuery"]
+        if answers:
+            break
+        await bot.quiet(0.05)
+    assert "/start" in answers[0].params["text"] and answers[0].params["show_alert"] is True
+    assert [c for c in bot.emulator.calls[start:] if c.ok and c.params.get("chat_id") == -161] == []
