@@ -16,7 +16,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -226,10 +226,13 @@ def _part(method: str, params: dict[str, Any]) -> Part:
 
 
 def _params(request_data: RequestData | None) -> dict[str, Any]:
-    if request_data is None:
-        return {}
+    return decode_params(request_data.json_parameters.items()) if request_data else {}
+
+
+def decode_params(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Bot API parameters as python-telegram-bot sends them: text as it is, the rest JSON."""
     params: dict[str, Any] = {}
-    for key, value in request_data.json_parameters.items():
+    for key, value in pairs:
         if key in RAW_KEYS:
             params[key] = value
             continue

@@ -21,9 +21,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
+from bot.console import decode_params
+
 BOT_ID = 4242
 SEND_METHODS = {"sendMessage", "sendPhoto", "sendAnimation", "sendMediaGroup"}
-RAW_TEXT_KEYS = {"text", "caption", "photo", "animation"}
 
 
 @dataclass(frozen=True)
@@ -315,16 +316,7 @@ def _parse(body: bytes, content_type: str) -> dict[str, Any]:
         return {}
     if content_type.startswith("application/json"):
         return json.loads(body)
-    params: dict[str, Any] = {}
-    for key, value in parse_qsl(body.decode("utf-8"), keep_blank_values=True):
-        if key in RAW_TEXT_KEYS:
-            params[key] = value
-            continue
-        try:
-            params[key] = json.loads(value)
-        except ValueError:
-            params[key] = value
-    return params
+    return decode_params(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
 
 
 def _handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:

@@ -21,12 +21,6 @@ from tests.paths import SEED
 
 
 @pytest.fixture
-def emulator() -> AsyncIterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
-
-
-@pytest.fixture
 async def bot(tmp_path: Path, emulator: Emulator) -> AsyncIterator[LiveBot]:
     shutil.copy(SEED, tmp_path / "articles" if (tmp_path / "articles").exists() else _mk(tmp_path))
     async with live_bot(tmp_path, emulator) as live:

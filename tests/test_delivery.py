@@ -17,12 +17,6 @@ DAY = 86400.0
 
 
 @pytest.fixture
-def emulator() -> AsyncIterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
-
-
-@pytest.fixture
 async def env(tmp_path: Path, emulator: Emulator) -> AsyncIterator[BotEnv]:
     async with running_bot(tmp_path, emulator) as bot_env:
         bot_env.scan()  # the first scan of an (empty) archive
