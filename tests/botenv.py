@@ -101,7 +101,6 @@ async def running_bot(
 
 
 ADMIN = 900
-CHAT_TYPES = {"private", "group", "supergroup", "channel"}
 
 
 def message_update(
