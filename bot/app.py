@@ -44,6 +44,7 @@ def build_application(
     rate_limits: bool = True,
     clock: Clock = time.time,
     request: BaseRequest | None = None,
+    timeout: float | None = None,
 ) -> Application:
     """The bot as it runs for real; tests build it the same way against the emulator."""
     if not config.token:
@@ -60,6 +61,8 @@ def build_application(
     )
     if request is None:
         builder = builder.connection_pool_size(policy.concurrency + 8)
+        if timeout is not None:  # PTB's default: 5 s to read an answer
+            builder = builder.read_timeout(timeout).write_timeout(timeout)
     else:  # console mode: the same application over another transport
         builder = builder.request(request).get_updates_request(request)
     if rate_limits:

@@ -26,6 +26,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 from bot.richtext import Entity, RichText
 
@@ -129,6 +130,9 @@ _HEADINGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6"])
 _NO_INNER = frozenset({"code", "pre"})
 # Deeper lists are shown at this depth, so nesting cannot blow up the text.
 MAX_INDENT = 4
+_URL_LIKE = re.compile(
+    r"^(https?://|www\.)[^\s/]+\.[^\s]+$|^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}(/\S*)?$", re.I
+)
 _SPACE = re.compile(r"[ \t\n\r\f\v\u00a0\u3000\u2000-\u200a\u202f\u205f]+")
 
 
@@ -174,6 +178,16 @@ class _Buffer:
 
     def text(self) -> str:
         return "".join(self.parts)
+
+    def tail(self, count: int) -> str:
+        """The last ``count`` characters."""
+        pieces: list[str] = []
+        for part in reversed(self.parts):
+            if count <= 0:
+                break
+            pieces.append(part[-count:])
+            count -= len(part)
+        return "".join(reversed(pieces))
 
 
 @dataclass
@@ -293,6 +307,11 @@ class _Walker(HTMLParser):
             self.pre_depth -= 1
         if node.tag == "a" and node.url and len(self.buf) == node.start:
             self._emit(node.url)
+        if node.entity == "text_link" and _misleading(
+            self.buf.tail(len(self.buf) - node.start), node.url
+        ):
+            node.entity = None  # shown as text, followed by where it really goes
+            self._emit(f" ({node.url})")
         end = len(self.buf)
         if node.entity and end > node.start:
             self.entities.append(
@@ -321,7 +340,8 @@ class _Walker(HTMLParser):
         self._emit("🔗 ")
         start = len(self.buf)
         self._emit(url)
-        self.entities.append(Entity("text_link", start, len(self.buf), url=url))
+        if not self._blocked("text_link"):
+            self.entities.append(Entity("text_link", start, len(self.buf), url=url))
         self._break("\n\n")
 
     def _block_break(self, tag: str) -> str:
@@ -386,6 +406,18 @@ class _Walker(HTMLParser):
         if node.entity:
             self.open_entities[node.entity] -= 1
         return node
+
+
+def _host(url: str) -> str:
+    return urlsplit(url if "://" in url else f"http://{url}").hostname or ""
+
+
+def _misleading(text: str, url: str | None) -> bool:
+    """Link text that reads as an address other than where the link goes."""
+    shown = text.strip()
+    if url is None or not _URL_LIKE.match(shown):
+        return False
+    return _host(shown).removeprefix("www.") != _host(url).removeprefix("www.")
 
 
 def _code_language(attrs: dict[str, str | None]) -> str | None:

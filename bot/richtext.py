@@ -24,6 +24,9 @@ _BREAKS: tuple[re.Pattern[str], ...] = (
     re.compile(r"[，、,：:]"),
     re.compile(r"[ \t]"),
 )
+# Among spans over the same text, the order Telegram reads as outer to inner:
+# a quote holds everything, and code/pre may hold nothing.
+_NESTING_RANK = {"blockquote": 0, "code": 2, "pre": 2}
 # A part shorter than this share of the room is worse than a cut at a lower preference.
 _MIN_FILL = 0.5
 
@@ -99,7 +102,7 @@ class RichText:
                 end -= 1
             if start < end:
                 result.append(e.shifted(start, end))
-        result.sort(key=lambda e: (e.start, -e.end))
+        result.sort(key=lambda e: (e.start, -e.end, _NESTING_RANK.get(e.type, 1)))
         return RichText(text, result)
 
     def stripped(self) -> RichText:

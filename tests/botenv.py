@@ -85,7 +85,10 @@ def bot_config(tmp_path: Path, emulator: Emulator, **overrides: object) -> Confi
 
 @asynccontextmanager
 async def running_bot(
-    tmp_path: Path, emulator: Emulator, policy: SendPolicy | None = None
+    tmp_path: Path,
+    emulator: Emulator,
+    policy: SendPolicy | None = None,
+    timeout: float | None = None,
 ) -> AsyncIterator[BotEnv]:
     config = bot_config(tmp_path, emulator)
     clock = Clock()
@@ -94,6 +97,7 @@ async def running_bot(
         policy=policy or SendPolicy(private_rate=0, group_rate=0),
         rate_limits=False,
         clock=clock,
+        timeout=timeout,
     )
     async with app:
         yield BotEnv(app, runtime_of(app), emulator, clock, config.articles[0])

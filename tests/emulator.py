@@ -59,6 +59,11 @@ class Fault:
         )
 
     @classmethod
+    def slow(cls, seconds: float) -> Fault:
+        """Deliver, but answer late: past the client's timeout, a delivered message looks lost."""
+        return cls(200, "OK", delay=seconds)
+
+    @classmethod
     def bad_photo(cls) -> Fault:
         return cls(400, "Bad Request: wrong file identifier/HTTP URL specified")
 
@@ -161,7 +166,7 @@ class Emulator:
             if fault is None and method in SEND_METHODS and self._over_rate():
                 self.too_many += 1
                 fault = Fault.flood(1)
-        if fault is not None:
+        if fault is not None and fault.code != 200:
             return fault.code, _error(fault), fault
         try:
             result = self._result(method, params)
@@ -171,7 +176,7 @@ class Emulator:
         if method in SEND_METHODS:
             results = result if isinstance(result, list) else [result]
             call.message_ids = [r["message_id"] for r in results]
-        return 200, {"ok": True, "result": result}, None
+        return 200, {"ok": True, "result": result}, fault
 
     def _fault_for(self, method: str, params: dict[str, Any]) -> Fault | None:
         if method not in SEND_METHODS:

@@ -82,3 +82,15 @@ def test_safe_url() -> None:
     assert safe_url("data:image/png;base64,xx") is None
     assert safe_url("JavaScript:x") is None
     assert safe_url("https://a.b/c d") is None
+
+
+def test_link_text_that_names_another_address_is_not_a_link() -> None:
+    html = (
+        '<p><a href="https://evil.example/x">https://bank.example.com</a> '
+        '<a href="https://bank.example.com/login">bank.example.com</a></p>'
+    )
+    rich = html_to_rich(html)
+    assert rich.text == "https://bank.example.com (https://evil.example/x) bank.example.com"
+    assert [(e.type, e.url) for e in rich.entities] == [
+        ("text_link", "https://bank.example.com/login")
+    ]

@@ -1,0 +1,317 @@
+"""Reliability scenarios shared by the fast tests (``make test``) and ``bench/chaos``.
+
+Each scenario runs the real bot — a ``noticebot run`` process, or the same
+application in-process with a clock the scenario moves — against the local Bot
+API emulator, and returns a report of what was tried and what held.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.config import Config
+from bot.delivery import SendPolicy
+from bot.scanner import Scanner
+from bot.store import Chat, Store
+from tests.botenv import TOKEN, running_bot
+from tests.emulator import Emulator, Fault
+from tests.process import BOT_COMMAND, clean_env, run_cli
+
+
+def now_rfc() -> str:
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
+
+
+def article_text(title: str, body: str = "<p>本周六停水，请提前储水。</p>", extra: str = "") -> str:
+    return f"\n---\ntitle: '{title}'\ndate: {now_rfc()}\n{extra}---\n\n{body}\n"
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str = "progress") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout} s")
+        time.sleep(0.05)
+
+
+def prepare_ledger(work: Path, chats: list[Chat]) -> Path:
+    """An empty archive scanned once (so nothing old is pushed) and these chats subscribed."""
+    articles = work / "articles"
+    articles.mkdir(parents=True, exist_ok=True)
+    store = Store(work / "state" / "noticebot.db")
+    Scanner(store, Config(articles=(articles,))).scan()
+    for chat in chats:
+        store.subscribe(chat)
+    store.close()
+    return articles
+
+
+def start_bot(work: Path, emulator: Emulator, log: Path, **env: str) -> subprocess.Popen[bytes]:
+    values = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": emulator.url,
+        "NOTICEBOT_DB": str(work / "state" / "noticebot.db"),
+        "NOTICEBOT_ARTICLES": str(work / "articles"),
+        "NOTICEBOT_SCAN_INTERVAL": "1",
+        "NOTICEBOT_LOG_LEVEL": "DEBUG",
+        **env,
+    }
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [*BOT_COMMAND, "run"], cwd=work, env=clean_env(**values), stdout=out, stderr=out
+        )
+
+
+# --- crash ------------------------------------------------------------------------------------
+@dataclass
+class CrashReport:
+    chats: int
+    kills: int
+    missing: int
+    duplicates: int
+    seconds: float
+    clean_exit: bool
+
+    def lines(self) -> list[str]:
+        return [
+            f"crash: {self.chats} chats, SIGKILL at {self.kills} random moments",
+            f"  chats that never received it: {self.missing} (target 0)",
+            f"  duplicate deliveries: {self.duplicates} (target ≤ {self.kills}, one per kill)",
+            f"  time to finish: {self.seconds:.1f} s; clean exit on SIGTERM: {self.clean_exit}",
+        ]
+
+
+def crash_scenario(work: Path, chats: int, kills: int, seed: int = 1) -> CrashReport:
+    rng = random.Random(seed)
+    articles = prepare_ledger(work, [Chat(i) for i in range(1, chats + 1)])
+    (articles / "notice.md").write_text(article_text("停水通知"), encoding="utf-8")
+    moments = sorted(rng.sample(range(1, chats), kills))
+    log = work / "bot.log"
+    start = time.monotonic()
+    with Emulator() as emulator:
+        process = start_bot(work, emulator, log)
+        for moment in moments:
+            wait_for(lambda m=moment: len(emulator.delivered()) >= m, 120)
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            process = start_bot(work, emulator, log)
+        wait_for(lambda: len(emulator.cards_per_chat()) == chats, 300, "complete delivery")
+        seconds = time.monotonic() - start
+        process.send_signal(signal.SIGTERM)
+        clean = process.wait(timeout=30) == 0
+    counts = emulator.cards_per_chat()
+    return CrashReport(
+        chats=chats,
+        kills=kills,
+        missing=chats - len(counts),
+        duplicates=sum(n - 1 for n in counts.values()),
+        seconds=seconds,
+        clean_exit=clean,
+    )
+
+
+# --- API faults ---------------------------------------------------------------------------------
+FAULT_WEIGHTS = {
+    "healthy": 40,
+    "flood": 8,
+    "server": 8,
+    "drop": 6,
+    "timeout": 4,
+    "blocked": 5,
+    "kicked": 5,
+    "not_found": 5,
+    "migrated": 5,
+}
+TRANSIENT = ("healthy", "flood", "server", "drop", "timeout")
+GONE = ("blocked", "kicked", "not_found")
+PROXY = "https://cors.zfour.workers.dev/?"
+BAD_PHOTO = "http://img.example/lead.jpeg"
+
+
+@dataclass
+class FaultReport:
+    injected: Counter[str] = field(default_factory=Counter)
+    handled: Counter[str] = field(default_factory=Counter)
+    lost: Counter[str] = field(default_factory=Counter)
+    duplicates: Counter[str] = field(default_factory=Counter)
+    photo_fallbacks: int = 0
+    rounds: int = 0
+
+    def lines(self) -> list[str]:
+        out = [
+            f"API faults over one broadcast ({sum(self.injected.values())} chats, "
+            f"lead photo URL failing for all, {self.rounds} dispatch rounds):"
+        ]
+        for kind in FAULT_WEIGHTS:
+            verb = {"migrated": "moved", **dict.fromkeys(GONE, "deactivated")}.get(
+                kind, "delivered"
+            )
+            out.append(
+                f"  {kind:<10} injected {self.injected[kind]:>4}, {verb} {self.handled[kind]:>4}, "
+                f"lost {self.lost[kind]}, duplicates {self.duplicates[kind]}"
+            )
+        out.append(f"  cards sent through the photo's fallback URL: {self.photo_fallbacks}")
+        return out
+
+
+def _inject(kind: str, chat_id: int, emulator: Emulator, rng: random.Random) -> None:
+    once = emulator.once[chat_id]
+    if kind == "flood":
+        once.append(Fault.flood(rng.randint(1, 30)))
+    elif kind == "server":
+        once.extend(Fault(rng.choice((500, 502)), "Bad Gateway") for _ in range(rng.randint(1, 3)))
+    elif kind == "drop":
+        once.append(Fault(drop=True))
+    elif kind == "timeout":
+        once.append(Fault.slow(1.0))
+    elif kind == "blocked":
+        emulator.always[chat_id] = Fault.blocked()
+    elif kind == "kicked":
+        emulator.always[chat_id] = Fault.kicked()
+    elif kind == "not_found":
+        emulator.always[chat_id] = Fault.chat_not_found()
+    elif kind == "migrated":
+        emulator.always[chat_id] = Fault.migrated(chat_id - 1_000_000_000_000)
+
+
+async def fault_scenario(work: Path, chats: int, seed: int = 1) -> FaultReport:
+    rng = random.Random(seed)
+    kinds = rng.choices(list(FAULT_WEIGHTS), weights=list(FAULT_WEIGHTS.values()), k=chats)
+    plan = {(-(i + 1) if kind == "migrated" else i + 1): kind for i, kind in enumerate(kinds)}
+    report = FaultReport()
+    with Emulator() as emulator:
+        emulator.bad_urls.add(BAD_PHOTO)
+        policy = SendPolicy(private_rate=0, group_rate=0, concurrency=32)
+        async with running_bot(work, emulator, policy, timeout=0.3) as env:
+            env.scan()
+            for chat_id, kind in plan.items():
+                env.subscribe(chat_id, type="group" if chat_id < 0 else "private")
+                _inject(kind, chat_id, emulator, rng)
+                report.injected[kind] += 1
+            body = f'<p><img src="{PROXY}{BAD_PHOTO}" data-size="800,600">停水通知。</p>'
+            env.write_article("notice.md", body=body)
+            env.scan()
+            while env.runtime.store.next_due_time() is not None and report.rounds < 500:
+                await env.send()
+                env.clock.advance(60)
+                report.rounds += 1
+            store = env.runtime.store
+            cards = emulator.cards_per_chat()
+            for chat_id, kind in plan.items():
+                target = chat_id - 1_000_000_000_000 if kind == "migrated" else chat_id
+                got = cards.get(target, 0)
+                report.duplicates[kind] += max(0, got - 1)
+                if kind in GONE:
+                    chat = store.chat(chat_id)
+                    report.handled[kind] += int(chat is not None and not chat.active and got == 0)
+                elif got:
+                    report.handled[kind] += 1
+                else:
+                    report.lost[kind] += 1
+            report.photo_fallbacks = sum(
+                1 for _, c in emulator.delivered("sendPhoto") if c.params["photo"].startswith(PROXY)
+            )
+    return report
+
+
+# --- bad input ----------------------------------------------------------------------------------
+def hostile_files(big_bytes: int) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """(bad files that must be rejected, hostile files that must still be delivered)."""
+    good = {
+        "gb18030.md": article_text("国标编码通知").encode("gb18030"),
+        "utf16.md": article_text("UTF-16 通知").encode("utf-16"),
+        "no-front-matter.md": "# 没有前言的通知\n\n正文**加粗**。\n".encode(),
+        "nested.md": article_text("嵌套", "<div>" * 10_000 + "深处" + "</div>" * 10_000).encode(),
+        "unclosed.md": article_text("未闭合", "<p><b>粗<i>斜<div>块<span>尾").encode(),
+        "scripts.md": article_text(
+            "脚本",
+            "<script>alert(1)</script><style>p{}</style><iframe src='https://v.example/e'>"
+            "</iframe><svg><text>图</text></svg><p>可见</p>",
+        ).encode(),
+        "links.md": article_text(
+            "链接",
+            "<p><a href='javascript:alert(1)'>坏链接</a> <a href='data:text/html,x'>数据</a> "
+            "<a href='https://ok.example'>好链接</a></p>",
+        ).encode(),
+        "images.md": article_text(
+            "两百张图",
+            "".join(
+                f"<img src='https://img.example/{i}.jpg' data-size='800,600'>" for i in range(200)
+            )
+            + "<p>图片</p>",
+        ).encode(),
+        "invisible.md": article_text(
+            "零宽\u200b与\u202e反向", "<p>文\u200d字\u202e反向\u2066</p>"
+        ).encode(),
+        "surrogate.md": article_text("代理", "<p>孤立代理&#xD800;字符&#xDFFF;结束</p>").encode(),
+    }
+    bad = {
+        "invalid-yaml.md": b"\n---\ntitle: [unclosed\ndate: x: y\n---\n\n<p>x</p>\n",
+        "empty.md": b"",
+        "binary.md": bytes(range(256)) * 8,
+        "huge.md": article_text("巨大").encode() + b"<p>" + b"x" * big_bytes + b"</p>",
+    }
+    return bad, good
+
+
+@dataclass
+class BadInputReport:
+    bad: int
+    listed: int
+    reasons: dict[str, str]
+    good: int
+    delivered: int
+    crashed: bool
+
+    def lines(self) -> list[str]:
+        out = [
+            f"bad input dropped beside good files while the bot runs: {self.bad} broken, "
+            f"{self.good} hostile but valid",
+            f"  crashes: {int(self.crashed)} (target 0)",
+            f"  broken files listed by `noticebot scan` with a reason: {self.listed}/{self.bad}",
+        ]
+        out += [f"    {name}: {reason}" for name, reason in sorted(self.reasons.items())]
+        out.append(f"  valid files delivered: {self.delivered}/{self.good}")
+        return out
+
+
+def bad_input_scenario(work: Path, big_bytes: int) -> BadInputReport:
+    articles = prepare_ledger(work, [Chat(7)])
+    bad, good = hostile_files(big_bytes)
+    log = work / "bot.log"
+    with Emulator() as emulator:
+        process = start_bot(work, emulator, log, NOTICEBOT_LOG_LEVEL="INFO")
+        wait_for(lambda: any(c.method == "getUpdates" for c in emulator.calls), 60, "start")
+        for name, data in {**bad, **good}.items():
+            (articles / name).write_bytes(data)
+        with contextlib.suppress(AssertionError):
+            wait_for(lambda: emulator.cards_per_chat().get(7, 0) >= len(good), 120, "deliveries")
+        crashed = process.poll() is not None
+        process.send_signal(signal.SIGTERM)
+        crashed = crashed or process.wait(timeout=30) != 0
+        delivered = emulator.cards_per_chat().get(7, 0)
+    scan = run_cli(
+        "scan",
+        "--json",
+        cwd=work,
+        NOTICEBOT_DB=str(work / "state" / "noticebot.db"),
+        NOTICEBOT_ARTICLES=str(articles),
+    )
+    invalid = {Path(i["path"]).name: i["reason"] for i in json.loads(scan.stdout)["invalid"]}
+    return BadInputReport(
+        bad=len(bad),
+        listed=sum(1 for name in bad if name in invalid),
+        reasons={name: invalid.get(name, "NOT LISTED") for name in bad},
+        good=len(good),
+        delivered=delivered,
+        crashed=crashed,
+    )
