@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench format preview clean
+.PHONY: run test bench chaos format preview clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	PYTHONPATH=. $(BIN)/python -m bench.scan
 	PYTHONPATH=. $(BIN)/python -m bench.fanout
+
+chaos: $(STAMP)
+	PYTHONPATH=. $(BIN)/python -m bench.chaos
 
 format: $(STAMP)
 	$(BIN)/ruff format .

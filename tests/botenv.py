@@ -203,7 +203,7 @@ class LiveBot:
         self.emulator.push(update)
         return await self.wait_calls(start, replies)
 
-    async def wait_calls(self, start: int, count: int, timeout: float = 10.0) -> list:
+    async def wait_calls(self, start: int, count: int, timeout: float = 20.0) -> list:
         wanted = {"sendMessage", "sendPhoto", "sendAnimation", "sendMediaGroup", "editMessageText"}
         deadline = time.monotonic() + timeout
         while True:

@@ -142,6 +142,13 @@ async def test_search_finds_by_chinese_keyword(bot: LiveBot) -> None:
     assert "没有找到" in _text(none)
     (none,) = await bot.say(message_update(71, "/search " + "字" * 4000))
     assert "没有找到" in _text(none)
+    # another resident, so the throttle does not answer instead
+    (none,) = await bot.say(message_update(72, "/search '; DROP TABLE articles; --"))
+    assert "没有找到" in _text(none)
+    (still,) = await bot.say(message_update(72, "/search 防疫 OR 1=1"))
+    assert "没有找到" in _text(still)  # every word must match: no injection widens it
+    (found,) = await bot.say(message_update(72, "/latest"))
+    assert SEED_TITLE in _text(found)
 
 
 async def test_settings_change_mode_and_language(bot: LiveBot) -> None:
@@ -283,9 +290,15 @@ async def test_read_button_in_a_group_goes_to_the_reader_privately(bot: LiveBot)
     assert calls[0].method == "sendPhoto"
     bot.emulator.always[163] = Fault.blocked()
     start = bot.mark()
-    bot.emulator.push(callback_update(-161, 163, f"read:{article_id}"))
-    for _ in range(100):
-        answers = [c for c in bot.emulator.calls[start:] if c.method == "answerCallbackQuery"]
+    press = callback_update(-161, 163, f"read:{article_id}")
+    bot.emulator.push(press)
+    press_id = press["callback_query"]["id"]
+    for _ in range(200):
+        answers = [
+            c
+            for c in bot.emulator.calls[start:]
+            if c.method == "answerCallbackQuery" and str(c.params["callback_query_id"]) == press_id
+        ]
         if answers:
             break
         await bot.quiet(0.05)

@@ -1,0 +1,177 @@
+"""The long reliability run: crash, API faults, bad input, fuzzing and a soak, with a report.
+
+Run: ``make chaos`` (or ``.venv/bin/python -m bench.chaos [--soak-seconds 600] [--only NAME]``).
+The fast versions of the same scenarios run in ``make test`` (tests/test_reliability.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bot.store import Chat
+from tests.botenv import ADMIN, message_update
+from tests.chaos import (
+    article_text,
+    bad_input_scenario,
+    crash_scenario,
+    fault_scenario,
+    prepare_ledger,
+    start_bot,
+    wait_for,
+)
+from tests.emulator import Emulator
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def crash() -> list[str]:
+    with tempfile.TemporaryDirectory() as work:
+        return crash_scenario(Path(work), chats=2000, kills=10, seed=2026).lines()
+
+
+def faults() -> list[str]:
+    with tempfile.TemporaryDirectory() as work:
+        return asyncio.run(fault_scenario(Path(work), chats=2000, seed=2026)).lines()
+
+
+def bad_input() -> list[str]:
+    with tempfile.TemporaryDirectory() as work:
+        return bad_input_scenario(Path(work), big_bytes=50 * 1024 * 1024).lines()
+
+
+def fuzz(examples: int = 10_000) -> list[str]:
+    start = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_fuzz.py"],
+        cwd=ROOT,
+        env={**os.environ, "NOTICEBOT_FUZZ_EXAMPLES": str(examples)},
+        capture_output=True,
+        text=True,
+    )
+    verdict = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr
+    seconds = time.monotonic() - start
+    return [
+        f"fuzzing the formatter (Hypothesis, {examples:,} random HTML trees + "
+        f"{max(examples // 3, 50):,} Markdown texts): {verdict} in {seconds:.0f} s",
+        "  invariants: text ≤ 4096 / caption ≤ 1024 UTF-16 units, entities in bounds and nested, "
+        "≤ 100 entities, no empty message, every text node delivered",
+    ]
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _open_work(db: Path) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        row = conn.execute(
+            "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'sending')"
+        ).fetchone()
+    return int(row[0])
+
+
+def soak(seconds: float) -> list[str]:
+    rng = random.Random(2026)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        articles = prepare_ledger(work, [Chat(i) for i in range(1, 51)])
+        db = work / "state" / "noticebot.db"
+        with Emulator() as emulator:
+            process = start_bot(
+                work,
+                emulator,
+                work / "bot.log",
+                NOTICEBOT_LOG_LEVEL="INFO",
+                NOTICEBOT_SCAN_INTERVAL="2",
+                NOTICEBOT_ADMINS=str(ADMIN),
+            )
+            wait_for(lambda: any(c.method == "getUpdates" for c in emulator.calls), 60, "start")
+            time.sleep(3)
+            rss_start = _rss_kib(process.pid)
+            samples: list[tuple[int, int, int]] = []
+            start = time.monotonic()
+            written = commands = 0
+            next_article = next_sample = start
+            while time.monotonic() - start < seconds:
+                now = time.monotonic()
+                if now >= next_article:
+                    written += 1
+                    (articles / f"n{written:05d}.md").write_text(
+                        article_text(f"通知 {written}"), encoding="utf-8"
+                    )
+                    next_article = now + 3
+                if now >= next_sample:
+                    samples.append((int(now - start), _rss_kib(process.pid), _open_work(db)))
+                    next_sample = now + 60
+                user = rng.randint(1000, 1300)
+                text = rng.choice(
+                    ["/latest", "/search 通知", "/subscribe", "/unsubscribe", "/help", "/read_x"]
+                )
+                emulator.push(message_update(user, text))
+                commands += 1
+                time.sleep(1)
+            time.sleep(5)  # let the last notice go out
+            rss_end = _rss_kib(process.pid)
+            open_end = _open_work(db)
+            alive = process.poll() is None
+            process.send_signal(signal.SIGTERM)
+            clean = process.wait(timeout=30) == 0
+            answered = sum(1 for _, c in emulator.delivered() if int(c.params["chat_id"]) >= 1000)
+            cards = len(emulator.delivered())
+        log = (work / "bot.log").read_text(encoding="utf-8", errors="replace")
+    errors = log.count(" ERROR ") + log.count("Traceback")
+    lines = [
+        f"soak: {seconds / 60:.0f} min, a notice every 3 s ({written}), a command every 1 s "
+        f"({commands}), chats subscribing and leaving",
+        f"  RSS at start {rss_start / 1024:.1f} MiB, at end {rss_end / 1024:.1f} MiB "
+        f"({(rss_end - rss_start) / 1024:+.1f} MiB)",
+        "  minute: RSS MiB / open deliveries  "
+        + ", ".join(f"{t // 60}: {r / 1024:.1f}/{w}" for t, r, w in samples),
+        f"  open deliveries at the end: {open_end}; messages sent {cards}, "
+        f"command replies {answered}",
+        f"  process alive throughout: {alive}; clean exit: {clean}; errors logged: {errors}",
+    ]
+    return lines
+
+
+SCENARIOS = {"crash": crash, "faults": faults, "bad_input": bad_input, "fuzz": fuzz}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--soak-seconds", type=float, default=600)
+    parser.add_argument("--only", choices=[*SCENARIOS, "soak"])
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.CRITICAL)
+    print(
+        f"noticebot reliability report — {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores"
+    )
+    for name, scenario in SCENARIOS.items():
+        if args.only in (None, name):
+            started = time.monotonic()
+            print(
+                "\n".join(scenario()),
+                f"  ({time.monotonic() - started:.0f} s)",
+                sep="\n",
+                flush=True,
+            )
+    if args.only in (None, "soak"):
+        print("\n".join(soak(args.soak_seconds)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
