@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -53,13 +54,14 @@ def bad_input() -> list[str]:
 def fuzz(examples: int = 10_000) -> list[str]:
     start = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_fuzz.py"],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/test_fuzz.py"],
         cwd=ROOT,
         env={**os.environ, "NOTICEBOT_FUZZ_EXAMPLES": str(examples)},
         capture_output=True,
         text=True,
     )
-    verdict = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr
+    counts = re.findall(r"\d+ (?:passed|failed)", result.stdout)
+    verdict = ", ".join(counts) if counts else f"no result (exit {result.returncode})"
     seconds = time.monotonic() - start
     return [
         f"fuzzing the formatter (Hypothesis, {examples:,} random HTML trees + "

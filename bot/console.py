@@ -24,7 +24,9 @@ from typing import Any, TextIO
 from telegram import Update
 from telegram.request import BaseRequest, RequestData
 
+from bot.app import build_application, runtime_of
 from bot.config import Config
+from bot.delivery import SendPolicy
 from bot.outgoing import Outgoing, Part
 from bot.preview import render_terminal
 
@@ -245,9 +247,6 @@ def decode_params(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
 
 def run_console(config: Config, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
     """The bot with the terminal in place of Telegram, until Ctrl-D or the end of input."""
-    from bot.app import build_application, runtime_of
-    from bot.delivery import SendPolicy
-
     config = console_config(config)
     request = ConsoleRequest(stdin, stdout, lang=config.lang, color=stdout.isatty())
     stdout.write(banner(config))

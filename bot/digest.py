@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from telegram.error import Forbidden, TelegramError
 
 from bot.i18n import format_datetime, t
-from bot.replies import Context, runtime
+from bot.replies import NO_PREVIEW, Context, runtime
 from bot.scanner import matches_row
 from bot.store import Chat
 
@@ -43,7 +43,7 @@ async def digest_job(context: Context) -> None:
                     chat.id,
                     digest_text(chat, rows, lang, rt.config.tz),
                     message_thread_id=chat.thread_id,
-                    link_preview_options={"is_disabled": True},
+                    link_preview_options=NO_PREVIEW,
                 )
             except Forbidden as error:
                 rt.store.deactivate_chat(chat.id, error.message)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import Update
+from telegram import LinkPreviewOptions, Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
@@ -13,6 +13,7 @@ from bot.runtime import Runtime
 from bot.store import Chat
 
 Context = ContextTypes.DEFAULT_TYPE
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 def runtime(context: Context) -> Runtime:
@@ -64,7 +65,7 @@ async def send_text(update: Update, context: Context, text: str, **kwargs: Any) 
         chat.id,
         text,
         message_thread_id=thread,
-        link_preview_options={"is_disabled": True},
+        link_preview_options=NO_PREVIEW,
         **kwargs,
     )
 
