@@ -367,11 +367,13 @@ class _Walker(HTMLParser):
         if self.pending_break:
             return
         self.buf.rstrip(" ")
+        self._clip_closed()
         self.buf.append(kind)
 
     def _emit(self, text: str) -> None:
         if self.pending_break:
             self.buf.rstrip(" \n")
+            self._clip_closed()
             if len(self.buf):
                 self.buf.append(self.pending_break)
             self.pending_break = ""
@@ -381,6 +383,16 @@ class _Walker(HTMLParser):
                     break
                 node.start = len(self.buf)
         self.buf.append(text)
+
+    def _clip_closed(self) -> None:
+        """Spans already closed must not reach into whitespace that was just stripped
+        (their ends only grow in closing order, so the check stops early)."""
+        length = len(self.buf)
+        for index in range(len(self.entities) - 1, -1, -1):
+            entity = self.entities[index]
+            if entity.end <= length:
+                break
+            self.entities[index] = entity.shifted(min(entity.start, length), length)
 
     def _at_line_start(self) -> bool:
         return self.buf.last() in ("", "\n")

@@ -94,3 +94,9 @@ def test_link_text_that_names_another_address_is_not_a_link() -> None:
     assert [(e.type, e.url) for e in rich.entities] == [
         ("text_link", "https://bank.example.com/login")
     ]
+
+
+def test_closed_span_does_not_reach_into_stripped_whitespace() -> None:
+    """Found by the fuzzer: an italic around a lone <br> ended up over the next line's text."""
+    html = "<b><i><br></i><code><iframe src='https://v.example/e'></iframe>"
+    assert _spans(html) == [("bold", "🔗 https://v.example/e"), ("code", "🔗 https://v.example/e")]
