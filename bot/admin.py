@@ -14,7 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 
 from bot.formatter import MODE_CARD, announcement
-from bot.i18n import t
+from bot.i18n import format_counts, t
 from bot.replies import Context, is_admin, language, ledger_chat, reply, runtime, send_text
 from bot.store import ACTIVE, ANNOUNCEMENT, Chat
 
@@ -161,14 +161,13 @@ async def stats(update: Update, context: Context) -> None:
         return
     store = runtime(context).store
     status = store.status()
-    counts = lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "0"  # noqa: E731
     await reply(
         update,
         context,
         "stats",
-        articles=counts(status["articles"]),
+        articles=format_counts(status["articles"]),
         active=status["chats"]["active"],
         inactive=len(status["chats"]["inactive"]),
-        deliveries=counts(status["deliveries"]),
+        deliveries=format_counts(status["deliveries"]),
         failures=store.failures_since(store.clock() - 86400),
     )

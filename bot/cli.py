@@ -14,7 +14,7 @@ from pathlib import Path
 from bot.articles import LoadResult, load_folders
 from bot.config import LANGUAGES, Config, ConfigError, load_config
 from bot.formatter import format_article
-from bot.i18n import format_datetime
+from bot.i18n import format_counts, format_datetime
 from bot.logs import setup_logging
 from bot.preview import render_html, render_json_lines, render_terminal
 from bot.scanner import Scanner, ScanReport
@@ -172,16 +172,15 @@ def _status(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         print(json.dumps(status, ensure_ascii=False))
         return 0
-    counts = lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"  # noqa: E731
     chats = status["chats"]
-    print(f"articles: {counts(status['articles'])}")
+    print(f"articles: {format_counts(status['articles'], 'none')}")
     print(
         f"chats: active {chats['active']}, unsubscribed {chats['unsubscribed']}, "
         f"inactive {len(chats['inactive'])}"
     )
     for chat in chats["inactive"]:
         print(f"  inactive {chat['id']} ({chat['type']}): {chat['reason']}")
-    print(f"deliveries: {counts(status['deliveries'])}")
+    print(f"deliveries: {format_counts(status['deliveries'], 'none')}")
     for failure in status["last_failures"]:
         print(
             f"  {failure['status']} {failure['article_id']} → {failure['chat_id']} "

@@ -89,6 +89,16 @@ def full_text(article: Article, lang: str, tz: ZoneInfo) -> list[Outgoing]:
     rich = _header(article, lang, tz, title_limit=None)
     if article.body.text:
         rich.append("\n\n").extend(article.body)
+    return text_messages(rich)
+
+
+def announcement(title: str, text: str) -> list[Outgoing]:
+    """A free-text notice from an admin: bold title, then the text, split like an article."""
+    return text_messages(RichText().append(title, "bold").append("\n\n" + text.strip()))
+
+
+def text_messages(rich: RichText) -> list[Outgoing]:
+    """Rich text as the text messages Telegram accepts, link previews off."""
     return [
         Outgoing(
             "sendMessage",
@@ -99,15 +109,6 @@ def full_text(article: Article, lang: str, tz: ZoneInfo) -> list[Outgoing]:
             },
             "text",
         )
-        for part in split(rich, TEXT_LIMIT, ENTITY_LIMIT)
-    ]
-
-
-def announcement(title: str, text: str) -> list[Outgoing]:
-    """A free-text notice from an admin: bold title, then the text, split like an article."""
-    rich = RichText().append(title, "bold").append("\n\n" + text.strip())
-    return [
-        Outgoing("sendMessage", {"text": part.text, "entities": part.entity_dicts()}, "text")
         for part in split(rich, TEXT_LIMIT, ENTITY_LIMIT)
     ]
 

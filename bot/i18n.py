@@ -188,6 +188,11 @@ def language_for(telegram_code: str | None, default: str) -> str:
     return default
 
 
+def format_counts(counts: dict[str, int], empty: str = "0") -> str:
+    """``{"sent": 3, "failed": 1}`` → ``failed 1, sent 3`` (status names stay as in the ledger)."""
+    return ", ".join(f"{key} {value}" for key, value in sorted(counts.items())) or empty
+
+
 def format_datetime(moment: datetime, lang: str, tz: ZoneInfo) -> str:
     """``2022年2月1日 16:57`` or ``1 Feb 2022, 16:57`` in the display time zone."""
     local = moment.astimezone(tz)
