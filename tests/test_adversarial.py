@@ -8,6 +8,7 @@ import dataclasses
 import os
 import random
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -197,7 +198,7 @@ CHINESE = post("<p>各位同学：寒假期间请注意安全，按时返校。<
     ],
     ids=["gb18030", "utf8-bom", "utf16-bom", "utf16-be-bom", "crlf"],
 )
-def test_encodings_load_the_same_article(tmp_path: Path, encode) -> None:
+def test_encodings_load_the_same_article(tmp_path: Path, encode: Callable[[str], bytes]) -> None:
     raw = encode(CHINESE)
     article, formatted = load_checked(write(tmp_path, "encoded.md", raw))
     assert article.title == "寒假安全通知"

@@ -16,7 +16,7 @@ from tests.botenv import (
     member_update,
     message_update,
 )
-from tests.emulator import Emulator, Fault
+from tests.emulator import Call, Emulator, Fault
 from tests.paths import SEED
 
 
@@ -36,7 +36,7 @@ def _mk(tmp_path: Path) -> Path:
 SEED_TITLE = "爱申活暖心春｜社区防疫不放松，新春问候暖心传递"
 
 
-def _text(call) -> str:
+def _text(call: Call) -> str:
     return call.params.get("text") or call.params.get("caption") or ""
 
 
