@@ -173,14 +173,7 @@ async def scan_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     runtime = runtime_of(context.application)
     report: ScanReport = await asyncio.to_thread(runtime.scanner.scan)
     if report.new or report.changed or report.withdrawn or report.queued:
-        log.info(
-            "scan: %d new, %d changed, %d withdrawn, %d invalid, %d deliveries queued",
-            len(report.new),
-            len(report.changed),
-            len(report.withdrawn),
-            len(report.invalid),
-            report.queued,
-        )
+        log.info("scan: %s", report.summary())
     if report.queued:
         runtime.dispatcher.wake()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -136,20 +137,36 @@ def load_folders(roots: Iterable[Path], config: Config) -> LoadResult:
     return result
 
 
-def article_files(root: Path) -> Iterator[Path]:
+def article_files(root: Path) -> list[Path]:
     """Article files below ``root`` in a stable order; a missing root yields nothing."""
+    return sorted(Path(path) for path, _ in article_stats(root))
+
+
+def article_stats(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """Article files below ``root`` with their stat, skipping hidden names; no recursion.
+
+    One ``os.scandir`` walk serves the scanner, whose rescan must cost little more
+    than the walk itself, and the preview.
+    """
     if root.is_file():
-        yield root
+        yield str(root), root.stat()
         return
-    if not root.is_dir():
-        return
-    for path in sorted(root.rglob("*")):
-        if path.suffix.lower() in ARTICLE_SUFFIXES and path.is_file() and not _hidden(path, root):
-            yield path
-
-
-def _hidden(path: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
+    pending = [str(root)]
+    while pending:
+        try:
+            entries = list(os.scandir(pending.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(entry.path)
+            elif entry.name.lower().endswith(ARTICLE_SUFFIXES) and entry.is_file():
+                try:
+                    yield entry.path, entry.stat()
+                except OSError:
+                    continue
 
 
 def load_article(path: Path, root: Path, config: Config) -> Article:

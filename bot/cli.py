@@ -147,11 +147,7 @@ def _progress_bar(done: int, total: int) -> None:
 
 def _print_report(report: ScanReport) -> None:
     first = " (first scan: existing articles are recorded, not pushed)" if report.first_scan else ""
-    print(
-        f"new {len(report.new)}, changed {len(report.changed)}, withdrawn "
-        f"{len(report.withdrawn)}, invalid {len(report.invalid)}, unchanged {report.unchanged}; "
-        f"{report.queued} deliveries queued{first}"
-    )
+    print(report.summary() + first)
     for label, ids in (
         ("new", report.new),
         ("changed", report.changed),

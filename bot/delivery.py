@@ -36,7 +36,6 @@ from bot.store import (
     ANNOUNCEMENT,
     FAILED,
     OPEN_STATUSES,
-    SENT,
     SKIPPED,
     Chat,
     Delivery,
@@ -90,21 +89,21 @@ class Sender:
         self._pacers: OrderedDict[int, AsyncLimiter] = OrderedDict()
         self._slots: asyncio.Semaphore | None = None
 
-    async def deliver(self, queued: Delivery) -> str:
-        """Send what is left of a delivery; returns the row's new status."""
+    async def deliver(self, queued: Delivery) -> None:
+        """Send what is left of a delivery; the ledger row says how it ended."""
         work = self.store.work(queued.id)  # as it is now, not as it was queued
         if work is None or work.delivery.status not in OPEN_STATUSES:
-            return work.delivery.status if work else SKIPPED
+            return
         delivery, chat = work.delivery, work.chat
         if chat is None or not chat.active:
             self.store.finish(delivery.id, SKIPPED, "chat is not active")
-            return SKIPPED
+            return
         messages = None
         if work.article_status in (ACTIVE, ANNOUNCEMENT):
             messages = self.messages_for(delivery.article_id, work.article_version or "", chat)
         if messages is None:
             self.store.finish(delivery.id, SKIPPED, "article withdrawn or unreadable")
-            return SKIPPED
+            return
         sent_ids = list(delivery.message_ids)
         part = delivery.next_part
         slots = self._in_flight_slots()
@@ -118,9 +117,8 @@ class Sender:
             except SendFailure as failure:
                 outcome = self._handle(failure, delivery, chat)
                 if outcome is None:
-                    return self.store.delivery(delivery.id).status  # type: ignore[union-attr]
+                    return
                 chat = outcome
-        return SENT
 
     def _handle(self, failure: SendFailure, delivery: Delivery, chat: Chat) -> Chat | None:
         """Decide after a failed part: a chat to go on with, or None to stop for now."""
@@ -138,15 +136,14 @@ class Sender:
                 delivery.id, now + failure.retry_after, str(failure), count_attempt=False
             )
             return None
-        current = self.store.delivery(delivery.id) or delivery
-        first_error = current.first_error_at or now
+        first_error = delivery.first_error_at or now
         if failure.kind is not Failure.TRANSIENT or now - first_error >= self.policy.retry_window:
             log.error(
                 "delivery of %s to %s failed: %s", delivery.article_id, chat.id, failure.description
             )
             self.store.finish(delivery.id, FAILED, str(failure))
             return None
-        delay = min(self.policy.backoff_cap, self.policy.backoff_base * 2**current.attempts)
+        delay = min(self.policy.backoff_cap, self.policy.backoff_base * 2**delivery.attempts)
         self.store.retry_later(delivery.id, now + delay * random.uniform(0.5, 1.5), str(failure))
         return None
 
@@ -248,7 +245,7 @@ class Dispatcher:
         self.concurrency = concurrency
         self._wake = asyncio.Event()
         self._stopping = False
-        self._tasks: set[asyncio.Task[str]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._busy: set[int] = set()  # chats with a delivery in progress
         self._backlog: deque[Delivery] = deque()
 
@@ -295,20 +292,17 @@ class Dispatcher:
             self._tasks.add(task)
             task.add_done_callback(lambda done, chat=delivery.chat_id: self._done(done, chat))
 
-    def _done(self, task: asyncio.Task[str], chat_id: int) -> None:
+    def _done(self, task: asyncio.Task[None], chat_id: int) -> None:
         self._tasks.discard(task)
         self._busy.discard(chat_id)
         self._wake.set()
 
-    async def _guarded(self, delivery: Delivery) -> str:
+    async def _guarded(self, delivery: Delivery) -> None:
         try:
-            return await self.sender.deliver(delivery)
-        except asyncio.CancelledError:
-            raise
+            await self.sender.deliver(delivery)
         except Exception as exc:
             log.exception("delivery %s to %s crashed", delivery.article_id, delivery.chat_id)
             self.store.retry_later(delivery.id, self.store.clock() + 60, f"internal error: {exc!r}")
-            return "error"
 
     def _timeout(self, idle: float) -> float:
         """Until the next scheduled delivery, at most ``idle``. Work due now but not

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 
@@ -9,7 +10,6 @@ from telegram.error import Forbidden, TelegramError
 
 from bot.i18n import format_datetime, t
 from bot.replies import NO_PREVIEW, Context, runtime
-from bot.scanner import matches_row
 from bot.store import Chat
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,12 @@ async def digest_job(context: Context) -> None:
             continue
         since = chat.last_digest_at or (due_at - timedelta(days=1)).timestamp()
         rows = [
-            r for r in rt.store.articles_between(since, now.timestamp()) if matches_row(chat, r)
+            r
+            for r in rt.store.articles_between(since, now.timestamp())
+            if chat.wants(
+                [*json.loads(r["categories"] or "[]"), *json.loads(r["tags"] or "[]")],
+                f"{r['title']}\n{r['search_text']}",
+            )
         ]
         if rows:
             lang = chat.language or rt.config.lang

@@ -262,9 +262,9 @@ class _Walker(HTMLParser):
         self.close()
         while self.stack:
             self._close(self._pop())
-        raw = RichText(self.buf.text(), self.entities)
-        lines = [line.rstrip() for line in raw.text.split("\n")]
-        return _rebuild(raw, "\n".join(lines))
+        self.buf.rstrip(" \n")  # line ends are already trimmed as breaks are written
+        self._clip_closed()
+        return RichText(self.buf.text(), self.entities).normalized()
 
     # --- structure --------------------------------------------------------------
     def _open(self, tag: str, attrs: dict[str, str | None]) -> None:
@@ -437,19 +437,6 @@ def _code_language(attrs: dict[str, str | None]) -> str | None:
         if cls.startswith(("language-", "lang-")):
             return cls.split("-", 1)[1][:32] or None
     return None
-
-
-def _rebuild(rich: RichText, text: str) -> RichText:
-    """Map entities onto ``text``, which is ``rich.text`` with spaces removed before newlines."""
-    mapping = [0] * (len(rich.text) + 1)
-    j = 0
-    for i, ch in enumerate(rich.text):
-        mapping[i] = j
-        if j < len(text) and text[j] == ch:
-            j += 1
-    mapping[len(rich.text)] = j
-    entities = [e.shifted(mapping[e.start], mapping[e.end]) for e in rich.entities]
-    return RichText(text, entities).normalized()
 
 
 def html_to_rich(html: str) -> RichText:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.articles import ARTICLE_SUFFIXES, Article, ArticleError, load_article
+from bot.articles import Article, ArticleError, article_stats, load_article
 from bot.config import Config
+from bot.formatter import MODE_DIGEST
 from bot.store import ACTIVE, INVALID, WITHDRAWN, Chat, FileState, Store
 
 FIRST_SCAN_KEY = "first_scan_done"
@@ -36,6 +37,13 @@ class ScanReport:
     first_scan: bool = False
     missing_roots: list[str] = field(default_factory=list)
 
+    def summary(self) -> str:
+        return (
+            f"new {len(self.new)}, changed {len(self.changed)}, withdrawn {len(self.withdrawn)}, "
+            f"invalid {len(self.invalid)}, unchanged {self.unchanged}; "
+            f"{self.queued} deliveries queued"
+        )
+
     def as_dict(self) -> dict[str, object]:
         return {
             "new": self.new,
@@ -51,53 +59,20 @@ class ScanReport:
         }
 
 
-def walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """Article files below ``root`` with their stat, skipping hidden names; no recursion."""
-    if root.is_file():
-        yield str(root), root.stat()
-        return
-    pending = [str(root)]
-    while pending:
-        folder = pending.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                pending.append(entry.path)
-            elif entry.name.lower().endswith(ARTICLE_SUFFIXES) and entry.is_file():
-                try:
-                    yield entry.path, entry.stat()
-                except OSError:
-                    continue
-
-
-def matches(chat: Chat, article: Article) -> bool:
-    """No filter words: everything. Otherwise any word in categories/tags, title or text."""
-    if not chat.filters:
-        return True
-    names = {n.casefold() for n in (*article.categories, *article.tags)}
-    haystack = f"{article.title}\n{article.body.text}".casefold()
-    return any(w.casefold() in names or w.casefold() in haystack for w in chat.filters)
-
-
-def matches_row(chat: Chat, row: dict[str, object]) -> bool:
-    """:func:`matches` for a ledger row (title and categories), as digests have."""
-    if not chat.filters:
-        return True
-    haystack = f"{row.get('title', '')}\n{row.get('search_text', '')}\n{row.get('categories', '')}"
-    return any(w.casefold() in haystack.casefold() for w in chat.filters)
-
-
 class Scanner:
     def __init__(self, store: Store, config: Config) -> None:
         self.store = store
         self.config = config
+        self._chats: list[Chat] | None = None
+
+    def _push_chats(self) -> list[Chat]:
+        """Chats that get notices one by one (digest chats get a daily list), read once a scan."""
+        if self._chats is None:
+            self._chats = [c for c in self.store.subscribed_chats() if c.mode != MODE_DIGEST]
+        return self._chats
 
     def scan(self, progress: Progress | None = None) -> ScanReport:
+        self._chats = None
         report = ScanReport(first_scan=self.store.get_meta(FIRST_SCAN_KEY) is None)
         known = self.store.file_states()
         seen: set[str] = set()
@@ -106,7 +81,7 @@ class Scanner:
             if not root.exists():
                 report.missing_roots.append(str(root))
                 continue
-            for path, stat in walk(root):
+            for path, stat in article_stats(root):
                 seen.add(path)
                 state = known.get(path)
                 if state and (state.size, state.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
@@ -168,11 +143,9 @@ class Scanner:
             return
         if published > now:
             report.scheduled.append(article.id)
-        chats = [
-            c.id
-            for c in self.store.subscribed_chats()
-            if c.mode != "digest" and matches(c, article)
-        ]
+        names = (*article.categories, *article.tags)
+        text = f"{article.title}\n{article.body.text}"
+        chats = [c.id for c in self._push_chats() if c.wants(names, text)]
         report.queued += self.store.enqueue(article.id, chats, not_before=max(now, published))
 
     def _withdraw_missing(

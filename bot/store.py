@@ -29,6 +29,8 @@ from typing import Any
 
 import sqlite_utils
 
+from bot.formatter import MODE_DIGEST
+
 Clock = Callable[[], float]
 
 ACTIVE, WITHDRAWN, INVALID, ANNOUNCEMENT = "active", "withdrawn", "invalid", "announcement"
@@ -174,6 +176,17 @@ class Chat:
     quiet_end: str | None = None
     digest_time: str | None = None
     last_digest_at: float | None = None
+
+    def wants(self, names: Iterable[str], text: str) -> bool:
+        """No filter words: everything. Otherwise any word among the category and tag
+        ``names``, or inside ``text`` (title and body)."""
+        if not self.filters:
+            return True
+        folded_names = {n.casefold() for n in names}
+        folded_text = text.casefold()
+        return any(
+            w.casefold() in folded_names or w.casefold() in folded_text for w in self.filters
+        )
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Chat:
@@ -587,10 +600,6 @@ class Store:
             Delivery.from_row(r) for r in self._rows(f"SELECT * FROM deliveries {where}", params)
         ]
 
-    def delivery(self, delivery_id: int) -> Delivery | None:
-        rows = self._rows("SELECT * FROM deliveries WHERE id = ?", [delivery_id])
-        return Delivery.from_row(rows[0]) if rows else None
-
     def work(self, delivery_id: int) -> Work | None:
         rows = self._rows(
             "SELECT c.*, d.id AS d_id, d.article_id, d.chat_id, d.kind, d.status AS d_status,"
@@ -686,7 +695,7 @@ class Store:
 
     def digest_chats(self) -> list[Chat]:
         rows = self._rows(
-            "SELECT * FROM chats WHERE active = 1 AND subscribed = 1 AND mode = 'digest'"
+            "SELECT * FROM chats WHERE active = 1 AND subscribed = 1 AND mode = ?", [MODE_DIGEST]
         )
         return [Chat.from_row(r) for r in rows]
 

@@ -16,6 +16,7 @@ from tests.botenv import (
     member_update,
     message_update,
 )
+from tests.chaos import now_rfc
 from tests.emulator import Call, Emulator, Fault
 from tests.paths import SEED
 
@@ -101,17 +102,11 @@ async def test_forum_topic_subscription_receives_in_its_thread(bot: LiveBot) -> 
     (bot.articles / "new.md").write_text(
         SEED.read_text(encoding="utf-8")
         .replace("爱申活", "新通知")
-        .replace("Tue, 01 Feb 2022 08:57:15 GMT", _now_rfc()),
+        .replace("Tue, 01 Feb 2022 08:57:15 GMT", now_rfc()),
         encoding="utf-8",
     )
     (card,) = await bot.wait_calls(start, 1)
     assert card.params["chat_id"] == -1005 and card.params["message_thread_id"] == 7
-
-
-def _now_rfc() -> str:
-    import time
-
-    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
 
 
 async def test_latest_then_read_round_trip(bot: LiveBot) -> None:

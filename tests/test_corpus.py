@@ -23,6 +23,7 @@ def test_corpus_article(path: Path, lang: str, config: Config) -> None:
     article = load_article(path, CORPUS, config)
     assert article.title == str(frontmatter.load(path)["title"]).strip()
     assert article.categories
+    assert all(line == line.rstrip() for line in article.body.text.split("\n"))
     formatted = format_article(article, lang, config.tz)
     check_messages(formatted.all())
     check_complete(article.body_html, formatted.text)
