@@ -89,13 +89,16 @@ async def running_bot(
     emulator: Emulator,
     policy: SendPolicy | None = None,
     timeout: float | None = None,
+    rate_limits: bool = True,
 ) -> AsyncIterator[BotEnv]:
+    """The bot with its flood control, as in production, unless ``rate_limits`` is off
+    (then the emulator should run without limits too: ``Emulator(limits=None)``)."""
     config = bot_config(tmp_path, emulator)
     clock = Clock()
     app = build_application(
         config,
-        policy=policy or SendPolicy(private_rate=0, group_rate=0),
-        rate_limits=False,
+        policy=policy or SendPolicy(),
+        rate_limits=rate_limits,
         clock=clock,
         timeout=timeout,
     )
@@ -223,12 +226,14 @@ class LiveBot:
 
 @asynccontextmanager
 async def live_bot(
-    tmp_path: Path, emulator: Emulator, *, admins: frozenset[int] = frozenset({ADMIN})
+    tmp_path: Path,
+    emulator: Emulator,
+    *,
+    admins: frozenset[int] = frozenset({ADMIN}),
+    policy: SendPolicy | None = None,
 ) -> AsyncIterator[LiveBot]:
     config = bot_config(tmp_path, emulator, admins=admins, scan_interval=0.5)
-    app = build_application(
-        config, policy=SendPolicy(private_rate=0, group_rate=0), rate_limits=False
-    )
+    app = build_application(config, policy=policy)
     async with app:
         await app.post_init(app)  # type: ignore[misc]
         await app.start()

@@ -3,8 +3,20 @@
 It answers in Telegram's JSON shapes, including errors
 (``{"ok": false, "error_code", "description", "parameters": {...}}``), records
 every call, and injects faults per chat (queued once-only faults or permanent
-ones) and per photo URL. Optional overall rate limit answers 429 like Telegram.
-Run alone: ``python -m tests.emulator --port 8081``.
+ones) and per photo URL.
+
+It is at least as strict as Telegram about flood control (``../shared/telegram-rules.md``),
+unless built with ``limits=None``:
+
+- 30 counted requests in any sliding second, counted as they arrive (an album counts
+  one per item); the 31st gets ``429 Too Many Requests: retry after 1``;
+- a private chat: a burst of 3, then one a second; a group or channel: 20 a minute;
+- any 429, injected or earned, starts a wait for the whole bot: every request but
+  ``getUpdates`` that arrives inside it gets 429 again, lengthens the wait by a second,
+  and is counted in ``inside_retry_after`` (a polite bot makes none);
+- an edit that changes nothing gets 400 "message is not modified".
+
+Run alone: ``python -m tests.emulator --port 8081`` (``--no-limits`` for raw speed).
 """
 
 from __future__ import annotations
@@ -12,6 +24,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
+import random
 import sys
 import threading
 import time
@@ -25,6 +39,27 @@ from bot.console import decode_params
 
 BOT_ID = 4242
 SEND_METHODS = {"sendMessage", "sendPhoto", "sendAnimation", "sendMediaGroup"}
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup "
+    "are exactly the same as a current content and reply markup of the message"
+)
+
+
+def counted(method: str) -> bool:
+    """What Telegram's flood control counts: sends, copies, forwards and edits."""
+    return (
+        method.startswith(("send", "editMessage")) and method != "sendChatAction"
+    ) or method in ("copyMessage", "forwardMessage")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Telegram's flood limits as the emulator enforces them."""
+
+    per_second: int = 30  # counted requests in any sliding second, the whole bot
+    private_burst: int = 3  # a private chat: this many at once ...
+    private_per_second: float = 1.0  # ... then this many a second
+    group_per_minute: int = 20  # a group or channel: in any sliding minute
 
 
 @dataclass(frozen=True)
@@ -88,11 +123,15 @@ class Call:
     at: float
     ok: bool = False
     message_ids: list[int] = field(default_factory=list)
+    error: str | None = None
 
 
 class Emulator:
-    def __init__(self, *, rate_limit: float | None = None, port: int = 0) -> None:
-        self.rate_limit = rate_limit
+    def __init__(
+        self, *, limits: Limits | None = Limits(), jitter: float = 0.0, port: int = 0
+    ) -> None:
+        self.limits = limits
+        self.jitter = jitter  # up to this many seconds on the way, at random, per request
         self.calls: list[Call] = []
         self.once: dict[int, deque[Fault]] = defaultdict(deque)  # chat id → next faults
         self.always: dict[int, Fault] = {}  # chat id → permanent fault
@@ -102,10 +141,15 @@ class Emulator:
         self.chats: dict[str, dict[str, Any]] = {}  # "@name" → Chat, for getChat
         self._update_ids = itertools.count(1)
         self._new_update = threading.Event()
-        self.too_many = 0
+        self.too_many = 0  # 429 answers, injected or earned
+        self.inside_retry_after = 0  # requests that arrived while a 429's wait ran
+        self.messages: dict[tuple[int, int], dict[str, Any]] = {}  # what edits compare with
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._window: deque[float] = deque()
+        self._window: deque[float] = deque()  # arrival times of counted requests, last second
+        self._private: dict[int, tuple[float, float]] = {}  # chat → (tokens, when)
+        self._groups: dict[int, deque[float]] = defaultdict(deque)  # chat → arrivals, last minute
+        self._wait_until = 0.0  # the whole bot's flood wait
         self.server = _Server(("127.0.0.1", port), _handler(self))
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -151,26 +195,54 @@ class Emulator:
 
     def stats(self) -> dict[str, int]:
         """For a benchmark in another process: what arrived and what was refused."""
+        return {
+            "calls": len(self.calls),
+            "delivered": len(self.delivered()),
+            "too_many": self.too_many,
+            "inside_retry_after": self.inside_retry_after,
+            "not_modified": self.not_modified_count(),
+            "max_per_second": self.max_per_second(),
+        }
+
+    def not_modified_count(self) -> int:
+        return sum(1 for c in self.calls if c.error == NOT_MODIFIED)
+
+    def max_per_second(self) -> int:
+        """The most counted requests that arrived in any one-second window."""
         with self._lock:
-            ok = sum(1 for c in self.calls if c.ok and c.method in SEND_METHODS)
-            return {"calls": len(self.calls), "delivered": ok, "too_many": self.too_many}
+            times = sorted(c.at for c in self.calls if c.ok and counted(c.method))
+        start = best = 0
+        for end, at in enumerate(times):
+            while at - times[start] >= 1.0:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
 
     # --- the HTTP side ---------------------------------------------------------------
     def answer(
         self, method: str, params: dict[str, Any]
     ) -> tuple[int, dict[str, Any], Fault | None]:
-        call = Call(method, params, time.monotonic())
+        now = time.monotonic()
+        call = Call(method, params, now)
         with self._lock:
             self.calls.append(call)
-            fault = self._fault_for(method, params)
-            if fault is None and method in SEND_METHODS and self._over_rate():
+            fault = self._still_waiting(method, now) or self._fault_for(method, params)
+            if fault is None and self.limits and counted(method):
+                fault = self._over_limit(params, now)
+            if fault is not None and fault.retry_after:
                 self.too_many += 1
-                fault = Fault.flood(1)
+                self._wait_until = max(self._wait_until, now + fault.retry_after)
+            if fault is None:
+                fault = _malformed(method, params)
+            if fault is None and method.startswith("editMessage"):
+                fault = self._unchanged(method, params)
         if fault is not None and fault.code != 200:
+            call.error = fault.description
             return fault.code, _error(fault), fault
         try:
             result = self._result(method, params)
         except _Refused as refused:
+            call.error = refused.fault.description
             return refused.fault.code, _error(refused.fault), refused.fault
         call.ok = True
         if method in SEND_METHODS:
@@ -190,16 +262,54 @@ class Emulator:
             return Fault.bad_photo()
         return None
 
-    def _over_rate(self) -> bool:
-        if not self.rate_limit:
-            return False
-        now = time.monotonic()
+    def _still_waiting(self, method: str, now: float) -> Fault | None:
+        """Inside the bot's flood wait every request is refused, and the wait grows."""
+        if method == "getUpdates" or now >= self._wait_until:
+            return None
+        self.inside_retry_after += 1
+        self._wait_until += 1.0
+        return Fault.flood(math.ceil(self._wait_until - now))
+
+    def _over_limit(self, params: dict[str, Any], now: float) -> Fault | None:
+        """The whole bot's second, then the chat's own limit; only accepted calls count."""
+        assert self.limits is not None
+        limits = self.limits
+        items = len(params["media"]) if isinstance(params.get("media"), list) else 1
         while self._window and now - self._window[0] >= 1.0:
             self._window.popleft()
-        if len(self._window) >= self.rate_limit:
-            return True
-        self._window.append(now)
-        return False
+        if len(self._window) + items > limits.per_second:
+            return Fault.flood(1)
+        chat_id = _chat_key(params.get("chat_id"))
+        if chat_id > 0:
+            tokens, then = self._private.get(chat_id, (float(limits.private_burst), now))
+            tokens = min(limits.private_burst, tokens + (now - then) * limits.private_per_second)
+            if tokens < 1.0:
+                return Fault.flood(math.ceil((1.0 - tokens) / limits.private_per_second))
+            self._private[chat_id] = (tokens - 1.0, now)
+        else:
+            minute = self._groups[chat_id]
+            while minute and now - minute[0] >= 60.0:
+                minute.popleft()
+            if len(minute) >= limits.group_per_minute:
+                return Fault.flood(math.ceil(60.0 - (now - minute[0])))
+            minute.append(now)
+        self._window.extend([now] * items)
+        return None
+
+    def _unchanged(self, method: str, params: dict[str, Any]) -> Fault | None:
+        """An edit of a message we know, to exactly what it already shows."""
+        key = (_chat_key(params.get("chat_id")), int(params.get("message_id") or 0))
+        before = self.messages.get(key)
+        after = _content(params)
+        if before is not None and method != "editMessageReplyMarkup":
+            after = {**after, "reply_markup": params.get("reply_markup")}
+        elif before is not None:
+            after = {**before, "reply_markup": params.get("reply_markup")}
+        if before == after:
+            return Fault(400, NOT_MODIFIED)
+        if before is not None:
+            self.messages[key] = after
+        return None
 
     def _result(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
@@ -221,8 +331,8 @@ class Emulator:
             if found is None:
                 raise _Refused(Fault(400, "Bad Request: chat not found"))
             return {"accent_color_id": 0, "max_reaction_count": 11, **found}
-        if method in ("editMessageText", "editMessageReplyMarkup"):
-            return {**self._message(params, None), "message_id": int(params["message_id"])}
+        if method.startswith("editMessage"):
+            return self._message(params, None, message_id=int(params["message_id"]))
         if method == "sendMediaGroup":
             return [self._message(params, item) for item in params["media"]]
         if method in SEND_METHODS:
@@ -262,10 +372,20 @@ class Emulator:
             member["is_anonymous"] = False
         return member
 
-    def _message(self, params: dict[str, Any], media: dict[str, Any] | None) -> dict[str, Any]:
+    def _message(
+        self, params: dict[str, Any], media: dict[str, Any] | None, message_id: int | None = None
+    ) -> dict[str, Any]:
+        """A sent message (remembered for edits), or the edited one when ``message_id`` is set."""
         chat_id = int(params["chat_id"])
+        if message_id is None:
+            message_id = next(self._ids)
+            with self._lock:
+                self.messages[(chat_id, message_id)] = {
+                    **_content(media or params),
+                    "reply_markup": params.get("reply_markup"),
+                }
         message: dict[str, Any] = {
-            "message_id": next(self._ids),
+            "message_id": message_id,
             "date": int(time.time()),
             "chat": {"id": chat_id, "type": _chat_type(chat_id)},
         }
@@ -284,6 +404,50 @@ class Emulator:
                 "duration": 1,
             }
         return message
+
+
+def _malformed(method: str, params: dict[str, Any]) -> Fault | None:
+    """What Telegram refuses in a message itself: empty or too long text, a long caption,
+    entities outside the text, button data over 64 bytes."""
+    if method in ("sendMessage", "editMessageText"):
+        text, limit, entities = params.get("text") or "", 4096, params.get("entities")
+        if not text.strip():
+            return Fault(400, "Bad Request: message text is empty")
+        if _utf16(text) > limit:
+            return Fault(400, "Bad Request: message is too long")
+    elif "caption" in params:
+        text, limit, entities = params["caption"] or "", 1024, params.get("caption_entities")
+        if _utf16(text) > limit:
+            return Fault(400, "Bad Request: message caption is too long")
+    else:
+        return None
+    for entity in entities or []:
+        if entity["offset"] < 0 or entity["offset"] + entity["length"] > _utf16(text):
+            return Fault(400, "Bad Request: can't parse entities: entity beyond the end of text")
+    markup = params.get("reply_markup") or {}
+    for row in markup.get("inline_keyboard", []):
+        for button in row:
+            if len(str(button.get("callback_data", "")).encode()) > 64:
+                return Fault(400, "Bad Request: BUTTON_DATA_INVALID")
+    return None
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _chat_key(chat_id: Any) -> int:
+    """A chat id as a number; an @username (channels only) counts as a group."""
+    text = str(chat_id)
+    return int(text) if text.lstrip("-").isdigit() else -abs(hash(text))
+
+
+def _content(params: dict[str, Any]) -> dict[str, Any]:
+    """What a message shows, as edits compare it."""
+    return {
+        "text": params.get("text", params.get("caption")),
+        "entities": params.get("entities", params.get("caption_entities")) or None,
+    }
 
 
 def _is_card(call: Call) -> bool:
@@ -332,6 +496,8 @@ def _handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             params = _parse(self.rfile.read(length), self.headers.get("Content-Type", ""))
+            if emulator.jitter:  # the network: requests bunch up and spread out on the way
+                time.sleep(random.uniform(0, emulator.jitter))
             parts = self.path.strip("/").split("/")
             if len(parts) != 2 or not parts[0].startswith("bot"):
                 self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
@@ -368,9 +534,11 @@ def _handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument("--rate-limit", type=float, default=None)
+    parser.add_argument("--no-limits", action="store_true", help="no flood control at all")
+    parser.add_argument("--jitter", type=float, default=0.0, help="seconds on the way, at most")
     args = parser.parse_args()
-    with Emulator(rate_limit=args.rate_limit, port=args.port) as emulator:
+    limits = None if args.no_limits else Limits()
+    with Emulator(limits=limits, jitter=args.jitter, port=args.port) as emulator:
         print(f"Bot API emulator on {emulator.url}", flush=True)
         threading.Event().wait()
 

@@ -1,0 +1,53 @@
+"""The log at its default level holds what a person running the bot needs, one line each:
+start and stop, scans that found something, Telegram's refusals and flood waits; no
+per-job or per-request chatter, and no traceback for a known Telegram error."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+from bot.store import Chat
+from tests.botenv import message_update
+from tests.chaos import article_text, prepare_ledger, start_bot, wait_for
+from tests.emulator import Emulator, Fault
+
+
+def test_the_default_log_is_for_people(tmp_path: Path) -> None:
+    articles = prepare_ledger(tmp_path, [Chat(601)])
+    log = tmp_path / "bot.log"
+    with Emulator() as emulator:
+        process = start_bot(
+            tmp_path, emulator, log, NOTICEBOT_LOG_LEVEL="INFO", NOTICEBOT_SCAN_INTERVAL="0.5"
+        )
+        try:
+            wait_for(lambda: any(c.method == "getUpdates" for c in emulator.calls), 60, "start")
+            emulator.once[612].append(Fault.flood(1))
+            emulator.push(message_update(612, "/help"))
+            wait_for(lambda: emulator.too_many == 1, 30, "the flood wait")
+            emulator.always[611] = Fault.blocked()
+            emulator.push(message_update(611, "/latest"))
+            (articles / "n.md").write_text(article_text("停水通知"), encoding="utf-8")
+            wait_for(lambda: emulator.cards_per_chat().get(601) == 1, 30, "the notice")
+            wait_for(
+                lambda: any(c.ok and c.params.get("chat_id") == 612 for c in emulator.calls),
+                30,
+                "the reply after the flood wait",
+            )
+            time.sleep(2)  # a few more scan jobs
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
+    lines = log.read_text(encoding="utf-8").splitlines()
+    text = "\n".join(lines)
+    assert "noticebot started as @noticebot_test_bot: 1 subscribed chats" in text
+    assert lines[-1].endswith("noticebot stopped")
+    assert sum("scan: " in line for line in lines) == 1  # only the scan that found something
+    refused = [line for line in lines if "sendMessage to chat 611" in line]
+    assert len(refused) == 1 and "blocked" in refused[0]
+    assert sum("flood control" in line for line in lines) == 1
+    assert emulator.inside_retry_after == 0
+    for noise in ("apscheduler", "HTTP Request", "Traceback", "No error handlers"):
+        assert noise not in text, f"{noise!r} in the log:\n{text}"
+    assert len(lines) <= 10, text
