@@ -8,19 +8,36 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
+from telegram.constants import ChatType
+from telegram.error import TelegramError
 
 from bot.formatter import MODE_CARD, announcement
-from bot.i18n import format_counts, t
+from bot.i18n import format_statuses, t
 from bot.replies import Context, is_admin, language, ledger_chat, reply, runtime, send_text
 from bot.store import ACTIVE, ANNOUNCEMENT, Chat
 
 log = logging.getLogger(__name__)
 
-PROGRESS_EVERY = 2.0  # seconds between edits of the progress message
+# Seconds between looks at a broadcast's progress: a group or channel may get only
+# 20 messages a minute, edits included, and the notice itself may be one of them.
+PROGRESS_EVERY = 2.0
+PROGRESS_EVERY_IN_GROUPS = 6.0
+
+
+@dataclass
+class Progress:
+    """One broadcast's progress message, and the text it shows now."""
+
+    chat_id: int
+    message_id: int
+    broadcast_id: int
+    lang: str
+    every: float
+    shown: str = ""
 
 
 async def refuse(update: Update, context: Context) -> bool:
@@ -117,43 +134,38 @@ async def confirm_button(update: Update, context: Context) -> None:
     log.info("broadcast %s of %s by %s", broadcast_id, article_id, update.effective_user.id)
     runtime(context).dispatcher.wake()
     message = query.message
-    await _show_progress(context, message.chat_id, message.message_id, broadcast_id, lang)
-    context.job_queue.run_repeating(
-        _progress_job,
-        interval=PROGRESS_EVERY,
-        first=PROGRESS_EVERY,
-        data={
-            "chat_id": message.chat_id,
-            "message_id": message.message_id,
-            "broadcast_id": broadcast_id,
-            "lang": lang,
-        },
-        name=f"broadcast-{broadcast_id}",
-    )
+    private = message.chat.type == ChatType.PRIVATE
+    every = PROGRESS_EVERY if private else PROGRESS_EVERY_IN_GROUPS
+    await _follow(context, Progress(message.chat_id, message.message_id, broadcast_id, lang, every))
 
 
 async def _progress_job(context: Context) -> None:
-    data = context.job.data
-    done = await _show_progress(
-        context, data["chat_id"], data["message_id"], data["broadcast_id"], data["lang"]
-    )
+    await _follow(context, context.job.data)
+
+
+async def _follow(context: Context, progress: Progress) -> None:
+    """Show the progress if it changed, and look again until nothing remains.
+
+    One look at a time (each schedules the next), and no edit that changes
+    nothing: Telegram refuses those with "message is not modified".
+    """
+    counts = runtime(context).store.broadcast_progress(progress.broadcast_id)
+    done = counts["remaining"] == 0
+    text = t("broadcast_done" if done else "broadcast_progress", progress.lang, **counts)
+    if text != progress.shown:
+        try:
+            await context.bot.edit_message_text(
+                text, chat_id=progress.chat_id, message_id=progress.message_id
+            )
+            progress.shown = text
+        except TelegramError as error:
+            log.warning("progress message of broadcast %s: %s", progress.broadcast_id, error)
     if done:
-        context.job.schedule_removal()
-
-
-async def _show_progress(
-    context: Context, chat_id: int, message_id: int, broadcast_id: int, lang: str
-) -> bool:
-    """Edit the progress message; True once nothing remains."""
-    progress = runtime(context).store.broadcast_progress(broadcast_id)
-    done = progress["remaining"] == 0
-    text = t("broadcast_done" if done else "broadcast_progress", lang, **progress)
-    try:
-        await context.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id)
-    except BadRequest as error:
-        if "not modified" not in error.message.lower():
-            log.warning("progress message of broadcast %s: %s", broadcast_id, error)
-    return done
+        log.info("broadcast %s finished: %s", progress.broadcast_id, counts)
+        return
+    context.job_queue.run_once(
+        _progress_job, progress.every, data=progress, name=f"broadcast-{progress.broadcast_id}"
+    )
 
 
 async def stats(update: Update, context: Context) -> None:
@@ -161,13 +173,14 @@ async def stats(update: Update, context: Context) -> None:
         return
     store = runtime(context).store
     status = store.status()
+    lang = language(update, context)
     await reply(
         update,
         context,
         "stats",
-        articles=format_counts(status["articles"]),
+        articles=format_statuses(status["articles"], lang),
         active=status["chats"]["active"],
         inactive=len(status["chats"]["inactive"]),
-        deliveries=format_counts(status["deliveries"]),
+        deliveries=format_statuses(status["deliveries"], lang),
         failures=store.failures_since(store.clock() - 86400),
     )

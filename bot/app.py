@@ -10,7 +10,6 @@ import time
 from telegram import BotCommand, BotCommandScopeChat
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -26,13 +25,16 @@ from telegram.request import BaseRequest
 from bot import admin, commands, membership, settings_menu
 from bot.config import Config
 from bot.delivery import Dispatcher, Sender, SendPolicy
-from bot.digest import digest_job
+from bot.digest import Digests
+from bot.errors import on_error
+from bot.flood import FloodControl
 from bot.i18n import t
 from bot.runtime import Runtime
 from bot.scanner import Scanner, ScanReport
 from bot.store import Clock, Store
 from bot.throttle import Throttle
 from bot.transport import PTBTransport
+from bot.update_order import OrderPerChat
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ def build_application(
         .defaults(Defaults(tzinfo=config.tz))
         .post_init(_start)
         .post_stop(_stop)
+        .concurrent_updates(OrderPerChat())
     )
     if request is None:
         builder = builder.connection_pool_size(policy.concurrency + 8)
@@ -66,7 +69,7 @@ def build_application(
     else:  # console mode: the same application over another transport
         builder = builder.request(request).get_updates_request(request)
     if rate_limits:
-        builder = builder.rate_limiter(smooth_rate_limiter())
+        builder = builder.rate_limiter(FloodControl())
     application = builder.build()
     store = Store(config.db, clock)
     sender = Sender(store, PTBTransport(application.bot), config, policy)
@@ -76,6 +79,7 @@ def build_application(
         scanner=Scanner(store, config),
         sender=sender,
         dispatcher=Dispatcher(store, sender, policy.concurrency),
+        digests=Digests(store, sender, config),
     )
     application.bot_data["runtime"] = runtime
     assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
@@ -88,6 +92,7 @@ def build_application(
     )
     application.job_queue.run_repeating(digest_job, interval=60, first=5, name="digest")
     add_handlers(application)
+    application.add_error_handler(on_error)
     return application
 
 
@@ -106,6 +111,9 @@ ADMIN_COMMANDS = ("broadcast", "announce", "stats")
 
 def add_handlers(application: Application) -> None:
     throttle = Throttle()
+    application.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE, membership.private_contact), group=-2
+    )
     application.add_handler(MessageHandler(filters.COMMAND, throttle), group=-1)
     application.add_handler(CallbackQueryHandler(throttle), group=-1)
     anywhere = filters.UpdateType.MESSAGES | filters.UpdateType.CHANNEL_POSTS
@@ -154,16 +162,6 @@ async def set_commands(application: Application) -> None:
                 log.warning("admin menu for %s not set: %s", admin_id, error)
 
 
-def smooth_rate_limiter() -> AIORateLimiter:
-    """Telegram's 30 messages/s overall as even spacing, 20/min per group as PTB's default.
-
-    AIORateLimiter's default allows a burst of 30 at once (e.g. right after a
-    restart); spaced out, flood control stays away. The sender paces each chat
-    itself before a request takes its in-flight slot (see :mod:`bot.delivery`).
-    """
-    return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 30, max_retries=0)
-
-
 def runtime_of(application: Application) -> Runtime:
     return application.bot_data["runtime"]
 
@@ -178,10 +176,16 @@ async def scan_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         runtime.dispatcher.wake()
 
 
+async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await runtime_of(context.application).digests.send_due()
+
+
 async def _start(application: Application) -> None:
     await set_commands(application)
     runtime = runtime_of(application)
     runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="dispatcher"))
+    chats = runtime.store.recipients(None)
+    log.info("noticebot started as @%s: %d subscribed chats", application.bot.username, chats)
 
 
 async def _stop(application: Application) -> None:
@@ -189,3 +193,4 @@ async def _stop(application: Application) -> None:
     runtime.dispatcher.stop()
     await asyncio.gather(*runtime.tasks, return_exceptions=True)
     runtime.store.close()
+    log.info("noticebot stopped")

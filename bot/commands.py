@@ -6,7 +6,7 @@ import logging
 import re
 from datetime import datetime
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 
@@ -23,7 +23,7 @@ from bot.replies import (
     send_text,
 )
 from bot.store import ACTIVE, ANNOUNCEMENT, Chat
-from bot.transport import SendFailure
+from bot.transport import Failure, SendFailure
 
 log = logging.getLogger(__name__)
 
@@ -176,8 +176,9 @@ async def read_link(update: Update, context: Context) -> None:
 
 
 async def read_button(update: Update, context: Context) -> None:
-    """The card's "read full text" button. In a group or channel the text goes to
-    the reader's private chat, so one reader's tap does not post it for everyone."""
+    """The card's "read full text" button, answered at once so the spinner stops. In a
+    group or channel the text goes to the reader's private chat, so one reader's tap
+    does not post it for everyone; a reader the bot cannot write to yet is taken there."""
     query = update.callback_query
     article_id = (query.data or "").removeprefix("read:")
     if update.effective_chat is None or update.effective_chat.type == ChatType.PRIVATE:
@@ -185,25 +186,79 @@ async def read_button(update: Update, context: Context) -> None:
         await _send_article(update, context, article_id)
         return
     lang = language_for_user(update, context)
-    reader = Chat(update.effective_user.id, type=ChatType.PRIVATE, language=lang, mode=MODE_FULL)
-    try:
-        sent = await _deliver_article(context, reader, article_id)
-    except SendFailure as failure:
-        log.info("full text for %s not sent privately: %s", reader.id, failure)
-        await query.answer(t("start_me_first", lang), show_alert=True)
-        return
-    await query.answer(t("sent_privately" if sent else "not_found", lang, id=article_id))
+    if not _published(context, article_id):
+        await query.answer(t("not_found", lang, id=article_id[:40]), show_alert=True)
+    elif _can_write_to(context, update.effective_user.id):
+        await query.answer(t("sent_privately", lang))
+        await _read_privately(update, context, article_id)
+    else:
+        await query.answer(url=_read_link(context, article_id))
 
 
 async def _send_article(update: Update, context: Context, article_id: str) -> None:
-    """Card, full text and albums of one article in this chat, in the chat's language."""
+    """Card, full text and albums of one article in this chat, in the chat's language.
+
+    In a group, only its administrators post a whole notice there; anyone else gets
+    it privately (or a button that opens the private chat), and the group a short line.
+    """
     here = ledger_chat(update, context)
+    if not _published(context, article_id):
+        await reply(update, context, "not_found", id=article_id[:40])
+        return
+    if here.type in (ChatType.GROUP, ChatType.SUPERGROUP) and not await may_manage(update, context):
+        await _read_in_private_instead(update, context, article_id)
+        return
     message = update.effective_message
     thread = message.message_thread_id if message and message.is_topic_message else None
     lang = language(update, context)
     chat = Chat(here.id, type=here.type, language=lang, mode=MODE_FULL, thread_id=thread)
     if not await _deliver_article(context, chat, article_id):
         await reply(update, context, "not_found", id=article_id[:40])
+
+
+async def _read_in_private_instead(update: Update, context: Context, article_id: str) -> None:
+    lang = language(update, context)
+    if _can_write_to(context, update.effective_user.id) and await _read_privately(
+        update, context, article_id
+    ):
+        await send_text(update, context, t("sent_privately", lang))
+        return
+    link = InlineKeyboardButton(t("btn_read_privately", lang), url=_read_link(context, article_id))
+    await send_text(
+        update, context, t("read_in_private", lang), reply_markup=InlineKeyboardMarkup([[link]])
+    )
+
+
+async def _read_privately(update: Update, context: Context, article_id: str) -> bool:
+    """The full text in the user's private chat; False (and the chat marked) if refused."""
+    user = update.effective_user
+    reader = Chat(
+        user.id, type=ChatType.PRIVATE, language=language_for_user(update, context), mode=MODE_FULL
+    )
+    try:
+        await _deliver_article(context, reader, article_id)
+    except SendFailure as failure:
+        log.info("full text for %s not sent privately: %s", reader.id, failure)
+        if failure.kind is Failure.GONE:
+            runtime(context).store.deactivate_chat(reader.id, failure.description)
+        return False
+    return True
+
+
+def _published(context: Context, article_id: str) -> bool:
+    row = runtime(context).store.article(article_id) if len(article_id) <= 40 else None
+    return row is not None and row["status"] in (ACTIVE, ANNOUNCEMENT)
+
+
+def _can_write_to(context: Context, user_id: int) -> bool:
+    """The user has a private chat with the bot that has not refused it."""
+    own = runtime(context).store.chat(user_id)
+    return own is not None and own.active
+
+
+def _read_link(context: Context, article_id: str) -> str:
+    """Opens the private chat with the bot, where Start sends the full text."""
+    return f"https://t.me/{context.bot.username}?start=read_{article_id}"
 
 
 async def _deliver_article(context: Context, chat: Chat, article_id: str) -> bool:

@@ -252,7 +252,7 @@ def run_console(config: Config, stdin: TextIO = sys.stdin, stdout: TextIO = sys.
     stdout.write(banner(config))
     application = build_application(
         config,
-        policy=SendPolicy(private_rate=0, group_rate=0),
+        policy=SendPolicy(),
         rate_limits=False,
         request=request,
     )

@@ -5,12 +5,12 @@ A delivery is a row of the ledger (:mod:`bot.store`). The sender marks it
 the next, so a restart resumes at the first unconfirmed part: a crash can repeat
 at most the part that was in flight, and loses nothing.
 
-Telegram's limits are kept proactively: python-telegram-bot's AIORateLimiter on
-the bot (30 messages/s overall, 20/min per group or channel), plus a per-chat
-limiter here for private chats (a short burst, then one message a second).
-Failures follow :class:`bot.transport.Failure`: flood control waits, network
-trouble backs off, a gone chat is deactivated, a migrated group is followed, a
-bad picture falls back to its other URL and then to text.
+Telegram's limits are kept by :mod:`bot.flood` on the bot, for every request.
+The sender takes a chat's turn (its own pace) *before* an in-flight slot, so a
+slot never idles waiting for one chat while others could use it. Failures
+follow :class:`bot.transport.Failure`: flood control waits, network trouble
+backs off, a gone chat is deactivated, a migrated group is followed, a bad
+picture falls back to its other URL and then to text.
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-
-from aiolimiter import AsyncLimiter
 
 from bot.articles import ArticleError, load_article
 from bot.config import Config
@@ -45,7 +43,6 @@ from bot.transport import Failure, SendFailure, Transport
 
 log = logging.getLogger(__name__)
 
-CHAT_BURST = 3
 BATCH = 512
 RETRY_WINDOW = 3600.0
 BACKOFF_BASE = 2.0
@@ -58,8 +55,6 @@ class SendPolicy:
     retry_window: float = RETRY_WINDOW
     backoff_base: float = BACKOFF_BASE
     backoff_cap: float = BACKOFF_CAP
-    private_rate: float = 1.0  # messages a second to one private chat after a burst; 0 = off
-    group_rate: float = 20 / 60  # messages a second to one group or channel; 0 = off
     # Requests between "sent to Telegram" and "recorded in the ledger" at once: each is a
     # message a crash could repeat. Raise it when a slow link keeps the bot under 30/s.
     max_in_flight: int = 1
@@ -86,7 +81,6 @@ class Sender:
         self.config = config
         self.policy = policy
         self._formatted: OrderedDict[tuple[str, str, str, str], list[Outgoing]] = OrderedDict()
-        self._pacers: OrderedDict[int, AsyncLimiter] = OrderedDict()
         self._slots: asyncio.Semaphore | None = None
 
     async def deliver(self, queued: Delivery) -> None:
@@ -108,9 +102,8 @@ class Sender:
         part = delivery.next_part
         slots = self._in_flight_slots()
         while part < len(messages):
-            await self._pace(chat)
             try:
-                async with slots:
+                async with self.transport.turn(chat.id), slots:
                     sent_ids += await self._send_part(chat, messages[part], delivery.article_id)
                     part += 1
                     self.store.record_part(delivery.id, part, sent_ids, done=part == len(messages))
@@ -150,16 +143,22 @@ class Sender:
     async def send_now(self, chat: Chat, messages: list[Outgoing], label: str) -> None:
         """Send parts right away, outside the ledger: replies such as /read."""
         for message in messages:
-            await self._pace(chat)
-            await self._send_part(chat, message, label)
+            async with self.transport.turn(chat.id):
+                await self._send_part(chat, message, label, reply=True)
 
-    async def _send_part(self, chat: Chat, message: Outgoing, label: str) -> list[int]:
-        """One part, with the picture and formatting fallbacks that never drop a notice."""
+    async def _send_part(
+        self, chat: Chat, message: Outgoing, label: str, *, reply: bool = False
+    ) -> list[int]:
+        """One part, with the picture and formatting fallbacks that never drop a notice.
+
+        A ``reply`` (outside the ledger) is also retried after network errors by the
+        flood control; a ledger delivery keeps its own retries, after what it recorded.
+        """
         try:
-            return await self._send(chat, message)
+            return await self._send(chat, message, reply)
         except SendFailure as failure:
             if failure.kind is Failure.BAD_MEDIA:
-                return await self._send_without_bad_media(chat, message, failure)
+                return await self._send_without_bad_media(chat, message, failure, reply)
             if failure.kind is Failure.BAD_REQUEST:
                 log.error(
                     "Telegram refused part %s of %s for chat %s (%s); resending as plain text",
@@ -168,47 +167,34 @@ class Sender:
                     chat.id,
                     failure.description,
                 )
-                return await self._send(chat, message.without_entities())
+                return await self._send(chat, message.without_entities(), reply)
             raise
 
     async def _send_without_bad_media(
-        self, chat: Chat, message: Outgoing, failure: SendFailure
+        self, chat: Chat, message: Outgoing, failure: SendFailure, reply: bool
     ) -> list[int]:
         fallback = message.with_fallback_media()
         if fallback is not None:
             try:
-                return await self._send(chat, fallback)
+                return await self._send(chat, fallback, reply)
             except SendFailure as second:
                 if second.kind is not Failure.BAD_MEDIA:
                     raise
         log.warning("pictures of %s unusable (%s)", message.media_urls, failure.description)
         if message.part == "card":
-            return await self._send(chat, message.as_text())
+            return await self._send(chat, message.as_text(), reply)
         return []  # an album whose pictures cannot be fetched: the text already went out
 
-    async def _send(self, chat: Chat, message: Outgoing) -> list[int]:
+    async def _send(self, chat: Chat, message: Outgoing, reply: bool) -> list[int]:
         silent = in_quiet_hours(chat, datetime.fromtimestamp(self.store.clock(), self.config.tz))
-        return await self.transport.send(chat.id, message, thread_id=chat.thread_id, silent=silent)
+        return await self.transport.send(
+            chat.id, message, thread_id=chat.thread_id, silent=silent, reply=reply
+        )
 
     def _in_flight_slots(self) -> asyncio.Semaphore:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.policy.max_in_flight)
         return self._slots
-
-    async def _pace(self, chat: Chat) -> None:
-        """One chat's own limit, waited for before taking an in-flight slot.
-
-        Spaced like the AIORateLimiter on the bot, which then never has to hold
-        a request back while it occupies the slot.
-        """
-        rate = self.policy.private_rate if chat.type == "private" else self.policy.group_rate
-        if not rate:
-            return
-        limiter = self._pacers.pop(chat.id, None) or AsyncLimiter(CHAT_BURST, CHAT_BURST / rate)
-        self._pacers[chat.id] = limiter
-        if len(self._pacers) > 10_000:
-            self._pacers.popitem(last=False)
-        await limiter.acquire()
 
     def messages_for(self, article_id: str, version: str, chat: Chat) -> list[Outgoing] | None:
         """The parts for this chat's language and mode, formatted once per article version."""

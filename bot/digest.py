@@ -1,59 +1,119 @@
-"""The daily digest: one message a day to chats in digest mode, at the time they chose."""
+"""The daily digest: one list a day to chats in digest mode, at the time they chose.
+
+A long list is split like any text. A digest that Telegram refuses is tried again
+with backoff, from the part that failed, and after a few tries it is reported in
+the log and given up for the day: never retried in a loop.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from telegram.error import Forbidden, TelegramError
-
+from bot.config import Config
+from bot.delivery import Sender
+from bot.formatter import text_messages
 from bot.i18n import format_datetime, t
-from bot.replies import NO_PREVIEW, Context, runtime
-from bot.store import Chat
+from bot.outgoing import Outgoing
+from bot.richtext import RichText
+from bot.store import Chat, Store
+from bot.transport import Failure, SendFailure
 
 log = logging.getLogger(__name__)
 
+DEFAULT_TIME = "08:00"  # the first of the settings menu's choices
+TRIES = 5
+BACKOFF = 60.0  # seconds before the second try, doubled for each further one
 
-def digest_text(chat: Chat, rows: list[dict], lang: str, tz: object) -> str:
+
+def digest_messages(rows: list[dict], lang: str, tz: ZoneInfo) -> list[Outgoing]:
     lines = [t("digest_title", lang, count=len(rows))]
     for row in rows:
-        when = format_datetime(datetime.fromtimestamp(row["date"], tz), lang, tz)  # type: ignore[arg-type]
+        when = format_datetime(datetime.fromtimestamp(row["date"], tz), lang, tz)
         lines.append(f"\n{when}\n{row['title']}\n/read_{row['id']}")
-    return "\n".join(lines)
+    return text_messages(RichText("\n".join(lines)))
 
 
-async def digest_job(context: Context) -> None:
-    """Every minute: chats whose digest time has come and who had none today."""
-    rt = runtime(context)
-    now = datetime.fromtimestamp(rt.store.clock(), rt.config.tz)
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    for chat in rt.store.digest_chats():
-        due_at = today.replace(hour=int(chat.digest_time[:2]), minute=int(chat.digest_time[3:]))
-        if now < due_at or (chat.last_digest_at or 0) >= due_at.timestamp():
-            continue
+@dataclass
+class Unfinished:
+    """A digest under way: its parts are fixed at the first try, so a retry sends the
+    rest of the same list, neither repeating a part nor changing what it says."""
+
+    due_at: float
+    parts: list[Outgoing]
+    sent: int = 0
+    failures: int = 0
+    retry_at: float = 0.0
+
+
+class Digests:
+    def __init__(self, store: Store, sender: Sender, config: Config) -> None:
+        self.store = store
+        self.sender = sender
+        self.config = config
+        self._unfinished: dict[int, Unfinished] = {}
+
+    async def send_due(self) -> None:
+        """Every chat whose digest time has come today and that has not had it yet."""
+        clock = self.store.clock()
+        now = datetime.fromtimestamp(clock, self.config.tz)
+        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        for chat in self.store.digest_chats():
+            when = chat.digest_time or DEFAULT_TIME
+            due_at = today.replace(hour=int(when[:2]), minute=int(when[3:]))
+            if now < due_at or (chat.last_digest_at or 0) >= due_at.timestamp():
+                continue
+            work = self._unfinished.get(chat.id)
+            if work is None or work.due_at != due_at.timestamp():
+                work = Unfinished(due_at.timestamp(), self._parts(chat, due_at, now))
+                self._unfinished[chat.id] = work
+            if work.retry_at <= clock and await self._send(chat, work):
+                del self._unfinished[chat.id]
+                self.store.update_chat(chat.id, last_digest_at=clock)
+
+    def _parts(self, chat: Chat, due_at: datetime, now: datetime) -> list[Outgoing]:
         since = chat.last_digest_at or (due_at - timedelta(days=1)).timestamp()
         rows = [
             r
-            for r in rt.store.articles_between(since, now.timestamp())
+            for r in self.store.articles_between(since, now.timestamp())
             if chat.wants(
                 [*json.loads(r["categories"] or "[]"), *json.loads(r["tags"] or "[]")],
                 f"{r['title']}\n{r['search_text']}",
             )
         ]
-        if rows:
-            lang = chat.language or rt.config.lang
+        if not rows:
+            return []
+        return digest_messages(rows, chat.language or self.config.lang, self.config.tz)
+
+    async def _send(self, chat: Chat, work: Unfinished) -> bool:
+        """True when the digest is done with for today: sent, given up, or the chat gone."""
+        while work.sent < len(work.parts):
             try:
-                await context.bot.send_message(
-                    chat.id,
-                    digest_text(chat, rows, lang, rt.config.tz),
-                    message_thread_id=chat.thread_id,
-                    link_preview_options=NO_PREVIEW,
-                )
-            except Forbidden as error:
-                rt.store.deactivate_chat(chat.id, error.message)
-                continue
-            except TelegramError as error:
-                log.warning("digest for %s failed, will retry: %s", chat.id, error)
-                continue
-        rt.store.update_chat(chat.id, last_digest_at=now.timestamp())
+                await self.sender.send_now(chat, work.parts[work.sent : work.sent + 1], "digest")
+            except SendFailure as failure:
+                if failure.kind is Failure.GONE:
+                    self.store.deactivate_chat(chat.id, failure.description)
+                    return True
+                return self._failed(chat, work, failure)
+            work.sent += 1
+        return True
+
+    def _failed(self, chat: Chat, work: Unfinished, failure: SendFailure) -> bool:
+        work.failures += 1
+        if work.failures >= TRIES:
+            log.error(
+                "digest for chat %s given up for today after %d tries (%d of %d parts sent): %s",
+                chat.id,
+                work.failures,
+                work.sent,
+                len(work.parts),
+                failure.description,
+            )
+            return True
+        wait = BACKOFF * 2 ** (work.failures - 1)
+        work.retry_at = self.store.clock() + wait
+        log.warning("digest for chat %s failed, next try in %.0f s: %s", chat.id, wait, failure)
+        return False

@@ -86,10 +86,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "No notice with id {id}. Send /latest to see the newest.",
     },
     "sent_privately": {"zh": "全文已私信发送给您。", "en": "Sent to you in a private chat."},
-    "start_me_first": {
-        "zh": "请先私聊本机器人并发送 /start，再点此按钮。",
-        "en": "Open a private chat with this bot and send /start, then tap again.",
+    "read_in_private": {
+        "zh": "全文请在私聊中阅读：点击下方按钮，再点“开始”。",
+        "en": "Read the full text in a private chat: tap the button, then Start.",
     },
+    "btn_read_privately": {"zh": "私聊阅读全文", "en": "Read privately"},
     "search_usage": {"zh": "用法：/search 关键词", "en": "Usage: /search words"},
     "search_empty": {
         "zh": "没有找到与「{query}」相关的通知。",
@@ -160,6 +161,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "推送完成：已发送 {sent}，失败 {failed}，已停用 {deactivated}。",
         "en": "Done: {sent} sent, {failed} failed, {deactivated} deactivated.",
     },
+    # ledger statuses, as /stats shows them
+    "status_active": {"zh": "有效", "en": "active"},
+    "status_withdrawn": {"zh": "已撤回", "en": "withdrawn"},
+    "status_invalid": {"zh": "无法读取", "en": "unreadable"},
+    "status_announcement": {"zh": "公告", "en": "announcements"},
+    "status_pending": {"zh": "待发送", "en": "queued"},
+    "status_sending": {"zh": "发送中", "en": "sending"},
+    "status_sent": {"zh": "已发送", "en": "sent"},
+    "status_failed": {"zh": "失败", "en": "failed"},
+    "status_skipped": {"zh": "已跳过", "en": "skipped"},
+    "none": {"zh": "无", "en": "none"},
     "stats": {
         "zh": "通知：{articles}\n订阅：有效 {active}，已停用 {inactive}\n"
         "投递：{deliveries}\n近 24 小时失败：{failures}",
@@ -189,8 +201,17 @@ def language_for(telegram_code: str | None, default: str) -> str:
 
 
 def format_counts(counts: dict[str, int], empty: str = "0") -> str:
-    """``{"sent": 3, "failed": 1}`` → ``failed 1, sent 3`` (status names stay as in the ledger)."""
+    """``{"sent": 3, "failed": 1}`` → ``failed 1, sent 3``: ledger words, for operators."""
     return ", ".join(f"{key} {value}" for key, value in sorted(counts.items())) or empty
+
+
+def format_statuses(counts: dict[str, int], lang: str) -> str:
+    """``{"sent": 3, "failed": 1}`` → ``已发送 3，失败 1`` / ``3 sent, 1 failed``: for people."""
+    if not counts:
+        return t("none", lang)
+    if lang == "en":
+        return ", ".join(f"{n} {t(f'status_{key}', lang)}" for key, n in sorted(counts.items()))
+    return "，".join(f"{t(f'status_{key}', lang)} {n}" for key, n in sorted(counts.items()))
 
 
 def format_datetime(moment: datetime, lang: str, tz: ZoneInfo) -> str:

@@ -12,6 +12,9 @@ import logging
 import re
 import sys
 
+# Libraries that log every request or job run at INFO: a person running the bot needs
+# their warnings, not ~6,000 lines a day.
+CHATTY = ("httpx", "httpcore", "apscheduler")
 _TOKEN_SHAPE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
 REDACTED = "<token>"
 
@@ -40,5 +43,6 @@ def setup_logging(level: int | str, token: str | None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    if logging.getLevelName(root.level) != "DEBUG":
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+    quiet = logging.WARNING if root.level > logging.DEBUG else logging.NOTSET
+    for chatty in CHATTY:
+        logging.getLogger(chatty).setLevel(quiet)

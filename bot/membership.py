@@ -32,3 +32,11 @@ async def my_chat_member(update: Update, context: Context) -> None:
         if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP):
             lang = runtime(context).config.lang
             await context.bot.send_message(chat.id, t("group_greeting", lang))
+
+
+async def private_contact(update: Update, context: Context) -> None:
+    """Whoever writes to the bot privately can be written to there (a full text sent
+    privately from a group needs that), even if they had blocked it before."""
+    chat = update.effective_chat
+    if chat is not None:
+        runtime(context).store.remember_chat(chat.id, chat.type, chat.username)

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.config import Config
 from bot.delivery import Dispatcher, Sender
+from bot.digest import Digests
 from bot.scanner import Scanner
 from bot.store import Store
 
@@ -19,6 +20,7 @@ class Runtime:
     scanner: Scanner
     sender: Sender
     dispatcher: Dispatcher
+    digests: Digests
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Admin confirmations waiting for a button press: token → what to send.
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)

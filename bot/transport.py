@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import os
 from collections import OrderedDict
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -34,6 +35,7 @@ from telegram.error import (
     TimedOut,
 )
 
+from bot.flood import LEDGER, REPLY_IN_TURN, FloodControl
 from bot.outgoing import Outgoing
 
 # Opt in to python-telegram-bot's coming behaviour (durations as timedelta), which
@@ -73,24 +75,44 @@ class SendFailure(Exception):
 
 
 class Transport(Protocol):
+    def turn(self, chat_id: int) -> AbstractAsyncContextManager[object]:
+        """Wait until the chat may get a message now; hold its turn until the answer."""
+        ...
+
     async def send(
-        self, chat_id: int, message: Outgoing, *, thread_id: int | None, silent: bool
+        self,
+        chat_id: int,
+        message: Outgoing,
+        *,
+        thread_id: int | None,
+        silent: bool,
+        reply: bool = False,
     ) -> list[int]:
-        """Send one planned call; the ids of the messages Telegram created."""
+        """Send one planned call inside the chat's turn; the ids Telegram created.
+
+        A ``reply`` (not a ledger delivery) is retried after network errors too."""
         ...
 
 
 class PTBTransport:
-    """Sends through a python-telegram-bot :class:`Bot` (with its rate limiter, if any)."""
+    """Sends through a python-telegram-bot :class:`Bot` (with its flood control, if any)."""
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
+        limiter = getattr(bot, "rate_limiter", None)
+        self.flood = limiter if isinstance(limiter, FloodControl) else None
         # A broadcast sends the same planned call to thousands of chats: convert it once.
         # Keyed by identity; the value holds the message so its id cannot be reused.
         self._converted: OrderedDict[int, tuple[Outgoing, dict[str, Any]]] = OrderedDict()
 
     async def send(
-        self, chat_id: int, message: Outgoing, *, thread_id: int | None, silent: bool
+        self,
+        chat_id: int,
+        message: Outgoing,
+        *,
+        thread_id: int | None,
+        silent: bool,
+        reply: bool = False,
     ) -> list[int]:
         kwargs = {
             **self._kwargs(message),
@@ -98,6 +120,8 @@ class PTBTransport:
             "message_thread_id": thread_id,
             "disable_notification": silent,
         }
+        if self.flood is not None:
+            kwargs["rate_limit_args"] = REPLY_IN_TURN if reply else LEDGER
         method = getattr(self.bot, _snake(message.method))
         try:
             result = await method(**kwargs)
@@ -105,6 +129,9 @@ class PTBTransport:
             raise classify(error) from error
         messages = result if isinstance(result, tuple | list) else [result]
         return [m.message_id for m in messages if isinstance(m, Message)]
+
+    def turn(self, chat_id: int) -> AbstractAsyncContextManager[object]:
+        return nullcontext() if self.flood is None else self.flood.chat_turn(chat_id)
 
     def _kwargs(self, message: Outgoing) -> dict[str, Any]:
         cached = self._converted.get(id(message))

@@ -121,8 +121,8 @@ def crash_scenario(work: Path, chats: int, kills: int, seed: int = 1) -> CrashRe
 
 # --- API faults ---------------------------------------------------------------------------------
 FAULT_WEIGHTS = {
-    "healthy": 40,
-    "flood": 8,
+    "healthy": 46,
+    "flood": 2,  # each one makes the whole bot wait, as Telegram's flood control does
     "server": 8,
     "drop": 6,
     "timeout": 4,
@@ -145,6 +145,7 @@ class FaultReport:
     duplicates: Counter[str] = field(default_factory=Counter)
     photo_fallbacks: int = 0
     rounds: int = 0
+    inside_retry_after: int = 0  # requests that arrived while a 429's wait ran
 
     def lines(self) -> list[str]:
         out = [
@@ -160,13 +161,14 @@ class FaultReport:
                 f"lost {self.lost[kind]}, duplicates {self.duplicates[kind]}"
             )
         out.append(f"  cards sent through the photo's fallback URL: {self.photo_fallbacks}")
+        out.append(f"  requests inside a flood wait: {self.inside_retry_after}")
         return out
 
 
 def _inject(kind: str, chat_id: int, emulator: Emulator, rng: random.Random) -> None:
     once = emulator.once[chat_id]
     if kind == "flood":
-        once.append(Fault.flood(rng.randint(1, 30)))
+        once.append(Fault.flood(rng.randint(1, 3)))
     elif kind == "server":
         once.extend(Fault(rng.choice((500, 502)), "Bad Gateway") for _ in range(rng.randint(1, 3)))
     elif kind == "drop":
@@ -190,7 +192,7 @@ async def fault_scenario(work: Path, chats: int, seed: int = 1) -> FaultReport:
     report = FaultReport()
     with Emulator() as emulator:
         emulator.bad_urls.add(BAD_PHOTO)
-        policy = SendPolicy(private_rate=0, group_rate=0, concurrency=32)
+        policy = SendPolicy(concurrency=32)
         async with running_bot(work, emulator, policy, timeout=0.3) as env:
             env.scan()
             for chat_id, kind in plan.items():
@@ -217,6 +219,7 @@ async def fault_scenario(work: Path, chats: int, seed: int = 1) -> FaultReport:
                     report.handled[kind] += 1
                 else:
                     report.lost[kind] += 1
+            report.inside_retry_after = emulator.inside_retry_after
             report.photo_fallbacks = sum(
                 1 for _, c in emulator.delivered("sendPhoto") if c.params["photo"].startswith(PROXY)
             )

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.delivery import SendPolicy
 from bot.store import FAILED, SENT, SKIPPED
 from tests.botenv import BotEnv, running_bot
 from tests.emulator import Emulator, Fault
@@ -82,19 +81,18 @@ async def test_future_article_is_pushed_when_its_date_comes(env: BotEnv) -> None
     assert env.emulator.cards_per_chat() == {101: 1}
 
 
-async def test_flood_control_waits_and_delivers_later(env: BotEnv) -> None:
-    env.subscribe(101, 102)
-    env.emulator.once[101].append(Fault.flood(7))
+async def test_flood_wait_holds_every_chat_then_delivers(env: BotEnv) -> None:
+    """A 429 is a wait for the whole bot: nobody is sent to until it has passed."""
+    env.subscribe(101, 102, 103)
+    env.emulator.once[101].append(Fault.flood(2))
     env.write_article("n.md")
     env.scan()
     await env.send()
-    assert env.emulator.cards_per_chat() == {102: 1}
-    env.clock.advance(6)
-    await env.send()
-    assert env.emulator.cards_per_chat() == {102: 1}
-    env.clock.advance(1.5)
-    await env.send()
-    assert env.emulator.cards_per_chat() == {101: 1, 102: 1}
+    assert env.emulator.cards_per_chat() == {101: 1, 102: 1, 103: 1}
+    assert env.emulator.too_many == 1 and env.emulator.inside_retry_after == 0
+    refused_at = next(c.at for c in env.emulator.calls if c.error)
+    later = [c.at for _, c in env.emulator.delivered()]
+    assert min(later) >= refused_at + 2.0
 
 
 async def test_blocked_chat_is_deactivated_and_others_unaffected(env: BotEnv) -> None:
@@ -146,18 +144,23 @@ async def test_bad_photo_uses_the_fallback_then_text(env: BotEnv) -> None:
     assert env.emulator.cards_per_chat() == {101: 2}
 
 
-async def test_server_errors_back_off_then_fail_visibly(env: BotEnv) -> None:
-    env.subscribe(101, 102)
-    env.emulator.once[101].extend([Fault(502, "Bad Gateway"), Fault(500, "Internal Server Error")])
-    env.emulator.always[102] = Fault(500, "Internal Server Error")
-    env.write_article("n.md")
-    env.scan()
-    for _ in range(40):
-        await env.send()
-        env.clock.advance(120)
-    assert env.emulator.cards_per_chat() == {101: 1}
-    assert _status(env, 102) == FAILED
-    status = env.runtime.store.status()
+async def test_server_errors_back_off_then_fail_visibly(tmp_path: Path) -> None:
+    """The ledger's own backoff over an hour of refusals (flood control off on both
+    sides: some 30 tries to one chat would otherwise take half a minute of pacing)."""
+    with Emulator(limits=None) as emulator:
+        async with running_bot(tmp_path, emulator, rate_limits=False) as env:
+            env.scan()
+            env.subscribe(101, 102)
+            emulator.once[101].extend([Fault(502, "Bad Gateway"), Fault(500, "Server Error")])
+            emulator.always[102] = Fault(500, "Internal Server Error")
+            env.write_article("n.md")
+            env.scan()
+            for _ in range(40):
+                await env.send()
+                env.clock.advance(120)
+            assert emulator.cards_per_chat() == {101: 1}
+            assert _status(env, 102) == FAILED
+            status = env.runtime.store.status()
     assert status["deliveries"] == {"sent": 1, "failed": 1}
     assert "Internal Server Error" in status["last_failures"][0]["last_error"]
 
@@ -272,8 +275,8 @@ async def test_announcement_is_split_and_recorded(env: BotEnv) -> None:
 
 
 async def test_private_chats_are_paced(tmp_path: Path, emulator: Emulator) -> None:
-    """The per-chat limiter holds back the 4th message to one private chat."""
-    async with running_bot(tmp_path, emulator, SendPolicy(private_rate=1.0)) as env:
+    """The chat's own pace holds back the 4th message to one private chat."""
+    async with running_bot(tmp_path, emulator) as env:
         env.scan()
         env.subscribe(101, mode="full")
         images = "".join(f'<img src="https://img.example/{i}.gif">' for i in range(3))
@@ -288,6 +291,7 @@ async def test_private_chats_are_paced(tmp_path: Path, emulator: Emulator) -> No
             "sendAnimation",
         ]
         assert times[3] - times[0] >= 0.9  # a burst of three, then the fourth waits
+        assert emulator.too_many == 0
 
 
 async def test_dropped_connection_is_retried(env: BotEnv) -> None:

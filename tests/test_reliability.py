@@ -28,6 +28,7 @@ async def test_api_faults_lose_no_healthy_chat(tmp_path: Path) -> None:
         assert report.handled[kind] == report.injected[kind], report.lines()
     assert report.handled["migrated"] == report.injected["migrated"]
     assert report.duplicates["healthy"] == 0
+    assert report.inside_retry_after == 0
     # a time-out after Telegram took the message is indistinguishable from a loss: resent once
     assert report.duplicates["timeout"] <= report.injected["timeout"]
     assert report.photo_fallbacks == sum(report.handled[k] for k in (*TRANSIENT, "migrated"))
