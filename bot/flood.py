@@ -140,7 +140,6 @@ class FloodControl(BaseRateLimiter[Caller]):
         self._window = Window(self.rules.per_second, 1.0)
         self._chats: dict[int | str, ChatPace] = {}
         self._resume_at = 0.0  # loop time until which everything waits (a 429)
-        self.floods = 0  # 429s Telegram answered
 
     async def initialize(self) -> None:
         pass
@@ -225,7 +224,6 @@ class FloodControl(BaseRateLimiter[Caller]):
             await asyncio.sleep(wait)
 
     def _pause(self, seconds: float, request: str) -> None:
-        self.floods += 1
         resume_at = asyncio.get_running_loop().time() + seconds
         if resume_at > self._resume_at:
             self._resume_at = resume_at
