@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.store import Chat
+from bot.ledger import Chat
 from tests.botenv import ADMIN, message_update
 from tests.chaos import (
     article_text,

@@ -29,7 +29,7 @@ from bot.app import build_application, runtime_of
 from bot.config import Config
 from bot.delivery import SendPolicy
 from bot.formatter import announcement
-from bot.store import Chat, Store
+from bot.ledger import Chat, Store
 
 TOKEN = "123456789:BENCH-token-abcdefghijklmnopqrstuvwxyz"
 TITLE = "通知"

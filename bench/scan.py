@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.config import Config
+from bot.ledger import Store
 from bot.scanner import Scanner
-from bot.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"

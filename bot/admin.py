@@ -17,8 +17,8 @@ from telegram.error import TelegramError
 
 from bot.formatter import MODE_CARD, announcement
 from bot.i18n import format_statuses, t
+from bot.ledger import ACTIVE, ANNOUNCEMENT, Chat
 from bot.replies import Context, is_admin, language, ledger_chat, reply, runtime, send_text
-from bot.store import ACTIVE, ANNOUNCEMENT, Chat
 
 log = logging.getLogger(__name__)
 

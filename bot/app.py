@@ -29,9 +29,9 @@ from bot.digest import Digests
 from bot.errors import on_error
 from bot.flood import FloodControl
 from bot.i18n import t
+from bot.ledger import Clock, Store
 from bot.runtime import Runtime
 from bot.scanner import Scanner, ScanReport
-from bot.store import Clock, Store
 from bot.throttle import Throttle
 from bot.transport import PTBTransport
 from bot.update_order import OrderPerChat

@@ -15,10 +15,10 @@ from bot.articles import LoadResult, load_folders
 from bot.config import LANGUAGES, Config, ConfigError, load_config
 from bot.formatter import format_article
 from bot.i18n import format_counts, format_datetime
+from bot.ledger import Store
 from bot.logs import setup_logging
 from bot.preview import render_html, render_json_lines, render_terminal
 from bot.scanner import Scanner, ScanReport
-from bot.store import Store
 
 
 def main(argv: Sequence[str] | None = None) -> int:

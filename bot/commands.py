@@ -12,6 +12,7 @@ from telegram.error import TelegramError
 
 from bot.formatter import MODE_FULL
 from bot.i18n import format_datetime, t
+from bot.ledger import ACTIVE, ANNOUNCEMENT, Chat
 from bot.replies import (
     Context,
     is_admin,
@@ -22,7 +23,6 @@ from bot.replies import (
     runtime,
     send_text,
 )
-from bot.store import ACTIVE, ANNOUNCEMENT, Chat
 from bot.transport import Failure, SendFailure
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Sending queued deliveries: every subscriber gets every notice once, in order.
 
-A delivery is a row of the ledger (:mod:`bot.store`). The sender marks it
+A delivery is a row of the ledger (:mod:`bot.ledger`). The sender marks it
 ``sending``, sends its parts one by one and records each confirmed part before
 the next, so a restart resumes at the first unconfirmed part: a crash can repeat
 at most the part that was in flight, and loses nothing.
@@ -28,8 +28,7 @@ from bot.articles import ArticleError, load_article
 from bot.config import Config
 from bot.formatter import announcement, format_article
 from bot.i18n import t
-from bot.outgoing import Outgoing
-from bot.store import (
+from bot.ledger import (
     ACTIVE,
     ANNOUNCEMENT,
     FAILED,
@@ -39,6 +38,7 @@ from bot.store import (
     Delivery,
     Store,
 )
+from bot.outgoing import Outgoing
 from bot.transport import Failure, SendFailure, Transport
 
 log = logging.getLogger(__name__)

@@ -17,9 +17,9 @@ from bot.config import Config
 from bot.delivery import Sender
 from bot.formatter import text_messages
 from bot.i18n import format_datetime, t
+from bot.ledger import Chat, Store
 from bot.outgoing import Outgoing
 from bot.richtext import RichText
-from bot.store import Chat, Store
 from bot.transport import Failure, SendFailure
 
 log = logging.getLogger(__name__)

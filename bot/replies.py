@@ -9,8 +9,8 @@ from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from bot.i18n import language_for, t
+from bot.ledger import Chat
 from bot.runtime import Runtime
-from bot.store import Chat
 
 Context = ContextTypes.DEFAULT_TYPE
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)

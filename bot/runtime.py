@@ -9,8 +9,8 @@ from typing import Any
 from bot.config import Config
 from bot.delivery import Dispatcher, Sender
 from bot.digest import Digests
+from bot.ledger import Store
 from bot.scanner import Scanner
-from bot.store import Store
 
 
 @dataclass

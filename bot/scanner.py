@@ -18,7 +18,7 @@ from pathlib import Path
 from bot.articles import Article, ArticleError, article_stats, load_article
 from bot.config import Config
 from bot.formatter import MODE_DIGEST
-from bot.store import ACTIVE, INVALID, WITHDRAWN, Chat, FileState, Store
+from bot.ledger import ACTIVE, INVALID, WITHDRAWN, Chat, FileState, Store
 
 FIRST_SCAN_KEY = "first_scan_done"
 Progress = Callable[[int, int], None]

@@ -8,8 +8,8 @@ from telegram.error import BadRequest
 from bot.commands import may_manage
 from bot.formatter import MODE_CARD, MODE_DIGEST, MODE_FULL
 from bot.i18n import t
+from bot.ledger import Chat
 from bot.replies import Context, language, ledger_chat, runtime, send_text
-from bot.store import Chat
 
 QUIET_START, QUIET_END = "22:00", "07:00"
 DIGEST_TIMES = ("08:00", "20:00")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import FAILED, SENT, SKIPPED
+from bot.ledger import FAILED, SENT, SKIPPED
 from tests.botenv import BotEnv, running_bot
 from tests.emulator import Emulator, Fault
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bot import store
+from bot import ledger as store
 from bot.i18n import MESSAGES, format_statuses
 
 STATUSES = [

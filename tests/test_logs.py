@@ -8,7 +8,7 @@ import signal
 import time
 from pathlib import Path
 
-from bot.store import Chat
+from bot.ledger import Chat
 from tests.botenv import message_update
 from tests.chaos import article_text, prepare_ledger, start_bot, wait_for
 from tests.emulator import Emulator, Fault

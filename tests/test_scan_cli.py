@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config
+from bot.ledger import SCHEMA_VERSION, Store
 from bot.scanner import Scanner
-from bot.store import SCHEMA_VERSION, Store
 from tests.paths import SEED
 from tests.process import run_cli
 

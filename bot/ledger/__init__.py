@@ -1,0 +1,58 @@
+"""The delivery ledger in SQLite: one :class:`Store`, its parts split by concern.
+
+- :mod:`bot.ledger.base`: the connection, its lock, transactions (and why);
+- :mod:`bot.ledger.schema`: tables and migrations;
+- :mod:`bot.ledger.states`: the status words;
+- :mod:`bot.ledger.catalogue`: files, articles, search;
+- :mod:`bot.ledger.chats`: subscriptions and settings;
+- :mod:`bot.ledger.deliveries`: one row per (article, chat) and its transitions;
+- :mod:`bot.ledger.broadcasts`: admin broadcasts and their progress;
+- :mod:`bot.ledger.reports`: status and statistics.
+"""
+
+from __future__ import annotations
+
+from bot.ledger.base import Clock
+from bot.ledger.broadcasts import Broadcasts
+from bot.ledger.catalogue import Catalogue, FileState
+from bot.ledger.chats import Chat
+from bot.ledger.deliveries import Delivery, Work
+from bot.ledger.reports import Reports
+from bot.ledger.schema import SCHEMA_VERSION
+from bot.ledger.states import (
+    ACTIVE,
+    ANNOUNCEMENT,
+    FAILED,
+    INVALID,
+    OPEN_STATUSES,
+    PENDING,
+    SENDING,
+    SENT,
+    SKIPPED,
+    WITHDRAWN,
+)
+
+
+class Store(Catalogue, Broadcasts, Reports):
+    """The ledger: every part, over one connection."""
+
+
+__all__ = [
+    "ACTIVE",
+    "ANNOUNCEMENT",
+    "FAILED",
+    "INVALID",
+    "OPEN_STATUSES",
+    "PENDING",
+    "SCHEMA_VERSION",
+    "SENDING",
+    "SENT",
+    "SKIPPED",
+    "WITHDRAWN",
+    "Chat",
+    "Clock",
+    "Delivery",
+    "FileState",
+    "Store",
+    "Work",
+]

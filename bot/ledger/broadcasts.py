@@ -1,0 +1,48 @@
+"""Broadcasts: an admin's "send this to everyone", and how far it has got."""
+
+from __future__ import annotations
+
+from bot.ledger.chats import Chats
+from bot.ledger.deliveries import Deliveries
+from bot.ledger.states import FAILED, PENDING, SENDING, SENT, SKIPPED
+
+
+class Broadcasts(Chats, Deliveries):
+    def broadcast(self, article_id: str, by_user: int | None) -> tuple[int, int]:
+        """Queue ``article_id`` for every active chat that lacks it; filters and age ignored."""
+        with self.transaction():
+            chat_ids = [c.id for c in self.subscribed_chats()]
+            broadcast_id = self._insert(
+                "broadcasts",
+                {"by_user": by_user, "article_id": article_id, "created_at": self.clock()},
+            )
+            queued = self.enqueue(article_id, chat_ids, kind="broadcast", broadcast_id=broadcast_id)
+            self._update("broadcasts", broadcast_id, {"recipients": queued})
+        return int(broadcast_id), queued
+
+    def recipients(self, article_id: str | None) -> int:
+        """How many active chats a broadcast of ``article_id`` would reach now."""
+        return self._rows(
+            "SELECT COUNT(*) AS n FROM chats c WHERE c.active = 1 AND c.subscribed = 1"
+            " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.chat_id = c.id"
+            " AND d.article_id = ?)",
+            [article_id],
+        )[0]["n"]
+
+    def broadcast_progress(self, broadcast_id: int) -> dict[str, int]:
+        rows = self._rows(
+            "SELECT d.status AS status, COUNT(*) AS n,"
+            " SUM(CASE WHEN c.active = 0 THEN 1 ELSE 0 END) AS gone"
+            " FROM deliveries d LEFT JOIN chats c ON c.id = d.chat_id"
+            " WHERE d.broadcast_id = ? GROUP BY d.status",
+            [broadcast_id],
+        )
+        counts = {r["status"]: r["n"] for r in rows}
+        deactivated = sum(r["gone"] or 0 for r in rows if r["status"] == SKIPPED)
+        return {
+            "sent": counts.get(SENT, 0),
+            "failed": counts.get(FAILED, 0),
+            "deactivated": deactivated,
+            "skipped": counts.get(SKIPPED, 0) - deactivated,
+            "remaining": counts.get(PENDING, 0) + counts.get(SENDING, 0),
+        }

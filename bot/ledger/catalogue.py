@@ -1,0 +1,132 @@
+"""Articles as the ledger knows them: the files they came from, their status, search."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.ledger.base import LedgerBase
+from bot.ledger.states import ACTIVE, ANNOUNCEMENT
+
+
+@dataclass(frozen=True)
+class FileState:
+    size: int
+    mtime_ns: int
+    article_id: str | None
+    content_hash: str | None
+    error: str | None = None
+
+
+class Catalogue(LedgerBase):
+    def file_states(self) -> dict[str, FileState]:
+        rows = self._rows("SELECT * FROM files")
+        return {
+            r["path"]: FileState(
+                r["size"], r["mtime_ns"], r["article_id"], r["content_hash"], r["error"]
+            )
+            for r in rows
+        }
+
+    def record_file(self, path: str, state: FileState) -> None:
+        self._exec(
+            "INSERT OR REPLACE INTO files (path, size, mtime_ns, article_id, content_hash, error)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [path, state.size, state.mtime_ns, state.article_id, state.content_hash, state.error],
+        )
+
+    def forget_file(self, path: str) -> None:
+        self._exec("DELETE FROM files WHERE path = ?", [path])
+
+    def article(self, article_id: str) -> dict[str, Any] | None:
+        rows = self._rows("SELECT * FROM articles WHERE id = ?", [article_id])
+        return rows[0] if rows else None
+
+    def save_article(self, row: dict[str, Any]) -> tuple[str, str | None]:
+        """Insert or update an article row: ('new' | 'changed' | 'same', the old status)."""
+        now = self.clock()
+        with self.transaction():
+            old = self.article(row["id"])
+            if old is None:
+                self._insert("articles", {**row, "first_seen": now, "last_changed": now})
+                return "new", None
+            changed = any(old[key] != value for key, value in row.items())
+            if changed:
+                self._update("articles", row["id"], {**row, "last_changed": now})
+            return ("changed" if changed else "same"), old["status"]
+
+    def set_article_status(self, article_id: str, status: str, error: str | None = None) -> bool:
+        return bool(
+            self._exec(
+                "UPDATE articles SET status = ?, error = ?, last_changed = ?"
+                " WHERE id = ? AND status != ?",
+                [status, error, self.clock(), article_id, status],
+            )
+        )
+
+    def recent_articles(self, limit: int = 10) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT id, date, title, status, path FROM articles WHERE status IN (?, ?)"
+            " ORDER BY date DESC LIMIT ?",
+            [ACTIVE, ANNOUNCEMENT, limit],
+        )
+
+    def add_announcement(self, text: str, title: str) -> str:
+        now = self.clock()
+        with self.transaction():
+            count = self.db.execute(
+                "SELECT COUNT(*) FROM articles WHERE status = ?", [ANNOUNCEMENT]
+            ).fetchone()[0]
+            article_id = f"ann{count + 1}"
+            self._insert(
+                "articles",
+                {
+                    "id": article_id,
+                    "title": title,
+                    "date": now,
+                    "status": ANNOUNCEMENT,
+                    "text": text,
+                    "search_text": text,
+                    "first_seen": now,
+                    "last_changed": now,
+                    "categories": "[]",
+                    "tags": "[]",
+                },
+            )
+        return article_id
+
+    def search(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Published articles matching every word of ``query``, newest first.
+
+        Words of three or more characters use the trigram index (quoted, so FTS
+        syntax in a query is just text); shorter words — most Chinese words have
+        two characters — fall back to LIKE on the same columns.
+        """
+        words = [w for w in query.split() if w][:16]
+        if not words:
+            return []
+        visible = "a.status IN ('active', 'announcement')"
+        long_words = [w for w in words if len(w) >= 3]
+        short_words = [w for w in words if len(w) < 3]
+        where = [visible]
+        params: list[Any] = []
+        if long_words:
+            where.append("a.rowid IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)")
+            params.append(" ".join('"' + w.replace('"', '""') + '"' for w in long_words))
+        for word in short_words:
+            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append("(a.title LIKE ? ESCAPE '\\' OR a.search_text LIKE ? ESCAPE '\\')")
+            params += [pattern, pattern]
+        return self._rows(
+            f"SELECT a.id, a.title, a.date FROM articles a WHERE {' AND '.join(where)}"
+            " ORDER BY a.date DESC LIMIT ?",
+            [*params, limit],
+        )
+
+    def articles_between(self, start: float, end: float) -> list[dict[str, Any]]:
+        """Published articles first seen in ``[start, end)``, oldest first (digests)."""
+        return self._rows(
+            "SELECT id, title, date, categories, tags, search_text FROM articles"
+            " WHERE status = ? AND first_seen >= ? AND first_seen < ? ORDER BY date",
+            [ACTIVE, start, end],
+        )

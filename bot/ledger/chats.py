@@ -1,0 +1,162 @@
+"""Chats: subscriptions and their settings, deactivation, and groups that moved."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.formatter import MODE_DIGEST
+from bot.ledger.base import LedgerBase
+from bot.ledger.states import OPEN_STATUSES, SKIPPED
+
+
+@dataclass(frozen=True)
+class Chat:
+    id: int
+    type: str = "private"
+    title: str | None = None
+    language: str | None = None
+    mode: str = "card"
+    filters: tuple[str, ...] = ()
+    thread_id: int | None = None
+    active: bool = True
+    subscribed: bool = True
+    deactivated_reason: str | None = None
+    quiet_start: str | None = None  # "22:00" in NOTICEBOT_TZ
+    quiet_end: str | None = None
+    digest_time: str | None = None
+    last_digest_at: float | None = None
+
+    def wants(self, names: Iterable[str], text: str) -> bool:
+        """No filter words: everything. Otherwise any word among the category and tag
+        ``names``, or inside ``text`` (title and body)."""
+        if not self.filters:
+            return True
+        folded_names = {n.casefold() for n in names}
+        folded_text = text.casefold()
+        return any(
+            w.casefold() in folded_names or w.casefold() in folded_text for w in self.filters
+        )
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Chat:
+        return cls(
+            id=row["id"],
+            type=row["type"] or "private",
+            title=row["title"],
+            language=row["language"],
+            mode=row["mode"] or "card",
+            filters=tuple(json.loads(row["filters"] or "[]")),
+            thread_id=row["thread_id"],
+            active=bool(row["active"]),
+            subscribed=bool(row["subscribed"]),
+            deactivated_reason=row["deactivated_reason"],
+            quiet_start=row.get("quiet_start"),
+            quiet_end=row.get("quiet_end"),
+            digest_time=row.get("digest_time"),
+            last_digest_at=row.get("last_digest_at"),
+        )
+
+
+class Chats(LedgerBase):
+    def subscribe(self, chat: Chat) -> None:
+        """Subscribe (again): type, title, topic and filters from ``chat``; settings kept."""
+        now = self.clock()
+        values = {
+            "type": chat.type,
+            "title": chat.title,
+            "filters": json.dumps(list(chat.filters), ensure_ascii=False),
+            "thread_id": chat.thread_id,
+            "active": 1,
+            "subscribed": 1,
+            "subscribed_at": now,
+            "deactivated_reason": None,
+            "updated_at": now,
+        }
+        with self.transaction():
+            if self.chat(chat.id) is None:
+                self._insert(
+                    "chats",
+                    {"id": chat.id, "language": chat.language, "mode": chat.mode, **values},
+                )
+            else:
+                self._update("chats", chat.id, values)
+
+    def remember_chat(self, chat_id: int, chat_type: str, title: str | None) -> Chat:
+        """A chat the bot talks to, subscribed or not, so its settings have a home."""
+        with self.transaction():
+            existing = self.chat(chat_id)
+            if existing is None:
+                now = self.clock()
+                self._insert(
+                    "chats",
+                    {
+                        "id": chat_id,
+                        "type": chat_type,
+                        "title": title,
+                        "subscribed": 0,
+                        "active": 1,
+                        "updated_at": now,
+                    },
+                )
+            elif not existing.active:
+                self._update("chats", chat_id, {"active": 1, "deactivated_reason": None})
+        return self.chat(chat_id)  # type: ignore[return-value]
+
+    def update_chat(self, chat_id: int, **values: Any) -> None:
+        if "filters" in values:
+            values["filters"] = json.dumps(list(values["filters"]), ensure_ascii=False)
+        self._update("chats", chat_id, {**values, "updated_at": self.clock()})
+
+    def unsubscribe(self, chat_id: int) -> bool:
+        with self.transaction():
+            changed = self._exec(
+                "UPDATE chats SET subscribed = 0, updated_at = ? WHERE id = ? AND subscribed = 1",
+                [self.clock(), chat_id],
+            )
+            self._skip_open(chat_id, "unsubscribed")
+        return bool(changed)
+
+    def chat(self, chat_id: int) -> Chat | None:
+        rows = self._rows("SELECT * FROM chats WHERE id = ?", [chat_id])
+        return Chat.from_row(rows[0]) if rows else None
+
+    def subscribed_chats(self) -> list[Chat]:
+        rows = self._rows("SELECT * FROM chats WHERE active = 1 AND subscribed = 1 ORDER BY id")
+        return [Chat.from_row(r) for r in rows]
+
+    def deactivate_chat(self, chat_id: int, reason: str) -> None:
+        """The chat can no longer receive (blocked, kicked, gone): skip what waits for it."""
+        with self.transaction():
+            self._exec(
+                "UPDATE chats SET active = 0, deactivated_reason = ?, updated_at = ? WHERE id = ?",
+                [reason, self.clock(), chat_id],
+            )
+            self._skip_open(chat_id, f"chat deactivated: {reason}")
+
+    def _skip_open(self, chat_id: int, reason: str) -> None:
+        self._exec(
+            "UPDATE deliveries SET status = ?, last_error = ?, updated_at = ?"
+            " WHERE chat_id = ? AND status IN (?, ?)",
+            [SKIPPED, reason, self.clock(), chat_id, *OPEN_STATUSES],
+        )
+
+    def migrate_chat(self, old_id: int, new_id: int) -> None:
+        """A group became a supergroup: the chat and its ledger rows move to the new id."""
+        with self.transaction():
+            if self.chat(new_id) is None:
+                self._exec("UPDATE chats SET id = ? WHERE id = ?", [new_id, old_id])
+            else:
+                self._exec("DELETE FROM chats WHERE id = ?", [old_id])
+            self._exec(
+                "UPDATE OR IGNORE deliveries SET chat_id = ? WHERE chat_id = ?", [new_id, old_id]
+            )
+            self._exec("DELETE FROM deliveries WHERE chat_id = ?", [old_id])
+
+    def digest_chats(self) -> list[Chat]:
+        rows = self._rows(
+            "SELECT * FROM chats WHERE active = 1 AND subscribed = 1 AND mode = ?", [MODE_DIGEST]
+        )
+        return [Chat.from_row(r) for r in rows]

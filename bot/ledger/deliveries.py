@@ -1,0 +1,175 @@
+"""Deliveries: one row per (article, chat), from queued to sent."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.ledger.base import LedgerBase
+from bot.ledger.chats import Chat
+from bot.ledger.states import OPEN_STATUSES, PENDING, SENDING, SENT, SKIPPED
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    article_id: str
+    chat_id: int
+    kind: str
+    status: str
+    next_part: int
+    attempts: int
+    first_error_at: float | None
+    message_ids: list[int] = field(default_factory=list)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Delivery:
+        return cls(
+            id=row["id"],
+            article_id=row["article_id"],
+            chat_id=row["chat_id"],
+            kind=row["kind"],
+            status=row["status"],
+            next_part=row["next_part"],
+            attempts=row["attempts"],
+            first_error_at=row["first_error_at"],
+            message_ids=json.loads(row["message_ids"] or "[]"),
+        )
+
+
+@dataclass(frozen=True)
+class Work:
+    """A delivery with what sending it needs to know, read in one query."""
+
+    delivery: Delivery
+    chat: Chat | None
+    article_status: str | None
+    article_version: str | None
+
+
+class Deliveries(LedgerBase):
+    def enqueue(
+        self,
+        article_id: str,
+        chat_ids: Iterable[int],
+        *,
+        not_before: float | None = None,
+        kind: str = "article",
+        broadcast_id: int | None = None,
+    ) -> int:
+        """One pending delivery per chat that has none for this article yet."""
+        now = self.clock()
+        rows = [
+            (article_id, chat_id, kind, PENDING, not_before or now, broadcast_id, now, now)
+            for chat_id in chat_ids
+        ]
+        with self.transaction():
+            before = self.db.conn.total_changes
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO deliveries (article_id, chat_id, kind, status,"
+                " next_attempt_at, broadcast_id, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            return self.db.conn.total_changes - before
+
+    def due(self, now: float, limit: int, busy: Iterable[int] = ()) -> list[Delivery]:
+        """Open deliveries whose time has come, oldest first, one per chat, none for ``busy``."""
+        busy = list(busy)
+        exclude = f" AND d.chat_id NOT IN ({','.join('?' * len(busy))})" if busy else ""
+        rows = self._rows(
+            "SELECT d.* FROM deliveries d JOIN chats c ON c.id = d.chat_id"
+            " WHERE d.status IN (?, ?) AND d.next_attempt_at <= ? AND c.active = 1"
+            f"{exclude} ORDER BY d.next_attempt_at, d.id LIMIT ?",
+            [*OPEN_STATUSES, now, *busy, limit * 4],
+        )
+        seen: set[int] = set()
+        picked = []
+        for row in rows:
+            if row["chat_id"] not in seen:
+                seen.add(row["chat_id"])
+                picked.append(Delivery.from_row(row))
+        return picked[:limit]
+
+    def next_due_time(self) -> float | None:
+        """When the next open delivery is due; one index probe per status."""
+        times = [
+            self._rows(
+                "SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status = ?", [status]
+            )[0]["t"]
+            for status in OPEN_STATUSES
+        ]
+        return min((t for t in times if t is not None), default=None)
+
+    def deliveries(self, chat_id: int | None = None) -> list[Delivery]:
+        where, params = ("WHERE chat_id = ?", [chat_id]) if chat_id is not None else ("", [])
+        return [
+            Delivery.from_row(r) for r in self._rows(f"SELECT * FROM deliveries {where}", params)
+        ]
+
+    def work(self, delivery_id: int) -> Work | None:
+        rows = self._rows(
+            "SELECT c.*, d.id AS d_id, d.article_id, d.chat_id, d.kind, d.status AS d_status,"
+            " d.next_part, d.attempts, d.first_error_at, d.message_ids,"
+            " a.status AS a_status,"
+            " COALESCE(a.content_hash, CAST(a.last_changed AS TEXT)) AS a_version"
+            " FROM deliveries d LEFT JOIN chats c ON c.id = d.chat_id"
+            " LEFT JOIN articles a ON a.id = d.article_id WHERE d.id = ?",
+            [delivery_id],
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        delivery = Delivery.from_row({**row, "id": row["d_id"], "status": row["d_status"]})
+        chat = Chat.from_row(row) if row["id"] is not None else None
+        return Work(delivery, chat, row["a_status"], row["a_version"])
+
+    def take(self, delivery_ids: Iterable[int]) -> None:
+        """The dispatcher took these: ``sending`` from now until sent, failed or skipped."""
+        ids = list(delivery_ids)
+        if ids:
+            self._exec(
+                f"UPDATE deliveries SET status = ?, updated_at = ?"
+                f" WHERE status = ? AND id IN ({','.join('?' * len(ids))})",
+                [SENDING, self.clock(), PENDING, *ids],
+            )
+
+    def record_part(
+        self, delivery_id: int, next_part: int, message_ids: list[int], *, done: bool = False
+    ) -> None:
+        """Telegram confirmed a part: where to resume, what it sent, and whether all is sent."""
+        now = self.clock()
+        self._exec(
+            "UPDATE deliveries SET next_part = ?, message_ids = ?, updated_at = ?,"
+            " status = CASE WHEN ? THEN ? ELSE status END,"
+            " sent_at = CASE WHEN ? THEN ? ELSE sent_at END WHERE id = ?",
+            [next_part, json.dumps(message_ids), now, done, SENT, done, now, delivery_id],
+        )
+
+    def finish(self, delivery_id: int, status: str, error: str | None = None) -> None:
+        now = self.clock()
+        self._exec(
+            "UPDATE deliveries SET status = ?, last_error = COALESCE(?, last_error),"
+            " updated_at = ?, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END"
+            " WHERE id = ?",
+            [status, error, now, status, now, delivery_id],
+        )
+
+    def retry_later(
+        self, delivery_id: int, at: float, error: str, *, count_attempt: bool = True
+    ) -> None:
+        self._exec(
+            "UPDATE deliveries SET next_attempt_at = ?, last_error = ?, updated_at = ?,"
+            " attempts = attempts + ?, first_error_at = COALESCE(first_error_at, ?)"
+            " WHERE id = ?",
+            [at, error, self.clock(), int(count_attempt), self.clock(), delivery_id],
+        )
+
+    def skip_article(self, article_id: str, reason: str) -> int:
+        return self._exec(
+            "UPDATE deliveries SET status = ?, last_error = ?, updated_at = ?"
+            " WHERE article_id = ? AND status IN (?, ?)",
+            [SKIPPED, reason, self.clock(), article_id, *OPEN_STATUSES],
+        )

@@ -1,0 +1,121 @@
+"""The ledger's tables, as forward migrations numbered by ``PRAGMA user_version``:
+a later release opens an older database and upgrades it in place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    if db["articles"].exists():
+        return
+    db["articles"].create(
+        {
+            "id": str,
+            "path": str,
+            "title": str,
+            "date": float,
+            "categories": str,
+            "tags": str,
+            "search_text": str,
+            "content_hash": str,
+            "first_seen": float,
+            "last_changed": float,
+            "status": str,
+            "error": str,
+            "text": str,
+        },
+        pk="id",
+    )
+    db["articles"].create_index(["date"])
+    db["files"].create(
+        {
+            "path": str,
+            "size": int,
+            "mtime_ns": int,
+            "article_id": str,
+            "content_hash": str,
+            "error": str,
+        },
+        pk="path",
+    )
+    db["chats"].create(
+        {
+            "id": int,
+            "type": str,
+            "title": str,
+            "language": str,
+            "mode": str,
+            "filters": str,
+            "thread_id": int,
+            "active": int,
+            "subscribed": int,
+            "subscribed_at": float,
+            "deactivated_reason": str,
+            "updated_at": float,
+        },
+        pk="id",
+        defaults={"mode": "card", "filters": "[]", "active": 1, "subscribed": 1},
+    )
+    db["deliveries"].create(
+        {
+            "id": int,
+            "article_id": str,
+            "chat_id": int,
+            "kind": str,
+            "status": str,
+            "next_part": int,
+            "attempts": int,
+            "next_attempt_at": float,
+            "first_error_at": float,
+            "last_error": str,
+            "message_ids": str,
+            "broadcast_id": int,
+            "created_at": float,
+            "updated_at": float,
+            "sent_at": float,
+        },
+        pk="id",
+        defaults={"next_part": 0, "attempts": 0, "message_ids": "[]"},
+    )
+    db["deliveries"].create_index(["article_id", "chat_id"], unique=True)
+    db["deliveries"].create_index(["status", "next_attempt_at"])
+    db["deliveries"].create_index(["chat_id"])
+    db["broadcasts"].create(
+        {
+            "id": int,
+            "by_user": int,
+            "article_id": str,
+            "created_at": float,
+            "recipients": int,
+        },
+        pk="id",
+    )
+    db["meta"].create({"key": str, "value": str}, pk="key")
+
+
+def _v2(db: sqlite_utils.Database) -> None:
+    """Chat settings for the bot's commands, and full-text search over articles.
+
+    Trigram tokens make Chinese searchable without a word segmenter (terms of
+    three or more characters; shorter ones fall back to LIKE, see ``search``).
+    """
+    columns = db["chats"].columns_dict
+    for name, kind in (
+        ("quiet_start", str),
+        ("quiet_end", str),
+        ("digest_time", str),
+        ("last_digest_at", float),
+    ):
+        if name not in columns:
+            db["chats"].add_column(name, kind)
+    if not db["articles"].detect_fts():
+        db["articles"].enable_fts(
+            ["title", "search_text"], fts_version="FTS5", tokenize="trigram", create_triggers=True
+        )
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2)
+SCHEMA_VERSION = len(MIGRATIONS)
