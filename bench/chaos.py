@@ -81,7 +81,7 @@ def _rss_kib(pid: int) -> int:
 def _open_work(db: Path) -> int:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         row = conn.execute(
-            "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'sending')"
+            "SELECT COUNT(*) FROM deliveries WHERE status IN ('queued', 'sending')"
         ).fetchone()
     return int(row[0])
 

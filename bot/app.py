@@ -114,6 +114,7 @@ def add_handlers(application: Application) -> None:
     application.add_handler(
         MessageHandler(filters.ChatType.PRIVATE, membership.private_contact), group=-2
     )
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, membership.migrated))
     application.add_handler(MessageHandler(filters.COMMAND, throttle), group=-1)
     application.add_handler(CallbackQueryHandler(throttle), group=-1)
     anywhere = filters.UpdateType.MESSAGES | filters.UpdateType.CHANNEL_POSTS

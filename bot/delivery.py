@@ -32,7 +32,7 @@ from bot.ledger import (
     ACTIVE,
     ANNOUNCEMENT,
     FAILED,
-    OPEN_STATUSES,
+    SENDING,
     SKIPPED,
     Chat,
     Delivery,
@@ -44,6 +44,7 @@ from bot.transport import Failure, SendFailure, Transport
 log = logging.getLogger(__name__)
 
 BATCH = 512
+CRASH_TRIES = 5  # a delivery that crashes our code this often is failed, not retried forever
 RETRY_WINDOW = 3600.0
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 600.0
@@ -86,8 +87,8 @@ class Sender:
     async def deliver(self, queued: Delivery) -> None:
         """Send what is left of a delivery; the ledger row says how it ended."""
         work = self.store.work(queued.id)  # as it is now, not as it was queued
-        if work is None or work.delivery.status not in OPEN_STATUSES:
-            return
+        if work is None or work.delivery.status != SENDING:
+            return  # skipped since it was claimed (withdrawn, chat gone)
         delivery, chat = work.delivery, work.chat
         if chat is None or not chat.active:
             self.store.finish(delivery.id, SKIPPED, "chat is not active")
@@ -117,8 +118,8 @@ class Sender:
         """Decide after a failed part: a chat to go on with, or None to stop for now."""
         now = self.store.clock()
         if failure.kind is Failure.MIGRATED and failure.new_chat_id is not None:
-            log.info("chat %s migrated to %s", chat.id, failure.new_chat_id)
-            self.store.migrate_chat(chat.id, failure.new_chat_id)
+            if self.store.migrate_chat(chat.id, failure.new_chat_id):
+                log.info("chat %s migrated to %s", chat.id, failure.new_chat_id)
             return self.store.chat(failure.new_chat_id)
         if failure.kind is Failure.GONE:
             log.warning("chat %s deactivated: %s", chat.id, failure.description)
@@ -232,14 +233,17 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
-        self._busy: set[int] = set()  # chats with a delivery in progress
-        self._backlog: deque[Delivery] = deque()
+        self._backlog: deque[Delivery] = deque()  # claimed (sending), not started yet
 
     def wake(self) -> None:
         """New work was queued: look now instead of at the next tick."""
         self._wake.set()
 
     async def run(self, idle: float = 1.0) -> None:
+        """Deliver until stopped; first, resume what a previous process was sending."""
+        resumed = self.store.requeue_interrupted()
+        if resumed:
+            log.info("resuming %d deliveries a previous run was sending", resumed)
         while not self._stopping:
             self._start_due()
             await self._sleep(self._timeout(idle))
@@ -260,35 +264,39 @@ class Dispatcher:
     def _start_due(self) -> None:
         """Start due deliveries in free slots, from a backlog fetched in batches.
 
-        One query per batch instead of one per finished delivery keeps a broadcast
-        to thousands of chats linear; the sender re-reads each row before sending.
+        One query and one claim per batch instead of per delivery keeps a broadcast
+        to thousands of chats linear. Rows are claimed by id in the ledger (queued →
+        sending), so a row is sent by one task only, even if it moves to another chat
+        meanwhile; the sender re-reads each row before sending.
         """
         while len(self._tasks) < self.concurrency:
             if not self._backlog:
-                batch = self.store.due(self.store.clock(), BATCH, self._busy)
-                self.store.take(d.id for d in batch)
-                self._backlog.extend(batch)
+                batch = self.store.due(self.store.clock(), BATCH)
+                claimed = set(self.store.claim(d.id for d in batch))
+                self._backlog.extend(d for d in batch if d.id in claimed)
                 if not self._backlog:
                     return
-            delivery = self._backlog.popleft()
-            if delivery.chat_id in self._busy:
-                continue  # a later row of a chat in progress: a later batch takes it
-            self._busy.add(delivery.chat_id)
-            task = asyncio.create_task(self._guarded(delivery))
+            task = asyncio.create_task(self._guarded(self._backlog.popleft()))
             self._tasks.add(task)
-            task.add_done_callback(lambda done, chat=delivery.chat_id: self._done(done, chat))
+            task.add_done_callback(self._done)
 
-    def _done(self, task: asyncio.Task[None], chat_id: int) -> None:
+    def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        self._busy.discard(chat_id)
         self._wake.set()
 
     async def _guarded(self, delivery: Delivery) -> None:
+        """A delivery that crashes our code is retried with backoff, then failed."""
         try:
             await self.sender.deliver(delivery)
         except Exception as exc:
             log.exception("delivery %s to %s crashed", delivery.article_id, delivery.chat_id)
-            self.store.retry_later(delivery.id, self.store.clock() + 60, f"internal error: {exc!r}")
+            if delivery.attempts + 1 >= CRASH_TRIES:
+                self.store.finish(delivery.id, FAILED, f"internal error: {exc!r}")
+                return
+            delay = min(BACKOFF_CAP, 60 * 2**delivery.attempts)
+            self.store.retry_later(
+                delivery.id, self.store.clock() + delay, f"internal error: {exc!r}"
+            )
 
     def _timeout(self, idle: float) -> float:
         """Until the next scheduled delivery, at most ``idle``. Work due now but not

@@ -166,7 +166,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "status_withdrawn": {"zh": "已撤回", "en": "withdrawn"},
     "status_invalid": {"zh": "无法读取", "en": "unreadable"},
     "status_announcement": {"zh": "公告", "en": "announcements"},
-    "status_pending": {"zh": "待发送", "en": "queued"},
+    "status_queued": {"zh": "待发送", "en": "queued"},
     "status_sending": {"zh": "发送中", "en": "sending"},
     "status_sent": {"zh": "已发送", "en": "sent"},
     "status_failed": {"zh": "失败", "en": "failed"},

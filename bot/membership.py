@@ -40,3 +40,19 @@ async def private_contact(update: Update, context: Context) -> None:
     chat = update.effective_chat
     if chat is not None:
         runtime(context).store.remember_chat(chat.id, chat.type, chat.username)
+
+
+async def migrated(update: Update, context: Context) -> None:
+    """Telegram's word that a group became a supergroup (said in both): move the chat now,
+    with its subscription and settings, not at the next failed send."""
+    message = update.effective_message
+    if message is None:
+        return
+    if message.migrate_to_chat_id:
+        old, new = message.chat.id, message.migrate_to_chat_id
+    elif message.migrate_from_chat_id:
+        old, new = message.migrate_from_chat_id, message.chat.id
+    else:
+        return
+    if runtime(context).store.migrate_chat(old, new):
+        log.info("chat %s migrated to %s", old, new)

@@ -176,6 +176,26 @@ class Emulator:
         self._new_update.set()
         return update["update_id"]
 
+    def upgrade_group(self, old: int, new: int) -> None:
+        """A group becomes a supergroup, as Telegram does it: sends to the old id are
+        refused with the new one, and each chat gets its migration service message."""
+        self.always[old] = Fault.migrated(new)
+        for chat, kind, other, key in (
+            (old, "group", new, "migrate_to_chat_id"),
+            (new, "supergroup", old, "migrate_from_chat_id"),
+        ):
+            self.push(
+                {
+                    "message": {
+                        "message_id": next(self._ids),
+                        "date": int(time.time()),
+                        "chat": {"id": chat, "type": kind, "title": "group"},
+                        "from": {"id": 5, "is_bot": False, "first_name": "admin"},
+                        key: other,
+                    }
+                }
+            )
+
     # --- what tests read -----------------------------------------------------------
     def delivered(self, method: str | None = None) -> list[tuple[int, Call]]:
         with self._lock:

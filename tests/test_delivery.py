@@ -112,18 +112,6 @@ async def test_blocked_chat_is_deactivated_and_others_unaffected(env: BotEnv) ->
     assert env.scan().queued == 1  # only the active chat
 
 
-async def test_migrated_group_gets_it_at_the_new_id(env: BotEnv) -> None:
-    env.subscribe(-555, type="group")
-    env.emulator.always[-555] = Fault.migrated(-1001234)
-    env.write_article("n.md")
-    env.scan()
-    await env.send()
-    assert env.emulator.cards_per_chat() == {-1001234: 1}
-    store = env.runtime.store
-    assert store.chat(-555) is None and store.chat(-1001234).active
-    assert _status(env, -1001234) == SENT
-
-
 async def test_bad_photo_uses_the_fallback_then_text(env: BotEnv) -> None:
     env.subscribe(101)
     proxy = "https://cors.zfour.workers.dev/?"

@@ -14,7 +14,7 @@ STATUSES = [
     store.WITHDRAWN,
     store.INVALID,
     store.ANNOUNCEMENT,
-    store.PENDING,
+    store.QUEUED,
     store.SENDING,
     store.SENT,
     store.FAILED,
@@ -28,7 +28,7 @@ def test_every_ledger_status_has_a_word_in_both_languages(status: str) -> None:
 
 
 def test_status_counts_read_as_sentences() -> None:
-    counts = {store.SENT: 3, store.FAILED: 1, store.PENDING: 2}
+    counts = {store.SENT: 3, store.FAILED: 1, store.QUEUED: 2}
     zh = format_statuses(counts, "zh")
     assert zh == "失败 1，待发送 2，已发送 3" and not re.search("[A-Za-z]", zh)
     assert format_statuses(counts, "en") == "1 failed, 2 queued, 3 sent"

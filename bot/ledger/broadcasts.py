@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.ledger.chats import Chats
 from bot.ledger.deliveries import Deliveries
-from bot.ledger.states import FAILED, PENDING, SENDING, SENT, SKIPPED
+from bot.ledger.states import FAILED, QUEUED, SENDING, SENT, SKIPPED
 
 
 class Broadcasts(Chats, Deliveries):
@@ -44,5 +44,5 @@ class Broadcasts(Chats, Deliveries):
             "failed": counts.get(FAILED, 0),
             "deactivated": deactivated,
             "skipped": counts.get(SKIPPED, 0) - deactivated,
-            "remaining": counts.get(PENDING, 0) + counts.get(SENDING, 0),
+            "remaining": counts.get(QUEUED, 0) + counts.get(SENDING, 0),
         }

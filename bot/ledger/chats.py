@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.formatter import MODE_DIGEST
 from bot.ledger.base import LedgerBase
-from bot.ledger.states import OPEN_STATUSES, SKIPPED
+from bot.ledger.states import OPEN_STATUSES, SENDING, SENT, SKIPPED
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,25 @@ class Chat:
             digest_time=row.get("digest_time"),
             last_digest_at=row.get("last_digest_at"),
         )
+
+
+def _merged(old: Chat, new: Chat) -> dict[str, Any]:
+    """The supergroup's settings, filled in from the group it was."""
+    subscribed = new.subscribed or old.subscribed
+    return {
+        "type": "supergroup",
+        "subscribed": int(subscribed),
+        "active": 1,
+        "deactivated_reason": None,
+        "filters": json.dumps(list(new.filters or old.filters), ensure_ascii=False),
+        "mode": new.mode if new.mode != "card" or not old.subscribed else old.mode,
+        "language": new.language or old.language,
+        "thread_id": new.thread_id if new.thread_id is not None else old.thread_id,
+        "quiet_start": new.quiet_start or old.quiet_start,
+        "quiet_end": new.quiet_end or old.quiet_end,
+        "digest_time": new.digest_time or old.digest_time,
+        "last_digest_at": new.last_digest_at or old.last_digest_at,
+    }
 
 
 class Chats(LedgerBase):
@@ -143,17 +162,34 @@ class Chats(LedgerBase):
             [SKIPPED, reason, self.clock(), chat_id, *OPEN_STATUSES],
         )
 
-    def migrate_chat(self, old_id: int, new_id: int) -> None:
-        """A group became a supergroup: the chat and its ledger rows move to the new id."""
+    def migrate_chat(self, old_id: int, new_id: int) -> bool:
+        """A group became a supergroup: the chat, its settings and its ledger rows move to
+        the new id. If the supergroup is known already (someone used the bot there), the
+        two merge: the group's subscription and settings fill in what the supergroup
+        has not set. Where both have a row for one notice, the one that got further
+        stays. Safe to call again (Telegram says it twice, and so may a failed send)."""
         with self.transaction():
-            if self.chat(new_id) is None:
-                self._exec("UPDATE chats SET id = ? WHERE id = ?", [new_id, old_id])
+            old = self.chat(old_id)
+            if old is None:
+                return False
+            new = self.chat(new_id)
+            if new is None:
+                self._exec(
+                    "UPDATE chats SET id = ?, type = ? WHERE id = ?", [new_id, "supergroup", old_id]
+                )
             else:
+                self._update("chats", new_id, _merged(old, new))
                 self._exec("DELETE FROM chats WHERE id = ?", [old_id])
+            self._exec(
+                "DELETE FROM deliveries WHERE chat_id = ? AND article_id IN"
+                " (SELECT article_id FROM deliveries WHERE chat_id = ? AND status IN (?, ?))",
+                [new_id, old_id, SENT, SENDING],
+            )
             self._exec(
                 "UPDATE OR IGNORE deliveries SET chat_id = ? WHERE chat_id = ?", [new_id, old_id]
             )
             self._exec("DELETE FROM deliveries WHERE chat_id = ?", [old_id])
+        return True
 
     def digest_chats(self) -> list[Chat]:
         rows = self._rows(

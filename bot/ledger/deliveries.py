@@ -1,4 +1,29 @@
-"""Deliveries: one row per (article, chat), from queued to sent."""
+"""Deliveries: one row per (article, chat), a state machine from queued to sent.
+
+======================  ==================  =========================================
+from                    to                  when (the function; one transaction each)
+======================  ==================  =========================================
+(none)                  queued              a notice for a chat (``enqueue``)
+skipped                 queued              published again, or the chat is back
+                                            (``enqueue``; resumes at its next part)
+queued                  sending             the dispatcher claims it by id, compare-
+                                            and-set (``claim``)
+sending                 sending             Telegram confirmed a part (``record_part``)
+sending                 sent                ... the last part (``record_part``)
+sending                 queued              a retry later (``retry_later``), or a
+                                            process died while sending
+                                            (``requeue_interrupted``, at start)
+sending                 failed              given up (``finish``)
+queued, sending         skipped             the article was withdrawn, the chat left
+                                            or is gone (``skip_article``, and
+                                            ``Chats.deactivate_chat``/``unsubscribe``)
+======================  ==================  =========================================
+
+A row belongs to the task that claimed it: ``due`` offers only queued rows, one
+per chat, and none of a chat that has a row being sent, so a row that moves to
+another chat (a group upgraded to a supergroup) can never be taken twice. The
+next issue adds the transitions of corrections and withdrawals (edited, retracted).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +34,7 @@ from typing import Any
 
 from bot.ledger.base import LedgerBase
 from bot.ledger.chats import Chat
-from bot.ledger.states import OPEN_STATUSES, PENDING, SENDING, SENT, SKIPPED
+from bot.ledger.states import OPEN_STATUSES, QUEUED, SENDING, SENT, SKIPPED
 
 
 @dataclass(frozen=True)
@@ -59,10 +84,12 @@ class Deliveries(LedgerBase):
         kind: str = "article",
         broadcast_id: int | None = None,
     ) -> int:
-        """One pending delivery per chat that has none for this article yet."""
+        """Queue this article for each chat that has no row for it yet, or a skipped one
+        (published again, or a chat that is back): that row resumes at its next part."""
         now = self.clock()
+        chat_ids = list(chat_ids)
         rows = [
-            (article_id, chat_id, kind, PENDING, not_before or now, broadcast_id, now, now)
+            (article_id, chat_id, kind, QUEUED, not_before or now, broadcast_id, now, now)
             for chat_id in chat_ids
         ]
         with self.transaction():
@@ -73,17 +100,28 @@ class Deliveries(LedgerBase):
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            self.db.conn.executemany(
+                "UPDATE deliveries SET status = ?, next_attempt_at = ?, updated_at = ?,"
+                " attempts = 0, first_error_at = NULL, last_error = NULL,"
+                " broadcast_id = COALESCE(?, broadcast_id)"
+                " WHERE article_id = ? AND chat_id = ? AND status = ?",
+                [
+                    (QUEUED, not_before or now, now, broadcast_id, article_id, chat_id, SKIPPED)
+                    for chat_id in chat_ids
+                ],
+            )
             return self.db.conn.total_changes - before
 
-    def due(self, now: float, limit: int, busy: Iterable[int] = ()) -> list[Delivery]:
-        """Open deliveries whose time has come, oldest first, one per chat, none for ``busy``."""
-        busy = list(busy)
-        exclude = f" AND d.chat_id NOT IN ({','.join('?' * len(busy))})" if busy else ""
+    def due(self, now: float, limit: int) -> list[Delivery]:
+        """Queued rows whose time has come, oldest first: one per chat, and none of a
+        chat that has a row being sent (its parts go out in order, one notice at a time)."""
         rows = self._rows(
             "SELECT d.* FROM deliveries d JOIN chats c ON c.id = d.chat_id"
-            " WHERE d.status IN (?, ?) AND d.next_attempt_at <= ? AND c.active = 1"
-            f"{exclude} ORDER BY d.next_attempt_at, d.id LIMIT ?",
-            [*OPEN_STATUSES, now, *busy, limit * 4],
+            " WHERE d.status = ? AND d.next_attempt_at <= ? AND c.active = 1"
+            " AND NOT EXISTS (SELECT 1 FROM deliveries s"
+            " WHERE s.chat_id = d.chat_id AND s.status = ?)"
+            " ORDER BY d.next_attempt_at, d.id LIMIT ?",
+            [QUEUED, now, SENDING, limit * 4],
         )
         seen: set[int] = set()
         picked = []
@@ -126,15 +164,25 @@ class Deliveries(LedgerBase):
         chat = Chat.from_row(row) if row["id"] is not None else None
         return Work(delivery, chat, row["a_status"], row["a_version"])
 
-    def take(self, delivery_ids: Iterable[int]) -> None:
-        """The dispatcher took these: ``sending`` from now until sent, failed or skipped."""
+    def claim(self, delivery_ids: Iterable[int]) -> list[int]:
+        """queued → sending, compare-and-set: the ids this caller now owns."""
         ids = list(delivery_ids)
-        if ids:
-            self._exec(
-                f"UPDATE deliveries SET status = ?, updated_at = ?"
-                f" WHERE status = ? AND id IN ({','.join('?' * len(ids))})",
-                [SENDING, self.clock(), PENDING, *ids],
-            )
+        if not ids:
+            return []
+        rows = self._rows(
+            f"UPDATE deliveries SET status = ?, updated_at = ?"
+            f" WHERE status = ? AND id IN ({','.join('?' * len(ids))}) RETURNING id",
+            [SENDING, self.clock(), QUEUED, *ids],
+        )
+        return [r["id"] for r in rows]
+
+    def requeue_interrupted(self) -> int:
+        """sending → queued for rows a dead process was sending (call it at start, when
+        this process alone owns the ledger): they resume at their next part."""
+        return self._exec(
+            "UPDATE deliveries SET status = ?, updated_at = ? WHERE status = ?",
+            [QUEUED, self.clock(), SENDING],
+        )
 
     def record_part(
         self, delivery_id: int, next_part: int, message_ids: list[int], *, done: bool = False
@@ -160,11 +208,13 @@ class Deliveries(LedgerBase):
     def retry_later(
         self, delivery_id: int, at: float, error: str, *, count_attempt: bool = True
     ) -> None:
+        """sending → queued, due again at ``at``."""
+        now = self.clock()
         self._exec(
-            "UPDATE deliveries SET next_attempt_at = ?, last_error = ?, updated_at = ?,"
-            " attempts = attempts + ?, first_error_at = COALESCE(first_error_at, ?)"
-            " WHERE id = ?",
-            [at, error, self.clock(), int(count_attempt), self.clock(), delivery_id],
+            "UPDATE deliveries SET status = ?, next_attempt_at = ?, last_error = ?,"
+            " updated_at = ?, attempts = attempts + ?,"
+            " first_error_at = COALESCE(first_error_at, ?) WHERE id = ? AND status = ?",
+            [QUEUED, at, error, now, int(count_attempt), now, delivery_id, SENDING],
         )
 
     def skip_article(self, article_id: str, reason: str) -> int:

@@ -117,5 +117,10 @@ def _v2(db: sqlite_utils.Database) -> None:
         )
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2)
+def _v3(db: sqlite_utils.Database) -> None:
+    """Deliveries as a state machine: "pending" is called "queued", as in its table."""
+    db.execute("UPDATE deliveries SET status = 'queued' WHERE status = 'pending'")
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3)
 SCHEMA_VERSION = len(MIGRATIONS)

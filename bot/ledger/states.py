@@ -4,6 +4,6 @@ from __future__ import annotations
 
 # articles
 ACTIVE, WITHDRAWN, INVALID, ANNOUNCEMENT = "active", "withdrawn", "invalid", "announcement"
-# deliveries
-PENDING, SENDING, SENT, FAILED, SKIPPED = "pending", "sending", "sent", "failed", "skipped"
-OPEN_STATUSES = (PENDING, SENDING)
+# deliveries (the transitions are in bot.ledger.deliveries)
+QUEUED, SENDING, SENT, FAILED, SKIPPED = "queued", "sending", "sent", "failed", "skipped"
+OPEN_STATUSES = (QUEUED, SENDING)
