@@ -38,6 +38,8 @@ from bot.update_order import OrderPerChat
 
 log = logging.getLogger(__name__)
 
+ANY_DELAY = {"misfire_grace_time": None}  # run even if the job queue started late
+
 
 def build_application(
     config: Config,
@@ -83,12 +85,15 @@ def build_application(
     )
     application.bot_data["runtime"] = runtime
     assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
+    # The first scan at start (the archive's baseline, before anyone writes a new notice),
+    # then every interval. (PTB: run_repeating(first=0) would wait one interval.)
+    application.job_queue.run_once(scan_job, 0, name="first scan", job_kwargs=ANY_DELAY)
     application.job_queue.run_repeating(
         scan_job,
         interval=config.scan_interval,
-        first=0,
+        first=config.scan_interval,
         name="scan",
-        job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+        job_kwargs={"max_instances": 1, "coalesce": True, **ANY_DELAY},
     )
     application.job_queue.run_repeating(digest_job, interval=60, first=5, name="digest")
     add_handlers(application)
@@ -170,7 +175,10 @@ def runtime_of(application: Application) -> Runtime:
 async def scan_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """One scan off the event loop; new deliveries wake the dispatcher at once."""
     runtime = runtime_of(context.application)
-    report: ScanReport = await asyncio.to_thread(runtime.scanner.scan)
+    if runtime.scanning.locked():
+        return  # the first scan of a large archive is still running
+    async with runtime.scanning:
+        report: ScanReport = await asyncio.to_thread(runtime.scanner.scan)
     if report.new or report.changed or report.withdrawn or report.queued:
         log.info("scan: %s", report.summary())
     if report.queued:
@@ -182,8 +190,9 @@ async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _start(application: Application) -> None:
-    await set_commands(application)
     runtime = runtime_of(application)
+    runtime.store.owner.take()  # before anything is sent: LedgerBusy if another bot runs
+    await set_commands(application)
     runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="dispatcher"))
     chats = runtime.store.recipients(None)
     log.info("noticebot started as @%s: %d subscribed chats", application.bot.username, chats)

@@ -15,7 +15,7 @@ from bot.articles import LoadResult, load_folders
 from bot.config import LANGUAGES, Config, ConfigError, load_config
 from bot.formatter import format_article
 from bot.i18n import format_counts, format_datetime
-from bot.ledger import Store
+from bot.ledger import LedgerBusy, Store
 from bot.logs import setup_logging
 from bot.preview import render_html, render_json_lines, render_terminal
 from bot.scanner import Scanner, ScanReport
@@ -116,7 +116,11 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         config.db,
         config.api_url,
     )
-    build_application(config).run_polling(allowed_updates=Update.ALL_TYPES)
+    try:
+        build_application(config).run_polling(allowed_updates=Update.ALL_TYPES)
+    except LedgerBusy as error:
+        print(f"noticebot: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -22,5 +22,6 @@ class Runtime:
     dispatcher: Dispatcher
     digests: Digests
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    scanning: asyncio.Lock = field(default_factory=asyncio.Lock)  # one scan at a time
     # Admin confirmations waiting for a button press: token → what to send.
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -3,7 +3,8 @@
 Incremental: a file whose size and mtime are what the ledger remembers is not
 read again, so a rescan of an unchanged archive costs one directory walk and one
 query. New articles are queued for the chats whose filters match, except on the
-very first scan (an existing archive is not pushed), for articles older than
+first scan of each folder (an existing archive is not pushed; a folder that is
+missing is baselined when it appears), for articles older than
 ``NOTICEBOT_MAX_AGE_DAYS``, and no earlier than the article's own date.
 """
 
@@ -71,9 +72,17 @@ class Scanner:
             self._chats = [c for c in self.store.subscribed_chats() if c.mode != MODE_DIGEST]
         return self._chats
 
+    def _baselined(self, root: Path) -> bool:
+        """Whether this folder's archive was taken in (older ledgers: one key for all)."""
+        return bool(
+            self.store.get_meta(f"{FIRST_SCAN_KEY}:{root}") or self.store.get_meta(FIRST_SCAN_KEY)
+        )
+
     def scan(self, progress: Progress | None = None) -> ScanReport:
         self._chats = None
-        report = ScanReport(first_scan=self.store.get_meta(FIRST_SCAN_KEY) is None)
+        present = [root for root in self.config.articles if root.exists()]
+        new_roots = [root for root in present if not self._baselined(root)]
+        report = ScanReport(first_scan=bool(new_roots))
         known = self.store.file_states()
         seen: set[str] = set()
         todo: list[tuple[str, Path, os.stat_result]] = []
@@ -91,12 +100,12 @@ class Scanner:
                 else:
                     todo.append((path, root, stat))
         for done, (path, root, stat) in enumerate(todo, start=1):
-            self._scan_file(path, root, stat, known.get(path), report)
+            self._scan_file(path, root, stat, known.get(path), report, root in new_roots)
             if progress:
                 progress(done, len(todo))
         self._withdraw_missing(known, seen, report)
-        if report.first_scan:
-            self.store.set_meta(FIRST_SCAN_KEY, str(self.store.clock()))
+        for root in new_roots:  # a folder missing now is baselined when it appears
+            self.store.set_meta(f"{FIRST_SCAN_KEY}:{root}", str(self.store.clock()))
         return report
 
     def _scan_file(
@@ -106,6 +115,7 @@ class Scanner:
         stat: os.stat_result,
         before: FileState | None,
         report: ScanReport,
+        baseline: bool,
     ) -> None:
         try:
             article = load_article(Path(path), root, self.config)
@@ -132,7 +142,7 @@ class Scanner:
         if status == WITHDRAWN and old_status == ACTIVE:
             report.withdrawn.append(article.id)
             self.store.skip_article(article.id, "article withdrawn")
-        elif status == ACTIVE and old_status != ACTIVE and not report.first_scan:
+        elif status == ACTIVE and old_status != ACTIVE and not baseline:
             self._queue(article, report)
 
     def _queue(self, article: Article, report: ScanReport) -> None:

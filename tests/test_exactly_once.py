@@ -109,3 +109,81 @@ def _now() -> str:
     from tests.chaos import now_rfc
 
     return now_rfc()
+
+
+def test_a_second_bot_on_the_same_ledger_refuses_to_start(tmp_path: Path) -> None:
+    import signal
+
+    from tests.chaos import prepare_ledger, start_bot, wait_for
+    from tests.process import run_cli
+
+    prepare_ledger(tmp_path, [Chat(1)])
+    with Emulator() as emulator:
+        first = start_bot(tmp_path, emulator, tmp_path / "first.log", NOTICEBOT_LOG_LEVEL="INFO")
+        try:
+            wait_for(lambda: any(c.method == "getUpdates" for c in emulator.calls), 60, "start")
+            second = start_bot(tmp_path, emulator, tmp_path / "second.log")
+            assert second.wait(timeout=60) == 1
+            said = (tmp_path / "second.log").read_text(encoding="utf-8")
+            assert f"another noticebot (pid {first.pid}) is already running" in said
+            env = {"NOTICEBOT_DB": str(tmp_path / "state" / "noticebot.db")}
+            env["NOTICEBOT_ARTICLES"] = str(tmp_path / "articles")
+            assert run_cli("status", cwd=tmp_path, **env).returncode == 0  # beside it
+            assert run_cli("scan", cwd=tmp_path, **env).returncode == 0
+            assert first.poll() is None
+        finally:
+            first.send_signal(signal.SIGTERM)
+            assert first.wait(timeout=30) == 0
+
+
+async def test_the_baseline_is_taken_at_start_not_one_interval_later(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    """On a fresh install a notice written in the first minute is new, not archive."""
+    from bot.app import build_application, runtime_of
+    from tests.botenv import bot_config
+
+    config = bot_config(tmp_path, emulator, scan_interval=60.0)
+    app = build_application(config)
+    runtime = runtime_of(app)
+    runtime.store.subscribe(Chat(701))
+    async with app:
+        await app.post_init(app)  # type: ignore[misc]
+        await app.start()
+        try:
+            for _ in range(100):  # the baseline scan, within moments of the start
+                if runtime.store.get_meta(f"first_scan_done:{config.articles[0]}"):
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                raise AssertionError("no scan at start")
+            (config.articles[0] / "n.md").write_text(
+                f"---\ntitle: 停水通知\ndate: {_now()}\n---\n\n<p>本周六停水。</p>\n",
+                encoding="utf-8",
+            )
+            report = runtime.scanner.scan()
+            assert report.new and report.queued == 1
+        finally:
+            await app.stop()
+            await app.post_stop(app)  # type: ignore[misc]
+
+
+def test_a_folder_missing_at_the_first_start_is_baselined_when_it_appears(
+    tmp_path: Path,
+) -> None:
+    from bot.config import Config
+    from bot.ledger import Store
+    from bot.scanner import Scanner
+    from tests.chaos import article_text
+
+    folder = tmp_path / "posts"
+    store = Store(tmp_path / "l.db")
+    store.subscribe(Chat(1))
+    scanner = Scanner(store, Config(articles=(folder,)))
+    assert scanner.scan().missing_roots == [str(folder)]
+    folder.mkdir()
+    (folder / "last-week.md").write_text(article_text("上周的通知"), encoding="utf-8")
+    report = scanner.scan()  # the path is fixed: this is the archive, not news
+    assert report.first_scan and report.new and report.queued == 0
+    (folder / "new.md").write_text(article_text("新通知"), encoding="utf-8")
+    assert scanner.scan().queued == 1

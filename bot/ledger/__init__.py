@@ -1,6 +1,7 @@
 """The delivery ledger in SQLite: one :class:`Store`, its parts split by concern.
 
 - :mod:`bot.ledger.base`: the connection, its lock, transactions (and why);
+- :mod:`bot.ledger.owner`: one sending process per ledger;
 - :mod:`bot.ledger.schema`: tables and migrations;
 - :mod:`bot.ledger.states`: the status words;
 - :mod:`bot.ledger.catalogue`: files, articles, search;
@@ -17,6 +18,7 @@ from bot.ledger.broadcasts import Broadcasts
 from bot.ledger.catalogue import Catalogue, FileState
 from bot.ledger.chats import Chat
 from bot.ledger.deliveries import Delivery, Work
+from bot.ledger.owner import LedgerBusy
 from bot.ledger.reports import Reports
 from bot.ledger.schema import SCHEMA_VERSION
 from bot.ledger.states import (
@@ -53,6 +55,7 @@ __all__ = [
     "Clock",
     "Delivery",
     "FileState",
+    "LedgerBusy",
     "Store",
     "Work",
 ]

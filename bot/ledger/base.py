@@ -27,6 +27,7 @@ from typing import Any
 
 import sqlite_utils
 
+from bot.ledger.owner import Owner
 from bot.ledger.schema import MIGRATIONS, SCHEMA_VERSION
 
 Clock = Callable[[], float]
@@ -45,11 +46,13 @@ class LedgerBase:
         self.db.execute("PRAGMA busy_timeout=5000")
         self.clock = clock
         self._lock = threading.RLock()
+        self.owner = Owner(self.path)
         self._migrate()
 
     def close(self) -> None:
         with self._lock:
             self.db.conn.close()
+        self.owner.release()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
