@@ -4,6 +4,7 @@ and the handlers people talk to."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -178,7 +179,18 @@ async def scan_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     if runtime.scanning.locked():
         return  # the first scan of a large archive is still running
     async with runtime.scanning:
-        report: ScanReport = await asyncio.to_thread(runtime.scanner.scan)
+        try:
+            report: ScanReport = await asyncio.to_thread(runtime.scanner.scan)
+        except Exception as error:  # the next interval tries again
+            runtime.scan_failures += 1
+            if runtime.scan_failures == 1:
+                log.exception("the scan failed; it runs again at the next interval")
+            else:
+                log.error("the scan failed again (%d times): %r", runtime.scan_failures, error)
+            with contextlib.suppress(Exception):
+                runtime.store.record_trouble("scan", repr(error))
+            return
+    runtime.scan_failures = 0
     if report.new or report.changed or report.withdrawn or report.queued:
         log.info("scan: %s", report.summary())
     if report.queued:

@@ -186,6 +186,9 @@ def _status(args: argparse.Namespace, config: Config) -> int:
             f"  {failure['status']} {failure['article_id']} → {failure['chat_id']} "
             f"after {failure['attempts']} attempt(s): {failure['last_error']}"
         )
+    for task, trouble in status["troubles"].items():
+        when = format_datetime(datetime.fromtimestamp(trouble["at"], config.tz), "en", config.tz)
+        print(f"{task}: failed and started again, last at {when}: {trouble['error']}")
     return 0
 
 

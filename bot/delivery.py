@@ -234,20 +234,44 @@ class Dispatcher:
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._backlog: deque[Delivery] = deque()  # claimed (sending), not started yet
+        self._started = False
 
     def wake(self) -> None:
         """New work was queued: look now instead of at the next tick."""
         self._wake.set()
 
     async def run(self, idle: float = 1.0) -> None:
-        """Deliver until stopped; first, resume what a previous process was sending."""
-        resumed = self.store.requeue_interrupted()
-        if resumed:
-            log.info("resuming %d deliveries a previous run was sending", resumed)
+        """Deliver until stopped; first, resume what a previous process was sending.
+
+        Supervised: an error (a locked or broken database, a bug) is logged once with
+        its traceback and recorded for ``noticebot status``, and the loop starts again
+        after a backoff, instead of ending while the bot still answers commands.
+        """
+        failures = 0
         while not self._stopping:
-            self._start_due()
-            await self._sleep(self._timeout(idle))
+            try:
+                if failures or not self._started:
+                    self._resume()
+                self._start_due()
+                await self._sleep(self._timeout(idle))
+                failures = 0
+            except Exception as error:
+                failures += 1
+                if failures == 1:
+                    log.exception("the dispatcher failed; it starts again in a moment")
+                else:
+                    log.error("the dispatcher failed again (%d times): %r", failures, error)
+                with contextlib.suppress(Exception):
+                    self.store.record_trouble("dispatcher", repr(error))
+                await self._sleep(min(BACKOFF_CAP, 2.0 ** (failures - 1)))
         await self._drain()
+
+    def _resume(self) -> None:
+        if not self._started:
+            resumed = self.store.requeue_interrupted()
+            if resumed:
+                log.info("resuming %d deliveries a previous run was sending", resumed)
+            self._started = True
 
     async def run_until_idle(self) -> None:
         """Send until nothing is due (tests, benchmarks and the command line)."""

@@ -23,5 +23,6 @@ class Runtime:
     digests: Digests
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     scanning: asyncio.Lock = field(default_factory=asyncio.Lock)  # one scan at a time
+    scan_failures: int = 0  # in a row: the first is logged with its traceback
     # Admin confirmations waiting for a button press: token → what to send.
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)

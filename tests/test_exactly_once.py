@@ -11,6 +11,8 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from bot.ledger import QUEUED, SENDING, SENT, Chat
 from tests.botenv import live_bot, message_update, running_bot
 from tests.emulator import Emulator
@@ -187,3 +189,31 @@ def test_a_folder_missing_at_the_first_start_is_baselined_when_it_appears(
     assert report.first_scan and report.new and report.queued == 0
     (folder / "new.md").write_text(article_text("新通知"), encoding="utf-8")
     assert scanner.scan().queued == 1
+
+
+async def test_the_dispatcher_survives_a_database_error(
+    tmp_path: Path, emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real SQLite error in due() (the table gone for a moment): logged once with its
+    traceback, shown by status, and delivery goes on once the database is back."""
+    import sqlite3
+
+    (tmp_path / "articles").mkdir()
+    async with live_bot(tmp_path, emulator) as bot:
+        bot.runtime.scanner.scan()
+        bot.runtime.store.subscribe(Chat(801))
+        other = sqlite3.connect(bot.runtime.store.path, isolation_level=None)
+        other.execute("ALTER TABLE deliveries RENAME TO deliveries_away")
+        await asyncio.sleep(2.5)  # the dispatcher looks at least twice meanwhile
+        other.execute("ALTER TABLE deliveries_away RENAME TO deliveries")
+        other.close()
+        start = bot.mark()
+        (bot.articles / "n.md").write_text(
+            f"---\ntitle: 停水通知\ndate: {_now()}\n---\n\n<p>本周六停水。</p>\n", encoding="utf-8"
+        )
+        (card,) = await bot.wait_calls(start, 1, timeout=30)
+        assert card.params["chat_id"] == 801
+        troubles = bot.runtime.store.status()["troubles"]
+    assert "no such table: deliveries" in troubles["dispatcher"]["error"]
+    failed = [r for r in caplog.records if "dispatcher failed" in r.getMessage()]
+    assert len([r for r in failed if r.exc_info]) == 1  # one traceback, not one a second

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from bot.ledger.base import LedgerBase
 from bot.ledger.states import FAILED, OPEN_STATUSES
 
+TROUBLE = "trouble:"
+
 
 class Reports(LedgerBase):
+    def record_trouble(self, task: str, error: str) -> None:
+        """A long-lived task failed and was started again: for ``noticebot status``."""
+        self.set_meta(f"{TROUBLE}{task}", json.dumps({"at": self.clock(), "error": error}))
+
+    def troubles(self) -> dict[str, dict[str, Any]]:
+        rows = self._rows("SELECT key, value FROM meta WHERE key LIKE ?", [f"{TROUBLE}%"])
+        return {r["key"].removeprefix(TROUBLE): json.loads(r["value"]) for r in rows}
+
     def failures_since(self, since: float) -> int:
         return self._rows(
             "SELECT COUNT(*) AS n FROM deliveries WHERE status = ? AND updated_at >= ?",
@@ -20,6 +31,7 @@ class Reports(LedgerBase):
             return {str(r["k"]): r["n"] for r in self._rows(sql)}
 
         return {
+            "troubles": self.troubles(),
             "articles": counts("SELECT status AS k, COUNT(*) AS n FROM articles GROUP BY status"),
             "chats": {
                 "active": self._rows(
