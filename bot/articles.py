@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import json
 import os
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from functools import cached_property
@@ -38,7 +39,7 @@ from bot.richtext import RichText
 ARTICLE_SUFFIXES = (".md", ".markdown")
 IMAGE_KEYS = ("headimg", "cover", "thumbnail", "image", "banner", "top_img")
 LINK_KEYS = ("link", "url", "permalink")
-ID_KEYS = ("id", "slug", "abbrlink")
+ID_KEYS = ("id", "slug", "abbrlink", "permalink")  # an identity that survives a rename
 MAX_NAME_NODES = 10_000
 MIN_SIDE = 100
 MAX_RATIO = 20
@@ -284,11 +285,46 @@ def _article_id(meta: dict[str, Any], path: Path, root: Path) -> str:
         if value:
             slug = re.sub(r"[^a-z0-9]+", "_", value.lower()).strip("_")
             return slug if 0 < len(slug) <= MAX_ID_LENGTH else _short_hash(value)
+    return path_id(path, root)
+
+
+def path_id(path: Path, root: Path) -> str:
+    """The id of an article whose front matter names none: a hash of where it lies."""
     try:
         relative = path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         relative = path.name
     return _short_hash(relative or path.name)
+
+
+def article_to_json(article: Article) -> str:
+    """One version of an article as the ledger keeps it (what a delivery will send)."""
+    return json.dumps(
+        {
+            **{f.name: getattr(article, f.name) for f in fields(article)},
+            "date": article.date.isoformat(),
+            "updated": article.updated.isoformat() if article.updated else None,
+            "images": [asdict(image) for image in article.images],
+            "path": str(article.path),
+        },
+        ensure_ascii=False,
+    )
+
+
+def article_from_json(text: str) -> Article:
+    data = json.loads(text)
+    return Article(
+        **{
+            **data,
+            "date": datetime.fromisoformat(data["date"]),
+            "updated": datetime.fromisoformat(data["updated"]) if data["updated"] else None,
+            "categories": tuple(data["categories"]),
+            "tags": tuple(data["tags"]),
+            "images": tuple(Image(**image) for image in data["images"]),
+            "path": Path(data["path"]),
+            "warnings": tuple(data["warnings"]),
+        }
+    )
 
 
 def _short_hash(value: str) -> str:

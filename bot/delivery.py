@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from bot.articles import ArticleError, load_article
+from bot.articles import Article, ArticleError, article_from_json, load_article
 from bot.config import Config
 from bot.formatter import announcement, format_article
 from bot.i18n import t
@@ -198,7 +198,10 @@ class Sender:
         return self._slots
 
     def messages_for(self, article_id: str, version: str, chat: Chat) -> list[Outgoing] | None:
-        """The parts for this chat's language and mode, formatted once per article version."""
+        """The parts for this chat's language and mode, formatted once per article version.
+
+        What a version says is read from the ledger, as the scan kept it, never from the
+        file (which may have changed since, or be half-written)."""
         lang = chat.language or self.config.lang
         key = (article_id, version, lang, chat.mode)
         if key in self._formatted:
@@ -210,17 +213,25 @@ class Sender:
         if row["status"] == ANNOUNCEMENT:
             messages = announcement(row["title"] or t("announcement", lang), row["text"] or "")
         else:
-            try:
-                article = load_article(Path(row["path"]), Path(row["path"]).parent, self.config)
-            except ArticleError as error:
-                log.error("article %s cannot be read at send time: %s", article_id, error)
+            article = self._version(article_id, version, row["path"])
+            if article is None:
                 return None
-            article = replace(article, id=article_id)
             messages = format_article(article, lang, self.config.tz).for_mode(chat.mode)
         self._formatted[key] = messages
         if len(self._formatted) > 256:
             self._formatted.popitem(last=False)
         return messages
+
+    def _version(self, article_id: str, version: str, path: str) -> Article | None:
+        content = self.store.version_content(article_id, version)
+        if content is not None:
+            return article_from_json(content)
+        try:  # a notice queued before the ledger kept versions (schema 3 and older)
+            article = load_article(Path(path), Path(path).parent, self.config)
+        except ArticleError as error:
+            log.error("article %s cannot be read at send time: %s", article_id, error)
+            return None
+        return replace(article, id=article_id)
 
 
 class Dispatcher:

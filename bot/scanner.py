@@ -13,13 +13,20 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bot.articles import Article, ArticleError, article_stats, load_article
+from bot.articles import (
+    Article,
+    ArticleError,
+    article_stats,
+    article_to_json,
+    load_article,
+    path_id,
+)
 from bot.config import Config
 from bot.formatter import MODE_DIGEST
-from bot.ledger import ACTIVE, INVALID, WITHDRAWN, Chat, FileState, Store
+from bot.ledger import ACTIVE, WITHDRAWN, Chat, FileState, Store
 
 FIRST_SCAN_KEY = "first_scan_done"
 Progress = Callable[[int, int], None]
@@ -65,6 +72,8 @@ class Scanner:
         self.store = store
         self.config = config
         self._chats: list[Chat] | None = None
+        self._gone_by_content: dict[str, str] = {}  # this scan: vanished content → its notice
+        self._live_ids: set[str] = set()  # this scan: notices some file still carries
 
     def _push_chats(self) -> list[Chat]:
         """Chats that get notices one by one (digest chats get a daily list), read once a scan."""
@@ -99,11 +108,21 @@ class Scanner:
                         report.invalid.append((path, state.error))
                 else:
                     todo.append((path, root, stat))
+        missing_roots = tuple(report.missing_roots)
+        gone = {
+            path: state
+            for path, state in known.items()
+            if path not in seen and not (missing_roots and path.startswith(missing_roots))
+        }
+        self._gone_by_content = {
+            s.content_hash: s.article_id for s in gone.values() if s.content_hash and s.article_id
+        }
+        self._live_ids = {s.article_id for p, s in known.items() if p in seen and s.article_id}
         for done, (path, root, stat) in enumerate(todo, start=1):
             self._scan_file(path, root, stat, known.get(path), report, root in new_roots)
             if progress:
                 progress(done, len(todo))
-        self._withdraw_missing(known, seen, report)
+        self._withdraw_gone(gone, report)
         for root in new_roots:  # a folder missing now is baselined when it appears
             self.store.set_meta(f"{FIRST_SCAN_KEY}:{root}", str(self.store.clock()))
         return report
@@ -117,33 +136,49 @@ class Scanner:
         report: ScanReport,
         baseline: bool,
     ) -> None:
+        """Read one file and record what it says, in one transaction: the article, its
+        version and its deliveries are saved together or not at all."""
         try:
             article = load_article(Path(path), root, self.config)
         except ArticleError as error:
+            # Perhaps half-written: a known notice keeps its last good version (and what
+            # is queued of it); the file is read again when it changes.
             report.invalid.append((path, error.reason))
             article_id = before.article_id if before else None
-            if article_id:
-                self.store.set_article_status(article_id, INVALID, error.reason)
             self.store.record_file(
                 path, FileState(stat.st_size, stat.st_mtime_ns, article_id, None, error.reason)
             )
             return
+        if before is None:
+            article = self._same_notice_moved(article, path, root)
+        self._live_ids.add(article.id)
         status = WITHDRAWN if article.draft else ACTIVE
-        result, old_status = self.store.save_article(_row(article, path, status))
-        if before and before.article_id and before.article_id != article.id:
-            self._withdraw(before.article_id, report)
-        self.store.record_file(
-            path, FileState(stat.st_size, stat.st_mtime_ns, article.id, article.content_hash)
-        )
-        if result == "new":
-            report.new.append(article.id)
-        elif result == "changed":
-            report.changed.append(article.id)
-        if status == WITHDRAWN and old_status == ACTIVE:
-            report.withdrawn.append(article.id)
-            self.store.skip_article(article.id, "article withdrawn")
-        elif status == ACTIVE and old_status != ACTIVE and not baseline:
-            self._queue(article, report)
+        with self.store.transaction():
+            result, old_status = self.store.save_article(_row(article, path, status))
+            if status == ACTIVE:
+                self.store.save_version(article.id, article.content_hash, article_to_json(article))
+            if before and before.article_id and before.article_id != article.id:
+                self._withdraw(before.article_id, report)
+            self.store.record_file(
+                path, FileState(stat.st_size, stat.st_mtime_ns, article.id, article.content_hash)
+            )
+            if result == "new":
+                report.new.append(article.id)
+            elif result == "changed":
+                report.changed.append(article.id)
+            if status == WITHDRAWN and old_status == ACTIVE:
+                report.withdrawn.append(article.id)
+                self.store.skip_article(article.id, "article withdrawn")
+            elif status == ACTIVE and old_status != ACTIVE and not baseline:
+                self._queue(article, report)
+
+    def _same_notice_moved(self, article: Article, path: str, root: Path) -> Article:
+        """A file that appeared with the very content of one that disappeared is that
+        notice, renamed or moved (unless its front matter names its own id)."""
+        if article.id != path_id(Path(path), root):
+            return article
+        old_id = self._gone_by_content.pop(article.content_hash, None)
+        return replace(article, id=old_id) if old_id else article
 
     def _queue(self, article: Article, report: ScanReport) -> None:
         now = self.store.clock()
@@ -156,17 +191,16 @@ class Scanner:
         names = (*article.categories, *article.tags)
         text = f"{article.title}\n{article.body.text}"
         chats = [c.id for c in self._push_chats() if c.wants(names, text)]
-        report.queued += self.store.enqueue(article.id, chats, not_before=max(now, published))
+        report.queued += self.store.enqueue(
+            article.id, chats, not_before=max(now, published), version=article.content_hash
+        )
 
-    def _withdraw_missing(
-        self, known: dict[str, FileState], seen: set[str], report: ScanReport
-    ) -> None:
-        skipped_roots = tuple(report.missing_roots)
-        for path, state in known.items():
-            if path in seen or (skipped_roots and path.startswith(skipped_roots)):
-                continue
+    def _withdraw_gone(self, gone: dict[str, FileState], report: ScanReport) -> None:
+        """Files that disappeared withdraw their notice, unless another file carries it
+        now (renamed, moved, or the same front-matter id elsewhere)."""
+        for path, state in gone.items():
             self.store.forget_file(path)
-            if state.article_id:
+            if state.article_id and state.article_id not in self._live_ids:
                 self._withdraw(state.article_id, report)
 
     def _withdraw(self, article_id: str, report: ScanReport) -> None:

@@ -217,3 +217,80 @@ async def test_the_dispatcher_survives_a_database_error(
     assert "no such table: deliveries" in troubles["dispatcher"]["error"]
     failed = [r for r in caplog.records if "dispatcher failed" in r.getMessage()]
     assert len([r for r in failed if r.exc_info]) == 1  # one traceback, not one a second
+
+
+async def test_a_half_written_file_keeps_what_was_queued(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    async with running_bot(tmp_path, emulator) as env:
+        env.scan()
+        env.subscribe(101, 102)
+        path = env.write_article("n.md", title="停水通知")
+        env.scan()
+        path.write_text("", encoding="utf-8")  # an editor mid-write: truncated, not yet written
+        report = env.scan()
+        assert report.invalid and not report.withdrawn
+        await env.send()
+        assert env.runtime.store.recent_articles(1)[0]["title"] == "停水通知"
+    cards = [c.params["text"] for _, c in emulator.delivered()]
+    assert len(cards) == 2 and all(text.startswith("停水通知\n") for text in cards)
+
+
+async def test_a_delivery_sends_the_version_it_was_queued_for(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    async with running_bot(tmp_path, emulator) as env:
+        env.scan()
+        env.subscribe(101)
+        path = env.write_article("n.md", body="<p>周六停水。</p>")
+        env.scan()
+        path.write_text(path.read_text(encoding="utf-8").replace("周六", "周日"), "utf-8")
+        await env.send()  # before the next scan has read the change
+    (card,) = [c.params["text"] for _, c in emulator.delivered()]
+    assert "周六停水" in card
+
+
+async def test_a_renamed_or_moved_notice_is_the_same_notice(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    async with running_bot(tmp_path, emulator) as env:
+        env.scan()
+        env.subscribe(101)
+        env.write_article("a.md", title="停水通知")
+        env.write_article("b.md", title="停电通知", extra="abbrlink: 3f2a\n")
+        env.scan()
+        await env.send()
+        (env.articles / "2022").mkdir()
+        (env.articles / "a.md").rename(env.articles / "2022" / "a-renamed.md")  # same content
+        moved = (env.articles / "b.md").read_text(encoding="utf-8").replace("停电", "停电（更正）")
+        (env.articles / "b.md").unlink()
+        (env.articles / "2022" / "b.md").write_text(moved, encoding="utf-8")  # same id
+        report = env.scan()
+        assert report.new == [] and report.withdrawn == []
+        await env.send()
+        assert len(env.runtime.store.recent_articles(10)) == 2
+    assert emulator.cards_per_chat() == {101: 2}
+
+
+async def test_a_scan_saves_a_notice_and_its_deliveries_together(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    """A failure between saving the article and queueing it (here the deliveries table
+    is away for a moment) leaves nothing half done: the next scan queues it."""
+    import sqlite3
+
+    import pytest as _pytest
+
+    async with running_bot(tmp_path, emulator) as env:
+        env.scan()
+        env.subscribe(101)
+        env.write_article("n.md")
+        other = sqlite3.connect(env.runtime.store.path, isolation_level=None)
+        other.execute("ALTER TABLE deliveries RENAME TO deliveries_away")
+        with _pytest.raises(sqlite3.OperationalError):
+            env.scan()
+        other.execute("ALTER TABLE deliveries_away RENAME TO deliveries")
+        other.close()
+        assert env.scan().queued == 1
+        await env.send()
+    assert emulator.cards_per_chat() == {101: 1}

@@ -19,6 +19,21 @@ class FileState:
 
 
 class Catalogue(LedgerBase):
+    def save_version(self, article_id: str, version: str, content: str) -> None:
+        """Keep what this version of the article says (``bot.articles.article_to_json``)."""
+        self._exec(
+            "INSERT OR IGNORE INTO versions (article_id, version, content, created_at)"
+            " VALUES (?, ?, ?, ?)",
+            [article_id, version, content, self.clock()],
+        )
+
+    def version_content(self, article_id: str, version: str) -> str | None:
+        rows = self._rows(
+            "SELECT content FROM versions WHERE article_id = ? AND version = ?",
+            [article_id, version],
+        )
+        return rows[0]["content"] if rows else None
+
     def file_states(self) -> dict[str, FileState]:
         rows = self._rows("SELECT * FROM files")
         return {

@@ -1,5 +1,8 @@
 """Deliveries: one row per (article, chat), a state machine from queued to sent.
 
+A row names the version of the article it sends (kept in the catalogue when the
+scan read it), so what goes out is what was queued, whatever the file says now.
+
 ======================  ==================  =========================================
 from                    to                  when (the function; one transaction each)
 ======================  ==================  =========================================
@@ -83,30 +86,32 @@ class Deliveries(LedgerBase):
         not_before: float | None = None,
         kind: str = "article",
         broadcast_id: int | None = None,
+        version: str | None = None,
     ) -> int:
         """Queue this article for each chat that has no row for it yet, or a skipped one
         (published again, or a chat that is back): that row resumes at its next part."""
         now = self.clock()
+        at = not_before or now
         chat_ids = list(chat_ids)
         rows = [
-            (article_id, chat_id, kind, QUEUED, not_before or now, broadcast_id, now, now)
+            (article_id, chat_id, kind, QUEUED, at, broadcast_id, version, now, now)
             for chat_id in chat_ids
         ]
         with self.transaction():
             before = self.db.conn.total_changes
             self.db.conn.executemany(
                 "INSERT OR IGNORE INTO deliveries (article_id, chat_id, kind, status,"
-                " next_attempt_at, broadcast_id, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " next_attempt_at, broadcast_id, version, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             self.db.conn.executemany(
                 "UPDATE deliveries SET status = ?, next_attempt_at = ?, updated_at = ?,"
                 " attempts = 0, first_error_at = NULL, last_error = NULL,"
-                " broadcast_id = COALESCE(?, broadcast_id)"
+                " broadcast_id = COALESCE(?, broadcast_id), version = COALESCE(?, version)"
                 " WHERE article_id = ? AND chat_id = ? AND status = ?",
                 [
-                    (QUEUED, not_before or now, now, broadcast_id, article_id, chat_id, SKIPPED)
+                    (QUEUED, at, now, broadcast_id, version, article_id, chat_id, SKIPPED)
                     for chat_id in chat_ids
                 ],
             )
@@ -152,7 +157,7 @@ class Deliveries(LedgerBase):
             "SELECT c.*, d.id AS d_id, d.article_id, d.chat_id, d.kind, d.status AS d_status,"
             " d.next_part, d.attempts, d.first_error_at, d.message_ids,"
             " a.status AS a_status,"
-            " COALESCE(a.content_hash, CAST(a.last_changed AS TEXT)) AS a_version"
+            " COALESCE(d.version, a.content_hash, CAST(a.last_changed AS TEXT)) AS a_version"
             " FROM deliveries d LEFT JOIN chats c ON c.id = d.chat_id"
             " LEFT JOIN articles a ON a.id = d.article_id WHERE d.id = ?",
             [delivery_id],

@@ -122,5 +122,17 @@ def _v3(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE deliveries SET status = 'queued' WHERE status = 'pending'")
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3)
+def _v4(db: sqlite_utils.Database) -> None:
+    """Each version of an article as it was read, and the version each delivery sends:
+    the sender reads the ledger, never a file that may be half-written or changed."""
+    if not db["versions"].exists():
+        db["versions"].create(
+            {"article_id": str, "version": str, "content": str, "created_at": float},
+            pk=("article_id", "version"),
+        )
+    if "version" not in db["deliveries"].columns_dict:
+        db["deliveries"].add_column("version", str)
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3, _v4)
 SCHEMA_VERSION = len(MIGRATIONS)
