@@ -206,6 +206,23 @@ async def test_non_admins_are_refused_and_nothing_is_sent(bot: LiveBot) -> None:
         others = [c for c in bot.emulator.calls[start:] if c.ok and c.params.get("chat_id") == 111]
         assert others == []
     assert bot.runtime.store.status()["deliveries"] == {}
+    # The confirmation comes, but from someone else (a forged press of an admin's button):
+    # still nothing. Then the admin's own press sends, so the checks above could fail.
+    _preview, question = await bot.say(message_update(ADMIN, f"/broadcast {article_id}"), replies=2)
+    token = question.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    start = bot.mark()
+    bot.emulator.push(callback_update(ADMIN, 118, token, message_id=question.message_ids[0]))
+    await bot.quiet(0.5)
+    assert [c for c in bot.emulator.calls[start:] if c.params.get("chat_id") == 111] == []
+    assert bot.runtime.store.status()["deliveries"] == {}
+    refusal = next(c for c in bot.emulator.calls[start:] if c.method == "answerCallbackQuery")
+    assert "仅限管理员" in refusal.params["text"]
+    bot.emulator.push(callback_update(ADMIN, ADMIN, token, message_id=question.message_ids[0]))
+    for _ in range(100):
+        if bot.emulator.cards_per_chat().get(111):
+            break
+        await bot.quiet(0.05)
+    assert bot.emulator.cards_per_chat().get(111) == 1
 
 
 async def test_announce_splits_a_long_text(bot: LiveBot) -> None:

@@ -10,9 +10,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
 from bot.config import Config
-from bot.ledger import SCHEMA_VERSION, Store
+from bot.ledger import QUEUED, SCHEMA_VERSION, Store
+from bot.ledger.schema import _v1
 from bot.scanner import Scanner
 from tests.paths import SEED
 from tests.process import run_cli
@@ -52,9 +54,29 @@ def test_missing_folder_withdraws_nothing(tmp_path: Path) -> None:
 
 
 def test_store_opens_older_and_refuses_newer_databases(tmp_path: Path) -> None:
+    """A real version-1 ledger, with a notice queued in it, upgrades in place."""
     path = tmp_path / "db.sqlite"
-    Store(path).close()
-    assert Store(path).schema_version == SCHEMA_VERSION
+    v1 = sqlite_utils.Database(path)
+    _v1(v1)
+    v1.execute("PRAGMA user_version=1")
+    v1["articles"].insert(
+        {"id": "a1", "title": "停水通知", "search_text": "本周六上午停水", "status": "active"}
+        | {"date": 1.0, "categories": "[]", "tags": "[]", "content_hash": "h1"}
+    )
+    v1["chats"].insert({"id": 7, "type": "private", "active": 1, "subscribed": 1})
+    v1["deliveries"].insert(
+        {"article_id": "a1", "chat_id": 7, "kind": "article", "status": "pending"}
+        | {"next_attempt_at": 0.0}
+    )
+    v1.close()
+    store = Store(path)
+    assert store.schema_version == SCHEMA_VERSION
+    (delivery,) = store.deliveries(7)
+    assert delivery.status == QUEUED  # renamed from "pending" in version 3
+    assert store.chat(7).subscribed and store.chat(7).quiet_start is None  # version 2
+    assert [r["id"] for r in store.search("停水")] == ["a1"]  # search over old rows
+    assert store.work(delivery.id).article_version == "h1"  # no version kept: the file's
+    store.close()
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     conn.close()

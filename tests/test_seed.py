@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 import pytest
@@ -11,7 +12,7 @@ from bot.config import Config
 from bot.formatter import format_article
 from bot.richtext import utf16_len
 from tests.invariants import check_complete, check_messages
-from tests.paths import SEED
+from tests.paths import ROOT, SEED
 
 LEAD = "http://static.1sapp.com/qupost/img/2022/02/01/caa781ce54988c54a6c812e1db37d599.jpeg"
 PROXY = "https://cors.zfour.workers.dev/?"
@@ -22,10 +23,16 @@ def seed(config: Config) -> Article:
     return load_article(SEED, SEED.parent, config)
 
 
+# SHA-256 of the real sample in ../shared/seeds, as the project received it.
+SEED_SHA256 = "10237ca477829753888c9fa898a69fa228dd4a3423608765bd2efdf83cbdd33b"
+
+
 def test_seed_is_shipped_byte_for_byte() -> None:
     raw = SEED.read_bytes()
-    assert raw.startswith(b"\n---\n")
-    assert "\u00a0".encode() in raw
+    assert hashlib.sha256(raw).hexdigest() == SEED_SHA256  # the whole file, every byte
+    original = ROOT.parent / "shared" / "seeds" / SEED.name
+    if original.exists():  # beside the checkout (developers and CI)
+        assert raw == original.read_bytes()
 
 
 def test_seed_fields(seed: Article) -> None:
