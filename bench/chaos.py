@@ -27,6 +27,7 @@ from tests.chaos import (
     bad_input_scenario,
     crash_scenario,
     fault_scenario,
+    lifecycle_scenario,
     prepare_ledger,
     start_bot,
     wait_for,
@@ -44,6 +45,11 @@ def crash() -> list[str]:
 def faults() -> list[str]:
     with tempfile.TemporaryDirectory() as work:
         return asyncio.run(fault_scenario(Path(work), chats=2000, seed=2026)).lines()
+
+
+def lifecycle() -> list[str]:
+    with tempfile.TemporaryDirectory() as work:
+        return asyncio.run(lifecycle_scenario(Path(work), chats=2000, seed=2026)).lines()
 
 
 def bad_input() -> list[str]:
@@ -154,7 +160,13 @@ def soak(seconds: float) -> list[str]:
     return lines
 
 
-SCENARIOS = {"crash": crash, "faults": faults, "bad_input": bad_input, "fuzz": fuzz}
+SCENARIOS = {
+    "crash": crash,
+    "faults": faults,
+    "lifecycle": lifecycle,
+    "bad_input": bad_input,
+    "fuzz": fuzz,
+}
 
 
 def main() -> None:

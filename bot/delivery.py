@@ -261,7 +261,7 @@ class Dispatcher:
         failures = 0
         while not self._stopping:
             try:
-                if failures or not self._started:
+                if not self._started:
                     self._resume()
                 self._start_due()
                 await self._sleep(self._timeout(idle))
@@ -278,11 +278,10 @@ class Dispatcher:
         await self._drain()
 
     def _resume(self) -> None:
-        if not self._started:
-            resumed = self.store.requeue_interrupted()
-            if resumed:
-                log.info("resuming %d deliveries a previous run was sending", resumed)
-            self._started = True
+        resumed = self.store.requeue_interrupted()
+        if resumed:
+            log.info("resuming %d deliveries a previous run was sending", resumed)
+        self._started = True
 
     async def run_until_idle(self) -> None:
         """Send until nothing is due (tests, benchmarks and the command line)."""

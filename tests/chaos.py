@@ -7,6 +7,7 @@ API emulator, and returns a report of what was tried and what held.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import random
@@ -318,3 +319,86 @@ def bad_input_scenario(work: Path, big_bytes: int) -> BadInputReport:
         delivered=delivered,
         crashed=crashed,
     )
+
+
+# --- paths real chats take ------------------------------------------------------------------
+@dataclass
+class LifecycleReport:
+    chats: int
+    upgraded: int
+    expected: int = 0
+    lost: int = 0
+    duplicates: int = 0
+    actions: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return [
+            f"paths real chats take: {self.chats} chats ({self.upgraded} groups upgraded to"
+            " supergroups mid-broadcast, half of them already known), 3 notices and a"
+            " broadcast announcement, with " + ", ".join(self.actions) + " while sending",
+            f"  deliveries expected {self.expected}: lost {self.lost} (target 0), "
+            f"duplicates {self.duplicates} (target 0)",
+        ]
+
+
+async def lifecycle_scenario(work: Path, chats: int, seed: int = 1) -> LifecycleReport:
+    """A broadcast and new notices while groups become supergroups (some already known to
+    the ledger), a notice goes to draft and back, and notices are renamed or moved."""
+    rng = random.Random(seed)
+    groups = [-(i + 1) for i in range(max(2, chats // 10))]
+    private = list(range(1, chats - len(groups) + 1))
+    upgraded = {g: g - 1_000_000_000_000 for g in rng.sample(groups, len(groups) // 2)}
+    report = LifecycleReport(chats=chats, upgraded=len(upgraded))
+    with Emulator(limits=None) as emulator:
+        async with running_bot(work, emulator, rate_limits=False) as env:
+            store = env.runtime.store
+            env.scan()
+            env.subscribe(*private)
+            env.subscribe(*groups, type="group")
+            for old, new in upgraded.items():
+                if rng.random() < 0.5:  # someone used the bot in the supergroup already
+                    store.remember_chat(new, "supergroup", None)
+                emulator.upgrade_group(old, new)
+            for name in ("a", "b", "c"):
+                env.write_article(f"{name}.md", title=f"通知{name.upper()}")
+            env.scan()
+            store.broadcast(store.add_announcement("今晚八点停电。", "公告"), by_user=None)
+            dispatcher = asyncio.create_task(env.runtime.dispatcher.run(idle=0.05))
+
+            async def after(sent: int) -> None:
+                while len(emulator.delivered()) < sent:
+                    await asyncio.sleep(0.005)
+
+            total = 4 * chats
+            await after(total // 8)
+            env.write_article("b.md", title="通知B", extra="draft: true\n")
+            env.scan()
+            await after(total // 4)
+            env.write_article("b.md", title="通知B", extra="draft: false\n")
+            env.scan()
+            report.actions.append("a draft toggled off and on")
+            (env.articles / "c.md").rename(env.articles / "c-renamed.md")
+            env.scan()
+            await after(total // 2)
+            (env.articles / "2022").mkdir()
+            (env.articles / "a.md").rename(env.articles / "2022" / "a.md")
+            env.scan()
+            report.actions.append("two notices renamed or moved")
+            while store.next_due_time() is not None:
+                await asyncio.sleep(0.05)
+            env.runtime.dispatcher.stop()
+            await dispatcher
+    got: Counter[tuple[int, str]] = Counter()
+    for chat_id, call in emulator.delivered():
+        text = call.params.get("text") or call.params.get("caption") or ""
+        for item in ("通知A", "通知B", "通知C", "公告"):
+            if text.startswith(item + "\n"):
+                got[(chat_id, item)] += 1
+    finals = private + [upgraded.get(g, g) for g in groups]
+    report.expected = 4 * len(finals)
+    for chat_id in finals:
+        for item in ("通知A", "通知B", "通知C", "公告"):
+            n = got[(chat_id, item)]
+            report.lost += n == 0
+            report.duplicates += max(0, n - 1)
+    return report

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.botenv import TOKEN
-from tests.chaos import GONE, TRANSIENT, bad_input_scenario, crash_scenario, fault_scenario
+from tests.chaos import (
+    GONE,
+    TRANSIENT,
+    bad_input_scenario,
+    crash_scenario,
+    fault_scenario,
+    lifecycle_scenario,
+)
 
 
 def test_sigkill_mid_broadcast_loses_nothing(tmp_path: Path) -> None:
@@ -41,3 +48,10 @@ def test_bad_files_beside_good_ones(tmp_path: Path) -> None:
     assert report.delivered == report.good, report.lines()
     assert "YAML" in report.reasons["invalid-yaml.md"]
     assert "over the" in report.reasons["huge.md"]
+
+
+async def test_upgrades_drafts_and_renames_during_a_broadcast(tmp_path: Path) -> None:
+    report = await lifecycle_scenario(tmp_path, chats=200, seed=9)
+    assert report.upgraded >= 10
+    assert report.lost == 0, report.lines()
+    assert report.duplicates == 0, report.lines()
