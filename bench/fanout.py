@@ -6,7 +6,7 @@
    the most sends the emulator saw in one second (targets ≥ 29 msg/s, 0 × 429).
 2. 5,000 chats with the limits off: deliveries/s including the ledger writes,
    beside bare python-telegram-bot ``send_message`` calls to the same emulator
-   with the same number of requests in flight (target ≥ 0.8× the bare rate).
+   with the same number of requests in flight, five runs each (target ≥ 0.9×).
 Run: ``make bench`` (or ``.venv/bin/python -m bench.fanout``).
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -109,13 +110,17 @@ async def main() -> None:
             )
         print("5,000 chats, limits off (deliveries/s with ledger writes vs bare PTB sends):")
         for in_flight in (1, 8):
-            policy = SendPolicy(max_in_flight=in_flight)
-            ours = await noticebot_rate(free_url, 5000, work / f"f{in_flight}", policy)
-            bare = await bare_rate(free_url, 5000, in_flight)
-            print(
-                f"  {in_flight} in flight: noticebot {ours:.0f}/s, bare PTB {bare:.0f}/s, "
-                f"ratio {ours / bare:.2f}  (target ≥ 0.8)"
-            )
+            ratios = []
+            for run in range(1, 6):
+                policy = SendPolicy(max_in_flight=in_flight)
+                ours = await noticebot_rate(free_url, 5000, work / f"f{in_flight}-{run}", policy)
+                bare = await bare_rate(free_url, 5000, in_flight)
+                ratios.append(ours / bare)
+                print(
+                    f"  {in_flight} in flight, run {run}: noticebot {ours:.0f}/s, "
+                    f"bare PTB {bare:.0f}/s, ratio {ours / bare:.2f}  (target ≥ 0.9)"
+                )
+            print(f"  {in_flight} in flight: median ratio {statistics.median(ratios):.2f}")
     finally:
         free.terminate()
         free.wait()

@@ -187,7 +187,9 @@ class Sender:
         return []  # an album whose pictures cannot be fetched: the text already went out
 
     async def _send(self, chat: Chat, message: Outgoing, reply: bool) -> list[int]:
-        silent = in_quiet_hours(chat, datetime.fromtimestamp(self.store.clock(), self.config.tz))
+        silent = bool(chat.quiet_start) and in_quiet_hours(
+            chat, datetime.fromtimestamp(self.store.clock(), self.config.tz)
+        )
         return await self.transport.send(
             chat.id, message, thread_id=chat.thread_id, silent=silent, reply=reply
         )

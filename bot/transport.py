@@ -114,12 +114,11 @@ class PTBTransport:
         silent: bool,
         reply: bool = False,
     ) -> list[int]:
-        kwargs = {
-            **self._kwargs(message),
-            "chat_id": chat_id,
-            "message_thread_id": thread_id,
-            "disable_notification": silent,
-        }
+        kwargs = {**self._kwargs(message), "chat_id": chat_id}
+        if thread_id is not None:
+            kwargs["message_thread_id"] = thread_id
+        if silent:
+            kwargs["disable_notification"] = True
         if self.flood is not None:
             kwargs["rate_limit_args"] = REPLY_IN_TURN if reply else LEDGER
         method = getattr(self.bot, _snake(message.method))

@@ -294,3 +294,42 @@ async def test_a_scan_saves_a_notice_and_its_deliveries_together(
         assert env.scan().queued == 1
         await env.send()
     assert emulator.cards_per_chat() == {101: 1}
+
+
+async def test_a_delivery_that_crashes_our_code_backs_off_then_fails(
+    tmp_path: Path, emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not retried every minute forever: later and later, then failed, for status."""
+    import sqlite3
+
+    from bot.ledger import FAILED
+
+    async with running_bot(tmp_path, emulator) as env:
+        env.scan()
+        env.subscribe(101)
+        env.write_article("n.md")
+        env.scan()
+        other = sqlite3.connect(env.runtime.store.path, isolation_level=None)
+        other.execute("UPDATE versions SET content = '{not json'")  # a bug's worth of data
+        other.close()
+        tries = []
+        for minute in range(60 * 24):
+            before = len([r for r in caplog.records if "crashed" in r.getMessage()])
+            await env.send()
+            if len([r for r in caplog.records if "crashed" in r.getMessage()]) > before:
+                tries.append(minute)
+            env.clock.advance(60)
+        (delivery,) = env.runtime.store.deliveries(101)
+    assert delivery.status == FAILED and "internal error" in env_error(tmp_path)
+    assert len(tries) == 5 and tries[1] - tries[0] >= 1 and tries[4] - tries[3] >= 8
+    assert emulator.delivered() == []
+
+
+def env_error(tmp_path: Path) -> str:
+    from bot.ledger import Store
+
+    store = Store(tmp_path / "state" / "noticebot.db")
+    try:
+        return store.status()["last_failures"][0]["last_error"]
+    finally:
+        store.close()
