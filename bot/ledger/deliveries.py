@@ -134,7 +134,9 @@ class Deliveries(LedgerBase):
             if row["chat_id"] not in seen:
                 seen.add(row["chat_id"])
                 picked.append(Delivery.from_row(row))
-        return picked[:limit]
+                if len(picked) == limit:
+                    break
+        return picked
 
     def next_due_time(self) -> float | None:
         """When the next open delivery is due; one index probe per status."""
