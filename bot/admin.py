@@ -17,7 +17,7 @@ from telegram.error import TelegramError
 
 from bot.formatter import MODE_CARD, announcement
 from bot.i18n import format_statuses, t
-from bot.ledger import ACTIVE, ANNOUNCEMENT, Chat
+from bot.ledger import Chat
 from bot.replies import Context, is_admin, language, ledger_chat, reply, runtime, send_text
 
 log = logging.getLogger(__name__)
@@ -60,15 +60,13 @@ async def broadcast(update: Update, context: Context) -> None:
         await reply(update, context, "broadcast_usage")
         return
     article_id = context.args[0].removeprefix("/read_")[:40]
-    row = runtime(context).store.article(article_id)
-    if row is None or row["status"] not in (ACTIVE, ANNOUNCEMENT):
+    row = runtime(context).store.published(article_id)
+    if row is None:
         await reply(update, context, "not_found", id=article_id)
         return
     lang = language(update, context)
     preview_chat = _preview_chat(update, context, lang)
-    messages = runtime(context).sender.messages_for(
-        article_id, row["content_hash"] or str(row["last_changed"]), preview_chat
-    )
+    messages = runtime(context).sender.messages_for(article_id, row["version"], preview_chat)
     await runtime(context).sender.send_now(preview_chat, (messages or [])[:1], article_id)
     await _ask(update, context, {"kind": "article", "article_id": article_id})
 

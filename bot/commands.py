@@ -12,7 +12,7 @@ from telegram.error import TelegramError
 
 from bot.formatter import MODE_FULL
 from bot.i18n import format_datetime, t
-from bot.ledger import ACTIVE, ANNOUNCEMENT, Chat
+from bot.ledger import Chat
 from bot.replies import (
     Context,
     is_admin,
@@ -186,11 +186,12 @@ async def read_button(update: Update, context: Context) -> None:
         await _send_article(update, context, article_id)
         return
     lang = language_for_user(update, context)
-    if not _published(context, article_id):
+    row = runtime(context).store.published(article_id)
+    if row is None:
         await query.answer(t("not_found", lang, id=article_id[:40]), show_alert=True)
     elif _can_write_to(context, update.effective_user.id):
         await query.answer(t("sent_privately", lang))
-        await _read_privately(update, context, article_id)
+        await _read_privately(update, context, row)
     else:
         await query.answer(url=_read_link(context, article_id))
 
@@ -202,52 +203,48 @@ async def _send_article(update: Update, context: Context, article_id: str) -> No
     it privately (or a button that opens the private chat), and the group a short line.
     """
     here = ledger_chat(update, context)
-    if not _published(context, article_id):
+    row = runtime(context).store.published(article_id)
+    if row is None:
         await reply(update, context, "not_found", id=article_id[:40])
         return
     if here.type in (ChatType.GROUP, ChatType.SUPERGROUP) and not await may_manage(update, context):
-        await _read_in_private_instead(update, context, article_id)
+        await _read_in_private_instead(update, context, row)
         return
     message = update.effective_message
     thread = message.message_thread_id if message and message.is_topic_message else None
     lang = language(update, context)
     chat = Chat(here.id, type=here.type, language=lang, mode=MODE_FULL, thread_id=thread)
-    if not await _deliver_article(context, chat, article_id):
+    if not await _deliver_article(context, chat, row):
         await reply(update, context, "not_found", id=article_id[:40])
 
 
-async def _read_in_private_instead(update: Update, context: Context, article_id: str) -> None:
+async def _read_in_private_instead(update: Update, context: Context, row: dict) -> None:
     lang = language(update, context)
     if _can_write_to(context, update.effective_user.id) and await _read_privately(
-        update, context, article_id
+        update, context, row
     ):
         await send_text(update, context, t("sent_privately", lang))
         return
-    link = InlineKeyboardButton(t("btn_read_privately", lang), url=_read_link(context, article_id))
+    link = InlineKeyboardButton(t("btn_read_privately", lang), url=_read_link(context, row["id"]))
     await send_text(
         update, context, t("read_in_private", lang), reply_markup=InlineKeyboardMarkup([[link]])
     )
 
 
-async def _read_privately(update: Update, context: Context, article_id: str) -> bool:
+async def _read_privately(update: Update, context: Context, row: dict) -> bool:
     """The full text in the user's private chat; False (and the chat marked) if refused."""
     user = update.effective_user
     reader = Chat(
         user.id, type=ChatType.PRIVATE, language=language_for_user(update, context), mode=MODE_FULL
     )
     try:
-        await _deliver_article(context, reader, article_id)
+        await _deliver_article(context, reader, row)
     except SendFailure as failure:
         log.info("full text for %s not sent privately: %s", reader.id, failure)
         if failure.kind is Failure.GONE:
             runtime(context).store.deactivate_chat(reader.id, failure.description)
         return False
     return True
-
-
-def _published(context: Context, article_id: str) -> bool:
-    row = runtime(context).store.article(article_id) if len(article_id) <= 40 else None
-    return row is not None and row["status"] in (ACTIVE, ANNOUNCEMENT)
 
 
 def _can_write_to(context: Context, user_id: int) -> bool:
@@ -261,17 +258,14 @@ def _read_link(context: Context, article_id: str) -> str:
     return f"https://t.me/{context.bot.username}?start=read_{article_id}"
 
 
-async def _deliver_article(context: Context, chat: Chat, article_id: str) -> bool:
-    """Send a published article to ``chat`` now; False when there is no such article."""
+async def _deliver_article(context: Context, chat: Chat, row: dict) -> bool:
+    """Send a published article (``Store.published``) to ``chat`` now; False when its
+    text cannot be had."""
     rt = runtime(context)
-    row = rt.store.article(article_id) if len(article_id) <= 40 else None
-    if row is None or row["status"] not in (ACTIVE, ANNOUNCEMENT):
-        return False
-    version = row["content_hash"] or str(row["last_changed"])
-    messages = rt.sender.messages_for(article_id, version, chat)
+    messages = rt.sender.messages_for(row["id"], row["version"], chat)
     if messages is None:
         return False
-    await rt.sender.send_now(chat, messages, article_id)
+    await rt.sender.send_now(chat, messages, row["id"])
     return True
 
 

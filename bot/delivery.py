@@ -326,13 +326,12 @@ class Dispatcher:
             await self.sender.deliver(delivery)
         except Exception as exc:
             log.exception("delivery %s to %s crashed", delivery.article_id, delivery.chat_id)
+            error = f"internal error: {exc!r}"
             if delivery.attempts + 1 >= CRASH_TRIES:
-                self.store.finish(delivery.id, FAILED, f"internal error: {exc!r}")
+                self.store.finish(delivery.id, FAILED, error)
                 return
             delay = min(BACKOFF_CAP, 60 * 2**delivery.attempts)
-            self.store.retry_later(
-                delivery.id, self.store.clock() + delay, f"internal error: {exc!r}"
-            )
+            self.store.retry_later(delivery.id, self.store.clock() + delay, error)
 
     def _timeout(self, idle: float) -> float:
         """Until the next scheduled delivery, at most ``idle``. Work due now but not

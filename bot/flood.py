@@ -173,26 +173,20 @@ class FloodControl(BaseRateLimiter[Caller]):
         units = _units(data) if counted(endpoint) else 0
         pace = self._pace(chat_id) if units and chat_id is not None else None
         label = f"{endpoint} to chat {chat_id}" if chat_id is not None else endpoint
-        attempts = partial(self._attempts, callback, args, kwargs, units, pace, caller, label)
+        send = partial(callback, *args, **kwargs)
         try:
             if pace is None or caller.holds_turn:
-                return await attempts()
+                return await self._attempts(send, units, pace, caller, label)
             async with pace.turn:
-                return await attempts()
+                return await self._attempts(send, units, pace, caller, label)
         except TelegramError as error:
             error.add_note(label)  # for the error handler's one line
             raise
 
     async def _attempts(
-        self,
-        callback: Request,
-        args: Any,
-        kwargs: dict[str, Any],
-        units: int,
-        pace: ChatPace | None,
-        caller: Caller,
-        label: str,
+        self, send: Request, units: int, pace: ChatPace | None, caller: Caller, label: str
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        """Send until Telegram takes it (a 429 means it took nothing), within the limits."""
         floods = network_failures = 0
         while True:
             if pace is not None:
@@ -200,7 +194,7 @@ class FloodControl(BaseRateLimiter[Caller]):
             await self._window.take(units)
             try:
                 await self._paused()
-                return await callback(*args, **kwargs)
+                return await send()
             except RetryAfter as error:
                 floods += 1
                 self._pause(_seconds(error.retry_after), label)

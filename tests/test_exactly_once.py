@@ -8,15 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
+import sqlite3
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from bot.ledger import QUEUED, SENDING, SENT, Chat
-from tests.botenv import live_bot, message_update, running_bot
+from bot.app import build_application, runtime_of
+from bot.config import Config
+from bot.ledger import FAILED, QUEUED, SENDING, SENT, Chat, Store
+from bot.scanner import Scanner
+from tests.botenv import bot_config, live_bot, message_update, running_bot
+from tests.chaos import article_text, prepare_ledger, start_bot, wait_for
 from tests.emulator import Emulator
 from tests.paths import SEED
+from tests.process import run_cli
+
+
+def _notice() -> str:
+    return article_text("停水通知", "<p>本周六停水。</p>")
+
 
 IMAGES = "".join(f'<img src="https://img.example/{i}.jpg">' for i in range(3))
 SUPER = -1_000_000_000_555
@@ -70,7 +82,7 @@ async def test_an_upgrade_keeps_the_subscription_when_the_supergroup_is_known(
         assert chat.subscribed and chat.filters == ("停水",) and chat.mode == "full"
         start = bot.mark()
         (bot.articles / "n.md").write_text(
-            f"---\ntitle: 停水通知\ndate: {_now()}\n---\n\n<p>本周六停水。</p>\n", encoding="utf-8"
+            article_text("停水通知", "<p>本周六停水。</p>"), encoding="utf-8"
         )
         calls = await bot.wait_calls(start, 2)
         assert {c.params["chat_id"] for c in calls} == {upgraded}
@@ -92,7 +104,6 @@ async def test_a_draft_published_again_is_delivered(tmp_path: Path, emulator: Em
 
 async def test_work_is_claimed_by_delivery_id(tmp_path: Path) -> None:
     """A claimed row is not due again, wherever it moves; a second claim fails."""
-    from bot.ledger import Store
 
     store = Store(tmp_path / "l.db")
     store.subscribe(Chat(-1, type="group"))
@@ -107,17 +118,7 @@ async def test_work_is_claimed_by_delivery_id(tmp_path: Path) -> None:
     assert [d.status for d in store.deliveries(-100)] == [QUEUED]
 
 
-def _now() -> str:
-    from tests.chaos import now_rfc
-
-    return now_rfc()
-
-
 def test_a_second_bot_on_the_same_ledger_refuses_to_start(tmp_path: Path) -> None:
-    import signal
-
-    from tests.chaos import prepare_ledger, start_bot, wait_for
-    from tests.process import run_cli
 
     prepare_ledger(tmp_path, [Chat(1)])
     with Emulator() as emulator:
@@ -142,8 +143,6 @@ async def test_the_baseline_is_taken_at_start_not_one_interval_later(
     tmp_path: Path, emulator: Emulator
 ) -> None:
     """On a fresh install a notice written in the first minute is new, not archive."""
-    from bot.app import build_application, runtime_of
-    from tests.botenv import bot_config
 
     config = bot_config(tmp_path, emulator, scan_interval=60.0)
     app = build_application(config)
@@ -160,8 +159,7 @@ async def test_the_baseline_is_taken_at_start_not_one_interval_later(
             else:
                 raise AssertionError("no scan at start")
             (config.articles[0] / "n.md").write_text(
-                f"---\ntitle: 停水通知\ndate: {_now()}\n---\n\n<p>本周六停水。</p>\n",
-                encoding="utf-8",
+                article_text("停水通知", "<p>本周六停水。</p>"), encoding="utf-8"
             )
             report = runtime.scanner.scan()
             assert report.new and report.queued == 1
@@ -173,10 +171,6 @@ async def test_the_baseline_is_taken_at_start_not_one_interval_later(
 def test_a_folder_missing_at_the_first_start_is_baselined_when_it_appears(
     tmp_path: Path,
 ) -> None:
-    from bot.config import Config
-    from bot.ledger import Store
-    from bot.scanner import Scanner
-    from tests.chaos import article_text
 
     folder = tmp_path / "posts"
     store = Store(tmp_path / "l.db")
@@ -196,7 +190,6 @@ async def test_the_dispatcher_survives_a_database_error(
 ) -> None:
     """A real SQLite error in due() (the table gone for a moment): logged once with its
     traceback, shown by status, and delivery goes on once the database is back."""
-    import sqlite3
 
     (tmp_path / "articles").mkdir()
     async with live_bot(tmp_path, emulator) as bot:
@@ -209,7 +202,7 @@ async def test_the_dispatcher_survives_a_database_error(
         other.close()
         start = bot.mark()
         (bot.articles / "n.md").write_text(
-            f"---\ntitle: 停水通知\ndate: {_now()}\n---\n\n<p>本周六停水。</p>\n", encoding="utf-8"
+            article_text("停水通知", "<p>本周六停水。</p>"), encoding="utf-8"
         )
         (card,) = await bot.wait_calls(start, 1, timeout=30)
         assert card.params["chat_id"] == 801
@@ -277,9 +270,6 @@ async def test_a_scan_saves_a_notice_and_its_deliveries_together(
 ) -> None:
     """A failure between saving the article and queueing it (here the deliveries table
     is away for a moment) leaves nothing half done: the next scan queues it."""
-    import sqlite3
-
-    import pytest as _pytest
 
     async with running_bot(tmp_path, emulator) as env:
         env.scan()
@@ -287,7 +277,7 @@ async def test_a_scan_saves_a_notice_and_its_deliveries_together(
         env.write_article("n.md")
         other = sqlite3.connect(env.runtime.store.path, isolation_level=None)
         other.execute("ALTER TABLE deliveries RENAME TO deliveries_away")
-        with _pytest.raises(sqlite3.OperationalError):
+        with pytest.raises(sqlite3.OperationalError):
             env.scan()
         other.execute("ALTER TABLE deliveries_away RENAME TO deliveries")
         other.close()
@@ -300,9 +290,6 @@ async def test_a_delivery_that_crashes_our_code_backs_off_then_fails(
     tmp_path: Path, emulator: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Not retried every minute forever: later and later, then failed, for status."""
-    import sqlite3
-
-    from bot.ledger import FAILED
 
     async with running_bot(tmp_path, emulator) as env:
         env.scan()
@@ -320,16 +307,7 @@ async def test_a_delivery_that_crashes_our_code_backs_off_then_fails(
                 tries.append(minute)
             env.clock.advance(60)
         (delivery,) = env.runtime.store.deliveries(101)
-    assert delivery.status == FAILED and "internal error" in env_error(tmp_path)
+        (failure,) = env.runtime.store.status()["last_failures"]
+    assert delivery.status == FAILED and "internal error" in failure["last_error"]
     assert len(tries) == 5 and tries[1] - tries[0] >= 1 and tries[4] - tries[3] >= 8
     assert emulator.delivered() == []
-
-
-def env_error(tmp_path: Path) -> str:
-    from bot.ledger import Store
-
-    store = Store(tmp_path / "state" / "noticebot.db")
-    try:
-        return store.status()["last_failures"][0]["last_error"]
-    finally:
-        store.close()

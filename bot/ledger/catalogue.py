@@ -27,6 +27,16 @@ class Catalogue(LedgerBase):
             [article_id, version, content, self.clock()],
         )
 
+    def published(self, article_id: str) -> dict[str, Any] | None:
+        """An article people may read now (active, or an announcement), with ``version``:
+        the one a delivery queued now would send. None for anything else, or nonsense."""
+        if len(article_id) > 40:  # no id is longer; a huge "id" is not worth a query
+            return None
+        row = self.article(article_id)
+        if row is None or row["status"] not in (ACTIVE, ANNOUNCEMENT):
+            return None
+        return {**row, "version": row["content_hash"] or str(row["last_changed"])}
+
     def version_content(self, article_id: str, version: str) -> str | None:
         rows = self._rows(
             "SELECT content FROM versions WHERE article_id = ? AND version = ?",

@@ -104,7 +104,13 @@ class Chats(LedgerBase):
                 self._update("chats", chat.id, values)
 
     def remember_chat(self, chat_id: int, chat_type: str, title: str | None) -> Chat:
-        """A chat the bot talks to, subscribed or not, so its settings have a home."""
+        """A chat the bot talks to, subscribed or not, so its settings have a home.
+
+        Called for every private message: a chat that is known and active costs one
+        read, and no write lock."""
+        known = self.chat(chat_id)
+        if known is not None and known.active:
+            return known
         with self.transaction():
             existing = self.chat(chat_id)
             if existing is None:
