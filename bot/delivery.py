@@ -37,6 +37,7 @@ from bot.ledger import (
     Chat,
     Delivery,
     Store,
+    Work,
 )
 from bot.outgoing import Outgoing
 from bot.transport import Failure, SendFailure, Transport
@@ -84,9 +85,9 @@ class Sender:
         self._formatted: OrderedDict[tuple[str, str, str, str], list[Outgoing]] = OrderedDict()
         self._slots: asyncio.Semaphore | None = None
 
-    async def deliver(self, queued: Delivery) -> None:
+    async def deliver(self, claimed: Work) -> None:
         """Send what is left of a delivery; the ledger row says how it ended."""
-        work = self.store.work(queued.id)  # as it is now, not as it was queued
+        work = self.store.current(claimed)  # as it is now, not as it was claimed
         if work is None or work.delivery.status != SENDING:
             return  # skipped since it was claimed (withdrawn, chat gone)
         delivery, chat = work.delivery, work.chat
@@ -237,7 +238,11 @@ class Sender:
 
 
 class Dispatcher:
-    """Takes due deliveries continuously: many chats at once, one chat's parts in order."""
+    """Takes due deliveries continuously: many chats at once, one chat's parts in order.
+
+    Due rows are claimed and read in batches; up to ``concurrency`` workers take them
+    from the backlog one by one and end when it is empty, and the dispatcher claims
+    the next batch."""
 
     def __init__(self, store: Store, sender: Sender, concurrency: int = 32) -> None:
         self.store = store
@@ -246,7 +251,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
-        self._backlog: deque[Delivery] = deque()  # claimed (sending), not started yet
+        self._backlog: deque[Work] = deque()  # claimed (sending), not started yet
         self._started = False
 
     def wake(self) -> None:
@@ -298,32 +303,36 @@ class Dispatcher:
         self._wake.set()
 
     def _start_due(self) -> None:
-        """Start due deliveries in free slots, from a backlog fetched in batches.
+        """Refill the backlog when it is empty, and start workers in free slots.
 
         One query and one claim per batch instead of per delivery keeps a broadcast
         to thousands of chats linear. Rows are claimed by id in the ledger (queued →
         sending), so a row is sent by one task only, even if it moves to another chat
-        meanwhile; the sender re-reads each row before sending.
+        meanwhile; the sender checks that each row is still as claimed before sending.
         """
-        while len(self._tasks) < self.concurrency:
-            if not self._backlog:
-                batch = self.store.due(self.store.clock(), BATCH)
-                claimed = set(self.store.claim(d.id for d in batch))
-                self._backlog.extend(d for d in batch if d.id in claimed)
-                if not self._backlog:
-                    return
-            task = asyncio.create_task(self._guarded(self._backlog.popleft()))
+        if not self._backlog:
+            self._backlog.extend(self.store.claim_work(self.store.clock(), BATCH))
+        while self._backlog and len(self._tasks) < self.concurrency:
+            task = asyncio.create_task(self._work())
             self._tasks.add(task)
             task.add_done_callback(self._done)
+
+    async def _work(self) -> None:
+        """A worker takes claimed deliveries until the backlog is empty, then ends: the
+        dispatcher refills and starts workers again (a task per delivery cost a tenth
+        of the send rate once Telegram answers fast)."""
+        while self._backlog and not self._stopping:
+            await self._guarded(self._backlog.popleft())
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self._wake.set()
 
-    async def _guarded(self, delivery: Delivery) -> None:
+    async def _guarded(self, work: Work) -> None:
         """A delivery that crashes our code is retried with backoff, then failed."""
+        delivery = work.delivery
         try:
-            await self.sender.deliver(delivery)
+            await self.sender.deliver(work)
         except Exception as exc:
             log.exception("delivery %s to %s crashed", delivery.article_id, delivery.chat_id)
             error = f"internal error: {exc!r}"

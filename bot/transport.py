@@ -9,6 +9,7 @@ here, in one place.
 from __future__ import annotations
 
 import enum
+import functools
 import os
 from collections import OrderedDict
 from contextlib import AbstractAsyncContextManager, nullcontext
@@ -168,6 +169,7 @@ def classify(error: TelegramError) -> SendFailure:
     return SendFailure(Failure.TRANSIENT, text)
 
 
+@functools.cache
 def _snake(method: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in method)
 

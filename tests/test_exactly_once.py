@@ -109,13 +109,39 @@ async def test_work_is_claimed_by_delivery_id(tmp_path: Path) -> None:
     store.subscribe(Chat(-1, type="group"))
     store.enqueue("a", [-1])
     (due,) = store.due(store.clock() + 1, 10)
-    assert store.claim([due.id]) == [due.id]
-    assert store.claim([due.id]) == []
+    assert store.claim([due]) == [due]
+    assert store.claim([due]) == []
     store.migrate_chat(-1, -100)
     assert store.due(store.clock() + 1, 10) == []
     assert [d.status for d in store.deliveries(-100)] == [SENDING]
     store.requeue_interrupted()
     assert [d.status for d in store.deliveries(-100)] == [QUEUED]
+
+
+def test_a_claimed_batch_is_read_again_once_anything_else_writes(tmp_path: Path) -> None:
+    """The sender trusts the claim's read only while the sender alone has written."""
+    now = [1000.0]
+    store = Store(tmp_path / "l.db", clock=lambda: now[0])
+    for chat_id in (1, 2, 3):
+        store.subscribe(Chat(chat_id))
+    store.enqueue("a", [1, 2, 3])
+    first, second, third = store.claim_work(now[0], 10)
+    store.record_part(first.delivery.id, 1, [7], done=True)
+    assert store.current(second) is second  # only the sender's own record since
+
+    store.update_chat(2, language="en")  # a settings change: read again
+    fresh = store.current(second)
+    assert fresh is not second and fresh is not None and fresh.chat is not None
+    assert fresh.chat.language == "en"
+
+    store.skip_article("a", "withdrawn")  # a withdrawal: the row says so at once
+    latest = store.current(third)
+    assert latest is not None and latest.delivery.status == "skipped"
+
+    store.enqueue("b", [1])
+    (later,) = store.claim_work(now[0], 10)
+    now[0] += 2  # older than a second: another process may have written meanwhile
+    assert store.current(later) is not later
 
 
 def test_a_second_bot_on_the_same_ledger_refuses_to_start(tmp_path: Path) -> None:

@@ -46,6 +46,7 @@ class LedgerBase:
         self.db.execute("PRAGMA busy_timeout=5000")
         self.clock = clock
         self._lock = threading.RLock()
+        self._own_records = 0  # rows the sender's records changed (see Deliveries.current)
         self.owner = Owner(self.path)
         self._migrate()
 

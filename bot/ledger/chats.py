@@ -42,13 +42,14 @@ class Chat:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Chat:
+        filters = row["filters"]
         return cls(
             id=row["id"],
             type=row["type"] or "private",
             title=row["title"],
             language=row["language"],
             mode=row["mode"] or "card",
-            filters=tuple(json.loads(row["filters"] or "[]")),
+            filters=tuple(json.loads(filters)) if filters and filters != "[]" else (),
             thread_id=row["thread_id"],
             active=bool(row["active"]),
             subscribed=bool(row["subscribed"]),
