@@ -76,12 +76,40 @@ def test_store_opens_older_and_refuses_newer_databases(tmp_path: Path) -> None:
     assert store.chat(7).subscribed and store.chat(7).quiet_start is None  # version 2
     assert [r["id"] for r in store.search("停水")] == ["a1"]  # search over old rows
     assert store.work(delivery.id).article_version == "h1"  # no version kept: the file's
+    assert store.due(store.clock(), 10) == [delivery.id]  # version 5's partial indexes
     store.close()
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     conn.close()
     with pytest.raises(RuntimeError, match="newer than this noticebot"):
         Store(path)
+
+
+def test_the_dispatchers_lookups_use_the_open_deliveries_indexes(tmp_path: Path) -> None:
+    """Sent rows, a chat's whole history, stay out of the dispatcher's lookups. (SQLite
+    uses a partial index only when the query names the status as a literal: a bound
+    parameter would silently fall back to walking every row.)"""
+    store = Store(tmp_path / "l.db")
+    plans = []
+    original = store.db.execute
+
+    def explain(sql: str, params: object = None) -> object:
+        if sql.startswith(("SELECT", "UPDATE")) and "deliveries" in sql:
+            args = list(params or [])  # type: ignore[call-overload]
+            plan = original(f"EXPLAIN QUERY PLAN {sql}", args).fetchall()
+            plans.append((sql, " ".join(str(step[-1]) for step in plan)))
+        return original(sql, params) if params is not None else original(sql)
+
+    store.db.execute = explain  # type: ignore[method-assign]
+    store.due(store.clock(), 10)
+    store.next_due_time()
+    store.requeue_interrupted()
+    store.db.execute = original  # type: ignore[method-assign]
+    assert len(plans) == 4
+    for sql, plan in plans:
+        assert "deliveries_queued" in plan or "deliveries_sending" in plan, (sql, plan)
+        assert "idx_deliveries_chat_id" not in plan, (sql, plan)
+    store.close()
 
 
 def test_scan_status_list_commands(tmp_path: Path) -> None:
