@@ -14,7 +14,12 @@ unless built with ``limits=None``:
 - any 429, injected or earned, starts a wait for the whole bot: every request but
   ``getUpdates`` that arrives inside it gets 429 again, lengthens the wait by a second,
   and is counted in ``inside_retry_after`` (a polite bot makes none);
-- an edit that changes nothing gets 400 "message is not modified".
+- an edit that changes nothing gets 400 "message is not modified"; an edit of a
+  message that is gone, "message to edit not found"; a text edit of a photo (or a
+  caption edit of a text), "there is no text (caption) in the message to edit";
+- a bot deletes its own messages only for 48 hours ("message can't be deleted"
+  after; ``advance`` moves the emulator's clock), and pins in groups and channels
+  only with the right to (``grant``; "not enough rights to manage pinned messages").
 
 Run alone: ``python -m tests.emulator --port 8081`` (``--no-limits`` for raw speed).
 """
@@ -39,6 +44,16 @@ from bot.console import decode_params
 
 BOT_ID = 4242
 SEND_METHODS = {"sendMessage", "sendPhoto", "sendAnimation", "sendMediaGroup"}
+NO_PIN_RIGHTS = "Bad Request: not enough rights to manage pinned messages in the chat"
+MESSAGE_METHODS = {
+    "editMessageText",
+    "editMessageCaption",
+    "editMessageMedia",
+    "editMessageReplyMarkup",
+    "deleteMessage",
+    "pinChatMessage",
+    "unpinChatMessage",
+}
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
     "are exactly the same as a current content and reply markup of the message"
@@ -144,6 +159,11 @@ class Emulator:
         self.too_many = 0  # 429 answers, injected or earned
         self.inside_retry_after = 0  # requests that arrived while a 429's wait ran
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}  # what edits compare with
+        self.sent_at: dict[tuple[int, int], float] = {}  # on the emulator's clock
+        self.deleted: set[tuple[int, int]] = set()
+        self.pinned: dict[int, set[int]] = defaultdict(set)  # chat → pinned message ids
+        self.rights: dict[int, set[str]] = defaultdict(set)  # chat → the bot's admin rights
+        self.offset = 0.0  # seconds the emulator's clock is ahead of the real one
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._window: deque[float] = deque()  # arrival times of counted requests, last second
@@ -169,8 +189,15 @@ class Emulator:
 
     # --- what tests send ------------------------------------------------------------
     def push(self, update: dict[str, Any]) -> int:
-        """Queue an update for the bot's next getUpdates; returns its update_id."""
+        """Queue an update for the bot's next getUpdates; returns its update_id.
+
+        A button pressed under a message the emulator never sent (a test's made-up
+        one) makes that message exist, as the press says it does."""
         with self._lock:
+            pressed = (update.get("callback_query") or {}).get("message")
+            if pressed:
+                key = (int(pressed["chat"]["id"]), int(pressed["message_id"]))
+                self.messages.setdefault(key, {"text": pressed.get("text"), "entities": None})
             update = {"update_id": next(self._update_ids), **update}
             self.updates.append(update)
         self._new_update.set()
@@ -195,6 +222,31 @@ class Emulator:
                     }
                 }
             )
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulator's clock (message dates, the 48-hour delete window)."""
+        self.offset += seconds
+
+    def grant(self, chat_id: int, *rights: str) -> None:
+        """Make the bot an administrator of a group or channel with these rights."""
+        self.rights[chat_id].update(rights)
+
+    def user_deletes(self, chat_id: int, message_id: int) -> None:
+        """Someone in the chat deleted the bot's message."""
+        with self._lock:
+            self.messages.pop((chat_id, message_id), None)
+            self.pinned[chat_id].discard(message_id)
+
+    def messages_now(self) -> dict[tuple[int, int], dict[str, Any]]:
+        """Every message every chat shows now, by (chat, message id)."""
+        with self._lock:
+            return dict(self.messages)
+
+    def shown(self, chat_id: int) -> list[dict[str, Any]]:
+        """What the chat shows now, oldest first: each message's text and entities."""
+        with self._lock:
+            keys = sorted(k for k in self.messages if k[0] == chat_id)
+            return [{"message_id": k[1], **self.messages[k]} for k in keys]
 
     # --- what tests read -----------------------------------------------------------
     def delivered(self, method: str | None = None) -> list[tuple[int, Call]]:
@@ -254,6 +306,8 @@ class Emulator:
                 self._wait_until = max(self._wait_until, now + fault.retry_after)
             if fault is None:
                 fault = _malformed(method, params)
+            if fault is None and method in MESSAGE_METHODS:
+                fault = self._refused_on_message(method, params, now + self.offset)
             if fault is None and method.startswith("editMessage"):
                 fault = self._unchanged(method, params)
         if fault is not None and fault.code != 200:
@@ -316,15 +370,44 @@ class Emulator:
         self._window.extend([now] * items)
         return None
 
+    def _refused_on_message(self, method: str, params: dict[str, Any], now: float) -> Fault | None:
+        """Edits, deletes and pins of one message: gone, too old, the wrong kind, no rights."""
+        chat_id = _chat_key(params.get("chat_id"))
+        key = (chat_id, int(params.get("message_id") or 0))
+        before = self.messages.get(key)
+        if method.startswith("editMessage"):
+            if before is None:
+                return Fault(400, "Bad Request: message to edit not found")
+            if method == "editMessageText" and before.get("media"):
+                return Fault(400, "Bad Request: there is no text in the message to edit")
+            if method == "editMessageCaption" and not before.get("media"):
+                return Fault(400, "Bad Request: there is no caption in the message to edit")
+            return None
+        if method == "deleteMessage":
+            if before is None:
+                return Fault(400, "Bad Request: message to delete not found")
+            if now - self.sent_at.get(key, now) >= 48 * 3600:
+                return Fault(400, "Bad Request: message can't be deleted")
+            return None
+        if chat_id < 0 and not self.rights[chat_id] & {"can_pin_messages", "can_edit_messages"}:
+            return Fault(400, NO_PIN_RIGHTS)
+        if method == "pinChatMessage" and before is None:
+            return Fault(400, "Bad Request: message to pin not found")
+        return None
+
     def _unchanged(self, method: str, params: dict[str, Any]) -> Fault | None:
         """An edit of a message we know, to exactly what it already shows."""
         key = (_chat_key(params.get("chat_id")), int(params.get("message_id") or 0))
         before = self.messages.get(key)
         after = _content(params)
-        if before is not None and method != "editMessageReplyMarkup":
+        if before is not None and method == "editMessageMedia":
+            after = {**_content(_media(params)), "reply_markup": params.get("reply_markup")}
+        elif before is not None and method != "editMessageReplyMarkup":
             after = {**after, "reply_markup": params.get("reply_markup")}
         elif before is not None:
             after = {**before, "reply_markup": params.get("reply_markup")}
+        if before is not None and before.get("media") and method != "editMessageMedia":
+            after = {**after, "media": before["media"]}
         if before == after:
             return Fault(400, NOT_MODIFIED)
         if before is not None:
@@ -353,6 +436,25 @@ class Emulator:
             return {"accent_color_id": 0, "max_reaction_count": 11, **found}
         if method.startswith("editMessage"):
             return self._message(params, None, message_id=int(params["message_id"]))
+        if method == "deleteMessage":
+            key = (int(params["chat_id"]), int(params["message_id"]))
+            with self._lock:
+                self.messages.pop(key, None)
+                self.deleted.add(key)
+                self.pinned[key[0]].discard(key[1])
+            return True
+        if method == "pinChatMessage":
+            with self._lock:
+                self.pinned[int(params["chat_id"])].add(int(params["message_id"]))
+            return True
+        if method == "unpinChatMessage":
+            with self._lock:
+                pinned = self.pinned[int(params["chat_id"])]
+                if "message_id" in params:
+                    pinned.discard(int(params["message_id"]))
+                else:
+                    pinned.clear()
+            return True
         if method == "sendMediaGroup":
             return [self._message(params, item) for item in params["media"]]
         if method in SEND_METHODS:
@@ -404,9 +506,10 @@ class Emulator:
                     **_content(media or params),
                     "reply_markup": params.get("reply_markup"),
                 }
+                self.sent_at[(chat_id, message_id)] = time.monotonic() + self.offset
         message: dict[str, Any] = {
             "message_id": message_id,
-            "date": int(time.time()),
+            "date": int(time.time() + self.offset),
             "chat": {"id": chat_id, "type": _chat_type(chat_id)},
         }
         if "text" in params:
@@ -463,10 +566,27 @@ def _chat_key(chat_id: Any) -> int:
 
 
 def _content(params: dict[str, Any]) -> dict[str, Any]:
-    """What a message shows, as edits compare it."""
-    return {
+    """What a message shows, as edits compare it (``media``: its picture's URL)."""
+    media = params.get("photo") or params.get("animation") or params.get("media")
+    content = {
         "text": params.get("text", params.get("caption")),
         "entities": params.get("entities", params.get("caption_entities")) or None,
+    }
+    if isinstance(media, str):
+        content["media"] = media
+    return content
+
+
+def _media(params: dict[str, Any]) -> dict[str, Any]:
+    """An editMessageMedia's new content as a send's params."""
+    media = params.get("media")
+    if isinstance(media, str):
+        media = json.loads(media)
+    media = media or {}
+    return {
+        media.get("type", "photo"): media.get("media"),
+        "caption": media.get("caption"),
+        "caption_entities": media.get("caption_entities"),
     }
 
 
