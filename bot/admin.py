@@ -181,4 +181,5 @@ async def stats(update: Update, context: Context) -> None:
         inactive=len(status["chats"]["inactive"]),
         deliveries=format_statuses(status["deliveries"], lang),
         failures=store.failures_since(store.clock() - 86400),
+        **status["upkeep"],
     )

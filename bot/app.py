@@ -191,9 +191,9 @@ async def scan_job(context: ContextTypes.DEFAULT_TYPE) -> None:
                 runtime.store.record_trouble("scan", repr(error))
             return
     runtime.scan_failures = 0
-    if report.new or report.changed or report.withdrawn or report.queued:
+    if report.new or report.changed or report.withdrawn or report.work:
         log.info("scan: %s", report.summary())
-    if report.queued:
+    if report.work:
         runtime.dispatcher.wake()
 
 

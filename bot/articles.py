@@ -19,7 +19,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import cached_property
 from html.parser import HTMLParser
@@ -100,6 +100,8 @@ class Article:
     path: Path
     content_hash: str
     warnings: tuple[str, ...] = field(default=())
+    urgent: bool = False  # front matter urgent: true, or priority: urgent
+    expires: datetime | None = None  # front matter expires: no longer pushed after it
 
     @cached_property
     def body(self) -> RichText:
@@ -199,6 +201,7 @@ def parse_article(
     warnings: list[str] = []
     body_html = to_html(body)
     images = _images(meta, body_html, config.unwrap_proxies)
+    expires = _expiry(meta.get("expires"), config.tz, warnings)
     article = Article(
         id=_article_id(meta, path, root),
         title=_title(meta, body_html, path),
@@ -208,12 +211,16 @@ def parse_article(
         tags=_names(meta.get("tags")),
         author=_author(meta.get("author")),
         link=next((u for k in LINK_KEYS if (u := safe_url(_str(meta.get(k))))), None),
-        draft=meta.get("draft") is True or meta.get("published") is False,
+        draft=meta.get("draft") is True
+        or meta.get("published") is False
+        or meta.get("withdrawn") is True,
         images=images,
         body_html=body_html,
         path=path,
         content_hash=hashlib.sha256(raw).hexdigest()[:16],
         warnings=tuple(warnings),
+        urgent=meta.get("urgent") is True or str(meta.get("priority", "")).lower() == "urgent",
+        expires=expires,
     )
     if not article.body.text.strip() and not images:
         raise ArticleError(path, "no text and no image")
@@ -304,6 +311,7 @@ def article_to_json(article: Article) -> str:
             **{f.name: getattr(article, f.name) for f in fields(article)},
             "date": article.date.isoformat(),
             "updated": article.updated.isoformat() if article.updated else None,
+            "expires": article.expires.isoformat() if article.expires else None,
             "images": [asdict(image) for image in article.images],
             "path": str(article.path),
         },
@@ -318,6 +326,7 @@ def article_from_json(text: str) -> Article:
             **data,
             "date": datetime.fromisoformat(data["date"]),
             "updated": datetime.fromisoformat(data["updated"]) if data["updated"] else None,
+            "expires": datetime.fromisoformat(data["expires"]) if data.get("expires") else None,
             "categories": tuple(data["categories"]),
             "tags": tuple(data["tags"]),
             "images": tuple(Image(**image) for image in data["images"]),
@@ -393,6 +402,19 @@ def _optional_date(value: Any, tz: ZoneInfo, warnings: list[str]) -> datetime | 
     if parsed is None and value is not None:
         warnings.append(f"updated {value!r} not understood; ignored")
     return parsed
+
+
+def _expiry(value: Any, tz: ZoneInfo, warnings: list[str]) -> datetime | None:
+    """When a notice stops being news; a bare date means the end of that day."""
+    parsed = parse_date(value, tz)
+    if parsed is None:
+        if value is not None:
+            warnings.append(f"expires {value!r} not understood; ignored")
+        return None
+    bare_date = not isinstance(value, datetime) and (
+        isinstance(value, date) or len(str(value).strip()) <= 10
+    )
+    return parsed + timedelta(days=1) if bare_date else parsed
 
 
 def parse_date(value: Any, tz: ZoneInfo) -> datetime | None:

@@ -181,6 +181,11 @@ def _status(args: argparse.Namespace, config: Config) -> int:
     for chat in chats["inactive"]:
         print(f"  inactive {chat['id']} ({chat['type']}): {chat['reason']}")
     print(f"deliveries: {format_counts(status['deliveries'], 'none')}")
+    upkeep = status["upkeep"]
+    print(
+        f"copies kept current: {upkeep['edits']} edits, {upkeep['retracted']} retracted,"
+        f" {upkeep['pinned']} pinned now"
+    )
     for failure in status["last_failures"]:
         print(
             f"  {failure['status']} {failure['article_id']} → {failure['chat_id']} "

@@ -153,10 +153,13 @@ async def _send_list(update: Update, context: Context, rows: list[dict], title: 
         await reply(update, context, "latest_empty")
         return
     lang = language(update, context)
-    tz = runtime(context).config.tz
+    rt = runtime(context)
+    tz, now = rt.config.tz, rt.store.clock()
     lines = [title]
     for row in rows:
         when = format_datetime(datetime.fromtimestamp(row["date"], tz), lang, tz)
+        if row.get("expires") is not None and row["expires"] <= now:
+            when += f" · {t('expired_mark', lang)}"
         lines.append(f"\n{when}\n{row['title']}\n/read_{row['id']}")
     await send_text(update, context, "\n".join(lines))
 

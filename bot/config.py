@@ -39,6 +39,7 @@ class Config:
     max_file_bytes: int = 2 * 1024 * 1024
     max_in_flight: int = 1
     log_level: str = "INFO"
+    edits: bool = True  # a corrected notice edits every delivered copy in place
 
 
 def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Config:
@@ -62,7 +63,17 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
         ),
         max_in_flight=_whole("NOTICEBOT_MAX_IN_FLIGHT", get("NOTICEBOT_MAX_IN_FLIGHT", "1")),
         log_level=_log_level(get("NOTICEBOT_LOG_LEVEL", "INFO")),
+        edits=_switch("NOTICEBOT_EDITS", get("NOTICEBOT_EDITS", "on")),
     )
+
+
+def _switch(name: str, value: str) -> bool:
+    word = value.strip().lower()
+    if word in ("on", "true", "yes", "1"):
+        return True
+    if word in ("off", "false", "no", "0"):
+        return False
+    raise ConfigError(f"{name} must be on or off, got {value!r}")
 
 
 def _nonempty(env: Mapping[str, str]) -> dict[str, str]:

@@ -105,9 +105,15 @@ class ConsoleRequest(BaseRequest):
             count = len(params["media"]) if endpoint == "sendMediaGroup" else 1
             messages = [self._message(params) for _ in range(count)]
             return messages if endpoint == "sendMediaGroup" else messages[0]
-        if endpoint in ("editMessageText", "editMessageReplyMarkup"):
-            self._print(Outgoing("sendMessage", params, "text"), params.get("chat_id"), "edited")
+        if endpoint in ("editMessageText", "editMessageReplyMarkup", "editMessageCaption"):
+            shown = {**params, "text": params.get("text", params.get("caption", ""))}
+            self._print(Outgoing("sendMessage", shown, "text"), params.get("chat_id"), "edited")
             return {**self._message(params), "message_id": int(params.get("message_id", 0))}
+        if endpoint == "editMessageMedia":
+            self._write(f"  (message {params.get('message_id')}: picture replaced)\n")
+            return {**self._message(params), "message_id": int(params.get("message_id", 0))}
+        if endpoint == "deleteMessage":
+            self._write(f"  (message {params.get('message_id')} deleted)\n")
         if endpoint == "answerCallbackQuery" and params.get("text"):
             self._write(f"  ({params['text']})\n")
         if endpoint == "getChatMember":

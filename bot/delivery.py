@@ -41,6 +41,7 @@ from bot.ledger import (
 )
 from bot.outgoing import Outgoing
 from bot.transport import Failure, SendFailure, Transport
+from bot.upkeep import Upkeep
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,24 @@ def in_quiet_hours(chat: Chat, local: datetime) -> bool:
     return now >= chat.quiet_start or now < chat.quiet_end
 
 
+@dataclass(frozen=True)
+class Plan:
+    """One version of a notice as one chat gets it."""
+
+    messages: list[Outgoing]
+    title: str
+    urgent: bool = False
+    expires: float | None = None
+
+    def expired(self, now: float) -> bool:
+        return self.expires is not None and now >= self.expires
+
+
 class Sender:
-    """Delivers one ledger row; what to do about each failure lives here."""
+    """Brings one ledger row up to date; what to do about each failure lives here.
+
+    Sending the parts is here; editing, retracting and pinning a delivered copy is in
+    :class:`bot.upkeep.Upkeep`, which sends through this class."""
 
     def __init__(
         self, store: Store, transport: Transport, config: Config, policy: SendPolicy
@@ -82,41 +99,76 @@ class Sender:
         self.transport = transport
         self.config = config
         self.policy = policy
-        self._formatted: OrderedDict[tuple[str, str, str, str], list[Outgoing]] = OrderedDict()
+        self._plans: OrderedDict[tuple[str, str, str, str, bool], Plan] = OrderedDict()
         self._slots: asyncio.Semaphore | None = None
+        self.upkeep = Upkeep(self)
 
     async def deliver(self, claimed: Work) -> None:
-        """Send what is left of a delivery; the ledger row says how it ended."""
+        """Do what the row needs (send the rest, edit, retract, pin); the ledger row says
+        how it ended."""
         work = self.store.current(claimed)  # as it is now, not as it was claimed
         if work is None or work.delivery.status != SENDING:
             return  # skipped since it was claimed (withdrawn, chat gone)
-        delivery, chat = work.delivery, work.chat
-        if chat is None or not chat.active:
-            self.store.finish(delivery.id, SKIPPED, "chat is not active")
+        chat = work.chat
+        while True:
+            if chat is None or not chat.active:
+                self.store.finish(work.delivery.id, SKIPPED, "chat is not active")
+                return
+            try:
+                await self._bring_up_to_date(work, chat)
+                return
+            except SendFailure as failure:
+                chat = self._handle(failure, work.delivery, chat)
+                if chat is None:
+                    return
+                fresh = self.store.work(work.delivery.id)  # it moved with the chat
+                if fresh is None:
+                    return
+                work = fresh
+
+    async def _bring_up_to_date(self, work: Work, chat: Chat) -> None:
+        delivery = work.delivery
+        if work.article_status not in (ACTIVE, ANNOUNCEMENT):
+            if not any(delivery.message_ids):
+                self.store.finish(delivery.id, SKIPPED, "article withdrawn")
+                return
+            await self.upkeep.retract(delivery, chat, work.article_version or "")
             return
-        messages = None
-        if work.article_status in (ACTIVE, ANNOUNCEMENT):
-            messages = self.messages_for(delivery.article_id, work.article_version or "", chat)
-        if messages is None:
+        target = work.article_version or ""
+        shown = delivery.shown or target
+        plan = self.plan_for(delivery.article_id, shown, chat)
+        if plan is None:
             self.store.finish(delivery.id, SKIPPED, "article withdrawn or unreadable")
             return
-        sent_ids = list(delivery.message_ids)
-        part = delivery.next_part
-        slots = self._in_flight_slots()
-        while part < len(messages):
-            try:
-                async with self.transport.turn(chat.id), slots:
-                    sent_ids += await self._send_part(chat, messages[part], delivery.article_id)
-                    part += 1
-                    self.store.record_part(delivery.id, part, sent_ids, done=part == len(messages))
-            except SendFailure as failure:
-                outcome = self._handle(failure, delivery, chat)
-                if outcome is None:
-                    return
-                chat = outcome
+        if delivery.parts_sent == 0 and plan.expired(self.store.clock()):
+            self.store.finish(delivery.id, SKIPPED, "expired")
+            return
+        ids = await self._send_rest(delivery, chat, plan, shown)
+        if shown != target:
+            if self.config.edits:
+                ids = await self.upkeep.edit(delivery, chat, shown, target, ids)
+                plan = self.plan_for(delivery.article_id, target, chat) or plan
+            else:
+                self.store.keep_shown(delivery.id)
+        await self.upkeep.pin_as_needed(delivery, chat, plan, ids)
+        self.store.settle(delivery.id)
+
+    async def _send_rest(
+        self, delivery: Delivery, chat: Chat, plan: Plan, shown: str
+    ) -> list[list[int]]:
+        """The parts not sent yet, each recorded before the next."""
+        ids = [list(part) for part in delivery.message_ids]
+        for part in range(len(ids), len(plan.messages)):
+            async with self.transport.turn(chat.id), self.in_flight():
+                sent = await self.send_part(
+                    chat, plan.messages[part], delivery.article_id, urgent=plan.urgent
+                )
+                ids.append(sent)
+                self.store.record_part(delivery.id, ids, shown=shown)
+        return ids
 
     def _handle(self, failure: SendFailure, delivery: Delivery, chat: Chat) -> Chat | None:
-        """Decide after a failed part: a chat to go on with, or None to stop for now."""
+        """Decide after a failed request: a chat to go on with, or None to stop for now."""
         now = self.store.clock()
         if failure.kind is Failure.MIGRATED and failure.new_chat_id is not None:
             if self.store.migrate_chat(chat.id, failure.new_chat_id):
@@ -146,21 +198,29 @@ class Sender:
         """Send parts right away, outside the ledger: replies such as /read."""
         for message in messages:
             async with self.transport.turn(chat.id):
-                await self._send_part(chat, message, label, reply=True)
+                await self.send_part(chat, message, label, reply=True)
 
-    async def _send_part(
-        self, chat: Chat, message: Outgoing, label: str, *, reply: bool = False
+    async def send_part(
+        self,
+        chat: Chat,
+        message: Outgoing,
+        label: str,
+        *,
+        reply: bool = False,
+        urgent: bool = False,
     ) -> list[int]:
         """One part, with the picture and formatting fallbacks that never drop a notice.
 
         A ``reply`` (outside the ledger) is also retried after network errors by the
         flood control; a ledger delivery keeps its own retries, after what it recorded.
+        ``urgent`` rings even in the chat's quiet hours.
         """
+        silent = not urgent and self._quiet(chat)
         try:
-            return await self._send(chat, message, reply)
+            return await self._send(chat, message, reply, silent)
         except SendFailure as failure:
             if failure.kind is Failure.BAD_MEDIA:
-                return await self._send_without_bad_media(chat, message, failure, reply)
+                return await self._send_without_bad_media(chat, message, failure, reply, silent)
             if failure.kind is Failure.BAD_REQUEST:
                 log.error(
                     "Telegram refused part %s of %s for chat %s (%s); resending as plain text",
@@ -169,61 +229,81 @@ class Sender:
                     chat.id,
                     failure.description,
                 )
-                return await self._send(chat, message.without_entities(), reply)
+                return await self._send(chat, message.without_entities(), reply, silent)
             raise
 
+    async def call(self, chat: Chat, request: Outgoing) -> None:
+        """An edit, a deletion or a pin of a message already in the chat."""
+        await self.transport.send(chat.id, request, thread_id=None, silent=False)
+
+    def in_flight(self) -> asyncio.Semaphore:
+        """A slot among the requests sent but not yet recorded (``max_in_flight``)."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.policy.max_in_flight)
+        return self._slots
+
     async def _send_without_bad_media(
-        self, chat: Chat, message: Outgoing, failure: SendFailure, reply: bool
+        self, chat: Chat, message: Outgoing, failure: SendFailure, reply: bool, silent: bool
     ) -> list[int]:
         fallback = message.with_fallback_media()
         if fallback is not None:
             try:
-                return await self._send(chat, fallback, reply)
+                return await self._send(chat, fallback, reply, silent)
             except SendFailure as second:
                 if second.kind is not Failure.BAD_MEDIA:
                     raise
         log.warning("pictures of %s unusable (%s)", message.media_urls, failure.description)
         if message.part == "card":
-            return await self._send(chat, message.as_text(), reply)
+            return await self._send(chat, message.as_text(), reply, silent)
         return []  # an album whose pictures cannot be fetched: the text already went out
 
-    async def _send(self, chat: Chat, message: Outgoing, reply: bool) -> list[int]:
-        silent = bool(chat.quiet_start) and in_quiet_hours(
+    def _quiet(self, chat: Chat) -> bool:
+        return bool(chat.quiet_start) and in_quiet_hours(
             chat, datetime.fromtimestamp(self.store.clock(), self.config.tz)
         )
+
+    async def _send(self, chat: Chat, message: Outgoing, reply: bool, silent: bool) -> list[int]:
         return await self.transport.send(
             chat.id, message, thread_id=chat.thread_id, silent=silent, reply=reply
         )
 
-    def _in_flight_slots(self) -> asyncio.Semaphore:
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.policy.max_in_flight)
-        return self._slots
-
     def messages_for(self, article_id: str, version: str, chat: Chat) -> list[Outgoing] | None:
-        """The parts for this chat's language and mode, formatted once per article version.
+        """The parts for this chat's language and mode (``/read``, previews)."""
+        plan = self.plan_for(article_id, version, chat)
+        return plan.messages if plan is not None else None
+
+    def plan_for(
+        self, article_id: str, version: str, chat: Chat, *, edited: bool = False
+    ) -> Plan | None:
+        """A version of a notice for this chat's language and mode, formatted once.
 
         What a version says is read from the ledger, as the scan kept it, never from the
-        file (which may have changed since, or be half-written)."""
+        file (which may have changed since, or be half-written). ``edited``: the card
+        says when the correction came."""
         lang = chat.language or self.config.lang
-        key = (article_id, version, lang, chat.mode)
-        if key in self._formatted:
-            self._formatted.move_to_end(key)
-            return self._formatted[key]
+        key = (article_id, version, lang, chat.mode, edited)
+        if key in self._plans:
+            self._plans.move_to_end(key)
+            return self._plans[key]
         row = self.store.article(article_id)
         if row is None:
             return None
         if row["status"] == ANNOUNCEMENT:
-            messages = announcement(row["title"] or t("announcement", lang), row["text"] or "")
+            title = row["title"] or t("announcement", lang)
+            plan = Plan(announcement(title, row["text"] or ""), title)
         else:
             article = self._version(article_id, version, row["path"])
             if article is None:
                 return None
-            messages = format_article(article, lang, self.config.tz).for_mode(chat.mode)
-        self._formatted[key] = messages
-        if len(self._formatted) > 256:
-            self._formatted.popitem(last=False)
-        return messages
+            created = self.store.version_created(article_id, version) if edited else None
+            updated = datetime.fromtimestamp(created, self.config.tz) if created else None
+            formatted = format_article(article, lang, self.config.tz, updated)
+            expires = article.expires.timestamp() if article.expires else None
+            plan = Plan(formatted.for_mode(chat.mode), article.title, article.urgent, expires)
+        self._plans[key] = plan
+        if len(self._plans) > 256:
+            self._plans.popitem(last=False)
+        return plan
 
     def _version(self, article_id: str, version: str, path: str) -> Article | None:
         content = self.store.version_content(article_id, version)

@@ -10,7 +10,8 @@ HTML is walked directly rather than through html2text's Markdown).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.articles import Article, Image
@@ -41,10 +42,13 @@ class Formatted:
         return self.all() if mode == MODE_FULL else [self.card]
 
 
-def format_article(article: Article, lang: str, tz: ZoneInfo) -> Formatted:
+def format_article(
+    article: Article, lang: str, tz: ZoneInfo, updated_at: datetime | None = None
+) -> Formatted:
+    """``updated_at``: the card of a corrected notice, edited in place, says when."""
     lead = lead_image(article)
     return Formatted(
-        card=card(article, lead, lang, tz),
+        card=card(article, lead, lang, tz, updated_at),
         text=full_text(article, lang, tz),
         albums=albums([i for i in article.usable_images if i != lead]),
     )
@@ -56,8 +60,16 @@ def lead_image(article: Article) -> Image | None:
     return next((i for i in usable if not i.is_gif), usable[0] if usable else None)
 
 
-def card(article: Article, lead: Image | None, lang: str, tz: ZoneInfo) -> Outgoing:
+def card(
+    article: Article,
+    lead: Image | None,
+    lang: str,
+    tz: ZoneInfo,
+    updated_at: datetime | None = None,
+) -> Outgoing:
     header = _header(article, lang, tz)
+    if updated_at is not None:
+        header.append("\n" + t("updated_at", lang, time=f"{updated_at.astimezone(tz):%H:%M}"))
     tags = hashtags(article.categories)
     room = CAPTION_LIMIT - header.utf16_len() - utf16_len(tags) - 4
     summary = summarize(article.body.text, min(SUMMARY_LIMIT, room))
@@ -83,6 +95,16 @@ def card(article: Article, lead: Image | None, lang: str, tz: ZoneInfo) -> Outgo
         "reply_markup": markup,
     }
     return Outgoing(f"send{kind.capitalize()}", params, "card", (lead.fallback,))
+
+
+def withdrawn_card(title: str, lang: str) -> Outgoing:
+    """What a delivered card says when its notice is withdrawn and Telegram no longer
+    lets the bot delete it: the title, struck through, and the word; no buttons."""
+    if len(title) > TITLE_LIMIT:
+        title = title[: TITLE_LIMIT - 1].rstrip() + ELLIPSIS
+    rich = RichText().append(title, "strikethrough").append("\n\n" + t("withdrawn_notice", lang))
+    (message,) = text_messages(rich)
+    return replace(message, part="card")
 
 
 def full_text(article: Article, lang: str, tz: ZoneInfo) -> list[Outgoing]:

@@ -16,6 +16,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     "read_full": {"zh": "阅读全文", "en": "Read full text"},
     "original": {"zh": "原文", "en": "Original"},
     "announcement": {"zh": "通知", "en": "Announcement"},
+    "updated_at": {"zh": "已更新 {time}", "en": "Updated {time}"},
+    "withdrawn_notice": {"zh": "此通知已撤回", "en": "This notice was withdrawn"},
+    "expired_mark": {"zh": "已过期", "en": "expired"},
+    "pin_refused": {
+        "zh": "⚠️ 机器人没有置顶消息的权限，紧急通知无法置顶。请在群组或频道设置中授予"
+        "“置顶消息”权限。",
+        "en": "⚠️ The bot may not pin messages here, so urgent notices are not pinned. "
+        "Give it the right to pin messages in the group or channel settings.",
+    },
     # command menu
     "cmd_start": {"zh": "开始使用", "en": "Welcome"},
     "cmd_help": {"zh": "命令列表", "en": "List of commands"},
@@ -169,14 +178,17 @@ MESSAGES: dict[str, dict[str, str]] = {
     "status_queued": {"zh": "待发送", "en": "queued"},
     "status_sending": {"zh": "发送中", "en": "sending"},
     "status_sent": {"zh": "已发送", "en": "sent"},
+    "status_retracted": {"zh": "已撤回", "en": "retracted"},
     "status_failed": {"zh": "失败", "en": "failed"},
     "status_skipped": {"zh": "已跳过", "en": "skipped"},
     "none": {"zh": "无", "en": "none"},
     "stats": {
         "zh": "通知：{articles}\n订阅：有效 {active}，已停用 {inactive}\n"
-        "投递：{deliveries}\n近 24 小时失败：{failures}",
+        "投递：{deliveries}\n已送达的通知：更正 {edits} 次，撤回 {retracted}，置顶中 {pinned}\n"
+        "近 24 小时失败：{failures}",
         "en": "Notices: {articles}\nChats: {active} active, {inactive} inactive\n"
-        "Deliveries: {deliveries}\nFailures in the last 24 h: {failures}",
+        "Deliveries: {deliveries}\nDelivered copies: {edits} edits, {retracted} retracted, "
+        "{pinned} pinned now\nFailures in the last 24 h: {failures}",
     },
 }
 

@@ -44,12 +44,24 @@ class ScanReport:
     scheduled: list[str] = field(default_factory=list)
     first_scan: bool = False
     missing_roots: list[str] = field(default_factory=list)
+    corrected: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
+    editing: int = 0  # delivered copies queued for an edit
+    retracting: int = 0  # delivered copies queued to be retracted
+    unpinning: int = 0  # pinned copies of notices that expired
+
+    @property
+    def work(self) -> int:
+        """Rows this scan gave the dispatcher."""
+        return self.queued + self.editing + self.retracting + self.unpinning
 
     def summary(self) -> str:
         return (
             f"new {len(self.new)}, changed {len(self.changed)}, withdrawn {len(self.withdrawn)}, "
             f"invalid {len(self.invalid)}, unchanged {self.unchanged}; "
             f"{self.queued} deliveries queued"
+            + (f", {self.editing} copies to edit" if self.editing else "")
+            + (f", {self.retracting} to retract" if self.retracting else "")
         )
 
     def as_dict(self) -> dict[str, object]:
@@ -64,6 +76,11 @@ class ScanReport:
             "scheduled": self.scheduled,
             "first_scan": self.first_scan,
             "missing_roots": self.missing_roots,
+            "corrected": self.corrected,
+            "expired": self.expired,
+            "editing": self.editing,
+            "retracting": self.retracting,
+            "unpinning": self.unpinning,
         }
 
 
@@ -123,6 +140,7 @@ class Scanner:
             if progress:
                 progress(done, len(todo))
         self._withdraw_gone(gone, report)
+        report.unpinning = self.store.queue_unpins(self.store.clock())
         for root in new_roots:  # a folder missing now is baselined when it appears
             self.store.set_meta(f"{FIRST_SCAN_KEY}:{root}", str(self.store.clock()))
         return report
@@ -154,7 +172,8 @@ class Scanner:
         self._live_ids.add(article.id)
         status = WITHDRAWN if article.draft else ACTIVE
         with self.store.transaction():
-            result, old_status = self.store.save_article(_row(article, path, status))
+            result, old = self.store.save_article(_row(article, path, status))
+            old_status = old["status"] if old else None
             if status == ACTIVE:
                 self.store.save_version(article.id, article.content_hash, article_to_json(article))
             if before and before.article_id and before.article_id != article.id:
@@ -168,9 +187,17 @@ class Scanner:
                 report.changed.append(article.id)
             if status == WITHDRAWN and old_status == ACTIVE:
                 report.withdrawn.append(article.id)
-                self.store.skip_article(article.id, "article withdrawn")
-            elif status == ACTIVE and old_status != ACTIVE and not baseline:
+                report.retracting += self.store.retract_article(article.id, "article withdrawn")
+                return
+            if status == ACTIVE and old_status != ACTIVE and not baseline:
                 self._queue(article, report)
+            if status == ACTIVE and old and old["content_hash"] != article.content_hash:
+                # a correction; or published again while copies were still being retracted
+                if old_status == ACTIVE:
+                    report.corrected.append(article.id)
+                report.editing += self.store.retarget(
+                    article.id, article.content_hash, edit_sent=self.config.edits
+                )
 
     def _same_notice_moved(self, article: Article, path: str, root: Path) -> Article:
         """A file that appeared with the very content of one that disappeared is that
@@ -185,6 +212,9 @@ class Scanner:
         published = article.date.timestamp()
         if published < now - self.config.max_age_days * 86400:
             report.too_old.append(article.id)
+            return
+        if article.expires is not None and article.expires.timestamp() <= now:
+            report.expired.append(article.id)
             return
         if published > now:
             report.scheduled.append(article.id)
@@ -204,9 +234,10 @@ class Scanner:
                 self._withdraw(state.article_id, report)
 
     def _withdraw(self, article_id: str, report: ScanReport) -> None:
-        if self.store.set_article_status(article_id, WITHDRAWN):
-            report.withdrawn.append(article_id)
-        self.store.skip_article(article_id, "article withdrawn")
+        with self.store.transaction():
+            if self.store.set_article_status(article_id, WITHDRAWN):
+                report.withdrawn.append(article_id)
+            report.retracting += self.store.retract_article(article_id, "article withdrawn")
 
 
 def _row(article: Article, path: str, status: str) -> dict[str, object]:
@@ -221,4 +252,6 @@ def _row(article: Article, path: str, status: str) -> dict[str, object]:
         "content_hash": article.content_hash,
         "status": status,
         "error": None,
+        "urgent": int(article.urgent),
+        "expires": article.expires.timestamp() if article.expires else None,
     }

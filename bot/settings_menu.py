@@ -22,7 +22,10 @@ def describe(chat: Chat, lang: str) -> str:
         mode = t("mode_full" if chat.mode == MODE_FULL else "mode_card", lang)
     quiet = f"{chat.quiet_start}–{chat.quiet_end}" if chat.quiet_start else t("quiet_off", lang)
     filters = "、".join(chat.filters) or t("filters_none", lang)
-    return t("settings_title", lang, mode=mode, quiet=quiet, filters=filters)
+    text = t("settings_title", lang, mode=mode, quiet=quiet, filters=filters)
+    if chat.pin_refused_at is not None:  # said here once, not on every urgent notice
+        text += "\n\n" + t("pin_refused", lang)
+    return text
 
 
 def keyboard(chat: Chat, lang: str) -> InlineKeyboardMarkup:

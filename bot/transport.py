@@ -20,10 +20,12 @@ from typing import Any, Protocol
 from telegram import (
     Bot,
     InlineKeyboardMarkup,
+    InputMediaAnimation,
     InputMediaPhoto,
     LinkPreviewOptions,
     Message,
     MessageEntity,
+    ReplyParameters,
 )
 from telegram.error import (
     BadRequest,
@@ -52,7 +54,12 @@ PHOTO_ERRORS = (
     "image_process_failed",
     "wrong remote file identifier",
 )
-GONE_ERRORS = ("chat not found", "have no rights to send", "not enough rights", "topic_closed")
+GONE_ERRORS = (
+    "chat not found",
+    "have no rights to send",
+    "not enough rights to send",
+    "topic_closed",
+)
 
 
 class Failure(enum.Enum):
@@ -116,10 +123,11 @@ class PTBTransport:
         reply: bool = False,
     ) -> list[int]:
         kwargs = {**self._kwargs(message), "chat_id": chat_id}
-        if thread_id is not None:
-            kwargs["message_thread_id"] = thread_id
-        if silent:
-            kwargs["disable_notification"] = True
+        if message.method.startswith("send"):  # edits, deletions and pins take neither
+            if thread_id is not None:
+                kwargs["message_thread_id"] = thread_id
+            if silent:
+                kwargs["disable_notification"] = True
         if self.flood is not None:
             kwargs["rate_limit_args"] = REPLY_IN_TURN if reply else LEDGER
         method = getattr(self.bot, _snake(message.method))
@@ -184,8 +192,16 @@ def _ptb_kwargs(message: Outgoing) -> dict[str, Any]:
             kwargs[key] = InlineKeyboardMarkup.de_json(value, None)
         elif key == "link_preview_options":
             kwargs[key] = LinkPreviewOptions(**value)
+        elif key == "media" and isinstance(value, dict):  # editMessageMedia
+            kind = InputMediaAnimation if value["type"] == "animation" else InputMediaPhoto
+            entities = [MessageEntity.de_json(e, None) for e in value.get("caption_entities", [])]
+            kwargs[key] = kind(
+                value["media"], caption=value.get("caption"), caption_entities=entities or None
+            )
         elif key == "media":
             kwargs[key] = [InputMediaPhoto(item["media"]) for item in value]
+        elif key == "reply_parameters":
+            kwargs[key] = ReplyParameters(**value)
         else:
             kwargs[key] = value
     return kwargs

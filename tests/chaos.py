@@ -73,48 +73,102 @@ def start_bot(work: Path, emulator: Emulator, log: Path, **env: str) -> subproce
 
 
 # --- crash ------------------------------------------------------------------------------------
+NOTICE, CORRECTED, WITHDRAWN = "停水通知", "停电通知", "燃气检修"
+OLD_TEXT, NEW_TEXT = "周六停电。", "停电改到周日。"
+
+
 @dataclass
 class CrashReport:
     chats: int
     kills: int
-    missing: int
-    duplicates: int
+    missing: int  # chats without the notice, or without the corrected one
+    duplicates: int  # extra copies a chat shows of either
+    stale: int  # copies left at the old version, or of the withdrawn notice
     seconds: float
     clean_exit: bool
 
     def lines(self) -> list[str]:
         return [
-            f"crash: {self.chats} chats, SIGKILL at {self.kills} random moments",
-            f"  chats that never received it: {self.missing} (target 0)",
-            f"  duplicate deliveries: {self.duplicates} (target ≤ {self.kills}, one per kill)",
+            f"crash: {self.chats} chats get two notices; meanwhile one is corrected and a"
+            f" third withdrawn; SIGKILL at {self.kills} random moments",
+            f"  chats missing a notice: {self.missing} (target 0)",
+            f"  duplicate copies: {self.duplicates} (target ≤ {self.kills}, one per kill)",
+            f"  copies left at the old version or of the withdrawn notice: {self.stale} (target 0)",
             f"  time to finish: {self.seconds:.1f} s; clean exit on SIGTERM: {self.clean_exit}",
         ]
 
 
+def _copies(emulator: Emulator) -> dict[str, Counter[int]]:
+    """What every chat shows now: its cards of each notice, by title and version."""
+    kinds = {key: Counter[int]() for key in ("notice", "new", "old", "withdrawn")}
+    for (chat_id, _), message in emulator.messages_now().items():
+        text = message["text"] or ""
+        if text.startswith(NOTICE + "\n"):
+            kinds["notice"][chat_id] += 1
+        elif text.startswith(CORRECTED + "\n"):
+            kinds["new" if NEW_TEXT in text else "old"][chat_id] += 1
+        elif text.startswith(WITHDRAWN + "\n"):
+            kinds["withdrawn"][chat_id] += 1
+    return kinds
+
+
+def _settled(emulator: Emulator, chats: int) -> bool:
+    kinds = _copies(emulator)
+    return (
+        len(kinds["notice"]) == chats
+        and len(kinds["new"]) == chats
+        and not kinds["old"]
+        and not kinds["withdrawn"]
+    )
+
+
 def crash_scenario(work: Path, chats: int, kills: int, seed: int = 1) -> CrashReport:
+    """A notice and one to be corrected go to every chat, a third to be withdrawn too;
+    a third of the way the correction lands, half way the withdrawal, and the bot is
+    killed at random moments throughout."""
     rng = random.Random(seed)
     articles = prepare_ledger(work, [Chat(i) for i in range(1, chats + 1)])
-    (articles / "notice.md").write_text(article_text("停水通知"), encoding="utf-8")
-    moments = sorted(rng.sample(range(1, chats), kills))
+    (articles / "notice.md").write_text(article_text(NOTICE), encoding="utf-8")
+    corrected = articles / "corrected.md"
+    corrected.write_text(article_text(CORRECTED, f"<p>{OLD_TEXT}</p>"), encoding="utf-8")
+    (articles / "withdrawn.md").write_text(article_text(WITHDRAWN), encoding="utf-8")
+    sends = 3 * chats
+    moments = sorted(rng.sample(range(1, sends * 2 // 3), kills))
+    changes = [
+        (
+            sends // 3,
+            lambda: corrected.write_text(
+                article_text(CORRECTED, f"<p>{NEW_TEXT}</p>"), encoding="utf-8"
+            ),
+        ),
+        (sends // 2, lambda: (articles / "withdrawn.md").unlink()),
+    ]
     log = work / "bot.log"
     start = time.monotonic()
     with Emulator() as emulator:
         process = start_bot(work, emulator, log)
-        for moment in moments:
-            wait_for(lambda m=moment: len(emulator.delivered()) >= m, 120)
+        for moment in sorted([*((m, None) for m in moments), *changes], key=lambda e: e[0]):
+            at, change = moment
+            wait_for(lambda m=at: len(emulator.delivered()) >= m, 300)
+            if change is not None:
+                change()
+                continue
             process.send_signal(signal.SIGKILL)
             process.wait()
             process = start_bot(work, emulator, log)
-        wait_for(lambda: len(emulator.cards_per_chat()) == chats, 300, "complete delivery")
+        wait_for(lambda: _settled(emulator, chats), 900, "every copy current")
         seconds = time.monotonic() - start
         process.send_signal(signal.SIGTERM)
         clean = process.wait(timeout=30) == 0
-    counts = emulator.cards_per_chat()
+    kinds = _copies(emulator)
     return CrashReport(
         chats=chats,
         kills=kills,
-        missing=chats - len(counts),
-        duplicates=sum(n - 1 for n in counts.values()),
+        missing=sum(
+            1 for c in range(1, chats + 1) if not kinds["notice"][c] or not kinds["new"][c]
+        ),
+        duplicates=sum(n - 1 for key in ("notice", "new") for n in kinds[key].values() if n),
+        stale=sum(kinds["old"].values()) + sum(kinds["withdrawn"].values()),
         seconds=seconds,
         clean_exit=clean,
     )
@@ -388,13 +442,13 @@ async def lifecycle_scenario(work: Path, chats: int, seed: int = 1) -> Lifecycle
                 await asyncio.sleep(0.05)
             env.runtime.dispatcher.stop()
             await dispatcher
-    got: Counter[tuple[int, str]] = Counter()
-    for chat_id, call in emulator.delivered():
-        text = call.params.get("text") or call.params.get("caption") or ""
-        for item in ("通知A", "通知B", "通知C", "公告"):
-            if text.startswith(item + "\n"):
-                got[(chat_id, item)] += 1
     finals = private + [upgraded.get(g, g) for g in groups]
+    got: Counter[tuple[int, str]] = Counter()  # what each chat shows at the end: a draft
+    for chat_id in finals:  # toggle deletes the copy and sends it anew, as it should
+        for message in emulator.shown(chat_id):
+            for item in ("通知A", "通知B", "通知C", "公告"):
+                if (message["text"] or "").startswith(item + "\n"):
+                    got[(chat_id, item)] += 1
     report.expected = 4 * len(finals)
     for chat_id in finals:
         for item in ("通知A", "通知B", "通知C", "公告"):

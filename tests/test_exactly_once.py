@@ -126,7 +126,8 @@ def test_a_claimed_batch_is_read_again_once_anything_else_writes(tmp_path: Path)
         store.subscribe(Chat(chat_id))
     store.enqueue("a", [1, 2, 3])
     first, second, third = store.claim_work(now[0], 10)
-    store.record_part(first.delivery.id, 1, [7], done=True)
+    store.record_part(first.delivery.id, [[7]], shown="v1")
+    store.settle(first.delivery.id)
     assert store.current(second) is second  # only the sender's own record since
 
     store.update_chat(2, language="en")  # a settings change: read again
@@ -134,7 +135,7 @@ def test_a_claimed_batch_is_read_again_once_anything_else_writes(tmp_path: Path)
     assert fresh is not second and fresh is not None and fresh.chat is not None
     assert fresh.chat.language == "en"
 
-    store.skip_article("a", "withdrawn")  # a withdrawal: the row says so at once
+    store.deactivate_chat(3, "blocked")  # the row says so at once
     latest = store.current(third)
     assert latest is not None and latest.delivery.status == "skipped"
 

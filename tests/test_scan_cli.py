@@ -68,6 +68,10 @@ def test_store_opens_older_and_refuses_newer_databases(tmp_path: Path) -> None:
         {"article_id": "a1", "chat_id": 7, "kind": "article", "status": "pending"}
         | {"next_attempt_at": 0.0}
     )
+    v1["deliveries"].insert(  # a card, a text and a three-picture album, as version 1 kept them
+        {"article_id": "a1", "chat_id": 8, "kind": "article", "status": "sent"}
+        | {"next_attempt_at": 0.0, "next_part": 3, "message_ids": "[5, 6, 7, 8, 9]"}
+    )
     v1.close()
     store = Store(path)
     assert store.schema_version == SCHEMA_VERSION
@@ -77,6 +81,8 @@ def test_store_opens_older_and_refuses_newer_databases(tmp_path: Path) -> None:
     assert [r["id"] for r in store.search("停水")] == ["a1"]  # search over old rows
     assert store.work(delivery.id).article_version == "h1"  # no version kept: the file's
     assert store.due(store.clock(), 10) == [delivery.id]  # version 5's partial indexes
+    (sent,) = store.deliveries(8)  # version 6: message ids per part, and what the copy shows
+    assert sent.message_ids == [[5], [6], [7, 8, 9]] and sent.shown == "h1"
     store.close()
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")

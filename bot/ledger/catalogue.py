@@ -37,6 +37,14 @@ class Catalogue(LedgerBase):
             return None
         return {**row, "version": row["content_hash"] or str(row["last_changed"])}
 
+    def version_created(self, article_id: str, version: str) -> float | None:
+        """When the scan first read this version: the time a correction shows."""
+        rows = self._rows(
+            "SELECT created_at FROM versions WHERE article_id = ? AND version = ?",
+            [article_id, version],
+        )
+        return rows[0]["created_at"] if rows else None
+
     def version_content(self, article_id: str, version: str) -> str | None:
         rows = self._rows(
             "SELECT content FROM versions WHERE article_id = ? AND version = ?",
@@ -67,8 +75,8 @@ class Catalogue(LedgerBase):
         rows = self._rows("SELECT * FROM articles WHERE id = ?", [article_id])
         return rows[0] if rows else None
 
-    def save_article(self, row: dict[str, Any]) -> tuple[str, str | None]:
-        """Insert or update an article row: ('new' | 'changed' | 'same', the old status)."""
+    def save_article(self, row: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+        """Insert or update an article row: ('new' | 'changed' | 'same', the old row)."""
         now = self.clock()
         with self.transaction():
             old = self.article(row["id"])
@@ -78,7 +86,7 @@ class Catalogue(LedgerBase):
             changed = any(old[key] != value for key, value in row.items())
             if changed:
                 self._update("articles", row["id"], {**row, "last_changed": now})
-            return ("changed" if changed else "same"), old["status"]
+            return ("changed" if changed else "same"), old
 
     def set_article_status(self, article_id: str, status: str, error: str | None = None) -> bool:
         return bool(
@@ -91,7 +99,7 @@ class Catalogue(LedgerBase):
 
     def recent_articles(self, limit: int = 10) -> list[dict[str, Any]]:
         return self._rows(
-            "SELECT id, date, title, status, path FROM articles WHERE status IN (?, ?)"
+            "SELECT id, date, title, status, path, expires FROM articles WHERE status IN (?, ?)"
             " ORDER BY date DESC LIMIT ?",
             [ACTIVE, ANNOUNCEMENT, limit],
         )
@@ -143,7 +151,7 @@ class Catalogue(LedgerBase):
             where.append("(a.title LIKE ? ESCAPE '\\' OR a.search_text LIKE ? ESCAPE '\\')")
             params += [pattern, pattern]
         return self._rows(
-            f"SELECT a.id, a.title, a.date FROM articles a WHERE {' AND '.join(where)}"
+            f"SELECT a.id, a.title, a.date, a.expires FROM articles a WHERE {' AND '.join(where)}"
             " ORDER BY a.date DESC LIMIT ?",
             [*params, limit],
         )

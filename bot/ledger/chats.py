@@ -28,6 +28,7 @@ class Chat:
     quiet_end: str | None = None
     digest_time: str | None = None
     last_digest_at: float | None = None
+    pin_refused_at: float | None = None  # Telegram refused the bot a pin here (and when)
 
     def wants(self, names: Iterable[str], text: str) -> bool:
         """No filter words: everything. Otherwise any word among the category and tag
@@ -58,6 +59,7 @@ class Chat:
             quiet_end=row.get("quiet_end"),
             digest_time=row.get("digest_time"),
             last_digest_at=row.get("last_digest_at"),
+            pin_refused_at=row.get("pin_refused_at"),
         )
 
 
@@ -135,6 +137,14 @@ class Chats(LedgerBase):
         if "filters" in values:
             values["filters"] = json.dumps(list(values["filters"]), ensure_ascii=False)
         self._update("chats", chat_id, {**values, "updated_at": self.clock()})
+
+    def note_pin_refused(self, chat_id: int, refused: bool) -> None:
+        """Whether Telegram refused the bot a pin here: ``/settings`` tells the admins
+        once, instead of a message on every urgent notice."""
+        self._exec(
+            "UPDATE chats SET pin_refused_at = ? WHERE id = ?",
+            [self.clock() if refused else None, chat_id],
+        )
 
     def unsubscribe(self, chat_id: int) -> bool:
         with self.transaction():

@@ -1,31 +1,45 @@
-"""Deliveries: one row per (article, chat), a state machine from queued to sent.
+"""Deliveries: one row per (article, chat), a state machine from queued to sent,
+and on to edited or retracted as the notice changes.
 
-A row names the version of the article it sends (kept in the catalogue when the
-scan read it), so what goes out is what was queued, whatever the file says now.
+A row names the version of the article its chat's copy should show (kept in the
+catalogue when the scan read it) and the version it shows (``shown``), so what
+goes out is what was queued, whatever the file says now, and a correction is a
+new version to bring each copy to. ``message_ids`` holds the ids of each part.
 
 ======================  ==================  =========================================
 from                    to                  when (the function; one transaction each)
 ======================  ==================  =========================================
 (none)                  queued              a notice for a chat (``enqueue``)
-skipped                 queued              published again, or the chat is back
-                                            (``enqueue``; resumes at its next part)
+skipped, retracted      queued              published again, or the chat is back
+                                            (``enqueue``; a retracted copy is sent anew)
 queued                  sending             the dispatcher claims it by id, compare-
                                             and-set (``claim``)
-sending                 sending             Telegram confirmed a part (``record_part``)
-sending                 sent                ... the last part (``record_part``)
-sending                 queued              a retry later (``retry_later``), or a
-                                            process died while sending
-                                            (``requeue_interrupted``, at start)
+sending                 sending             Telegram confirmed a part, an edit or a
+                                            deletion (``record_part``, ``record_step``)
+sending                 sent                ... the copy is complete and current
+                                            (``record_part``, ``finish_edit``)
+sending                 queued              ... but the notice changed or was withdrawn
+                                            meanwhile (the same functions); a retry
+                                            later (``retry_later``); a process died
+                                            while sending (``requeue_interrupted``)
 sending                 failed              given up (``finish``)
-queued, sending         skipped             the article was withdrawn, the chat left
-                                            or is gone (``skip_article``, and
-                                            ``Chats.deactivate_chat``/``unsubscribe``)
+sending                 retracted           the copy is deleted or marked withdrawn
+                                            (``finish_retract``)
+sent                    queued              a correction: edit the copy in place
+                                            (``retarget``); a withdrawal: retract it
+                                            (``retract_article``); an urgent notice
+                                            expired: unpin it (``queue_unpins``)
+queued                  skipped             nothing of it sent yet and the notice was
+                                            withdrawn (``retract_article``), or the
+                                            chat left or is gone
+                                            (``Chats.deactivate_chat``/``unsubscribe``)
 ======================  ==================  =========================================
 
 A row belongs to the task that claimed it: ``due`` offers only queued rows, one
 per chat, and none of a chat that has a row being sent, so a row that moves to
-another chat (a group upgraded to a supergroup) can never be taken twice. The
-next issue adds the transitions of corrections and withdrawals (edited, retracted).
+another chat (a group upgraded to a supergroup) can never be taken twice. What a
+queued row needs (send the rest, edit, retract, unpin) follows from the row and
+its article; the sender works it out (:mod:`bot.delivery`).
 """
 
 from __future__ import annotations
@@ -37,7 +51,23 @@ from typing import Any
 
 from bot.ledger.base import LedgerBase
 from bot.ledger.chats import Chat
-from bot.ledger.states import OPEN_STATUSES, QUEUED, SENDING, SENT, SKIPPED
+from bot.ledger.states import (
+    ACTIVE,
+    ANNOUNCEMENT,
+    OPEN_STATUSES,
+    QUEUED,
+    RETRACTED,
+    SENDING,
+    SENT,
+    SKIPPED,
+)
+
+PartIds = list[list[int]]  # the message ids of each part sent: [[card], [text], [album…]]
+# The article may be shown (SQL, inside an UPDATE of deliveries).
+PUBLISHED = (
+    "(SELECT a.status FROM articles a WHERE a.id = deliveries.article_id)"
+    f" IN ('{ACTIVE}', '{ANNOUNCEMENT}')"
+)
 
 
 @dataclass(frozen=True)
@@ -50,7 +80,15 @@ class Delivery:
     next_part: int
     attempts: int
     first_error_at: float | None
-    message_ids: list[int] = field(default_factory=list)
+    message_ids: PartIds = field(default_factory=list)
+    version: str | None = None  # what the copy should show
+    shown: str | None = None  # what it shows
+    step: int = 0  # the next part an edit or a retraction handles
+    pinned: bool = False
+
+    @property
+    def parts_sent(self) -> int:
+        return len(self.message_ids)
 
     @classmethod
     def from_row(
@@ -68,6 +106,10 @@ class Delivery:
             attempts=row["attempts"],
             first_error_at=row["first_error_at"],
             message_ids=json.loads(ids) if ids and ids != "[]" else [],
+            version=row.get("version"),
+            shown=row.get("shown"),
+            step=row.get("step") or 0,
+            pinned=bool(row.get("pinned")),
         )
 
 
@@ -88,7 +130,8 @@ class Work:
 
 WORK_COLUMNS = (
     "SELECT c.*, d.id AS d_id, d.article_id, d.chat_id, d.kind, d.status AS d_status,"
-    " d.next_part, d.attempts, d.first_error_at, d.message_ids, a.status AS a_status,"
+    " d.next_part, d.attempts, d.first_error_at, d.message_ids, d.version, d.shown,"
+    " d.step, d.pinned, a.status AS a_status,"
     " COALESCE(d.version, a.content_hash, CAST(a.last_changed AS TEXT)) AS a_version"
     " FROM deliveries d LEFT JOIN chats c ON c.id = d.chat_id"
     " LEFT JOIN articles a ON a.id = d.article_id"
@@ -107,8 +150,9 @@ class Deliveries(LedgerBase):
         broadcast_id: int | None = None,
         version: str | None = None,
     ) -> int:
-        """Queue this article for each chat that has no row for it yet, or a skipped one
-        (published again, or a chat that is back): that row resumes at its next part."""
+        """Queue this article for each chat that has no row for it yet, a skipped one
+        (published again, or a chat that is back: it resumes at its next part), or a
+        retracted one (published again: it is sent anew)."""
         now = self.clock()
         at = not_before or now
         chat_ids = list(chat_ids)
@@ -127,10 +171,14 @@ class Deliveries(LedgerBase):
             self.db.conn.executemany(
                 "UPDATE deliveries SET status = ?, next_attempt_at = ?, updated_at = ?,"
                 " attempts = 0, first_error_at = NULL, last_error = NULL,"
-                " broadcast_id = COALESCE(?, broadcast_id), version = COALESCE(?, version)"
-                " WHERE article_id = ? AND chat_id = ? AND status = ?",
+                " broadcast_id = COALESCE(?, broadcast_id), version = COALESCE(?, version),"
+                f" message_ids = CASE WHEN status = '{RETRACTED}' THEN '[]' ELSE message_ids END,"
+                f" next_part = CASE WHEN status = '{RETRACTED}' THEN 0 ELSE next_part END,"
+                f" shown = CASE WHEN status = '{RETRACTED}' THEN NULL ELSE shown END,"
+                " step = 0, pinned = 0"
+                f" WHERE article_id = ? AND chat_id = ? AND status IN ('{SKIPPED}', '{RETRACTED}')",
                 [
-                    (QUEUED, at, now, broadcast_id, version, article_id, chat_id, SKIPPED)
+                    (QUEUED, at, now, broadcast_id, version, article_id, chat_id)
                     for chat_id in chat_ids
                 ],
             )
@@ -235,18 +283,111 @@ class Deliveries(LedgerBase):
             [QUEUED, self.clock()],
         )
 
-    def record_part(
-        self, delivery_id: int, next_part: int, message_ids: list[int], *, done: bool = False
-    ) -> None:
-        """Telegram confirmed a part: where to resume, what it sent, and whether all is sent."""
+    def record_part(self, delivery_id: int, message_ids: PartIds, *, shown: str) -> None:
+        """Telegram confirmed a part of version ``shown``: the ids of every part so far."""
+        with self._lock:
+            self._own_records += self._exec(
+                "UPDATE deliveries SET next_part = ?, message_ids = ?, shown = ?, updated_at = ?"
+                " WHERE id = ?",
+                [len(message_ids), json.dumps(message_ids), shown, self.clock(), delivery_id],
+            )
+
+    def record_step(self, delivery_id: int, step: int, message_ids: PartIds) -> None:
+        """An edit or a retraction got through part ``step - 1``: resume after it."""
+        with self._lock:
+            self._own_records += self._exec(
+                "UPDATE deliveries SET step = ?, message_ids = ?, updated_at = ? WHERE id = ?",
+                [step, json.dumps(message_ids), self.clock(), delivery_id],
+            )
+
+    def record_edit(self, delivery_id: int, version: str, message_ids: PartIds) -> None:
+        """The copy shows ``version`` now, in these messages."""
+        with self._lock:
+            self._own_records += self._exec(
+                "UPDATE deliveries SET shown = ?, message_ids = ?, next_part = ?, step = 0,"
+                " edits = edits + 1, updated_at = ? WHERE id = ?",
+                [version, json.dumps(message_ids), len(message_ids), self.clock(), delivery_id],
+            )
+
+    def keep_shown(self, delivery_id: int) -> None:
+        """Corrections are off: the version the copy shows is the one it should show."""
+        self._exec("UPDATE deliveries SET version = shown WHERE id = ?", [delivery_id])
+
+    def settle(self, delivery_id: int) -> None:
+        """The sender is done with the row: ``sent`` if its copy is complete and current,
+        else queued again (the notice changed or was withdrawn while it went out)."""
         now = self.clock()
         with self._lock:
             self._own_records += self._exec(
-                "UPDATE deliveries SET next_part = ?, message_ids = ?, updated_at = ?,"
-                " status = CASE WHEN ? THEN ? ELSE status END,"
-                " sent_at = CASE WHEN ? THEN ? ELSE sent_at END WHERE id = ?",
-                [next_part, json.dumps(message_ids), now, done, SENT, done, now, delivery_id],
+                f"UPDATE deliveries SET status = CASE WHEN {PUBLISHED}"
+                " AND COALESCE(version, shown) = shown THEN ? ELSE ? END,"
+                " sent_at = COALESCE(sent_at, ?), updated_at = ?, step = 0, attempts = 0,"
+                " first_error_at = NULL, next_attempt_at = ? WHERE id = ?",
+                [SENT, QUEUED, now, now, now, delivery_id],
             )
+
+    def finish_retract(self, delivery_id: int) -> None:
+        """The copy is gone or marked withdrawn; if the notice is back already, the row
+        is queued to be sent anew."""
+        now = self.clock()
+        self._exec(
+            f"UPDATE deliveries SET status = CASE WHEN {PUBLISHED} THEN ? ELSE ? END,"
+            " message_ids = '[]', next_part = 0, shown = NULL, step = 0, pinned = 0,"
+            " updated_at = ?, attempts = 0, first_error_at = NULL WHERE id = ?",
+            [QUEUED, RETRACTED, now, delivery_id],
+        )
+
+    def set_pinned(self, delivery_id: int, pinned: bool) -> None:
+        self._exec(
+            "UPDATE deliveries SET pinned = ?, updated_at = ? WHERE id = ?",
+            [int(pinned), self.clock(), delivery_id],
+        )
+
+    def retarget(self, article_id: str, version: str, *, edit_sent: bool) -> int:
+        """A correction: every copy should show ``version``. Open rows send it (or edit
+        to it once their parts are out); sent copies are queued to be edited, unless
+        ``edit_sent`` is off. The number of copies queued for an edit."""
+        now = self.clock()
+        with self.transaction():
+            self._exec(
+                "UPDATE deliveries SET version = ?, step = 0, updated_at = ?"
+                " WHERE article_id = ? AND status IN (?, ?, ?)",
+                [version, now, article_id, QUEUED, SENDING, SKIPPED],
+            )
+            if not edit_sent:
+                return 0
+            return self._exec(
+                "UPDATE deliveries SET version = ?, status = ?, step = 0, next_attempt_at = ?,"
+                " attempts = 0, first_error_at = NULL, updated_at = ?"
+                " WHERE article_id = ? AND status = ? AND COALESCE(shown, '') != ?",
+                [version, QUEUED, now, now, article_id, SENT, version],
+            )
+
+    def retract_article(self, article_id: str, reason: str) -> int:
+        """A withdrawal: what no chat has seen yet is cancelled (skipped); copies sent,
+        whole or in part, are queued to be retracted. The number of copies queued."""
+        now = self.clock()
+        with self.transaction():
+            self._exec(
+                "UPDATE deliveries SET status = ?, last_error = ?, updated_at = ?"
+                " WHERE article_id = ? AND status = ? AND message_ids = '[]'",
+                [SKIPPED, reason, now, article_id, QUEUED],
+            )
+            return self._exec(
+                "UPDATE deliveries SET status = ?, step = 0, next_attempt_at = ?, attempts = 0,"
+                " first_error_at = NULL, updated_at = ?"
+                " WHERE article_id = ? AND (status = ? OR (status = ? AND message_ids != '[]'))",
+                [QUEUED, now, now, article_id, SENT, QUEUED],
+            )
+
+    def queue_unpins(self, now: float) -> int:
+        """Pinned copies of notices that expired: queued to be unpinned."""
+        return self._exec(
+            "UPDATE deliveries SET status = ?, next_attempt_at = ?, updated_at = ?"
+            " WHERE pinned = 1 AND status = ? AND article_id IN"
+            " (SELECT id FROM articles WHERE expires IS NOT NULL AND expires <= ?)",
+            [QUEUED, now, now, SENT, now],
+        )
 
     def finish(self, delivery_id: int, status: str, error: str | None = None) -> None:
         now = self.clock()
@@ -267,11 +408,4 @@ class Deliveries(LedgerBase):
             " updated_at = ?, attempts = attempts + ?,"
             " first_error_at = COALESCE(first_error_at, ?) WHERE id = ? AND status = ?",
             [QUEUED, at, error, now, int(count_attempt), now, delivery_id, SENDING],
-        )
-
-    def skip_article(self, article_id: str, reason: str) -> int:
-        return self._exec(
-            "UPDATE deliveries SET status = ?, last_error = ?, updated_at = ?"
-            " WHERE article_id = ? AND status IN (?, ?)",
-            [SKIPPED, reason, self.clock(), article_id, *OPEN_STATUSES],
         )

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bot.ledger.base import LedgerBase
-from bot.ledger.states import FAILED, OPEN_STATUSES
+from bot.ledger.states import FAILED, OPEN_STATUSES, RETRACTED
 
 TROUBLE = "trouble:"
 
@@ -48,6 +48,11 @@ class Reports(LedgerBase):
             "deliveries": counts(
                 "SELECT status AS k, COUNT(*) AS n FROM deliveries GROUP BY status"
             ),
+            "upkeep": self._rows(
+                "SELECT COALESCE(SUM(edits), 0) AS edits,"
+                f" COALESCE(SUM(status = '{RETRACTED}'), 0) AS retracted,"
+                " COALESCE(SUM(pinned), 0) AS pinned FROM deliveries"
+            )[0],
             "last_failures": self._rows(
                 "SELECT article_id, chat_id, status, attempts, last_error, updated_at"
                 " FROM deliveries WHERE status = ? OR (status IN (?, ?) AND last_error IS NOT NULL)"

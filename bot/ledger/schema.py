@@ -3,11 +3,12 @@ a later release opens an older database and upgrades it in place."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import sqlite_utils
 
-from bot.ledger.states import QUEUED, SENDING
+from bot.ledger.states import QUEUED, SENDING, SENT
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -156,5 +157,48 @@ def _v5(db: sqlite_utils.Database) -> None:
     db.execute("DROP INDEX IF EXISTS idx_deliveries_status_next_attempt_at")
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3, _v4, _v5)
+def _v6(db: sqlite_utils.Database) -> None:
+    """Delivered copies kept current: what each chat's copy shows, its message ids per
+    part, the progress of an edit or retraction, the pin; urgency and expiry."""
+    columns = db["deliveries"].columns_dict
+    for name, kind, default in (
+        ("shown", str, None),  # the version the chat's copy shows (NULL: nothing yet)
+        ("step", int, 0),  # the next part an edit or a retraction handles
+        ("pinned", int, 0),
+        ("edits", int, 0),  # corrections applied to this copy
+    ):
+        if name not in columns:
+            db["deliveries"].add_column(name, kind, not_null_default=default)
+    for name, kind in (("urgent", int), ("expires", float)):
+        if name not in db["articles"].columns_dict:
+            db["articles"].add_column(name, kind)
+    if "pin_refused_at" not in db["chats"].columns_dict:
+        db["chats"].add_column("pin_refused_at", float)
+    # Message ids per part ([[card], [text], [album items]]) instead of one flat list:
+    # an edit changes part by part. Old rows: one id a part, an album's ids in the last.
+    rows = db.execute(
+        "SELECT id, message_ids, next_part FROM deliveries"
+        " WHERE message_ids NOT LIKE '[[%' AND message_ids != '[]'"
+    ).fetchall()
+    for delivery_id, flat, parts in rows:
+        ids = json.loads(flat)
+        nested = [[i] for i in ids[: max(parts - 1, 0)]] + [ids[max(parts - 1, 0) :]]
+        db.execute(
+            "UPDATE deliveries SET message_ids = ? WHERE id = ?", [json.dumps(nested), delivery_id]
+        )
+    db.execute(
+        "UPDATE deliveries SET shown = COALESCE(version,"
+        " (SELECT content_hash FROM articles a WHERE a.id = deliveries.article_id))"
+        f" WHERE status = '{SENT}' AND shown IS NULL"
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
+    _v1,
+    _v2,
+    _v3,
+    _v4,
+    _v5,
+    _v6,
+)
 SCHEMA_VERSION = len(MIGRATIONS)

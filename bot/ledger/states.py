@@ -6,4 +6,5 @@ from __future__ import annotations
 ACTIVE, WITHDRAWN, INVALID, ANNOUNCEMENT = "active", "withdrawn", "invalid", "announcement"
 # deliveries (the transitions are in bot.ledger.deliveries)
 QUEUED, SENDING, SENT, FAILED, SKIPPED = "queued", "sending", "sent", "failed", "skipped"
+RETRACTED = "retracted"  # a withdrawn notice's copy, deleted or marked as withdrawn
 OPEN_STATUSES = (QUEUED, SENDING)
