@@ -59,7 +59,10 @@ class Upkeep:
     ) -> PartIds:
         """Bring the copy from version ``shown`` to ``target``, part by part: edited in
         place, extra parts sent under the card, surplus parts deleted."""
-        old = self.sender.plan_for(delivery.article_id, shown, chat)
+        # What the copy shows, as the ledger kept it; unknown for copies sent before it
+        # kept versions (then every part is edited, never wrongly taken as unchanged).
+        known_shown = self.store.version_content(delivery.article_id, shown) is not None
+        old = self.sender.plan_for(delivery.article_id, shown, chat) if known_shown else None
         new = self.sender.plan_for(delivery.article_id, target, chat, edited=True)
         if new is None:
             return ids

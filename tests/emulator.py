@@ -18,8 +18,10 @@ unless built with ``limits=None``:
   message that is gone, "message to edit not found"; a text edit of a photo (or a
   caption edit of a text), "there is no text (caption) in the message to edit";
 - a bot deletes its own messages only for 48 hours ("message can't be deleted"
-  after; ``advance`` moves the emulator's clock), and pins in groups and channels
-  only with the right to (``grant``; "not enough rights to manage pinned messages").
+  after; ``advance`` moves the emulator's clock), in a channel only with
+  ``can_delete_messages``; it pins in groups only with ``can_pin_messages``, in
+  channels with ``can_edit_messages`` (``grant``; else "not enough rights to
+  manage pinned messages in the chat").
 
 Run alone: ``python -m tests.emulator --port 8081`` (``--no-limits`` for raw speed).
 """
@@ -163,6 +165,7 @@ class Emulator:
         self.deleted: set[tuple[int, int]] = set()
         self.pinned: dict[int, set[int]] = defaultdict(set)  # chat → pinned message ids
         self.rights: dict[int, set[str]] = defaultdict(set)  # chat → the bot's admin rights
+        self.channels: set[int] = set()  # chat ids that are channels (ids alone do not say)
         self.offset = 0.0  # seconds the emulator's clock is ahead of the real one
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -375,6 +378,7 @@ class Emulator:
         chat_id = _chat_key(params.get("chat_id"))
         key = (chat_id, int(params.get("message_id") or 0))
         before = self.messages.get(key)
+        rights = self.rights[chat_id]
         if method.startswith("editMessage"):
             if before is None:
                 return Fault(400, "Bad Request: message to edit not found")
@@ -386,10 +390,12 @@ class Emulator:
         if method == "deleteMessage":
             if before is None:
                 return Fault(400, "Bad Request: message to delete not found")
-            if now - self.sent_at.get(key, now) >= 48 * 3600:
+            too_old = now - self.sent_at.get(key, now) >= 48 * 3600
+            if too_old or (chat_id in self.channels and "can_delete_messages" not in rights):
                 return Fault(400, "Bad Request: message can't be deleted")
             return None
-        if chat_id < 0 and not self.rights[chat_id] & {"can_pin_messages", "can_edit_messages"}:
+        needed = "can_edit_messages" if chat_id in self.channels else "can_pin_messages"
+        if chat_id < 0 and needed not in rights:
             return Fault(400, NO_PIN_RIGHTS)
         if method == "pinChatMessage" and before is None:
             return Fault(400, "Bad Request: message to pin not found")

@@ -287,3 +287,23 @@ async def test_latest_marks_an_expired_notice(tmp_path: Path, free: Emulator) ->
             await asyncio.sleep(0.05)
         (listing,) = await bot.say(message_update(101, "/latest"))
     assert "已过期\n旧的停水通知" in listing.params["text"]
+
+
+async def test_in_a_channel_without_the_right_to_delete_the_card_says_withdrawn(
+    tmp_path: Path, free: Emulator
+) -> None:
+    channel = -1_000_000_000_999
+    free.channels.add(channel)
+    free.grant(channel, "can_post_messages")
+    async with running_bot(tmp_path, free, rate_limits=False) as env:
+        env.scan()
+        env.subscribe(channel, type="channel")
+        env.write_article("n.md", title="停水通知")
+        env.scan()
+        await env.send()
+        (env.articles / "n.md").unlink()
+        env.scan()
+        await env.send()
+        (card,) = texts(free, channel)
+        assert card.startswith("停水通知") and "此通知已撤回" in card
+        assert {d.status for d in env.runtime.store.deliveries()} == {RETRACTED}
