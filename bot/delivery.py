@@ -50,6 +50,7 @@ CRASH_TRIES = 5  # a delivery that crashes our code this often is failed, not re
 RETRY_WINDOW = 3600.0
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 600.0
+RESUME_PAUSE = 1.0
 
 
 @dataclass(frozen=True)
@@ -350,6 +351,9 @@ class Dispatcher:
             try:
                 if not self._started:
                     self._resume()
+                    # Telegram still counts what a previous process sent in its last
+                    # second (a restart after a crash takes a tenth of one).
+                    await asyncio.sleep(RESUME_PAUSE)
                 self._start_due()
                 await self._sleep(self._timeout(idle))
                 failures = 0

@@ -86,14 +86,18 @@ class CrashReport:
     stale: int  # copies left at the old version, or of the withdrawn notice
     seconds: float
     clean_exit: bool
+    too_many: int = 0  # 429s the emulator answered (flood control: sends and edits)
+    edits: int = 0
+    deletions: int = 0
 
     def lines(self) -> list[str]:
         return [
-            f"crash: {self.chats} chats get two notices; meanwhile one is corrected and a"
-            f" third withdrawn; SIGKILL at {self.kills} random moments",
+            f"crash: {self.chats} chats get a notice, then a broadcast while the first is"
+            f" corrected and a third notice withdrawn; SIGKILL at {self.kills} random moments",
             f"  chats missing a notice: {self.missing} (target 0)",
             f"  duplicate copies: {self.duplicates} (target ≤ {self.kills}, one per kill)",
             f"  copies left at the old version or of the withdrawn notice: {self.stale} (target 0)",
+            f"  {self.edits} edits and {self.deletions} deletions; 429s received: {self.too_many}",
             f"  time to finish: {self.seconds:.1f} s; clean exit on SIGTERM: {self.clean_exit}",
         ]
 
@@ -123,25 +127,26 @@ def _settled(emulator: Emulator, chats: int) -> bool:
 
 
 def crash_scenario(work: Path, chats: int, kills: int, seed: int = 1) -> CrashReport:
-    """A notice and one to be corrected go to every chat, a third to be withdrawn too;
-    a third of the way the correction lands, half way the withdrawal, and the bot is
-    killed at random moments throughout."""
+    """A notice goes to every chat; then a second one and a third (the broadcast),
+    during which the first is corrected and the second withdrawn; the bot is killed at
+    random moments throughout."""
     rng = random.Random(seed)
     articles = prepare_ledger(work, [Chat(i) for i in range(1, chats + 1)])
-    (articles / "notice.md").write_text(article_text(NOTICE), encoding="utf-8")
     corrected = articles / "corrected.md"
     corrected.write_text(article_text(CORRECTED, f"<p>{OLD_TEXT}</p>"), encoding="utf-8")
-    (articles / "withdrawn.md").write_text(article_text(WITHDRAWN), encoding="utf-8")
-    sends = 3 * chats
-    moments = sorted(rng.sample(range(1, sends * 2 // 3), kills))
-    changes = [
-        (
-            sends // 3,
-            lambda: corrected.write_text(
-                article_text(CORRECTED, f"<p>{NEW_TEXT}</p>"), encoding="utf-8"
-            ),
-        ),
-        (sends // 2, lambda: (articles / "withdrawn.md").unlink()),
+
+    def write(name: str, title: str) -> Callable[[], None]:
+        return lambda: (articles / name).write_text(article_text(title), encoding="utf-8")
+
+    def correct() -> None:
+        corrected.write_text(article_text(CORRECTED, f"<p>{NEW_TEXT}</p>"), encoding="utf-8")
+
+    moments = sorted(rng.sample(range(1, chats * 2), kills))
+    changes = [  # in sends seen by the emulator
+        (chats, write("withdrawn.md", WITHDRAWN)),
+        (chats + chats // 4, write("notice.md", NOTICE)),
+        (chats + chats // 2, correct),
+        (chats + chats * 3 // 4, lambda: (articles / "withdrawn.md").unlink()),
     ]
     log = work / "bot.log"
     start = time.monotonic()
@@ -171,6 +176,9 @@ def crash_scenario(work: Path, chats: int, kills: int, seed: int = 1) -> CrashRe
         stale=sum(kinds["old"].values()) + sum(kinds["withdrawn"].values()),
         seconds=seconds,
         clean_exit=clean,
+        too_many=emulator.too_many,
+        edits=sum(1 for c in emulator.calls if c.ok and c.method.startswith("editMessage")),
+        deletions=sum(1 for c in emulator.calls if c.ok and c.method == "deleteMessage"),
     )
 
 

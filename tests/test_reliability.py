@@ -20,6 +20,8 @@ def test_sigkill_mid_broadcast_loses_nothing(tmp_path: Path) -> None:
     assert report.missing == 0, report.lines()
     assert report.duplicates <= report.kills, report.lines()
     assert report.stale == 0, report.lines()
+    assert report.edits and report.deletions, report.lines()  # the copies really were kept
+    assert report.too_many == 0, report.lines()
     assert report.clean_exit
     log = (tmp_path / "bot.log").read_text(encoding="utf-8", errors="replace")
     assert "sendMessage" in log  # DEBUG logging really ran
