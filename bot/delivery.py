@@ -1,9 +1,12 @@
-"""Sending queued deliveries: every subscriber gets every notice once, in order.
+"""Sending queued deliveries: every subscriber gets every notice once, in order,
+and every copy delivered stays current.
 
 A delivery is a row of the ledger (:mod:`bot.ledger`). The sender marks it
 ``sending``, sends its parts one by one and records each confirmed part before
 the next, so a restart resumes at the first unconfirmed part: a crash can repeat
-at most the part that was in flight, and loses nothing.
+at most the part that was in flight, and loses nothing. A row queued again after
+it was sent (a correction, a withdrawal, an expiry) is brought up to date by
+:mod:`bot.upkeep` the same way, step by step.
 
 Telegram's limits are kept by :mod:`bot.flood` on the bot, for every request.
 The sender takes a chat's turn (its own pace) *before* an in-flight slot, so a

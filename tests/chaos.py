@@ -12,6 +12,7 @@ import contextlib
 import json
 import random
 import signal
+import sqlite3
 import subprocess
 import time
 from collections import Counter
@@ -82,8 +83,8 @@ class CrashReport:
     chats: int
     kills: int
     missing: int  # chats without the notice, or without the corrected one
-    duplicates: int  # extra copies a chat shows of either
-    stale: int  # copies left at the old version, or of the withdrawn notice
+    duplicates: int  # copies a crash sent twice (the ledger knows one of them)
+    stale: int  # copies the ledger knows left at the old version, or of the withdrawn one
     seconds: float
     clean_exit: bool
     too_many: int = 0  # 429s the emulator answered (flood control: sends and edits)
@@ -96,34 +97,46 @@ class CrashReport:
             f" corrected and a third notice withdrawn; SIGKILL at {self.kills} random moments",
             f"  chats missing a notice: {self.missing} (target 0)",
             f"  duplicate copies: {self.duplicates} (target ≤ {self.kills}, one per kill)",
-            f"  copies left at the old version or of the withdrawn notice: {self.stale} (target 0)",
+            "  copies the ledger knows left at the old version or of the withdrawn notice:"
+            f" {self.stale} (target 0)",
             f"  {self.edits} edits and {self.deletions} deletions; 429s received: {self.too_many}",
             f"  time to finish: {self.seconds:.1f} s; clean exit on SIGTERM: {self.clean_exit}",
         ]
 
 
-def _copies(emulator: Emulator) -> dict[str, Counter[int]]:
-    """What every chat shows now: its cards of each notice, by title and version."""
-    kinds = {key: Counter[int]() for key in ("notice", "new", "old", "withdrawn")}
-    for (chat_id, _), message in emulator.messages_now().items():
+def _copies(emulator: Emulator, known: set[tuple[int, int]]) -> dict[str, Counter[int]]:
+    """What every chat shows now, by notice and version. A copy the ledger knows must
+    be current; one it does not know is a crash's duplicate (Telegram took the
+    message, its answer died with the process), which nothing can edit or delete."""
+    kinds = {key: Counter[int]() for key in ("notice", "new", "old", "withdrawn", "untracked")}
+    for key, message in emulator.messages_now().items():
         text = message["text"] or ""
-        if text.startswith(NOTICE + "\n"):
+        if not text.startswith((NOTICE + "\n", CORRECTED + "\n", WITHDRAWN + "\n")):
+            continue
+        chat_id = key[0]
+        if key not in known:
+            kinds["untracked"][chat_id] += 1
+        elif text.startswith(NOTICE + "\n"):
             kinds["notice"][chat_id] += 1
         elif text.startswith(CORRECTED + "\n"):
             kinds["new" if NEW_TEXT in text else "old"][chat_id] += 1
-        elif text.startswith(WITHDRAWN + "\n"):
+        else:
             kinds["withdrawn"][chat_id] += 1
     return kinds
 
 
-def _settled(emulator: Emulator, chats: int) -> bool:
-    kinds = _copies(emulator)
-    return (
-        len(kinds["notice"]) == chats
-        and len(kinds["new"]) == chats
-        and not kinds["old"]
-        and not kinds["withdrawn"]
-    )
+def _ledger(work: Path) -> tuple[set[tuple[int, int]], int]:
+    """The (chat, message id) pairs the ledger recorded, and how many rows are open."""
+    with contextlib.closing(sqlite3.connect(work / "state" / "noticebot.db")) as db:
+        rows = db.execute("SELECT chat_id, message_ids, status FROM deliveries").fetchall()
+    known = {(chat, mid) for chat, ids, _ in rows for part in json.loads(ids) for mid in part}
+    return known, sum(1 for *_, status in rows if status in ("queued", "sending"))
+
+
+def _settled(emulator: Emulator, work: Path, chats: int) -> bool:
+    known, open_rows = _ledger(work)
+    kinds = _copies(emulator, known)
+    return not open_rows and len(kinds["notice"]) == chats and len(kinds["new"]) == chats
 
 
 def crash_scenario(work: Path, chats: int, kills: int, seed: int = 1) -> CrashReport:
@@ -161,18 +174,19 @@ def crash_scenario(work: Path, chats: int, kills: int, seed: int = 1) -> CrashRe
             process.send_signal(signal.SIGKILL)
             process.wait()
             process = start_bot(work, emulator, log)
-        wait_for(lambda: _settled(emulator, chats), 900, "every copy current")
+        wait_for(lambda: _settled(emulator, work, chats), 900, "every copy current")
         seconds = time.monotonic() - start
         process.send_signal(signal.SIGTERM)
         clean = process.wait(timeout=30) == 0
-    kinds = _copies(emulator)
+    kinds = _copies(emulator, _ledger(work)[0])
     return CrashReport(
         chats=chats,
         kills=kills,
         missing=sum(
             1 for c in range(1, chats + 1) if not kinds["notice"][c] or not kinds["new"][c]
         ),
-        duplicates=sum(n - 1 for key in ("notice", "new") for n in kinds[key].values() if n),
+        duplicates=sum(kinds["untracked"].values())
+        + sum(n - 1 for key in ("notice", "new") for n in kinds[key].values() if n),
         stale=sum(kinds["old"].values()) + sum(kinds["withdrawn"].values()),
         seconds=seconds,
         clean_exit=clean,
