@@ -10,12 +10,14 @@ measured in UTF-16 units, which is never less than what Telegram counts.
 from __future__ import annotations
 
 import re
-import unicodedata
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import regex
+
+_GRAPHEME = regex.compile(r"\X")  # one user-perceived character (Unicode's rules)
 # Cut preferences, best first: paragraph, line, sentence end, clause, space.
 _BREAKS: tuple[re.Pattern[str], ...] = (
     re.compile(r"\n\s*\n"),
@@ -218,34 +220,13 @@ def _last_break(pattern: re.Pattern[str], text: str, lo: int, hi: int) -> int | 
 
 
 def _grapheme_safe(text: str, pos: int, end: int) -> int:
-    """Move a hard cut back so it does not separate joiners, modifiers or marks."""
-    cut = end
-    while cut > pos + 1 and _continues_grapheme(text, cut):
-        cut -= 1
-    return cut
-
-
-def _continues_grapheme(text: str, i: int) -> bool:
-    if i >= len(text):
-        return False
-    ch, prev = text[i], text[i - 1]
-    return (
-        ch in "\u200d\ufe0e\ufe0f"
-        or prev == "\u200d"
-        or 0x1F3FB <= ord(ch) <= 0x1F3FF
-        or 0xE0020 <= ord(ch) <= 0xE007F
-        or unicodedata.combining(ch) != 0
-        or (_is_regional(ch) and _is_regional(prev) and _regional_run(text, i) % 2 == 1)
-    )
-
-
-def _is_regional(ch: str) -> bool:
-    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
-
-
-def _regional_run(text: str, i: int) -> int:
-    """How many regional indicators stand right before ``i`` (flags come in pairs)."""
-    n = 0
-    while i - n - 1 >= 0 and _is_regional(text[i - n - 1]):
-        n += 1
-    return n
+    """The last grapheme boundary within ``(pos, end]`` (Unicode's rules, through the
+    ``regex`` module: keycaps, flags, ZWJ sequences, marks), so a hard cut never
+    splits what a reader sees as one character. A single grapheme longer than a
+    whole part is cut inside, as nothing else can be done."""
+    cut = pos
+    for match in _GRAPHEME.finditer(text, pos, len(text)):
+        if match.end() > end:
+            break
+        cut = match.end()
+    return cut if cut > pos else end

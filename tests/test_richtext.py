@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.richtext import Entity, RichText, index_at, split, utf16_len, utf16_prefix
 from tests.invariants import check_entities
 
@@ -48,6 +50,26 @@ def test_never_splits_a_surrogate_pair_or_emoji_sequence() -> None:
     _check(parts, 4096)
     assert parts[0].text == "a" * 4093
     assert parts[1].text.startswith(family)
+
+
+@pytest.mark.parametrize(
+    "cluster",
+    [
+        "1\ufe0f\u20e3",  # keycap: the enclosing mark is not "combining" to unicodedata
+        "🇨🇳",  # a flag: two regional indicators
+        "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",  # a tag sequence
+        "👍🏽",  # a skin tone
+        "e\u0301\u0323",  # marks
+        "\u1100\u1161\u11a8",  # Hangul jamo making one syllable
+    ],
+)
+def test_a_hard_cut_never_splits_a_grapheme(cluster: str) -> None:
+    for before in range(4096 - len(cluster) - 1, 4097):
+        text = "a" * before + cluster + "b" * 10
+        parts = split(RichText(text), 4096)
+        _check(parts, 4096)
+        assert "".join(p.text for p in parts) == text
+        assert any(cluster in p.text for p in parts), (before, [p.text[-4:] for p in parts])
 
 
 def test_entity_crossing_a_cut_continues_in_the_next_part() -> None:
