@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
@@ -25,7 +26,7 @@ from functools import cached_property
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urljoin
 from zoneinfo import ZoneInfo
 
 import frontmatter
@@ -35,6 +36,7 @@ from markdown_it import MarkdownIt
 from bot.config import Config
 from bot.htmltext import html_to_rich, safe_url
 from bot.richtext import RichText
+from bot.templates import plain_markdown
 
 ARTICLE_SUFFIXES = (".md", ".markdown")
 IMAGE_KEYS = ("headimg", "cover", "thumbnail", "image", "banner", "top_img")
@@ -47,6 +49,21 @@ MAX_RATIO = 20
 MAX_ID_LENGTH = 24
 _HTML_START = re.compile(
     r"\s*<(?:div|p|section|article|table|ul|ol|h[1-6]|blockquote|figure|pre|center|span|img|br)\b",
+    re.IGNORECASE,
+)
+_TOML_FRONT = re.compile(r"\ufeff?\s*\+\+\+[ \t]*\r?\n(.*?)\r?\n\+\+\+[ \t]*(?:\r?\n|$)", re.S)
+# A Hexo post may begin with its front matter's keys and have only the closing line:
+# a first line "title:" or "date:" (or any key), YAML lines, then "---".
+_OPENING_MISSING = re.compile(
+    r"\ufeff?\n*(?:title|date|layout|tags|categories)\s*:[^\n]*\n"
+    r"(?:(?!---[ \t]*\n)[^\n]*\n){0,60}?---[ \t]*(?:\r?\n|$)",
+    re.IGNORECASE,
+)
+_MORE = re.compile(r"<!--\s*more\s*-->", re.IGNORECASE)
+EXCERPT_KEYS = ("excerpt", "description", "summary")
+_HAS_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+_RELATIVE_ATTR = re.compile(
+    r"""(\s(?:src|href)\s*=\s*)(["'])(?![A-Za-z][A-Za-z0-9+.-]*:|//|#)([^"']+)\2""",
     re.IGNORECASE,
 )
 _MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
@@ -102,6 +119,7 @@ class Article:
     warnings: tuple[str, ...] = field(default=())
     urgent: bool = False  # front matter urgent: true, or priority: urgent
     expires: datetime | None = None  # front matter expires: no longer pushed after it
+    excerpt: str | None = None  # what the author wants on the card, as plain text
 
     @cached_property
     def body(self) -> RichText:
@@ -199,8 +217,8 @@ def parse_article(
         raise ArticleError(path, "empty file")
     meta, body = _split_front_matter(text, path)
     warnings: list[str] = []
-    body_html = to_html(body)
-    images = _images(meta, body_html, config.unwrap_proxies)
+    body_html = to_html(body, config.site_url)
+    images = _images(meta, body_html, config.unwrap_proxies, config.site_url)
     expires = _expiry(meta.get("expires"), config.tz, warnings)
     article = Article(
         id=_article_id(meta, path, root),
@@ -221,6 +239,7 @@ def parse_article(
         warnings=tuple(warnings),
         urgent=meta.get("urgent") is True or str(meta.get("priority", "")).lower() == "urgent",
         expires=expires,
+        excerpt=_excerpt(meta, body, config.site_url),
     )
     if not article.body.text.strip() and not images:
         raise ArticleError(path, "no text and no image")
@@ -253,6 +272,16 @@ def _decode_8bit(raw: bytes, path: Path) -> str:
 
 
 def _split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
+    """YAML between ``---`` lines; YAML with only its closing ``---`` (Hexo accepts
+    that); or TOML between ``+++`` lines (Hugo)."""
+    toml = _TOML_FRONT.match(text)
+    if toml:
+        try:
+            return tomllib.loads(toml.group(1)), text[toml.end() :]
+        except tomllib.TOMLDecodeError as exc:
+            raise ArticleError(path, f"invalid TOML front matter: {exc}") from None
+    if _OPENING_MISSING.match(text):
+        text = "---\n" + text.lstrip("\ufeff\n")
     try:
         post = frontmatter.loads(text)
     except yaml.YAMLError as exc:
@@ -279,11 +308,41 @@ def _yaml_reason(exc: yaml.YAMLError, text: str) -> str:
     return f"invalid YAML front matter at line {opening + 1 + mark.line}: {problem}"
 
 
-def to_html(body: str) -> str:
-    """HTML bodies pass unchanged; anything else is CommonMark with raw HTML allowed."""
-    if _HTML_START.match(body):
-        return body
-    return _MARKDOWN.render(body)
+def to_html(body: str, site_url: str | None = None) -> str:
+    """HTML bodies pass unchanged; anything else is CommonMark with raw HTML allowed,
+    after its template syntax is made plain. Relative addresses resolve against
+    ``site_url`` (without it they are left out: they lead nowhere from a chat)."""
+    html = body if _HTML_START.match(body) else _MARKDOWN.render(plain_markdown(body, site_url))
+    return _absolute_urls(html, site_url)
+
+
+def _absolute_urls(html: str, site_url: str | None) -> str:
+    if not site_url:
+        return html
+    return _RELATIVE_ATTR.sub(
+        lambda m: f"{m.group(1)}{m.group(2)}{absolute_url(m.group(3), site_url)}{m.group(2)}",
+        html,
+    )
+
+
+def absolute_url(url: str, site_url: str | None) -> str:
+    """``/images/a.png`` on the site; absolute addresses stay as they are."""
+    if not site_url or _HAS_SCHEME.match(url) or url.startswith(("//", "#")):
+        return url
+    return urljoin(site_url + "/", url)
+
+
+def _excerpt(meta: dict[str, Any], body: str, site_url: str | None) -> str | None:
+    """Front matter ``excerpt``/``description``/``summary``, else the text before
+    ``<!-- more -->`` (Hexo's and Jekyll's excerpt marker)."""
+    for key in EXCERPT_KEYS:
+        value = meta.get(key)
+        if isinstance(value, str) and value.strip():
+            return html_to_rich(to_html(value, site_url)).text.strip() or None
+    marker = _MORE.search(body)
+    if marker is None:
+        return None
+    return html_to_rich(to_html(body[: marker.start()], site_url)).text.strip() or None
 
 
 def _article_id(meta: dict[str, Any], path: Path, root: Path) -> str:
@@ -443,14 +502,16 @@ def _parse_date_text(text: str) -> datetime | None:
         return None
 
 
-def _images(meta: dict[str, Any], body_html: str, proxies: tuple[str, ...]) -> tuple[Image, ...]:
+def _images(
+    meta: dict[str, Any], body_html: str, proxies: tuple[str, ...], site_url: str | None
+) -> tuple[Image, ...]:
     """Front-matter images first, then the body's; one entry per picture."""
     candidates: list[tuple[str, int | None, int | None]] = []
     for key in IMAGE_KEYS:
         value = meta.get(key)
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):
-                candidates.append((item, None, None))
+                candidates.append((absolute_url(item.strip(), site_url), None, None))
     body_images = _ImageCollector.find(body_html)
     candidates.extend(body_images)
     sizes = {}

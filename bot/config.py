@@ -40,6 +40,7 @@ class Config:
     max_in_flight: int = 1
     log_level: str = "INFO"
     edits: bool = True  # a corrected notice edits every delivered copy in place
+    site_url: str | None = None  # where the blog is published: relative links resolve here
 
 
 def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Config:
@@ -64,7 +65,17 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
         max_in_flight=_whole("NOTICEBOT_MAX_IN_FLIGHT", get("NOTICEBOT_MAX_IN_FLIGHT", "1")),
         log_level=_log_level(get("NOTICEBOT_LOG_LEVEL", "INFO")),
         edits=_switch("NOTICEBOT_EDITS", get("NOTICEBOT_EDITS", "on")),
+        site_url=_site_url(get("NOTICEBOT_SITE_URL")),
     )
+
+
+def _site_url(value: str | None) -> str | None:
+    if not value:
+        return None
+    value = value.strip().rstrip("/")
+    if not value.startswith(("http://", "https://")) or " " in value:
+        raise ConfigError(f"NOTICEBOT_SITE_URL must be an http(s) address, got {value!r}")
+    return value
 
 
 def _switch(name: str, value: str) -> bool:

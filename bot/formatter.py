@@ -72,7 +72,7 @@ def card(
         header.append("\n" + t("updated_at", lang, time=f"{updated_at.astimezone(tz):%H:%M}"))
     tags = hashtags(article.categories)
     room = CAPTION_LIMIT - header.utf16_len() - utf16_len(tags) - 4
-    summary = summarize(article.body.text, min(SUMMARY_LIMIT, room))
+    summary = summarize(article.excerpt or article.body.text, min(SUMMARY_LIMIT, room))
     rich = header
     if summary:
         rich.append("\n\n" + summary)

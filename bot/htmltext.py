@@ -179,6 +179,15 @@ class _Buffer:
     def text(self) -> str:
         return "".join(self.parts)
 
+    def truncate(self, size: int) -> None:
+        """Drop everything after the first ``size`` characters."""
+        while self.parts and self.size - len(self.parts[-1]) >= size:
+            self.size -= len(self.parts.pop())
+        if self.parts and self.size > size:
+            keep = len(self.parts[-1]) - (self.size - size)
+            self.parts[-1] = self.parts[-1][:keep]
+            self.size = size
+
     def tail(self, count: int) -> str:
         """The last ``count`` characters."""
         pieces: list[str] = []
@@ -203,6 +212,21 @@ class _Open:
 
 
 @dataclass
+class _Table:
+    """A table being walked. Telegram has none: each row becomes a line, its cells
+    named by the header row (``• ls · 功能: 列出文件``), which is not shown itself."""
+
+    headers: list[str] = field(default_factory=list)
+    rows: int = 0
+    in_head: bool = False
+    header_row: bool = False
+    row_start: int = 0
+    cells: list[str] = field(default_factory=list)
+    cell_start: int = 0
+    separator_start: int = 0  # where this cell's separator begins (dropped if it stays empty)
+
+
+@dataclass
 class _Walker(HTMLParser):
     buf: _Buffer = field(default_factory=lambda: _Buffer())
     entities: list[Entity] = field(default_factory=list)
@@ -213,6 +237,7 @@ class _Walker(HTMLParser):
     lists: list[_Open] = field(default_factory=list)
     open_tags: Counter[str] = field(default_factory=Counter)
     open_entities: Counter[str] = field(default_factory=Counter)
+    tables: list[_Table] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         HTMLParser.__init__(self, convert_charrefs=True)
@@ -275,8 +300,15 @@ class _Walker(HTMLParser):
             self._break("\n")
             if tag == "li":
                 self._bullet()
-        if tag in _CELL and not self._at_line_start():
-            self._emit(" | ")
+        if tag in _CELL and self.tables:
+            self._open_cell(tag)
+        if tag == "table":
+            self.tables.append(_Table())
+        elif tag == "thead" and self.tables:
+            self.tables[-1].in_head = True
+        elif tag == "tr" and self.tables:
+            table = self.tables[-1]
+            table.cells, table.header_row = [], False
         if tag in ("ul", "ol"):
             node.list_kind = tag
         if tag == "code" and self.pre_depth:
@@ -317,10 +349,55 @@ class _Walker(HTMLParser):
             self.entities.append(
                 Entity(node.entity, node.start, end, url=node.url, language=node.language)
             )
+        if node.tag in _CELL and self.tables:
+            table = self.tables[-1]
+            text = self.buf.tail(len(self.buf) - table.cell_start).strip()
+            if not text and table.cells and not table.header_row:
+                self.buf.truncate(table.separator_start)  # an empty cell says nothing
+            table.cells.append(text)
+        elif node.tag == "tr" and self.tables:
+            self._close_row(self.tables[-1])
+        elif node.tag == "thead" and self.tables:
+            self.tables[-1].in_head = False
+        elif node.tag == "table" and self.tables:
+            self.tables.pop()
         if node.tag in _BLOCK:
             self._break(self._block_break(node.tag))
         elif node.tag in _LINE:
             self._break("\n")
+
+    def _open_cell(self, tag: str) -> None:
+        table = self.tables[-1]
+        if not table.cells and not table.header_row:
+            table.header_row = table.in_head or (tag == "th" and table.rows == 0)
+            if table.header_row:
+                self._break("\n")
+                self._emit("")
+                table.row_start = len(self.buf)
+            else:
+                self._emit("• ")
+        elif table.cells and not table.header_row:
+            self.buf.rstrip(" ")
+            self._clip_closed()
+            table.separator_start = len(self.buf)
+            index = len(table.cells)
+            name = table.headers[index] if index < len(table.headers) else ""
+            if name:
+                self._emit(f" · {name}: ")
+            elif table.cells[-1].endswith((":", "：")):
+                self._emit(" ")
+            else:
+                self._emit(" · ")
+        table.cell_start = len(self.buf)
+
+    def _close_row(self, table: _Table) -> None:
+        """A header row names the columns and is taken out of the text."""
+        if table.header_row:
+            table.headers = table.cells
+            self.buf.truncate(table.row_start)
+            self.entities = [e for e in self.entities if e.start < table.row_start]
+            self._clip_closed()
+        table.rows += 1
 
     def _void(self, tag: str, attrs: dict[str, str | None]) -> None:
         if self.drop_depth:

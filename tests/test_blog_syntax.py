@@ -1,0 +1,154 @@
+"""What blog generators put in a post besides Markdown: front matter without its
+opening line or in TOML, template tags, excerpts, relative addresses, tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.articles import Article, parse_article
+from bot.config import Config
+from bot.formatter import format_article
+from bot.htmltext import html_to_rich
+from bot.templates import plain_markdown
+
+SITE = "https://blog.example.org"
+
+
+def _parse(text: str, **config: object) -> Article:
+    return parse_article(text.encode(), Path("a/p.md"), Path("a"), Config(**config))  # type: ignore[arg-type]
+
+
+def test_hexo_front_matter_without_its_opening_line() -> None:
+    article = _parse(
+        "title: GRUB2的rescue模式\ndate: 2019-07-14 10:11:14\ntags: ubuntu\n"
+        "categories: 编程\n---\n\n进入 rescue 模式后，先用 ls 查看分区。\n"
+    )
+    assert article.title == "GRUB2的rescue模式"
+    assert (article.date.year, article.date.month, article.date.day) == (2019, 7, 14)
+    assert article.categories == ("编程",) and article.tags == ("ubuntu",)
+    assert article.body.text == "进入 rescue 模式后，先用 ls 查看分区。"
+
+
+def test_prose_that_starts_like_a_key_is_not_front_matter() -> None:
+    article = _parse("Note: the water is off.\n\nMore text.\n\n---\n\nAfter a rule.\n")
+    assert article.body.text.startswith("Note: the water is off.")
+
+
+def test_toml_front_matter() -> None:
+    article = _parse(
+        '+++\ntitle = "Hugo post"\ndate = 2020-01-02T10:00:00+08:00\n'
+        'tags = ["a", "b"]\ndraft = false\n+++\n\nHello **world**.\n'
+    )
+    assert (article.title, article.tags, article.body.text) == (
+        "Hugo post",
+        ("a", "b"),
+        "Hello world.",
+    )
+
+
+def test_broken_toml_is_a_clear_error() -> None:
+    with pytest.raises(Exception, match="invalid TOML front matter"):
+        _parse('+++\ntitle = "unclosed\n+++\nbody\n')
+
+
+@pytest.mark.parametrize(
+    ("markdown", "expected"),
+    [
+        ("{% note info %}\n停水提示。\n{% endnote %}", "> 停水提示。"),
+        ("{% blockquote 鲁迅 %}\n横眉冷对\n{% endblockquote %}", "> 横眉冷对"),
+        ("见 {% post_link hello-world 你好世界 %}。", "见 你好世界。"),
+        ("见 {% post_link hello-world %}。", "见 hello-world。"),
+        ("{% asset_img diagram.png 架构图 %}", "![架构图](diagram.png)"),
+        ("{% asset_img left diagram.png 300 200 '架构图' %}", "![架构图](diagram.png)"),
+        ("路径 {% asset_path a.pdf %} 结束", "路径  结束"),
+        ("{{< youtube dQw4w9WgXcQ >}}", "<https://www.youtube.com/watch?v=dQw4w9WgXcQ>"),
+        ('{{< figure src="/img/a.png" caption="图一" >}}', "![图一](/img/a.png)"),
+        ("{{% notice warning %}}\n小心\n{{% /notice %}}", "> 小心"),
+        ("![x]({{ site.baseurl }}/images/a.png)", f"![x]({SITE}/images/a.png)"),
+        ("{{ page.title }} 标题", " 标题"),
+        ('{% unknown_tag "保留的文字" %}', "保留的文字"),
+        ("{% fold 点击展开 %}\n内容\n{% endfold %}", "点击展开\n内容\n"),
+        ("{% include footer.html %}", ""),
+    ],
+)
+def test_template_tags_become_what_they_stand_for(markdown: str, expected: str) -> None:
+    assert expected in plain_markdown(markdown, SITE)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "```liquid\n{% for p in site.posts %}{{ p.title }}{% endfor %}\n```",
+        "~~~\n{{< youtube x >}}\n~~~",
+        "行内 `{{ site.baseurl }}` 和 `{% raw %}`",
+        "{% raw %}{{ kept }} {% note %}{% endraw %}",
+    ],
+)
+def test_code_keeps_template_text_literally(code: str) -> None:
+    out = plain_markdown(code, SITE)
+    for literal in ("{{ p.title }}", "{{< youtube x >}}", "{{ site.baseurl }}", "{{ kept }}"):
+        if literal in code:
+            assert literal in out
+
+
+def test_highlight_and_codeblock_become_code_blocks() -> None:
+    article = _parse(
+        '---\ntitle: t\n---\n{% highlight python %}\nprint("{{ x }}")\n{% endhighlight %}\n\n'
+        "{% codeblock lang:sh %}\nls -l\n{% endcodeblock %}\n"
+    )
+    pres = [e for e in article.body.entities if e.type == "pre"]
+    assert [article.body.text[e.start : e.end] for e in pres] == ['print("{{ x }}")', "ls -l"]
+    assert pres[0].language == "python"
+
+
+def test_no_template_syntax_reaches_the_text() -> None:
+    article = _parse(
+        "---\ntitle: t\n---\n{% note %}\n提示\n{% endnote %}\n\n{{< tweet user 123 >}}\n\n"
+        "{% label primary@标签 %} 文字 {{ site.title }}\n"
+    )
+    assert "{%" not in article.body.text and "{{" not in article.body.text
+
+
+def test_the_excerpt_marker_and_front_matter_say_what_the_card_shows() -> None:
+    marked = _parse("---\ntitle: t\n---\n第一段是摘要。\n\n<!-- more -->\n\n正文很长。\n")
+    assert marked.excerpt == "第一段是摘要。" and "正文很长" in marked.body.text
+    card = format_article(marked, "zh", Config().tz).card
+    assert "正文很长" not in card.text_and_entities()[0]
+    described = _parse("---\ntitle: t\ndescription: 本周六停水\n---\n正文。\n")
+    assert described.excerpt == "本周六停水"
+    assert _parse("---\ntitle: t\n---\n正文。\n").excerpt is None
+
+
+def test_relative_addresses_resolve_against_the_site_or_are_left_out() -> None:
+    text = (
+        "---\ntitle: t\ncover: /images/cover.jpg\n---\n![图](/images/a.png)\n\n"
+        "[上一篇](/2020/01/01/prev/) 和 [外链](https://x.org/)\n"
+    )
+    without = _parse(text)
+    assert without.images == ()
+    assert [e.url for e in without.body.entities if e.type == "text_link"] == ["https://x.org/"]
+    with_site = _parse(text, site_url=SITE)
+    assert [i.url for i in with_site.images] == [f"{SITE}/images/cover.jpg", f"{SITE}/images/a.png"]
+    links = [e.url for e in with_site.body.entities if e.type == "text_link"]
+    assert links == [f"{SITE}/2020/01/01/prev/", "https://x.org/"]
+
+
+def test_a_table_reads_as_one_line_per_row_named_by_its_header() -> None:
+    article = _parse(
+        "---\ntitle: t\n---\n| 命令 | 功能 | 备注 |\n|---|---|---|\n"
+        "| ls | 列出**文件** | |\n| cd | 切换目录 | 常用 |\n"
+    )
+    assert article.body.text == "• ls · 功能: 列出文件\n• cd · 功能: 切换目录 · 备注: 常用"
+    (bold,) = article.body.entities
+    assert article.body.text[bold.start : bold.end] == "文件"
+
+
+def test_a_table_without_a_header_row_joins_its_cells() -> None:
+    rich = html_to_rich(
+        "<table><tr><td>Steam 平台：</td><td>￥35</td></tr>"
+        "<tr><td>Epic</td><td>免费</td></tr></table>"
+    )
+    assert rich.text == "• Steam 平台： ￥35\n• Epic · 免费"
+    assert "|" not in rich.text
