@@ -159,9 +159,6 @@ def _words(args: str) -> list[str]:
 
 def _pairs(args: str) -> dict[str, str]:
     found: dict[str, str] = {}
-    for key, double, single, bare in re.findall(
-        r'([\w-]+)=(?:"([^"]*)"|\'([^\']*)\'|(\S+))', args
-    ):
+    for key, double, single, bare in re.findall(r'([\w-]+)=(?:"([^"]*)"|\'([^\']*)\'|(\S+))', args):
         found[key.lower()] = double or single or bare
     return found
-
