@@ -24,6 +24,7 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)
+	PYTHONPATH=. $(BIN)/python -m bench.preview
 	PYTHONPATH=. $(BIN)/python -m bench.scan
 	PYTHONPATH=. $(BIN)/python -m bench.fanout
 

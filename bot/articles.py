@@ -34,7 +34,7 @@ import yaml
 from markdown_it import MarkdownIt
 
 from bot.config import Config
-from bot.htmltext import html_to_rich, safe_url
+from bot.htmltext import FoundImage, html_to_rich, read_html, safe_url
 from bot.richtext import RichText
 from bot.templates import plain_markdown
 
@@ -218,7 +218,8 @@ def parse_article(
     meta, body = _split_front_matter(text, path)
     warnings: list[str] = []
     body_html = to_html(body, config.site_url)
-    images = _images(meta, body_html, config.unwrap_proxies, config.site_url)
+    rich, found = read_html(body_html)  # one parse gives the text and the pictures
+    images = _images(meta, found, config.unwrap_proxies, config.site_url)
     expires = _expiry(meta.get("expires"), config.tz, warnings)
     article = Article(
         id=_article_id(meta, path, root),
@@ -241,7 +242,8 @@ def parse_article(
         expires=expires,
         excerpt=_excerpt(meta, body, config.site_url),
     )
-    if not article.body.text.strip() and not images:
+    article.__dict__["body"] = rich  # the cached property, already computed
+    if not rich.text.strip() and not images:
         raise ArticleError(path, "no text and no image")
     return article
 
@@ -503,7 +505,10 @@ def _parse_date_text(text: str) -> datetime | None:
 
 
 def _images(
-    meta: dict[str, Any], body_html: str, proxies: tuple[str, ...], site_url: str | None
+    meta: dict[str, Any],
+    body_images: list[FoundImage],
+    proxies: tuple[str, ...],
+    site_url: str | None,
 ) -> tuple[Image, ...]:
     """Front-matter images first, then the body's; one entry per picture."""
     candidates: list[tuple[str, int | None, int | None]] = []
@@ -512,7 +517,6 @@ def _images(
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):
                 candidates.append((absolute_url(item.strip(), site_url), None, None))
-    body_images = _ImageCollector.find(body_html)
     candidates.extend(body_images)
     sizes = {}
     for src, width, height in body_images:
@@ -547,47 +551,6 @@ def make_image(
 
 def _unquote_scheme(url: str) -> str:
     return unquote(url) if re.match(r"https?%3A", url, re.IGNORECASE) else url
-
-
-class _ImageCollector(HTMLParser):
-    """``<img>`` sources with their sizes, in document order."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.found: list[tuple[str, int | None, int | None]] = []
-
-    @classmethod
-    def find(cls, html: str) -> list[tuple[str, int | None, int | None]]:
-        collector = cls()
-        collector.feed(html)
-        collector.close()
-        return collector.found
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag != "img":
-            return
-        values = {k: v or "" for k, v in attrs}
-        src = next(
-            (values[k] for k in ("src", "data-src", "data-original") if safe_url(values.get(k))),
-            None,
-        )
-        if src is None:
-            return
-        width, height = _size(values)
-        self.found.append((src, width, height))
-
-    handle_startendtag = handle_starttag
-
-
-def _size(values: dict[str, str]) -> tuple[int | None, int | None]:
-    match = re.fullmatch(r"\s*(\d{1,6})\s*[,x×]\s*(\d{1,6})\s*", values.get("data-size", ""))
-    if match:
-        return int(match.group(1)), int(match.group(2))
-    width = re.fullmatch(r"\s*(\d{1,6})\s*(?:px)?\s*", values.get("width", ""))
-    height = re.fullmatch(r"\s*(\d{1,6})\s*(?:px)?\s*", values.get("height", ""))
-    if width and height:
-        return int(width.group(1)), int(height.group(1))
-    return None, None
 
 
 class _FirstHeading(HTMLParser):

@@ -30,6 +30,8 @@ from urllib.parse import urlsplit
 
 from bot.richtext import Entity, RichText
 
+FoundImage = tuple[str, int | None, int | None]  # an <img>'s source, width and height
+
 _VOID = frozenset(
     [
         "area",
@@ -133,6 +135,7 @@ MAX_INDENT = 4
 _URL_LIKE = re.compile(
     r"^(https?://|www\.)[^\s/]+\.[^\s]+$|^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}(/\S*)?$", re.I
 )
+_ANY_SPACE = re.compile(r"\s")
 _SPACE = re.compile(r"[ \t\n\r\f\v\u00a0\u3000\u2000-\u200a\u202f\u205f]+")
 
 
@@ -144,7 +147,7 @@ def safe_url(url: str | None) -> str | None:
     if url.startswith("//"):
         url = "https:" + url
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
-    if scheme not in ("http", "https") or len(url) > 2048 or any(c.isspace() for c in url):
+    if scheme not in ("http", "https") or len(url) > 2048 or _ANY_SPACE.search(url):
         return None
     return url
 
@@ -238,12 +241,15 @@ class _Walker(HTMLParser):
     open_tags: Counter[str] = field(default_factory=Counter)
     open_entities: Counter[str] = field(default_factory=Counter)
     tables: list[_Table] = field(default_factory=list)
+    images: list[FoundImage] = field(default_factory=list)  # every <img>, even in dropped parts
 
     def __post_init__(self) -> None:
         HTMLParser.__init__(self, convert_charrefs=True)
 
     # --- events -----------------------------------------------------------------
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            self._found_image(attrs)
         if tag in _VOID:
             self._void(tag, dict(attrs))
             return
@@ -256,6 +262,8 @@ class _Walker(HTMLParser):
         self._open(tag, dict(attrs))
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            self._found_image(attrs)
         if tag in _VOID:
             self._void(tag, dict(attrs))
         else:
@@ -290,6 +298,15 @@ class _Walker(HTMLParser):
         self.buf.rstrip(" \n")  # line ends are already trimmed as breaks are written
         self._clip_closed()
         return RichText(self.buf.text(), self.entities).normalized()
+
+    def _found_image(self, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        src = next(
+            (values[k] for k in ("src", "data-src", "data-original") if safe_url(values.get(k))),
+            None,
+        )
+        if src is not None:
+            self.images.append((src, *_size(values)))
 
     # --- structure --------------------------------------------------------------
     def _open(self, tag: str, attrs: dict[str, str | None]) -> None:
@@ -516,8 +533,24 @@ def _code_language(attrs: dict[str, str | None]) -> str | None:
     return None
 
 
-def html_to_rich(html: str) -> RichText:
-    """Readable chat text with entities for an HTML fragment."""
+def _size(values: dict[str, str]) -> tuple[int | None, int | None]:
+    match = re.fullmatch(r"\s*(\d{1,6})\s*[,x×]\s*(\d{1,6})\s*", values.get("data-size", ""))
+    if match:
+        return int(match.group(1)), int(match.group(2))
+    width = re.fullmatch(r"\s*(\d{1,6})\s*(?:px)?\s*", values.get("width", ""))
+    height = re.fullmatch(r"\s*(\d{1,6})\s*(?:px)?\s*", values.get("height", ""))
+    if width and height:
+        return int(width.group(1)), int(height.group(1))
+    return None, None
+
+
+def read_html(html: str) -> tuple[RichText, list[FoundImage]]:
+    """The text with entities, and every picture's source and size, in one parse."""
     walker = _Walker()
     walker.feed(html)
-    return walker.close_all()
+    return walker.close_all(), walker.images
+
+
+def html_to_rich(html: str) -> RichText:
+    """Readable chat text with entities for an HTML fragment."""
+    return read_html(html)[0]
