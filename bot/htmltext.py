@@ -217,7 +217,7 @@ class _Open:
 @dataclass
 class _Table:
     """A table being walked. Telegram has none: each row becomes a line, its cells
-    named by the header row (``• ls · 功能: 列出文件``), which is not shown itself."""
+    named by the header row (``• 命令: ls · 功能: 列出文件``), which is not shown itself."""
 
     headers: list[str] = field(default_factory=list)
     rows: int = 0
@@ -392,7 +392,8 @@ class _Walker(HTMLParser):
                 self._emit("")
                 table.row_start = len(self.buf)
             else:
-                self._emit("• ")
+                first = table.headers[0] if table.headers else ""
+                self._emit(f"• {first}: " if first else "• ")
         elif table.cells and not table.header_row:
             self.buf.rstrip(" ")
             self._clip_closed()

@@ -30,6 +30,9 @@ _QUOTE_SHORTCODE = re.compile(
     r"\b[^}]*?[>%]\}\}(.*?)\{\{[<%]\s*/\2\s*[>%]\}\}",
     re.S,
 )
+# Template syntax the author escaped to show it: literal, shown as code.
+_ESCAPED = re.compile(r"\\\{\\[{%].*?\\[}%]\\\}(?:\\\{\\[{%].*?\\[}%]\\\})*")
+_UNESCAPE = re.compile(r"\\([{}<>%/])")
 _TAG = re.compile(r"\{%-?\s*([A-Za-z_][\w-]*)\s*(.*?)\s*-?%\}", re.S)
 _SHORTCODE = re.compile(r"\{\{([<%])\s*(/?)\s*([A-Za-z_][\w-]*)\s*(.*?)\s*[>%]\}\}", re.S)
 _VARIABLE = re.compile(r"\{\{-?\s*([A-Za-z_][\w.]*)\s*(?:\|[^}]*)?-?\}\}")
@@ -52,9 +55,10 @@ def plain_markdown(markdown: str, site_url: str | None = None) -> str:
         return f"\x00{len(kept) - 1}\x00"
 
     text = _FENCE.sub(lambda m: keep(m.group(0)), markdown)
-    text = _RAW.sub(lambda m: keep(m.group(1)), text)
-    text = _CODE_TAG.sub(lambda m: keep(_fenced(m.group(2), m.group(3))), text)
     text = _INLINE_CODE.sub(lambda m: keep(m.group(0)), text)
+    text = _ESCAPED.sub(lambda m: keep(_as_code(_UNESCAPE.sub(r"\1", m.group(0)))), text)
+    text = _RAW.sub(lambda m: keep(_literal(m.group(1))), text)
+    text = _CODE_TAG.sub(lambda m: keep(_fenced(m.group(2), m.group(3))), text)
     for _ in range(3):  # quotes inside quotes
         text = _QUOTE_TAG.sub(lambda m: _quoted(m.group(2)), text)
         text = _QUOTE_SHORTCODE.sub(lambda m: _quoted(m.group(3)), text)
@@ -64,6 +68,17 @@ def plain_markdown(markdown: str, site_url: str | None = None) -> str:
     while "\x00" in text:
         text = re.sub(r"\x00(\d+)\x00", lambda m: kept[int(m.group(1))], text)
     return text
+
+
+def _literal(raw: str) -> str:
+    """What ``{% raw %}`` keeps: template syntax the author shows on one line reads
+    as code (it is meant literally); longer content stays as it is."""
+    one_line = "\n" not in raw.strip()
+    return _as_code(raw.strip()) if one_line and ("{{" in raw or "{%" in raw) else raw
+
+
+def _as_code(text: str) -> str:
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
 
 
 def _fenced(args: str, code: str) -> str:
