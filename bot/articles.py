@@ -13,6 +13,7 @@ Loading a folder never stops at a bad file: it returns the good articles and an
 from __future__ import annotations
 
 import codecs
+import functools
 import hashlib
 import json
 import os
@@ -356,6 +357,7 @@ def _article_id(meta: dict[str, Any], path: Path, root: Path) -> str:
     return path_id(path, root)
 
 
+@functools.lru_cache(maxsize=8)  # a scan asks twice for each new file, in a row
 def path_id(path: Path, root: Path) -> str:
     """The id of an article whose front matter names none: a hash of where it lies."""
     try:

@@ -29,6 +29,7 @@ from bot.formatter import MODE_DIGEST
 from bot.ledger import ACTIVE, WITHDRAWN, Chat, FileState, Store
 
 FIRST_SCAN_KEY = "first_scan_done"
+CHUNK = 50  # files read and saved in one transaction
 Progress = Callable[[int, int], None]
 
 
@@ -135,10 +136,14 @@ class Scanner:
             s.content_hash: s.article_id for s in gone.values() if s.content_hash and s.article_id
         }
         self._live_ids = {s.article_id for p, s in known.items() if p in seen and s.article_id}
-        for done, (path, root, stat) in enumerate(todo, start=1):
-            self._scan_file(path, root, stat, known.get(path), report, root in new_roots)
+        for start in range(0, len(todo), CHUNK):
+            # Files are read and saved in chunks, one transaction each: a commit per file
+            # was a sixth of a first scan. A chunk holds the ledger for about 0.1 s.
+            with self.store.transaction():
+                for path, root, stat in todo[start : start + CHUNK]:
+                    self._scan_file(path, root, stat, known.get(path), report, root in new_roots)
             if progress:
-                progress(done, len(todo))
+                progress(min(start + CHUNK, len(todo)), len(todo))
         self._withdraw_gone(gone, report)
         report.unpinning = self.store.queue_unpins(self.store.clock())
         for root in new_roots:  # a folder missing now is baselined when it appears
