@@ -137,11 +137,15 @@ class Scanner:
         }
         self._live_ids = {s.article_id for p, s in known.items() if p in seen and s.article_id}
         for start in range(0, len(todo), CHUNK):
-            # Files are read and saved in chunks, one transaction each: a commit per file
-            # was a sixth of a first scan. A chunk holds the ledger for about 0.1 s.
+            # Files are read first, without holding the ledger, then saved in one
+            # transaction per chunk: a commit per file was a sixth of a first scan.
+            chunk = todo[start : start + CHUNK]
+            read = [_read(Path(path), root, self.config) for path, root, _ in chunk]
             with self.store.transaction():
-                for path, root, stat in todo[start : start + CHUNK]:
-                    self._scan_file(path, root, stat, known.get(path), report, root in new_roots)
+                for (path, root, stat), article in zip(chunk, read, strict=True):
+                    self._scan_file(
+                        path, root, stat, article, known.get(path), report, root in new_roots
+                    )
             if progress:
                 progress(min(start + CHUNK, len(todo)), len(todo))
         self._withdraw_gone(gone, report)
@@ -155,21 +159,20 @@ class Scanner:
         path: str,
         root: Path,
         stat: os.stat_result,
+        article: Article | ArticleError,
         before: FileState | None,
         report: ScanReport,
         baseline: bool,
     ) -> None:
-        """Read one file and record what it says, in one transaction: the article, its
-        version and its deliveries are saved together or not at all."""
-        try:
-            article = load_article(Path(path), root, self.config)
-        except ArticleError as error:
+        """Record what one file says, in one transaction: the article, its version and
+        its deliveries are saved together or not at all."""
+        if isinstance(article, ArticleError):
             # Perhaps half-written: a known notice keeps its last good version (and what
             # is queued of it); the file is read again when it changes.
-            report.invalid.append((path, error.reason))
+            report.invalid.append((path, article.reason))
             article_id = before.article_id if before else None
             self.store.record_file(
-                path, FileState(stat.st_size, stat.st_mtime_ns, article_id, None, error.reason)
+                path, FileState(stat.st_size, stat.st_mtime_ns, article_id, None, article.reason)
             )
             return
         if before is None:
@@ -243,6 +246,13 @@ class Scanner:
             if self.store.set_article_status(article_id, WITHDRAWN):
                 report.withdrawn.append(article_id)
             report.retracting += self.store.retract_article(article_id, "article withdrawn")
+
+
+def _read(path: Path, root: Path, config: Config) -> Article | ArticleError:
+    try:
+        return load_article(path, root, config)
+    except ArticleError as error:
+        return error
 
 
 def _row(article: Article, path: str, status: str) -> dict[str, object]:

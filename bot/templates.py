@@ -16,26 +16,29 @@ import shlex
 
 _FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})[^\n]*\n.*?(?:^\1?\2[`~]*[ \t]*$|\Z)", re.M | re.S)
 _INLINE_CODE = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
-_RAW = re.compile(r"\{%-?\s*raw\s*-?%\}(.*?)\{%-?\s*endraw\s*-?%\}", re.S)
+# Bodies and arguments are bounded, so a post full of unclosed tags stays linear.
+_RAW = re.compile(r"\{%-?\s*raw\s*-?%\}(.{0,5000}?)\{%-?\s*endraw\s*-?%\}", re.S)
 _CODE_TAG = re.compile(
-    r"\{%-?\s*(codeblock|code|highlight)\b([^%]*)-?%\}\n?(.*?)\{%-?\s*end\1\s*-?%\}", re.S
+    r"\{%-?\s*(codeblock|code|highlight)\b([^%]{0,300})-?%\}\n?(.{0,5000}?)\{%-?\s*end\1\s*-?%\}",
+    re.S,
 )
 _QUOTE_TAG = re.compile(
     r"\{%-?\s*(note|blockquote|quote|pullquote|centerquote|cq|alert|callout|tip|warning|info)"
-    r"\b[^%]*-?%\}(.*?)\{%-?\s*end\1\s*-?%\}",
+    r"\b[^%]{0,300}-?%\}(.{0,5000}?)\{%-?\s*end\1\s*-?%\}",
     re.S,
 )
 _QUOTE_SHORTCODE = re.compile(
     r"\{\{([<%])\s*(notice|note|alert|admonition|hint|tip|warning|callout|quote|blockquote)"
-    r"\b[^}]*?[>%]\}\}(.*?)\{\{[<%]\s*/\2\s*[>%]\}\}",
+    r"\b[^}]{0,300}?[>%]\}\}(.{0,5000}?)\{\{[<%]\s*/\2\s*[>%]\}\}",
     re.S,
 )
 # Template syntax the author escaped to show it: literal, shown as code.
-_ESCAPED = re.compile(r"\\\{\\[{%].*?\\[}%]\\\}(?:\\\{\\[{%].*?\\[}%]\\\})*")
+_ESCAPED = re.compile(r"\\\{\\[{%].{0,300}?\\[}%]\\\}(?:\\\{\\[{%].{0,300}?\\[}%]\\\})*")
 _UNESCAPE = re.compile(r"\\([{}<>%/])")
-_TAG = re.compile(r"\{%-?\s*([A-Za-z_][\w-]*)\s*(.*?)\s*-?%\}", re.S)
-_SHORTCODE = re.compile(r"\{\{([<%])\s*(/?)\s*([A-Za-z_][\w-]*)\s*(.*?)\s*[>%]\}\}", re.S)
+_TAG = re.compile(r"\{%-?\s*([A-Za-z_][\w-]*)\s*(.{0,300}?)\s*-?%\}", re.S)
+_SHORTCODE = re.compile(r"\{\{([<%])\s*(/?)\s*([A-Za-z_][\w-]*)\s*(.{0,300}?)\s*[>%]\}\}", re.S)
 _VARIABLE = re.compile(r"\{\{-?\s*([A-Za-z_][\w.]*)\s*(?:\|[^}]*)?-?\}\}")
+_KEPT = re.compile("\x00(\\d+)\x00")
 _SITE_VARIABLES = {"site.baseurl", "site.url", "site.base_url", "site.BaseURL", ".Site.BaseURL"}
 _VIDEO = {
     "youtube": "https://www.youtube.com/watch?v={}",
@@ -65,8 +68,8 @@ def plain_markdown(markdown: str, site_url: str | None = None) -> str:
     text = _TAG.sub(lambda m: _tag(m.group(1), m.group(2)), text)
     text = _SHORTCODE.sub(lambda m: _shortcode(m.group(2), m.group(3), m.group(4)), text)
     text = _VARIABLE.sub(lambda m: _variable(m.group(1), site_url), text)
-    while "\x00" in text:
-        text = re.sub(r"\x00(\d+)\x00", lambda m: kept[int(m.group(1))], text)
+    for _ in range(4):  # kept text may hold kept text (code inside a raw block)
+        text = _KEPT.sub(lambda m: kept[int(m.group(1))], text)
     return text
 
 
