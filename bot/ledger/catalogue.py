@@ -53,13 +53,13 @@ class Catalogue(LedgerBase):
         return rows[0]["content"] if rows else None
 
     def file_states(self) -> dict[str, FileState]:
-        rows = self._rows("SELECT * FROM files")
-        return {
-            r["path"]: FileState(
-                r["size"], r["mtime_ns"], r["article_id"], r["content_hash"], r["error"]
-            )
-            for r in rows
-        }
+        """Every file the last scan saw (read as tuples: a rescan of a large archive is
+        mostly this and the directory walk)."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT path, size, mtime_ns, article_id, content_hash, error FROM files"
+            ).fetchall()
+        return {path: FileState(*state) for path, *state in rows}
 
     def record_file(self, path: str, state: FileState) -> None:
         self._exec(

@@ -382,10 +382,10 @@ class Deliveries(LedgerBase):
 
     def queue_unpins(self, now: float) -> int:
         """Pinned copies of notices that expired: queued to be unpinned."""
-        return self._exec(
+        return self._exec(  # literal pinned = 1: the partial index of schema v7
             "UPDATE deliveries SET status = ?, next_attempt_at = ?, updated_at = ?"
-            " WHERE pinned = 1 AND status = ? AND article_id IN"
-            " (SELECT id FROM articles WHERE expires IS NOT NULL AND expires <= ?)",
+            " WHERE pinned = 1 AND status = ?"
+            " AND (SELECT expires FROM articles a WHERE a.id = deliveries.article_id) <= ?",
             [QUEUED, now, now, SENT, now],
         )
 

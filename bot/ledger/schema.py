@@ -193,6 +193,14 @@ def _v6(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v7(db: sqlite_utils.Database) -> None:
+    """Pinned copies by article: every scan looks for pins of expired notices, which
+    without an index read the whole deliveries table."""
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS deliveries_pinned ON deliveries (article_id) WHERE pinned = 1"
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v1,
     _v2,
@@ -200,5 +208,6 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v4,
     _v5,
     _v6,
+    _v7,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
