@@ -23,7 +23,7 @@ from bot.replies import (
     runtime,
     send_text,
 )
-from bot.transport import Failure, SendFailure
+from bot.transport import SendFailure
 
 log = logging.getLogger(__name__)
 
@@ -244,9 +244,7 @@ async def _read_privately(update: Update, context: Context, row: dict) -> bool:
         await _deliver_article(context, reader, row)
     except SendFailure as failure:
         log.info("full text for %s not sent privately: %s", reader.id, failure)
-        if failure.kind is Failure.GONE:
-            runtime(context).store.deactivate_chat(reader.id, failure.description)
-        return False
+        return False  # a chat that is gone was deactivated by the sender
     return True
 
 

@@ -39,6 +39,7 @@ from bot.ledger import (
     SKIPPED,
     Chat,
     Delivery,
+    PartIds,
     Store,
     Work,
 )
@@ -157,9 +158,7 @@ class Sender:
         await self.upkeep.pin_as_needed(delivery, chat, plan, ids)
         self.store.settle(delivery.id)
 
-    async def _send_rest(
-        self, delivery: Delivery, chat: Chat, plan: Plan, shown: str
-    ) -> list[list[int]]:
+    async def _send_rest(self, delivery: Delivery, chat: Chat, plan: Plan, shown: str) -> PartIds:
         """The parts not sent yet, each recorded before the next."""
         ids = [list(part) for part in delivery.message_ids]
         for part in range(len(ids), len(plan.messages)):
@@ -174,14 +173,9 @@ class Sender:
     def _handle(self, failure: SendFailure, delivery: Delivery, chat: Chat) -> Chat | None:
         """Decide after a failed request: a chat to go on with, or None to stop for now."""
         now = self.store.clock()
-        if failure.kind is Failure.MIGRATED and failure.new_chat_id is not None:
-            if self.store.migrate_chat(chat.id, failure.new_chat_id):
-                log.info("chat %s migrated to %s", chat.id, failure.new_chat_id)
-            return self.store.chat(failure.new_chat_id)
-        if failure.kind is Failure.GONE:
-            log.warning("chat %s deactivated: %s", chat.id, failure.description)
-            self.store.deactivate_chat(chat.id, failure.description)
-            return None
+        migrated = failure.kind is Failure.MIGRATED and failure.new_chat_id is not None
+        if migrated or failure.kind is Failure.GONE:
+            return self._follow(failure, chat)
         if failure.kind is Failure.RETRY_AFTER:
             self.store.retry_later(
                 delivery.id, now + failure.retry_after, str(failure), count_attempt=False
@@ -198,11 +192,33 @@ class Sender:
         self.store.retry_later(delivery.id, now + delay * random.uniform(0.5, 1.5), str(failure))
         return None
 
+    def _follow(self, failure: SendFailure, chat: Chat) -> Chat | None:
+        """A group that became a supergroup: the chat to go on with. A chat that is gone
+        (blocked, kicked, deleted): deactivated, and None."""
+        if failure.kind is Failure.MIGRATED and failure.new_chat_id is not None:
+            if self.store.migrate_chat(chat.id, failure.new_chat_id):
+                log.info("chat %s migrated to %s", chat.id, failure.new_chat_id)
+            return self.store.chat(failure.new_chat_id) or replace(chat, id=failure.new_chat_id)
+        if failure.kind is Failure.GONE:
+            log.warning("chat %s deactivated: %s", chat.id, failure.description)
+            self.store.deactivate_chat(chat.id, failure.description)
+        return None
+
     async def send_now(self, chat: Chat, messages: list[Outgoing], label: str) -> None:
-        """Send parts right away, outside the ledger: replies such as /read."""
+        """Send parts right away, outside the ledger: replies such as /read, digests.
+        A migrated group is followed and a gone chat deactivated, as for deliveries;
+        other failures are the caller's."""
         for message in messages:
-            async with self.transport.turn(chat.id):
-                await self.send_part(chat, message, label, reply=True)
+            while True:
+                try:
+                    async with self.transport.turn(chat.id):
+                        await self.send_part(chat, message, label, reply=True)
+                    break
+                except SendFailure as failure:
+                    moved = self._follow(failure, chat)
+                    if moved is None:
+                        raise
+                    chat = moved
 
     async def send_part(
         self,

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Config
 from bot.delivery import Sender
-from bot.formatter import text_messages
+from bot.formatter import DIGEST_TIMES, text_messages
 from bot.i18n import format_datetime, t
 from bot.ledger import Chat, Store
 from bot.outgoing import Outgoing
@@ -24,7 +24,6 @@ from bot.transport import Failure, SendFailure
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIME = "08:00"  # the first of the settings menu's choices
 TRIES = 5
 BACKOFF = 60.0  # seconds before the second try, doubled for each further one
 
@@ -62,7 +61,7 @@ class Digests:
         now = datetime.fromtimestamp(clock, self.config.tz)
         today = now.replace(hour=0, minute=0, second=0, microsecond=0)
         for chat in self.store.digest_chats():
-            when = chat.digest_time or DEFAULT_TIME
+            when = chat.digest_time or DIGEST_TIMES[0]
             due_at = today.replace(hour=int(when[:2]), minute=int(when[3:]))
             if now < due_at or (chat.last_digest_at or 0) >= due_at.timestamp():
                 continue
@@ -94,8 +93,7 @@ class Digests:
             try:
                 await self.sender.send_now(chat, work.parts[work.sent : work.sent + 1], "digest")
             except SendFailure as failure:
-                if failure.kind is Failure.GONE:
-                    self.store.deactivate_chat(chat.id, failure.description)
+                if failure.kind is Failure.GONE:  # deactivated by the sender
                     return True
                 return self._failed(chat, work, failure)
             work.sent += 1
