@@ -13,7 +13,6 @@ Loading a folder never stops at a bad file: it returns the good articles and an
 from __future__ import annotations
 
 import codecs
-import functools
 import hashlib
 import json
 import os
@@ -224,7 +223,7 @@ def parse_article(
     expires = _expiry(meta.get("expires"), config.tz, warnings)
     article = Article(
         id=_article_id(meta, path, root),
-        title=_title(meta, body_html, path),
+        title=_title(meta, body_html, rich.text, path),
         date=_date(meta.get("date"), config.tz, mtime, warnings, "date"),
         updated=_optional_date(meta.get("updated"), config.tz, warnings),
         categories=_names(meta.get("categories")),
@@ -241,7 +240,7 @@ def parse_article(
         warnings=tuple(warnings),
         urgent=meta.get("urgent") is True or str(meta.get("priority", "")).lower() == "urgent",
         expires=expires,
-        excerpt=_excerpt(meta, body, config.site_url),
+        excerpt=_excerpt(meta, body_html, config.site_url),
     )
     article.__dict__["body"] = rich  # the cached property, already computed
     if not rich.text.strip() and not images:
@@ -335,17 +334,17 @@ def absolute_url(url: str, site_url: str | None) -> str:
     return urljoin(site_url + "/", url)
 
 
-def _excerpt(meta: dict[str, Any], body: str, site_url: str | None) -> str | None:
+def _excerpt(meta: dict[str, Any], body_html: str, site_url: str | None) -> str | None:
     """Front matter ``excerpt``/``description``/``summary``, else the text before
     ``<!-- more -->`` (Hexo's and Jekyll's excerpt marker)."""
     for key in EXCERPT_KEYS:
         value = meta.get(key)
         if isinstance(value, str) and value.strip():
             return html_to_rich(to_html(value, site_url)).text.strip() or None
-    marker = _MORE.search(body)
+    marker = _MORE.search(body_html)  # an HTML comment, kept by the Markdown renderer
     if marker is None:
         return None
-    return html_to_rich(to_html(body[: marker.start()], site_url)).text.strip() or None
+    return html_to_rich(body_html[: marker.start()]).text.strip() or None
 
 
 def _article_id(meta: dict[str, Any], path: Path, root: Path) -> str:
@@ -357,7 +356,6 @@ def _article_id(meta: dict[str, Any], path: Path, root: Path) -> str:
     return path_id(path, root)
 
 
-@functools.lru_cache(maxsize=8)  # a scan asks twice for each new file, in a row
 def path_id(path: Path, root: Path) -> str:
     """The id of an article whose front matter names none: a hash of where it lies."""
     try:
@@ -403,14 +401,14 @@ def _short_hash(value: str) -> str:
     return hashlib.sha1(value.encode("utf-8")).hexdigest()[:8]
 
 
-def _title(meta: dict[str, Any], body_html: str, path: Path) -> str:
+def _title(meta: dict[str, Any], body_html: str, body_text: str, path: Path) -> str:
     title = _clean(_str(meta.get("title")))
     if title:
         return title
     heading = _FirstHeading.find(body_html)
     if heading:
         return heading
-    first_line = next((line for line in html_to_rich(body_html).text.splitlines() if line), "")
+    first_line = next((line for line in body_text.splitlines() if line), "")
     return _clean(first_line)[:100] or path.stem
 
 

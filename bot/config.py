@@ -50,7 +50,7 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
     get = values.get
     return Config(
         token=get("TELEGRAM_BOT_TOKEN") or None,
-        api_url=_api_url(get("TELEGRAM_API_URL", DEFAULT_API_URL)),
+        api_url=_http_url("TELEGRAM_API_URL", get("TELEGRAM_API_URL", DEFAULT_API_URL)),
         articles=_paths(get("NOTICEBOT_ARTICLES", "seeds")),
         db=Path(get("NOTICEBOT_DB", "state/noticebot.db")),
         admins=_admins(get("NOTICEBOT_ADMINS", "")),
@@ -65,17 +65,8 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
         max_in_flight=_whole("NOTICEBOT_MAX_IN_FLIGHT", get("NOTICEBOT_MAX_IN_FLIGHT", "1")),
         log_level=_log_level(get("NOTICEBOT_LOG_LEVEL", "INFO")),
         edits=_switch("NOTICEBOT_EDITS", get("NOTICEBOT_EDITS", "on")),
-        site_url=_site_url(get("NOTICEBOT_SITE_URL")),
+        site_url=_optional_url("NOTICEBOT_SITE_URL", get("NOTICEBOT_SITE_URL")),
     )
-
-
-def _site_url(value: str | None) -> str | None:
-    if not value:
-        return None
-    value = value.strip().rstrip("/")
-    if not value.startswith(("http://", "https://")) or " " in value:
-        raise ConfigError(f"NOTICEBOT_SITE_URL must be an http(s) address, got {value!r}")
-    return value
 
 
 def _switch(name: str, value: str) -> bool:
@@ -108,10 +99,14 @@ def _read_file(path: Path) -> dict[str, str]:
     return out
 
 
-def _api_url(value: str) -> str:
+def _optional_url(name: str, value: str | None) -> str | None:
+    return _http_url(name, value) if value else None
+
+
+def _http_url(name: str, value: str) -> str:
     value = value.strip().rstrip("/")
-    if not value.startswith(("http://", "https://")):
-        raise ConfigError(f"TELEGRAM_API_URL must start with http:// or https://, got {value!r}")
+    if not value.startswith(("http://", "https://")) or " " in value:
+        raise ConfigError(f"{name} must start with http:// or https://, got {value!r}")
     return value
 
 

@@ -10,7 +10,7 @@ HTML is walked directly rather than through html2text's Markdown).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from bot.outgoing import CAPTION_LIMIT, ENTITY_LIMIT, TEXT_LIMIT, Outgoing
 from bot.richtext import RichText, split, utf16_len
 
 MODE_CARD, MODE_FULL, MODE_DIGEST = "card", "full", "digest"
+DIGEST_TIMES = ("08:00", "20:00")  # when a digest chat may get its list; the first by default
 SUMMARY_LIMIT = 240
 TITLE_LIMIT = 200
 MEDIA_GROUP_MAX = 10
@@ -100,11 +101,9 @@ def card(
 def withdrawn_card(title: str, lang: str) -> Outgoing:
     """What a delivered card says when its notice is withdrawn and Telegram no longer
     lets the bot delete it: the title, struck through, and the word; no buttons."""
-    if len(title) > TITLE_LIMIT:
-        title = title[: TITLE_LIMIT - 1].rstrip() + ELLIPSIS
-    rich = RichText().append(title, "strikethrough").append("\n\n" + t("withdrawn_notice", lang))
-    (message,) = text_messages(rich)
-    return replace(message, part="card")
+    rich = RichText().append(_short_title(title, TITLE_LIMIT), "strikethrough")
+    (message,) = text_messages(rich.append("\n\n" + t("withdrawn_notice", lang)))
+    return message
 
 
 def full_text(article: Article, lang: str, tz: ZoneInfo) -> list[Outgoing]:
@@ -169,11 +168,13 @@ def _media_groups(stills: list[Image]) -> list[Outgoing]:
 def _header(
     article: Article, lang: str, tz: ZoneInfo, title_limit: int | None = TITLE_LIMIT
 ) -> RichText:
-    title = article.title
-    if title_limit is not None and len(title) > title_limit:
-        title = title[: title_limit - 1].rstrip() + ELLIPSIS
+    title = article.title if title_limit is None else _short_title(article.title, title_limit)
     byline = " · ".join(filter(None, [format_datetime(article.date, lang, tz), article.author]))
     return RichText().append(title, "bold").append("\n" + byline)
+
+
+def _short_title(title: str, limit: int) -> str:
+    return title if len(title) <= limit else title[: limit - 1].rstrip() + ELLIPSIS
 
 
 def _buttons(article: Article, lang: str) -> list[dict[str, str]]:

@@ -48,12 +48,13 @@ def edit_as_text(new: Outgoing, message_id: int) -> Outgoing:
 def mark_withdrawn(note: Outgoing, message_id: int, *, caption: bool) -> Outgoing:
     """The card edited to say its notice was withdrawn (``note``: the formatter's
     text); ``caption`` when the card is a picture. Without a keyboard: no buttons."""
+    if not caption:
+        edit = edit_of(note, message_id, None)
+        assert edit is not None
+        return edit
     text, entities = note.text_and_entities()
-    if caption:
-        params = {"caption": text, "caption_entities": entities}
-        return Outgoing("editMessageCaption", {"message_id": message_id, **params}, "card")
-    params = {"text": text, "entities": entities, "link_preview_options": {"is_disabled": True}}
-    return Outgoing("editMessageText", {"message_id": message_id, **params}, "card")
+    params = {"caption": text, "caption_entities": entities}
+    return _edit("editMessageCaption", message_id, params, note)
 
 
 def as_reply_to(message: Outgoing, card_id: int | None) -> Outgoing:

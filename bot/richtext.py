@@ -17,8 +17,8 @@ from typing import Any
 
 import regex
 
-_GRAPHEME = regex.compile(r"\X")
-_ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # one user-perceived character (Unicode's rules)
+_GRAPHEME = regex.compile(r"\X")  # one user-perceived character (Unicode's rules)
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # two UTF-16 units each
 # Cut preferences, best first: paragraph, line, sentence end, clause, space.
 _BREAKS: tuple[re.Pattern[str], ...] = (
     re.compile(r"\n\s*\n"),

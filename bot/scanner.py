@@ -114,7 +114,7 @@ class Scanner:
         seen: set[str] = set()
         todo: list[tuple[str, Path, os.stat_result]] = []
         for root in self.config.articles:
-            if not root.exists():
+            if root not in present:
                 report.missing_roots.append(str(root))
                 continue
             for path, stat in article_stats(root):
@@ -235,11 +235,13 @@ class Scanner:
 
     def _withdraw_gone(self, gone: dict[str, FileState], report: ScanReport) -> None:
         """Files that disappeared withdraw their notice, unless another file carries it
-        now (renamed, moved, or the same front-matter id elsewhere)."""
-        for path, state in gone.items():
-            self.store.forget_file(path)
-            if state.article_id and state.article_id not in self._live_ids:
-                self._withdraw(state.article_id, report)
+        now (renamed, moved, or the same front-matter id elsewhere). One transaction:
+        a folder removed at once is not a commit per file."""
+        with self.store.transaction():
+            for path, state in gone.items():
+                self.store.forget_file(path)
+                if state.article_id and state.article_id not in self._live_ids:
+                    self._withdraw(state.article_id, report)
 
     def _withdraw(self, article_id: str, report: ScanReport) -> None:
         with self.store.transaction():

@@ -20,7 +20,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from bot.formatter import withdrawn_card
-from bot.ledger import Chat, Delivery
+from bot.ledger import Chat, Delivery, PartIds
 from bot.outgoing import Outgoing
 from bot.revisions import (
     MEDIA_METHODS,
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PartIds = list[list[int]]
 PINNABLE = ("group", "supergroup", "channel")
 
 
@@ -61,7 +60,7 @@ class Upkeep:
         place, extra parts sent under the card, surplus parts deleted."""
         # What the copy shows, as the ledger kept it; unknown for copies sent before it
         # kept versions (then every part is edited, never wrongly taken as unchanged).
-        known_shown = self.store.version_content(delivery.article_id, shown) is not None
+        known_shown = self.store.has_version(delivery.article_id, shown)
         old = self.sender.plan_for(delivery.article_id, shown, chat) if known_shown else None
         new = self.sender.plan_for(delivery.article_id, target, chat, edited=True)
         if new is None:

@@ -17,7 +17,7 @@ from bot.ledger.base import Clock
 from bot.ledger.broadcasts import Broadcasts
 from bot.ledger.catalogue import Catalogue, FileState
 from bot.ledger.chats import Chat
-from bot.ledger.deliveries import Delivery, Work
+from bot.ledger.deliveries import Delivery, PartIds, Work
 from bot.ledger.owner import LedgerBusy
 from bot.ledger.reports import Reports
 from bot.ledger.schema import SCHEMA_VERSION
@@ -56,6 +56,7 @@ __all__ = [
     "Delivery",
     "FileState",
     "LedgerBusy",
+    "PartIds",
     "Store",
     "Work",
 ]

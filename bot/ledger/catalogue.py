@@ -45,6 +45,14 @@ class Catalogue(LedgerBase):
         )
         return rows[0]["created_at"] if rows else None
 
+    def has_version(self, article_id: str, version: str) -> bool:
+        return bool(
+            self._rows(
+                "SELECT 1 AS kept FROM versions WHERE article_id = ? AND version = ?",
+                [article_id, version],
+            )
+        )
+
     def version_content(self, article_id: str, version: str) -> str | None:
         rows = self._rows(
             "SELECT content FROM versions WHERE article_id = ? AND version = ?",

@@ -81,8 +81,7 @@ class Delivery:
     attempts: int
     first_error_at: float | None
     message_ids: PartIds = field(default_factory=list)
-    version: str | None = None  # what the copy should show
-    shown: str | None = None  # what it shows
+    shown: str | None = None  # the version the copy shows (Work.article_version: should)
     step: int = 0  # the next part an edit or a retraction handles
     pinned: bool = False
 
@@ -106,7 +105,6 @@ class Delivery:
             attempts=row["attempts"],
             first_error_at=row["first_error_at"],
             message_ids=json.loads(ids) if ids and ids != "[]" else [],
-            version=row.get("version"),
             shown=row.get("shown"),
             step=row.get("step") or 0,
             pinned=bool(row.get("pinned")),
@@ -130,7 +128,7 @@ class Work:
 
 WORK_COLUMNS = (
     "SELECT c.*, d.id AS d_id, d.article_id, d.chat_id, d.kind, d.status AS d_status,"
-    " d.next_part, d.attempts, d.first_error_at, d.message_ids, d.version, d.shown,"
+    " d.next_part, d.attempts, d.first_error_at, d.message_ids, d.shown,"
     " d.step, d.pinned, a.status AS a_status,"
     " COALESCE(d.version, a.content_hash, CAST(a.last_changed AS TEXT)) AS a_version"
     " FROM deliveries d LEFT JOIN chats c ON c.id = d.chat_id"
