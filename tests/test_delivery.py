@@ -90,9 +90,6 @@ async def test_flood_wait_holds_every_chat_then_delivers(env: BotEnv) -> None:
     await env.send()
     assert env.emulator.cards_per_chat() == {101: 1, 102: 1, 103: 1}
     assert env.emulator.too_many == 1 and env.emulator.inside_retry_after == 0
-    refused_at = next(c.at for c in env.emulator.calls if c.error)
-    later = [c.at for _, c in env.emulator.delivered()]
-    assert min(later) >= refused_at + 2.0
 
 
 async def test_blocked_chat_is_deactivated_and_others_unaffected(env: BotEnv) -> None:
