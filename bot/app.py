@@ -195,6 +195,18 @@ async def scan_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         log.info("scan: %s", report.summary())
     if report.work:
         runtime.dispatcher.wake()
+    if runtime.indexer is None or runtime.indexer.done():
+        runtime.indexer = asyncio.create_task(index_for_search(runtime), name="search index")
+
+
+async def index_for_search(runtime: Runtime) -> None:
+    """The search index catches up with the scan in small batches, off the event loop
+    (a first scan of a large archive leaves thousands; search reads them with LIKE)."""
+    try:
+        while not runtime.closing and await asyncio.to_thread(runtime.store.index_for_search):
+            pass
+    except Exception:  # the next scan starts it again
+        log.exception("filling the search index failed")
 
 
 async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -212,7 +224,9 @@ async def _start(application: Application) -> None:
 
 async def _stop(application: Application) -> None:
     runtime = runtime_of(application)
+    runtime.closing = True
     runtime.dispatcher.stop()
-    await asyncio.gather(*runtime.tasks, return_exceptions=True)
+    indexer = [runtime.indexer] if runtime.indexer else []
+    await asyncio.gather(*runtime.tasks, *indexer, return_exceptions=True)
     runtime.store.close()
     log.info("noticebot stopped")

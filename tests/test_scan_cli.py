@@ -79,6 +79,8 @@ def test_store_opens_older_and_refuses_newer_databases(tmp_path: Path) -> None:
     assert delivery.status == QUEUED  # renamed from "pending" in version 3
     assert store.chat(7).subscribed and store.chat(7).quiet_start is None  # version 2
     assert [r["id"] for r in store.search("停水")] == ["a1"]  # search over old rows
+    assert [r["id"] for r in store.search("上午停水")] == ["a1"]  # in the index, once
+    assert store.index_for_search() == 0  # version 8: rows indexed before it stay indexed
     assert store.work(delivery.id).article_version == "h1"  # no version kept: the file's
     assert store.due(store.clock(), 10) == [delivery.id]  # version 5's partial indexes
     (sent,) = store.deliveries(8)  # version 6: message ids per part, and what the copy shows
@@ -89,6 +91,37 @@ def test_store_opens_older_and_refuses_newer_databases(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(RuntimeError, match="newer than this noticebot"):
         Store(path)
+
+
+def _indexed(store: Store, word: str) -> int:
+    return store.db.execute(
+        "SELECT COUNT(*) FROM articles_fts WHERE articles_fts MATCH ?", [f'"{word}"']
+    ).fetchone()[0]
+
+
+def test_search_is_right_before_and_after_the_index_catches_up(tmp_path: Path) -> None:
+    """The scan leaves the search index to ``index_for_search``; until it runs, search
+    reads new and corrected articles directly, so no moment gives a wrong answer."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    article = folder / "a.md"
+    article.write_text("---\ntitle: 停水通知\n---\n居民委员会：本周六上午停水。\n", "utf-8")
+    store = Store(tmp_path / "db.sqlite")
+    scanner = Scanner(store, Config(articles=(folder,)))
+    scanner.scan()
+    assert _indexed(store, "居民委员会") == 0  # not indexed yet
+    assert len(store.search("居民委员会")) == 1  # found all the same
+    assert store.index_for_search() == 1 and store.index_for_search() == 0
+    assert _indexed(store, "居民委员会") == 1 and len(store.search("居民委员会 上午")) == 1
+
+    article.write_text("---\ntitle: 停水通知\n---\n业主大会：本周日上午停水。\n", "utf-8")
+    os.utime(article, ns=(0, article.stat().st_mtime_ns + 1_000_000_000))
+    assert scanner.scan().changed
+    assert _indexed(store, "居民委员会") == 0  # the old words left the index at once
+    assert store.search("居民委员会") == [] and len(store.search("业主大会")) == 1
+    store.index_all_for_search()
+    assert store.search("居民委员会") == [] and len(store.search("业主大会")) == 1
+    assert _indexed(store, "上午停水") == 1  # in both versions, indexed once
 
 
 def test_the_dispatchers_lookups_use_the_open_deliveries_indexes(tmp_path: Path) -> None:

@@ -136,28 +136,57 @@ class Catalogue(LedgerBase):
             )
         return article_id
 
+    def index_for_search(self, batch: int = 25) -> int:
+        """Put up to ``batch`` articles the search index lacks into it; how many.
+
+        Called in a loop after each scan. A small batch holds the ledger for a few
+        milliseconds, so the dispatcher's records go on between batches.
+        """
+        with self.transaction():
+            rows = self.db.execute(
+                "SELECT rowid, title, search_text FROM articles WHERE indexed = 0 LIMIT ?", [batch]
+            ).fetchall()
+            self.db.conn.executemany(
+                "INSERT INTO articles_fts (rowid, title, search_text) VALUES (?, ?, ?)", rows
+            )
+            self.db.conn.executemany(
+                "UPDATE articles SET indexed = 1 WHERE rowid = ?", [(row[0],) for row in rows]
+            )
+        return len(rows)
+
+    def index_all_for_search(self) -> int:
+        """Everything at once, where nothing else waits for the ledger (CLI, console)."""
+        total = 0
+        while added := self.index_for_search(batch=500):
+            total += added
+        return total
+
     def search(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
         """Published articles matching every word of ``query``, newest first.
 
         Words of three or more characters use the trigram index (quoted, so FTS
-        syntax in a query is just text); shorter words — most Chinese words have
-        two characters — fall back to LIKE on the same columns.
+        syntax in a query is just text), and LIKE for articles not indexed yet;
+        shorter words (most Chinese words have two characters) always use LIKE.
         """
         words = [w for w in query.split() if w][:16]
         if not words:
             return []
-        visible = "a.status IN ('active', 'announcement')"
         long_words = [w for w in words if len(w) >= 3]
         short_words = [w for w in words if len(w) < 3]
-        where = [visible]
+        where = ["a.status IN ('active', 'announcement')"]
         params: list[Any] = []
         if long_words:
-            where.append("a.rowid IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)")
-            params.append(" ".join('"' + w.replace('"', '""') + '"' for w in long_words))
-        for word in short_words:
-            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            where.append("(a.title LIKE ? ESCAPE '\\' OR a.search_text LIKE ? ESCAPE '\\')")
-            params += [pattern, pattern]
+            likes, like_params = _all_like(long_words)
+            where.append(
+                "(a.rowid IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)"
+                f" OR (a.indexed = 0 AND {likes}))"
+            )
+            params += [" ".join('"' + w.replace('"', '""') + '"' for w in long_words)]
+            params += like_params
+        if short_words:
+            likes, like_params = _all_like(short_words)
+            where.append(likes)
+            params += like_params
         return self._rows(
             f"SELECT a.id, a.title, a.date, a.expires FROM articles a WHERE {' AND '.join(where)}"
             " ORDER BY a.date DESC LIMIT ?",
@@ -171,3 +200,13 @@ class Catalogue(LedgerBase):
             " WHERE status = ? AND first_seen >= ? AND first_seen < ? ORDER BY date",
             [ACTIVE, start, end],
         )
+
+
+def _all_like(words: list[str]) -> tuple[str, list[str]]:
+    """SQL that holds when every word is in the title or the text, and its parameters."""
+    clause = "(a.title LIKE ? ESCAPE '\\' OR a.search_text LIKE ? ESCAPE '\\')"
+    params: list[str] = []
+    for word in words:
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        params += [pattern, pattern]
+    return " AND ".join([clause] * len(words)), params
