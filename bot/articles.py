@@ -19,11 +19,10 @@ import os
 import re
 import tomllib
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from functools import cached_property
-from html.parser import HTMLParser
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin
@@ -34,7 +33,7 @@ import yaml
 from markdown_it import MarkdownIt
 
 from bot.config import Config
-from bot.htmltext import FoundImage, html_to_rich, read_html, safe_url
+from bot.htmltext import FoundImage, html_to_rich, read_html, safe_url, walk_html
 from bot.richtext import RichText
 from bot.templates import plain_markdown
 
@@ -76,6 +75,9 @@ class ArticleError(Exception):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+    def __reduce__(self) -> tuple[type[ArticleError], tuple[Path, str]]:
+        return ArticleError, (self.path, self.reason)  # from a scan's worker process
 
 
 @dataclass(frozen=True)
@@ -357,12 +359,24 @@ def _article_id(meta: dict[str, Any], path: Path, root: Path) -> str:
 
 
 def path_id(path: Path, root: Path) -> str:
-    """The id of an article whose front matter names none: a hash of where it lies."""
+    """The id of an article whose front matter names none: a hash of where it lies.
+
+    Where it lies with symlinks resolved; a plain file in a folder the scan walked
+    (it does not follow linked folders) needs only its root resolved, which is cached.
+    """
+    where, base = os.path.abspath(path), _resolved(root)
+    if where.startswith(base + os.sep) and not path.is_symlink():
+        return _short_hash(where[len(base) + 1 :])
     try:
         relative = path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         relative = path.name
     return _short_hash(relative or path.name)
+
+
+@lru_cache(maxsize=64)
+def _resolved(root: Path) -> str:
+    return str(root.resolve())
 
 
 def article_to_json(article: Article) -> str:
@@ -373,7 +387,7 @@ def article_to_json(article: Article) -> str:
             "date": article.date.isoformat(),
             "updated": article.updated.isoformat() if article.updated else None,
             "expires": article.expires.isoformat() if article.expires else None,
-            "images": [asdict(image) for image in article.images],
+            "images": [vars(image) for image in article.images],  # flat: asdict's copy is slow
             "path": str(article.path),
         },
         ensure_ascii=False,
@@ -517,15 +531,14 @@ def _images(
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):
                 candidates.append((absolute_url(item.strip(), site_url), None, None))
-    candidates.extend(body_images)
+    made = [make_image(src, width, height, proxies) for src, width, height in candidates]
+    made += [make_image(src, width, height, proxies) for src, width, height in body_images]
     sizes = {}
-    for src, width, height in body_images:
-        image = make_image(src, None, None, proxies)
-        if image and width and height:
-            sizes.setdefault(image.url, (width, height))
+    for image in made[len(candidates) :]:
+        if image and image.width and image.height:
+            sizes.setdefault(image.url, (image.width, image.height))
     images: dict[str, Image] = {}
-    for src, width, height in candidates:
-        image = make_image(src, width, height, proxies)
+    for image in made:
         if image is None or image.url in images:
             continue
         if image.width is None and image.url in sizes:
@@ -553,11 +566,10 @@ def _unquote_scheme(url: str) -> str:
     return unquote(url) if re.match(r"https?%3A", url, re.IGNORECASE) else url
 
 
-class _FirstHeading(HTMLParser):
-    """The text of the first h1–h3, for articles without a title."""
+class _FirstHeading:
+    """The text of the first h1–h3, for articles without a title (an lxml parser target)."""
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.depth = 0
         self.parts: list[str] = []
         self.done = False
@@ -565,18 +577,21 @@ class _FirstHeading(HTMLParser):
     @classmethod
     def find(cls, html: str) -> str:
         finder = cls()
-        finder.feed(html)
+        walk_html(html, finder)
         return _clean("".join(finder.parts))[:200]
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
         if tag in ("h1", "h2", "h3") and not self.done:
             self.depth += 1
 
-    def handle_endtag(self, tag: str) -> None:
+    def end(self, tag: str) -> None:
         if tag in ("h1", "h2", "h3") and self.depth:
             self.depth -= 1
             self.done = self.depth == 0 and bool(_clean("".join(self.parts)))
 
-    def handle_data(self, data: str) -> None:
+    def data(self, data: str) -> None:
         if self.depth and not self.done:
             self.parts.append(data)
+
+    def close(self) -> None:
+        return None
