@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import sqlite3
 import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 import sqlite_utils
 
+from bot.articles import path_id
 from bot.config import Config
 from bot.ledger import QUEUED, SCHEMA_VERSION, Store
 from bot.ledger.schema import _v1
 from bot.scanner import Scanner
-from tests.paths import SEED
-from tests.process import run_cli
+from tests.paths import ROOT, SEED
+from tests.process import clean_env, run_cli
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -91,6 +96,101 @@ def test_store_opens_older_and_refuses_newer_databases(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(RuntimeError, match="newer than this noticebot"):
         Store(path)
+
+
+def test_path_ids_are_what_earlier_releases_computed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An id from a path must never change: a ledger would take every notice for new."""
+    real = tmp_path / "real"
+    (real / "2022").mkdir(parents=True)
+    article = real / "2022" / "a.md"
+    article.write_text("x", "utf-8")
+    (tmp_path / "linked").symlink_to(real)
+    (real / "alias.md").symlink_to(article)
+    monkeypatch.chdir(tmp_path)
+    earlier = hashlib.sha1(b"2022/a.md").hexdigest()[:8]  # the resolved path under the root
+    assert path_id(article, real) == earlier
+    assert path_id(Path("real/2022/a.md"), Path("real")) == earlier
+    assert path_id(Path("linked/2022/a.md"), Path("linked")) == earlier
+    assert path_id(tmp_path / "linked" / "2022" / "a.md", tmp_path / "linked") == earlier
+    assert path_id(real / "alias.md", real) == earlier  # a linked file is the file it names
+
+
+REAL_POSTS = ROOT / "tests" / "real_posts"
+
+
+def _archive(folder: Path) -> None:
+    """The real posts, an empty file, a draft and one with its own id."""
+    for post in REAL_POSTS.glob("*.md"):
+        (folder / post.name).write_bytes(post.read_bytes())
+    (folder / "empty.md").write_text("", "utf-8")
+    (folder / "draft.md").write_text("---\ntitle: 草稿\ndraft: true\n---\n未发布\n", "utf-8")
+    (folder / "named.md").write_text("---\ntitle: 有编号\nid: notice-7\n---\n正文\n", "utf-8")
+
+
+def _ledger(store: Store) -> dict[str, list[tuple]]:
+    queries = {
+        "articles": "SELECT id, path, title, date, categories, tags, search_text, content_hash,"
+        " status, urgent, expires FROM articles ORDER BY id",
+        "versions": "SELECT article_id, version, content FROM versions ORDER BY article_id",
+        "files": "SELECT * FROM files ORDER BY path",
+    }
+    return {name: store.db.execute(sql).fetchall() for name, sql in queries.items()}
+
+
+def test_worker_processes_read_what_one_process_reads(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A large scan is parsed in worker processes: the ledger ends the same, row by row."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    _archive(folder)
+    config = Config(articles=(folder,))
+    alone = Scanner(Store(tmp_path / "alone.db"), config)
+    alone.parallel_from = 10**9
+    helped = Scanner(Store(tmp_path / "helped.db"), config)
+    helped.parallel_from = 1
+    spawned = []
+    with patch(
+        "bot.scanner.ProcessPoolExecutor",
+        side_effect=lambda *a, **k: spawned.append(1) or ProcessPoolExecutor(*a, **k),
+    ):
+        assert helped.scan().as_dict() == alone.scan().as_dict()
+    assert spawned == [1]
+    assert not [r.getMessage() for r in caplog.records if r.name == "bot.scanner"]
+    assert _ledger(helped.store) == _ledger(alone.store)
+    assert len(_ledger(alone.store)["files"]) == len(list(REAL_POSTS.glob("*.md"))) + 3
+
+
+def test_a_script_without_a_main_guard_still_scans(tmp_path: Path) -> None:
+    """Worker processes re-import an unguarded script and fail; the scan reads the rest
+    itself, and says why it was slower."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    _archive(folder)
+    script = tmp_path / "scan.py"
+    script.write_text(
+        "from pathlib import Path\n"
+        "from bot.config import Config\n"
+        "from bot.ledger import Store\n"
+        "from bot.scanner import Scanner\n"
+        f"config = Config(articles=(Path({str(folder)!r}),))\n"
+        f"scanner = Scanner(Store({str(tmp_path / 'db.sqlite')!r}), config)\n"
+        "scanner.parallel_from = 1\n"
+        "report = scanner.scan()\n"
+        "print(len(report.new), len(report.invalid))\n",
+        "utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], env=clean_env(), capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    alone = Store(tmp_path / "alone.db")
+    report = Scanner(alone, Config(articles=(folder,))).scan()
+    assert done.stdout.split("\n")[-2] == f"{len(report.new)} {len(report.invalid)}"
+    assert _ledger(Store(tmp_path / "db.sqlite")) == _ledger(alone)
+    assert "needs `if __name__ == '__main__':`" in done.stderr
 
 
 def _indexed(store: Store, word: str) -> int:
