@@ -128,7 +128,6 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
     store = Store(config.db)
     progress = _progress_bar if sys.stderr.isatty() and not args.json else None
     report = Scanner(store, config).scan(progress=progress)
-    store.index_all_for_search()
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
     else:

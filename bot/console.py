@@ -263,7 +263,5 @@ def run_console(config: Config, stdin: TextIO = sys.stdin, stdout: TextIO = sys.
         request=request,
     )
     request.on_end = application.stop_running
-    runtime = runtime_of(application)
-    runtime.scanner.scan()  # so the first command already sees the articles
-    runtime.store.index_all_for_search()
+    runtime_of(application).scanner.scan()  # so the first command already sees the articles
     application.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=0.0, timeout=1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import regex
@@ -50,7 +50,7 @@ class Entity:
     language: str | None = None
 
     def shifted(self, start: int, end: int) -> Entity:
-        return replace(self, start=start, end=end)
+        return Entity(self.type, start, end, self.url, self.language)  # replace() is slow
 
 
 @dataclass

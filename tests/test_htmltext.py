@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
 from bot.htmltext import html_to_rich, safe_url
 
 
@@ -100,3 +104,26 @@ def test_closed_span_does_not_reach_into_stripped_whitespace() -> None:
     """Found by the fuzzer: an italic around a lone <br> ended up over the next line's text."""
     html = "<b><i><br></i><code><iframe src='https://v.example/e'></iframe>"
     assert _spans(html) == [("bold", "🔗 https://v.example/e"), ("code", "🔗 https://v.example/e")]
+
+
+def test_a_reused_parser_starts_each_walk_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each thread reuses one parser and walker: nothing carries over between bodies,
+    not after a walk that failed half-way, and not between threads."""
+    assert html_to_rich("<b>粗<i>斜").text == "粗斜"  # left open
+    assert _spans("<p>下一篇</p>") == []
+    calls = []
+
+    def broken(self: object, text: str) -> None:
+        calls.append(text)
+        raise RuntimeError("a walker bug")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("bot.htmltext._Walker._emit", broken)
+        with pytest.raises(RuntimeError):
+            html_to_rich("<p>前<b>半")
+    assert calls and html_to_rich("<p>正常</p>").text == "正常"
+    bodies = [f"<p>第{i}篇 <a href='https://a.cn/{i}'>链接{i}</a></p>" for i in range(200)]
+    with ThreadPoolExecutor(4) as pool:
+        read = list(pool.map(html_to_rich, bodies))
+    assert [r.text for r in read] == [f"第{i}篇 链接{i}" for i in range(200)]
+    assert [r.entities[0].url for r in read] == [f"https://a.cn/{i}" for i in range(200)]
