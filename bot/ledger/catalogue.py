@@ -155,7 +155,7 @@ class Catalogue(LedgerBase):
         return len(rows)
 
     def index_all_for_search(self) -> int:
-        """Everything at once, where nothing else waits for the ledger (CLI, console)."""
+        """Everything at once, where nothing else waits for the ledger (benchmarks, tests)."""
         total = 0
         while added := self.index_for_search(batch=500):
             total += added
