@@ -25,7 +25,7 @@ from email.utils import parsedate_to_datetime
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urljoin
+from urllib.parse import quote, unquote, urljoin
 from zoneinfo import ZoneInfo
 
 import frontmatter
@@ -231,7 +231,7 @@ def parse_article(
         categories=_names(meta.get("categories")),
         tags=_names(meta.get("tags")),
         author=_author(meta.get("author")),
-        link=next((u for k in LINK_KEYS if (u := safe_url(_str(meta.get(k))))), None),
+        link=None,  # below: the pattern may use the date and the id
         draft=meta.get("draft") is True
         or meta.get("published") is False
         or meta.get("withdrawn") is True,
@@ -244,6 +244,7 @@ def parse_article(
         expires=expires,
         excerpt=_excerpt(meta, body_html, config.site_url),
     )
+    article = replace(article, link=_web_page(meta, path, root, article, config))
     article.__dict__["body"] = rich  # the cached property, already computed
     if not rich.text.strip() and not images:
         raise ArticleError(path, "no text and no image")
@@ -334,6 +335,53 @@ def absolute_url(url: str, site_url: str | None) -> str:
     if not site_url or _HAS_SCHEME.match(url) or url.startswith(("//", "#")):
         return url
     return urljoin(site_url + "/", url)
+
+
+_URL_SAFE = "/:@!$&'()*+,;=-._~%"  # what a path keeps as it is; the rest is %-encoded
+_PERMALINK_PART = re.compile(
+    r":(year|i_month|month|i_day|day|hour|minute|second|title|name|post_title|category|id)"
+)
+
+
+def _web_page(
+    meta: dict[str, Any], path: Path, root: Path, article: Article, config: Config
+) -> str | None:
+    """The notice's page on the web: ``link``/``url``/``permalink`` front matter (a
+    relative one resolves against NOTICEBOT_SITE_URL), else the site's permalink
+    pattern (Hexo's ``:year/:month/:day/:title/`` unless NOTICEBOT_PERMALINK says)."""
+    for key in LINK_KEYS:
+        value = _str(meta.get(key))
+        if value and (url := safe_url(absolute_url(value.strip(), config.site_url))):
+            return url
+    if not config.site_url:
+        return None
+    date = article.date.astimezone(config.tz)
+    slug = _str(meta.get("slug")) or _relative_stem(path, root)
+    values = {
+        "year": f"{date.year:04d}",
+        "month": f"{date.month:02d}",
+        "i_month": str(date.month),
+        "day": f"{date.day:02d}",
+        "i_day": str(date.day),
+        "hour": f"{date.hour:02d}",
+        "minute": f"{date.minute:02d}",
+        "second": f"{date.second:02d}",
+        "title": slug,
+        "name": slug.rsplit("/", 1)[-1],
+        "post_title": article.title,
+        "category": article.categories[0] if article.categories else "uncategorized",
+        "id": article.id,
+    }
+    address = _PERMALINK_PART.sub(lambda m: values[m.group(1)], config.permalink)
+    return safe_url(f"{config.site_url}/{quote(address, safe=_URL_SAFE)}")
+
+
+def _relative_stem(path: Path, root: Path) -> str:
+    try:
+        relative = path.relative_to(root)
+    except ValueError:
+        relative = Path(path.name)
+    return relative.with_suffix("").as_posix()
 
 
 def _excerpt(meta: dict[str, Any], body_html: str, site_url: str | None) -> str | None:

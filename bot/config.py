@@ -41,6 +41,7 @@ class Config:
     log_level: str = "INFO"
     edits: bool = True  # a corrected notice edits every delivered copy in place
     site_url: str | None = None  # where the blog is published: relative links resolve here
+    permalink: str = ":year/:month/:day/:title/"  # a notice's page under site_url (Hexo's)
 
 
 def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Config:
@@ -66,6 +67,7 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
         log_level=_log_level(get("NOTICEBOT_LOG_LEVEL", "INFO")),
         edits=_switch("NOTICEBOT_EDITS", get("NOTICEBOT_EDITS", "on")),
         site_url=_optional_url("NOTICEBOT_SITE_URL", get("NOTICEBOT_SITE_URL")),
+        permalink=_permalink(get("NOTICEBOT_PERMALINK", ":year/:month/:day/:title/")),
     )
 
 
@@ -108,6 +110,16 @@ def _http_url(name: str, value: str) -> str:
     if not value.startswith(("http://", "https://")) or " " in value:
         raise ConfigError(f"{name} must start with http:// or https://, got {value!r}")
     return value
+
+
+def _permalink(value: str) -> str:
+    pattern = value.strip().lstrip("/")
+    if ":title" not in pattern and ":name" not in pattern and ":id" not in pattern:
+        raise ConfigError(
+            "NOTICEBOT_PERMALINK must contain :title, :name or :id (Hexo's default is"
+            f" :year/:month/:day/:title/), got {value!r}"
+        )
+    return pattern
 
 
 def _paths(value: str) -> tuple[Path, ...]:

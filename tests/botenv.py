@@ -63,6 +63,7 @@ class BotEnv:
     ) -> Path:
         when = datetime.fromtimestamp(self.clock.now if date is None else date, UTC)
         path = self.articles / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(
             f"\n---\ntitle: '{title}'\ndate: {when:%a, %d %b %Y %H:%M:%S} GMT\n"
             f"categories:\n - 社区\n{extra}---\n\n<div>{body}</div>\n",
@@ -90,10 +91,12 @@ async def running_bot(
     policy: SendPolicy | None = None,
     timeout: float | None = None,
     rate_limits: bool = True,
+    **settings: object,
 ) -> AsyncIterator[BotEnv]:
     """The bot with its flood control, as in production, unless ``rate_limits`` is off
-    (then the emulator should run without limits too: ``Emulator(limits=None)``)."""
-    config = bot_config(tmp_path, emulator)
+    (then the emulator should run without limits too: ``Emulator(limits=None)``);
+    ``settings`` are Config fields."""
+    config = bot_config(tmp_path, emulator, **settings)
     clock = Clock()
     app = build_application(
         config,

@@ -33,6 +33,7 @@ import itertools
 import json
 import math
 import random
+import re
 import sys
 import threading
 import time
@@ -40,7 +41,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from bot.console import decode_params
 
@@ -558,7 +559,19 @@ def _malformed(method: str, params: dict[str, Any]) -> Fault | None:
         for button in row:
             if len(str(button.get("callback_data", "")).encode()) > 64:
                 return Fault(400, "Bad Request: BUTTON_DATA_INVALID")
+            if "url" in button and not _button_url(str(button["url"])):
+                return Fault(400, "Bad Request: BUTTON_URL_INVALID")
     return None
+
+
+def _button_url(url: str) -> bool:
+    """What Telegram opens from a button: http(s) or tg links with a real host name
+    (not a path, not localhost), without spaces."""
+    parts = urlsplit(url)
+    if parts.scheme == "tg":
+        return bool(parts.netloc) and not re.search(r"\s", url)
+    host = parts.hostname or ""
+    return parts.scheme in ("http", "https") and "." in host and not re.search(r"\s", url)
 
 
 def _utf16(text: str) -> int:

@@ -158,3 +158,19 @@ def test_a_table_without_a_header_row_joins_its_cells() -> None:
     )
     assert rich.text == "• Steam 平台： ￥35\n• Epic · 免费"
     assert "|" not in rich.text
+
+
+def test_the_web_page_follows_the_sites_permalink_pattern() -> None:
+    text = "---\ntitle: 停水\ndate: 2024-03-05 08:09:10\ncategories: [公告]\n---\n正文\n"
+    assert _parse(text).link is None  # no site, no address
+    assert _parse(text, site_url=SITE).link == f"{SITE}/2024/03/05/p/"
+    pattern = ":category/:i_month-:i_day/:name.html"
+    assert (
+        _parse(text, site_url=SITE, permalink=pattern).link
+        == f"{SITE}/%E5%85%AC%E5%91%8A/3-5/p.html"
+    )
+    slugged = text.replace("title:", "slug: water-off\ntitle:")
+    assert _parse(slugged, site_url=SITE).link == f"{SITE}/2024/03/05/water-off/"
+    linked = text.replace("title:", "link: https://mp.weixin.qq.com/s/abc\ntitle:")
+    assert _parse(linked, site_url=SITE).link == "https://mp.weixin.qq.com/s/abc"
+    assert _parse(linked).link == "https://mp.weixin.qq.com/s/abc"

@@ -63,3 +63,11 @@ def test_broken_file_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "noticebot.toml").write_text("NOTICEBOT_LANG = \n", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config({}, tmp_path)
+
+
+def test_a_permalink_pattern_must_name_the_post() -> None:
+    assert (
+        load_config({"NOTICEBOT_PERMALINK": "/posts/:title.html"}).permalink == "posts/:title.html"
+    )
+    with pytest.raises(ConfigError, match="NOTICEBOT_PERMALINK must contain :title"):
+        load_config({"NOTICEBOT_PERMALINK": ":year/:month/"})

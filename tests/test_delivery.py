@@ -290,3 +290,27 @@ async def test_dropped_connection_is_retried(env: BotEnv) -> None:
     env.clock.advance(10)
     await env.send()
     assert env.emulator.cards_per_chat() == {101: 1}
+
+
+async def test_a_card_opens_the_notices_web_page(tmp_path: Path, emulator: Emulator) -> None:
+    """With NOTICEBOT_SITE_URL, the card's 原文 button opens the notice's page there:
+    front matter ``permalink`` (relative, so on the site), else Hexo's pattern."""
+    site = "https://jmj.example.org"
+    async with running_bot(tmp_path, emulator, site_url=site) as env:
+        env.scan()
+        env.subscribe(101)
+        when = 1_700_000_000.0  # 2023-11-14 22:13 UTC: 2023-11-15 in Shanghai
+        env.clock.now = when
+        env.write_article("2023/停水.md", date=when)
+        env.write_article("b.md", title="另一条", date=when, extra="permalink: /notices/b/\n")
+        env.scan()
+        await env.send()
+    buttons = {
+        card.params["text"].split("\n")[0]: card.params["reply_markup"]["inline_keyboard"][0]
+        for _, card in emulator.delivered()
+    }
+    assert buttons["社区通知"][1] == {
+        "text": "原文",
+        "url": f"{site}/2023/11/15/2023/%E5%81%9C%E6%B0%B4/",
+    }
+    assert buttons["另一条"][1] == {"text": "原文", "url": f"{site}/notices/b/"}
