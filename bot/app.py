@@ -36,6 +36,7 @@ from bot.scanner import Scanner, ScanReport
 from bot.throttle import Throttle
 from bot.transport import PTBTransport
 from bot.update_order import OrderPerChat
+from bot.watcher import watch_folders
 
 log = logging.getLogger(__name__)
 
@@ -174,36 +175,49 @@ def runtime_of(application: Application) -> Runtime:
 
 
 async def scan_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """One scan off the event loop; new deliveries wake the dispatcher at once."""
-    runtime = runtime_of(context.application)
+    await scan_now(runtime_of(context.application))
+
+
+async def scan_now(runtime: Runtime) -> None:
+    """One scan off the event loop; new deliveries wake the dispatcher at once. Asked
+    for during a scan (a watched folder changed), that scan goes round once more."""
+    runtime.scan_wanted = True
     if runtime.scanning.locked():
-        return  # the first scan of a large archive is still running
+        return
     async with runtime.scanning:
-        try:
-            report: ScanReport = await asyncio.to_thread(runtime.scanner.scan)
-        except Exception as error:  # the next interval tries again
-            runtime.scan_failures += 1
-            if runtime.scan_failures == 1:
-                log.exception("the scan failed; it runs again at the next interval")
-            else:
-                log.error("the scan failed again (%d times): %r", runtime.scan_failures, error)
-            with contextlib.suppress(Exception):
-                runtime.store.record_trouble("scan", repr(error))
-            return
+        while runtime.scan_wanted and not runtime.stopping.is_set():
+            runtime.scan_wanted = False
+            await _scan_once(runtime)
+    if runtime.indexer is None or runtime.indexer.done():
+        runtime.indexer = asyncio.create_task(index_for_search(runtime), name="search index")
+
+
+async def _scan_once(runtime: Runtime) -> None:
+    try:
+        report: ScanReport = await asyncio.to_thread(runtime.scanner.scan)
+    except Exception as error:  # the next interval tries again
+        runtime.scan_failures += 1
+        if runtime.scan_failures == 1:
+            log.exception("the scan failed; it runs again at the next interval")
+        else:
+            log.error("the scan failed again (%d times): %r", runtime.scan_failures, error)
+        with contextlib.suppress(Exception):
+            runtime.store.record_trouble("scan", repr(error))
+        return
     runtime.scan_failures = 0
     if report.new or report.changed or report.withdrawn or report.work:
         log.info("scan: %s", report.summary())
     if report.work:
         runtime.dispatcher.wake()
-    if runtime.indexer is None or runtime.indexer.done():
-        runtime.indexer = asyncio.create_task(index_for_search(runtime), name="search index")
 
 
 async def index_for_search(runtime: Runtime) -> None:
     """The search index catches up with the scan in small batches, off the event loop
     (a first scan of a large archive leaves thousands; search reads them with LIKE)."""
     try:
-        while not runtime.closing and await asyncio.to_thread(runtime.store.index_for_search):
+        while not runtime.stopping.is_set() and await asyncio.to_thread(
+            runtime.store.index_for_search
+        ):
             pass
     except Exception:  # the next scan starts it again
         log.exception("filling the search index failed")
@@ -218,13 +232,18 @@ async def _start(application: Application) -> None:
     runtime.store.owner.take()  # before anything is sent: LedgerBusy if another bot runs
     await set_commands(application)
     runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="dispatcher"))
+    if runtime.config.watch:
+        watching = watch_folders(
+            runtime.config.articles, lambda: scan_now(runtime), runtime.stopping
+        )
+        runtime.tasks.append(asyncio.create_task(watching, name="watcher"))
     chats = runtime.store.recipients(None)
     log.info("noticebot started as @%s: %d subscribed chats", application.bot.username, chats)
 
 
 async def _stop(application: Application) -> None:
     runtime = runtime_of(application)
-    runtime.closing = True
+    runtime.stopping.set()
     runtime.dispatcher.stop()
     indexer = [runtime.indexer] if runtime.indexer else []
     await asyncio.gather(*runtime.tasks, *indexer, return_exceptions=True)

@@ -31,7 +31,8 @@ class Config:
     articles: tuple[Path, ...] = (Path("seeds"),)
     db: Path = Path("state/noticebot.db")
     admins: frozenset[int] = frozenset()
-    scan_interval: float = 60.0
+    scan_interval: float = 300.0  # the safety net: watched folders are scanned at once
+    watch: bool = True  # watch the article folders for changes
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     lang: str = "zh"
     max_age_days: float = 7.0
@@ -55,7 +56,8 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
         articles=_paths(get("NOTICEBOT_ARTICLES", "seeds")),
         db=Path(get("NOTICEBOT_DB", "state/noticebot.db")),
         admins=_admins(get("NOTICEBOT_ADMINS", "")),
-        scan_interval=_positive("NOTICEBOT_SCAN_INTERVAL", get("NOTICEBOT_SCAN_INTERVAL", "60")),
+        scan_interval=_positive("NOTICEBOT_SCAN_INTERVAL", get("NOTICEBOT_SCAN_INTERVAL", "300")),
+        watch=_switch("NOTICEBOT_WATCH", get("NOTICEBOT_WATCH", "on")),
         tz=_zone(get("NOTICEBOT_TZ", "Asia/Shanghai")),
         lang=_lang(get("NOTICEBOT_LANG", "zh")),
         max_age_days=_positive("NOTICEBOT_MAX_AGE_DAYS", get("NOTICEBOT_MAX_AGE_DAYS", "7")),

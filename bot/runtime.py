@@ -23,8 +23,9 @@ class Runtime:
     digests: Digests
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     scanning: asyncio.Lock = field(default_factory=asyncio.Lock)  # one scan at a time
+    scan_wanted: bool = False  # asked for while a scan ran: that scan goes round again
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
     scan_failures: int = 0  # in a row: the first is logged with its traceback
     indexer: asyncio.Task[None] | None = None  # fills the search index after a scan
-    closing: bool = False
     # Admin confirmations waiting for a button press: token → what to send.
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -234,8 +234,10 @@ async def live_bot(
     *,
     admins: frozenset[int] = frozenset({ADMIN}),
     policy: SendPolicy | None = None,
+    **settings: object,
 ) -> AsyncIterator[LiveBot]:
-    config = bot_config(tmp_path, emulator, admins=admins, scan_interval=0.5)
+    """``settings`` are Config fields (by default a scan every 0.5 s)."""
+    config = bot_config(tmp_path, emulator, **{"admins": admins, "scan_interval": 0.5, **settings})
     app = build_application(config, policy=policy)
     async with app:
         await app.post_init(app)  # type: ignore[misc]

@@ -16,7 +16,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert config.api_url == "https://api.telegram.org"
     assert config.articles == (Path("seeds"),)
     assert config.db == Path("state/noticebot.db")
-    assert config.scan_interval == 60
+    assert config.scan_interval == 300 and config.watch
     assert str(config.tz) == "Asia/Shanghai"
     assert config.lang == "zh"
     assert config.max_age_days == 7

@@ -1,0 +1,76 @@
+"""Instant pickup: the running bot watches its article folders and pushes a notice
+as soon as its file is written, long before the periodic scan would."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.delivery import RESUME_PAUSE
+from bot.ledger import Chat
+from tests.botenv import LiveBot, live_bot
+from tests.emulator import Emulator
+
+HOUR = 3600.0  # the periodic scan, out of the way
+
+
+def _notice(body: str) -> str:
+    now = datetime.now(UTC)
+    return f"---\ntitle: 停水通知\ndate: {now:%Y-%m-%d %H:%M:%S} +0000\n---\n\n{body}\n"
+
+
+async def _baselined(bot: LiveBot) -> None:
+    """The first scan (at start) has taken the folder in, and the dispatcher's pause
+    after a start (``RESUME_PAUSE``) is over: sends go out as soon as they are queued."""
+    for _ in range(250):
+        if bot.runtime.store.get_meta(f"first_scan_done:{bot.articles}"):
+            await asyncio.sleep(RESUME_PAUSE)
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("no first scan")
+
+
+async def test_a_file_written_while_the_bot_runs_is_pushed_at_once(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    async with live_bot(tmp_path, emulator, scan_interval=HOUR) as bot:
+        await _baselined(bot)
+        bot.runtime.store.subscribe(Chat(101))
+        start = bot.mark()
+        (bot.articles / "2024").mkdir()
+        (bot.articles / "2024" / "停水.md").write_text(_notice("本周六上午停水。"), "utf-8")
+        (card,) = await bot.wait_calls(start, 1, timeout=10)
+    assert card.params["chat_id"] == 101 and card.params["text"].startswith("停水通知")
+
+
+async def test_a_file_written_in_steps_goes_out_once_as_finally_written(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    """An editor saving in three writes 0.3 s apart: the chat gets the last, once."""
+    async with live_bot(tmp_path, emulator, scan_interval=HOUR) as bot:
+        await _baselined(bot)
+        bot.runtime.store.subscribe(Chat(101))
+        start = bot.mark()
+        path = bot.articles / "notice.md"
+        text = _notice("本周六上午停水，请提前储水。" * 10 + "最后一句。")
+        for end in (len(text) // 3, 2 * len(text) // 3, len(text)):
+            path.write_text(text[:end], "utf-8")
+            await asyncio.sleep(0.3)
+        (card,) = await bot.wait_calls(start, 1, timeout=10)
+        assert await bot.quiet(1.5) == []  # no second copy, no correction
+    assert card.params["text"].endswith("最后一句。")
+    assert [c.method for c in emulator.calls[start:] if c.method.startswith("edit")] == []
+
+
+async def test_without_watching_the_periodic_scan_still_finds_it(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    async with live_bot(tmp_path, emulator, watch=False, scan_interval=1.0) as bot:
+        await _baselined(bot)
+        bot.runtime.store.subscribe(Chat(101))
+        start = bot.mark()
+        (bot.articles / "notice.md").write_text(_notice("本周六上午停水。"), "utf-8")
+        assert await bot.quiet(0.5) == []  # nothing watches: it waits for the scan
+        (card,) = await bot.wait_calls(start, 1, timeout=10)
+    assert card.params["text"].startswith("停水通知")
