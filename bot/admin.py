@@ -6,21 +6,30 @@ nothing is sent anywhere, and the attempt is logged with the user id.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 
-from bot.formatter import MODE_CARD, announcement
+from bot.announcements import announcement_file, split_title, to_markdown, write_announcement
+from bot.articles import ArticleError, parse_article, path_id
+from bot.formatter import MODE_CARD, format_article
 from bot.i18n import format_statuses, t
 from bot.ledger import Chat
 from bot.replies import Context, is_admin, language, ledger_chat, reply, runtime, send_text
+from bot.scanning import scan_now
 
 log = logging.getLogger(__name__)
+
+_COMMAND = re.compile(r"^\s*/announce(@\w+)?\s*")
 
 # Seconds between looks at a broadcast's progress: a group or channel may get only
 # 20 messages a minute, edits included, and the notice itself may be one of them.
@@ -72,18 +81,50 @@ async def broadcast(update: Update, context: Context) -> None:
 
 
 async def announce(update: Update, context: Context) -> None:
+    """The admin's text with its formatting, as the article file it will become: the
+    preview is what chats will get (its full text), then the usual confirmation."""
     if await refuse(update, context):
         return
     message = update.effective_message
-    text = (message.text or "").split(maxsplit=1)[1].strip() if context.args else ""
-    if not text:
+    html = _COMMAND.sub("", message.text_html or "", count=1)
+    if not context.args or not html.strip():
         await reply(update, context, "announce_usage")
         return
+    rt = runtime(context)
     lang = language(update, context)
-    title = t("announcement", runtime(context).config.lang)
-    preview_chat = _preview_chat(update, context, lang)
-    await runtime(context).sender.send_now(preview_chat, announcement(title, text)[:1], "announce")
-    await _ask(update, context, {"kind": "announcement", "text": text, "title": title})
+    heading, html = split_title(html)
+    title = heading or t("announcement", rt.config.lang)
+    author = update.effective_user.full_name
+    markdown = to_markdown(html)
+    now = datetime.now(rt.config.tz)
+    text = announcement_file(title, author, markdown, now)
+    try:
+        article = parse_article(text.encode(), Path("announcement.md"), Path("."), rt.config)
+    except ArticleError as error:
+        await reply(update, context, "announce_unreadable", reason=error.reason)
+        return
+    preview = format_article(article, lang, rt.config.tz).text[:1]
+    await rt.sender.send_now(_preview_chat(update, context, lang), preview, "announce")
+    action = {"kind": "announcement", "title": title, "author": author, "markdown": markdown}
+    await _ask(update, context, {**action, "when": now})
+
+
+async def _publish(context: Context, action: dict[str, Any]) -> str | None:
+    """The announcement's file written and scanned in: its article id."""
+    rt = runtime(context)
+    folder = rt.config.announce_dir
+    path = await asyncio.to_thread(
+        write_announcement,
+        folder,
+        action["title"],
+        action["author"],
+        action["markdown"],
+        action["when"],
+    )
+    log.info("announcement written to %s", path)
+    await scan_now(rt)
+    article_id = path_id(path, folder)
+    return article_id if rt.store.published(article_id) else None
 
 
 def _preview_chat(update: Update, context: Context, lang: str) -> Chat:
@@ -127,7 +168,10 @@ async def confirm_button(update: Update, context: Context) -> None:
         await query.edit_message_text(t("broadcast_cancelled", lang))
         return
     store = runtime(context).store
-    article_id = action.get("article_id") or store.add_announcement(action["text"], action["title"])
+    article_id = action.get("article_id") or await _publish(context, action)
+    if article_id is None:
+        await query.edit_message_text(t("announce_unreadable", lang, reason="?"))
+        return
     broadcast_id, _ = store.broadcast(article_id, by_user=update.effective_user.id)
     log.info("broadcast %s of %s by %s", broadcast_id, article_id, update.effective_user.id)
     runtime(context).dispatcher.wake()

@@ -4,7 +4,6 @@ and the handlers people talk to."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
@@ -32,7 +31,8 @@ from bot.flood import FloodControl
 from bot.i18n import t
 from bot.ledger import Clock, Store
 from bot.runtime import Runtime
-from bot.scanner import Scanner, ScanReport
+from bot.scanner import Scanner
+from bot.scanning import scan_now
 from bot.throttle import Throttle
 from bot.transport import PTBTransport
 from bot.update_order import OrderPerChat
@@ -75,6 +75,7 @@ def build_application(
     if rate_limits:
         builder = builder.rate_limiter(FloodControl())
     application = builder.build()
+    config.announce_dir.mkdir(parents=True, exist_ok=True)  # taken in empty by the first scan
     store = Store(config.db, clock)
     sender = Sender(store, PTBTransport(application.bot), config, policy)
     runtime = Runtime(
@@ -178,51 +179,6 @@ async def scan_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     await scan_now(runtime_of(context.application))
 
 
-async def scan_now(runtime: Runtime) -> None:
-    """One scan off the event loop; new deliveries wake the dispatcher at once. Asked
-    for during a scan (a watched folder changed), that scan goes round once more."""
-    runtime.scan_wanted = True
-    if runtime.scanning.locked():
-        return
-    async with runtime.scanning:
-        while runtime.scan_wanted and not runtime.stopping.is_set():
-            runtime.scan_wanted = False
-            await _scan_once(runtime)
-    if runtime.indexer is None or runtime.indexer.done():
-        runtime.indexer = asyncio.create_task(index_for_search(runtime), name="search index")
-
-
-async def _scan_once(runtime: Runtime) -> None:
-    try:
-        report: ScanReport = await asyncio.to_thread(runtime.scanner.scan)
-    except Exception as error:  # the next interval tries again
-        runtime.scan_failures += 1
-        if runtime.scan_failures == 1:
-            log.exception("the scan failed; it runs again at the next interval")
-        else:
-            log.error("the scan failed again (%d times): %r", runtime.scan_failures, error)
-        with contextlib.suppress(Exception):
-            runtime.store.record_trouble("scan", repr(error))
-        return
-    runtime.scan_failures = 0
-    if report.new or report.changed or report.withdrawn or report.work:
-        log.info("scan: %s", report.summary())
-    if report.work:
-        runtime.dispatcher.wake()
-
-
-async def index_for_search(runtime: Runtime) -> None:
-    """The search index catches up with the scan in small batches, off the event loop
-    (a first scan of a large archive leaves thousands; search reads them with LIKE)."""
-    try:
-        while not runtime.stopping.is_set() and await asyncio.to_thread(
-            runtime.store.index_for_search
-        ):
-            pass
-    except Exception:  # the next scan starts it again
-        log.exception("filling the search index failed")
-
-
 async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     await runtime_of(context.application).digests.send_due()
 
@@ -234,7 +190,7 @@ async def _start(application: Application) -> None:
     runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="dispatcher"))
     if runtime.config.watch:
         watching = watch_folders(
-            runtime.config.articles, lambda: scan_now(runtime), runtime.stopping
+            runtime.config.folders, lambda: scan_now(runtime), runtime.stopping
         )
         runtime.tasks.append(asyncio.create_task(watching, name="watcher"))
     chats = runtime.store.recipients(None)

@@ -43,6 +43,12 @@ class Config:
     edits: bool = True  # a corrected notice edits every delivered copy in place
     site_url: str | None = None  # where the blog is published: relative links resolve here
     permalink: str = ":year/:month/:day/:title/"  # a notice's page under site_url (Hexo's)
+    announce_dir: Path = Path("state/announcements")  # where /announce writes its files
+
+    @property
+    def folders(self) -> tuple[Path, ...]:
+        """Every folder scanned: the articles', then the announcements'."""
+        return tuple(dict.fromkeys((*self.articles, self.announce_dir)))
 
 
 def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Config:
@@ -70,6 +76,7 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
         edits=_switch("NOTICEBOT_EDITS", get("NOTICEBOT_EDITS", "on")),
         site_url=_optional_url("NOTICEBOT_SITE_URL", get("NOTICEBOT_SITE_URL")),
         permalink=_permalink(get("NOTICEBOT_PERMALINK", ":year/:month/:day/:title/")),
+        announce_dir=Path(get("NOTICEBOT_ANNOUNCE_DIR", "state/announcements")),
     )
 
 

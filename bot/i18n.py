@@ -149,7 +149,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     "digest_title": {"zh": "今日通知汇总（{count} 篇）：", "en": "Today's notices ({count}):"},
     # admin
     "broadcast_usage": {"zh": "用法：/broadcast 编号", "en": "Usage: /broadcast id"},
-    "announce_usage": {"zh": "用法：/announce 公告内容", "en": "Usage: /announce text"},
+    "announce_usage": {
+        "zh": "用法：/announce 公告内容（第一行全部加粗即为标题；可用加粗、链接和列表）",
+        "en": "Usage: /announce text (a first line all in bold is the title; bold, links"
+        " and lists are kept)",
+    },
+    "announce_unreadable": {
+        "zh": "公告无法保存：{reason}",
+        "en": "The announcement could not be saved: {reason}",
+    },
     "broadcast_confirm": {
         "zh": "将推送给 {count} 个订阅者。确认吗？",
         "en": "This goes to {count} subscribers. Send it?",

@@ -5,7 +5,8 @@ read again, so a rescan of an unchanged archive costs one directory walk and one
 query. New articles are queued for the chats whose filters match, except on the
 first scan of each folder (an existing archive is not pushed; a folder that is
 missing is baselined when it appears), for articles older than
-``NOTICEBOT_MAX_AGE_DAYS``, and no earlier than the article's own date.
+``NOTICEBOT_MAX_AGE_DAYS``, for the announcements folder (an announcement goes
+out as its broadcast), and no earlier than the article's own date.
 """
 
 from __future__ import annotations
@@ -119,16 +120,16 @@ class Scanner:
 
     def scan(self, progress: Progress | None = None) -> ScanReport:
         self._chats = None
-        present = [root for root in self.config.articles if root.exists()]
+        present = [root for root in self.config.folders if root.exists()]
         new_roots = [root for root in present if not self._baselined(root)]
         report = ScanReport(first_scan=bool(new_roots))
         known = self.store.file_states()
         seen: set[str] = set()
         todo: list[ToRead] = []
-        for root in self.config.articles:
-            if root not in present:
-                report.missing_roots.append(str(root))
-                continue
+        missing = [root for root in self.config.folders if root not in present]
+        # the announcements folder appears with the first announcement: not worth a warning
+        report.missing_roots = [str(r) for r in missing if r != self.config.announce_dir]
+        for root in present:
             for path, stat in article_stats(root):
                 seen.add(path)
                 state = known.get(path)
@@ -138,7 +139,7 @@ class Scanner:
                         report.invalid.append((path, state.error))
                 else:
                     todo.append((path, root, stat))
-        missing_roots = tuple(report.missing_roots)
+        missing_roots = tuple(map(str, missing))
         gone = {
             path: state
             for path, state in known.items()
@@ -153,9 +154,9 @@ class Scanner:
         for chunk, read in zip(chunks, self._read(chunks), strict=True):
             with self.store.transaction():  # a commit per file was a sixth of a first scan
                 for (path, root, stat), article in zip(chunk, read, strict=True):
-                    self._scan_file(
-                        path, root, stat, article, known.get(path), report, root in new_roots
-                    )
+                    # a folder's first scan pushes nothing; announcements go out as broadcasts
+                    silent = root in new_roots or root == self.config.announce_dir
+                    self._scan_file(path, root, stat, article, known.get(path), report, silent)
             done += len(chunk)
             if progress:
                 progress(done, len(todo))
@@ -214,7 +215,7 @@ class Scanner:
         read: ReadFile | ArticleError,
         before: FileState | None,
         report: ScanReport,
-        baseline: bool,
+        silent: bool,
     ) -> None:
         """Record what one file says, in one transaction: the article, its version and
         its deliveries are saved together or not at all."""
@@ -250,7 +251,7 @@ class Scanner:
                 report.withdrawn.append(article_id)
                 report.retracting += self.store.retract_article(article_id, "article withdrawn")
                 return
-            if status == ACTIVE and old_status != ACTIVE and not baseline:
+            if status == ACTIVE and old_status != ACTIVE and not silent:
                 self._queue(read, report)
             if status == ACTIVE and old and old["content_hash"] != version:
                 # a correction; or published again while copies were still being retracted

@@ -80,6 +80,7 @@ def bot_config(tmp_path: Path, emulator: Emulator, **overrides: object) -> Confi
         "api_url": emulator.url,
         "articles": (articles,),
         "db": tmp_path / "state" / "noticebot.db",
+        "announce_dir": tmp_path / "state" / "announcements",
     }
     return Config(**{**values, **overrides})  # type: ignore[arg-type]
 
@@ -123,8 +124,10 @@ def message_update(
     thread_id: int | None = None,
     kind: str = "message",
     forward: bool = False,
+    entities: list[dict] | None = None,
 ) -> dict:
-    """An update as Telegram sends it: a message (or edited message, or channel post)."""
+    """An update as Telegram sends it: a message (or edited message, or channel post);
+    ``entities`` (offsets in UTF-16 units) follow the command's own."""
     message: dict = {
         "message_id": int(time.time() * 1000) % 1_000_000_000,
         "date": int(time.time()),
@@ -142,6 +145,8 @@ def message_update(
     if text.startswith("/"):
         length = len(text.split()[0])
         message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+    if entities:
+        message["entities"] = [*message.get("entities", []), *entities]
     if thread_id is not None:
         message["message_thread_id"] = thread_id
         message["is_topic_message"] = True

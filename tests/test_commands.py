@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.ledger import Chat
 from tests.botenv import (
     ADMIN,
     LiveBot,
@@ -236,7 +237,7 @@ async def test_non_admins_are_refused_and_nothing_is_sent(bot: LiveBot) -> None:
 
 
 async def test_announce_splits_a_long_text(bot: LiveBot) -> None:
-    await bot.say(message_update(121, "/subscribe"))
+    bot.runtime.store.subscribe(Chat(121, mode="full"))
     text = "居民朋友们：" + "请按时参加核酸检测，注意个人防护。" * 600
     assert len(text) > 10_000
     _preview, question = await bot.say(message_update(ADMIN, f"/announce {text}"), replies=2)
@@ -245,12 +246,12 @@ async def test_announce_splits_a_long_text(bot: LiveBot) -> None:
     bot.emulator.push(callback_update(ADMIN, ADMIN, token, message_id=question.message_ids[0]))
     for _ in range(200):
         parts = [c for c in bot.emulator.calls[start:] if c.ok and c.params.get("chat_id") == 121]
-        if len(parts) >= 3:
+        if len(parts) >= 4:
             break
         await bot.quiet(0.05)
-    texts = [_text(p) for p in parts]
-    assert len(texts) == 3 and all(len(t) <= 4096 for t in texts)
-    assert texts[0].startswith("通知\n\n居民朋友们：")
+    card, *texts = [_text(p) for p in parts]
+    assert card.startswith("通知\n") and len(texts) == 3 and all(len(t) <= 4096 for t in texts)
+    assert texts[0].startswith("通知\n")
     assert "".join(texts).replace("\n", "").count("请按时参加核酸检测") == 600
 
 
@@ -375,3 +376,57 @@ async def _answered(bot: LiveBot, start: int) -> list[Call]:
             return answers
         await bot.quiet(0.05)
     raise AssertionError("the button was not answered")
+
+
+def _entity(text: str, part: str, kind: str, **extra: str) -> dict:
+    """An entity over the first ``part`` in ``text``, in UTF-16 units as Telegram counts."""
+    start = len(text[: text.index(part)].encode("utf-16-le")) // 2
+    length = len(part.encode("utf-16-le")) // 2
+    return {"type": kind, "offset": start, "length": length, **extra}
+
+
+async def test_an_announcement_keeps_its_formatting_in_its_file_and_every_chat(
+    bot: LiveBot,
+) -> None:
+    """Bold, a link and a list typed in /announce: Markdown in the announcement's file,
+    entities and bullets in every chat; the file is the notice from then on."""
+    bot.runtime.store.subscribe(Chat(131))
+    bot.runtime.store.subscribe(Chat(132, mode="full"))
+    text = "/announce 停水通知\n本周六上午停水，详见公告。\n- 甲楼\n- 乙楼"
+    entities = [
+        _entity(text, "停水通知", "bold"),
+        _entity(text, "上午", "bold"),
+        _entity(text, "公告", "text_link", url="https://jmj.example.org/a"),
+    ]
+    update = message_update(ADMIN, text, entities=entities)
+    preview, question = await bot.say(update, replies=2)
+    assert _text(preview).startswith("停水通知\n")  # the first bold line is the title
+    token = question.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    start = bot.mark()
+    bot.emulator.push(callback_update(ADMIN, ADMIN, token, message_id=question.message_ids[0]))
+    await bot.wait_calls(start, 4)  # the progress message, the card, the card and full text
+    (path,) = bot.runtime.config.announce_dir.glob("*.md")
+    written = path.read_text("utf-8")
+    assert "title: 停水通知" in written and "author: user900" in written and "公告" in written
+    assert "本周六**上午**停水，详见[公告](https://jmj.example.org/a)。" in written
+    assert "\n* 甲楼\n* 乙楼\n" in written
+    for _ in range(100):
+        full = [c for c in bot.emulator.calls[start:] if c.ok and c.params.get("chat_id") == 132]
+        if len(full) >= 2:
+            break
+        await bot.quiet(0.05)
+    text_part = full[1].params
+    assert text_part["text"].endswith("本周六上午停水，详见公告。\n\n• 甲楼\n• 乙楼")
+    shown = {
+        (e["type"], text_part["text"][e["offset"] : e["offset"] + e["length"]])
+        for e in text_part["entities"]
+    }
+    assert {("bold", "上午"), ("text_link", "公告")} <= shown
+    (card,) = [c for c in bot.emulator.calls[start:] if c.ok and c.params.get("chat_id") == 131]
+    assert _text(card).startswith("停水通知\n")
+    path.unlink()  # deleting the file withdraws the announcement from every chat
+    for _ in range(200):
+        if bot.emulator.shown(131) == bot.emulator.shown(132) == []:
+            break
+        await bot.quiet(0.05)
+    assert bot.emulator.shown(131) == bot.emulator.shown(132) == []

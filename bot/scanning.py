@@ -1,0 +1,60 @@
+"""Scans as the running bot does them: on its schedule, when a watched folder
+changes, or when an announcement was written; then the search index catches up."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from bot.runtime import Runtime
+from bot.scanner import ScanReport
+
+log = logging.getLogger(__name__)
+
+
+async def scan_now(runtime: Runtime) -> None:
+    """A scan off the event loop; new deliveries wake the dispatcher at once.
+
+    Returns when a scan that began after the call has finished (what an announcement
+    needs: its file is in the ledger). Asked for during a scan, that scan goes round
+    once more, and the callers waiting for it share that round.
+    """
+    runtime.scan_wanted = True
+    async with runtime.scanning:
+        while runtime.scan_wanted and not runtime.stopping.is_set():
+            runtime.scan_wanted = False
+            await _scan_once(runtime)
+    if runtime.indexer is None or runtime.indexer.done():
+        runtime.indexer = asyncio.create_task(index_for_search(runtime), name="search index")
+
+
+async def _scan_once(runtime: Runtime) -> None:
+    try:
+        report: ScanReport = await asyncio.to_thread(runtime.scanner.scan)
+    except Exception as error:  # the next interval tries again
+        runtime.scan_failures += 1
+        if runtime.scan_failures == 1:
+            log.exception("the scan failed; it runs again at the next interval")
+        else:
+            log.error("the scan failed again (%d times): %r", runtime.scan_failures, error)
+        with contextlib.suppress(Exception):
+            runtime.store.record_trouble("scan", repr(error))
+        return
+    runtime.scan_failures = 0
+    if report.new or report.changed or report.withdrawn or report.work:
+        log.info("scan: %s", report.summary())
+    if report.work:
+        runtime.dispatcher.wake()
+
+
+async def index_for_search(runtime: Runtime) -> None:
+    """The search index catches up with the scan in small batches, off the event loop
+    (a first scan of a large archive leaves thousands; search reads them with LIKE)."""
+    try:
+        while not runtime.stopping.is_set() and await asyncio.to_thread(
+            runtime.store.index_for_search
+        ):
+            pass
+    except Exception:  # the next scan starts it again
+        log.exception("filling the search index failed")
