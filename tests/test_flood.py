@@ -112,11 +112,11 @@ async def test_a_burst_of_commands_gets_every_reply(
 async def test_a_stalled_broadcast_edits_its_progress_only_when_it_changes(
     tmp_path: Path, emulator: Emulator
 ) -> None:
-    """One chat's delivery backs off for about 30 s; the progress message is looked at
+    """One chat's delivery backs off for about 15 s; the progress message is looked at
     every 2 s all that time, and never edited to the text it already shows."""
     (tmp_path / "articles").mkdir()
     shutil.copy(SEED, tmp_path / "articles")
-    policy = SendPolicy(backoff_base=1.0, backoff_cap=8.0)
+    policy = SendPolicy(backoff_base=0.5, backoff_cap=4.0)
     async with live_bot(tmp_path, emulator, policy=policy) as bot:
         bot.runtime.scanner.scan()
         for chat in (401, 402, 403):
