@@ -11,37 +11,28 @@ out as its broadcast), and no earlier than the article's own date.
 
 from __future__ import annotations
 
-import json
 import logging
-import multiprocessing
 import os
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from bot.articles import (
-    Article,
     ArticleError,
     article_from_json,
     article_stats,
     article_to_json,
-    load_article,
-    path_id,
 )
 from bot.config import Config
 from bot.formatter import MODE_DIGEST
 from bot.ledger import ACTIVE, WITHDRAWN, Chat, FileState, Store
+from bot.sources import ReadFile
+from bot.sources.folders import PARALLEL_FROM, ToRead, read_files
 
 log = logging.getLogger(__name__)
 
 FIRST_SCAN_KEY = "first_scan_done"
 CHUNK = 50  # files read and saved in one transaction
-PARALLEL_FROM = 400  # files to read before worker processes pay for their start
-ToRead = tuple[str, Path, os.stat_result]
 Progress = Callable[[int, int], None]
 
 
@@ -151,7 +142,9 @@ class Scanner:
         self._live_ids = {s.article_id for p, s in known.items() if p in seen and s.article_id}
         chunks = [todo[start : start + CHUNK] for start in range(0, len(todo), CHUNK)]
         done = 0
-        for chunk, read in zip(chunks, self._read(chunks), strict=True):
+        for chunk, read in zip(
+            chunks, read_files(chunks, self.config, self.parallel_from), strict=True
+        ):
             with self.store.transaction():  # a commit per file was a sixth of a first scan
                 for (path, root, stat), article in zip(chunk, read, strict=True):
                     # a folder's first scan pushes nothing; announcements go out as broadcasts
@@ -165,47 +158,6 @@ class Scanner:
         for root in new_roots:  # a folder missing now is baselined when it appears
             self.store.set_meta(f"{FIRST_SCAN_KEY}:{root}", str(self.store.clock()))
         return report
-
-    def _read(self, chunks: list[list[ToRead]]) -> Iterator[list[ReadFile | ArticleError]]:
-        """The chunks' files read and parsed, in order, without holding the ledger.
-
-        Many files are read by worker processes, one per core, while this process
-        saves what they read: parsing is two thirds of a first scan, and one process
-        uses one core. A few chunks run ahead, not all: memory stays small.
-        """
-        workers = _cores()
-        if workers < 2 or sum(map(len, chunks)) < self.parallel_from:
-            for chunk in chunks:
-                yield _read_chunk(_files(chunk), self.config)
-            return
-        pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
-            workers,
-            mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded process
-            initializer=_start_worker,
-            initargs=(self.config,),
-        )
-        ahead: deque[tuple[list[ToRead], Future[list[ReadFile | ArticleError]] | None]] = deque()
-        try:
-            for chunk in chunks:
-                ahead.append((chunk, pool.submit(_read_chunk, _files(chunk)) if pool else None))
-                while ahead and (len(ahead) > 2 * workers or chunk is chunks[-1]):
-                    done, future = ahead.popleft()
-                    try:
-                        read = future.result() if future else None
-                    except BrokenProcessPool as error:
-                        log.warning(
-                            "scan workers failed (%s); this process reads the rest. (A script"
-                            " that scans needs `if __name__ == '__main__':`.)",
-                            error.__cause__ or error,
-                        )
-                        if pool:
-                            pool.shutdown(wait=False, cancel_futures=True)
-                        pool, read = None, None
-                        ahead = deque((waiting, None) for waiting, _ in ahead)
-                    yield read if read is not None else _read_chunk(_files(done), self.config)
-        finally:
-            if pool:
-                pool.shutdown(wait=True, cancel_futures=True)
 
     def _scan_file(
         self,
@@ -303,69 +255,3 @@ class Scanner:
             if self.store.set_article_status(article_id, WITHDRAWN):
                 report.withdrawn.append(article_id)
             report.retracting += self.store.retract_article(article_id, "article withdrawn")
-
-
-_worker_config: Config | None = None
-
-
-def _start_worker(config: Config) -> None:
-    global _worker_config
-    _worker_config = config
-
-
-@dataclass(frozen=True)
-class ReadFile:
-    """An article file as the scan reads it, ready to save: plain values, which pass
-    between processes at a fraction of the cost of an Article (dates, pictures)."""
-
-    row: dict[str, Any]  # the articles row, less its path and status
-    version: str  # article_to_json(article): what the ledger keeps of this version
-    draft: bool
-    names: tuple[str, ...]  # categories and tags, which chats' filters match
-    named_by_path: bool  # its id is its path's (no id in the front matter)
-
-
-def _read_chunk(
-    files: list[tuple[str, Path]], config: Config | None = None
-) -> list[ReadFile | ArticleError]:
-    config = config or _worker_config
-    assert config is not None, "a worker starts with the scanner's config"
-    read: list[ReadFile | ArticleError] = []
-    for path, root in files:
-        try:
-            article = load_article(Path(path), root, config)
-        except ArticleError as error:
-            read.append(error)
-            continue
-        named_by_path = article.id == path_id(Path(path), root)
-        names = (*article.categories, *article.tags)
-        read.append(
-            ReadFile(_row(article), article_to_json(article), article.draft, names, named_by_path)
-        )
-    return read
-
-
-def _files(chunk: list[ToRead]) -> list[tuple[str, Path]]:
-    return [(path, root) for path, root, _ in chunk]
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def _row(article: Article) -> dict[str, Any]:
-    return {
-        "id": article.id,
-        "title": article.title,
-        "date": article.date.timestamp(),
-        "categories": json.dumps(list(article.categories), ensure_ascii=False),
-        "tags": json.dumps(list(article.tags), ensure_ascii=False),
-        "search_text": article.body.text,
-        "content_hash": article.content_hash,
-        "error": None,
-        "urgent": int(article.urgent),
-        "expires": article.expires.timestamp() if article.expires else None,
-    }

@@ -7,9 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.announcements import announcement_file, split_title, to_markdown, write_announcement
 from bot.articles import parse_article
 from bot.config import Config
+from bot.sources.announcements import (
+    announcement_file,
+    split_title,
+    to_markdown,
+    write_announcement,
+)
 
 
 def _read_back(markdown: str) -> str:

@@ -153,12 +153,12 @@ def test_worker_processes_read_what_one_process_reads(
     helped.parallel_from = 1
     spawned = []
     with patch(
-        "bot.scanner.ProcessPoolExecutor",
+        "bot.sources.folders.ProcessPoolExecutor",
         side_effect=lambda *a, **k: spawned.append(1) or ProcessPoolExecutor(*a, **k),
     ):
         assert helped.scan().as_dict() == alone.scan().as_dict()
     assert spawned == [1]
-    assert not [r.getMessage() for r in caplog.records if r.name == "bot.scanner"]
+    assert not [r.getMessage() for r in caplog.records if r.name == "bot.sources.folders"]
     assert _ledger(helped.store) == _ledger(alone.store)
     assert len(_ledger(alone.store)["files"]) == len(list(REAL_POSTS.glob("*.md"))) + 3
 

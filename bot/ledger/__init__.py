@@ -8,6 +8,7 @@
 - :mod:`bot.ledger.chats`: subscriptions and settings;
 - :mod:`bot.ledger.deliveries`: one row per (article, chat) and its transitions;
 - :mod:`bot.ledger.broadcasts`: admin broadcasts and their progress;
+- :mod:`bot.ledger.feeds`: each feed's last fetch, change and error;
 - :mod:`bot.ledger.reports`: status and statistics.
 """
 
@@ -18,6 +19,7 @@ from bot.ledger.broadcasts import Broadcasts
 from bot.ledger.catalogue import Catalogue, FileState
 from bot.ledger.chats import Chat
 from bot.ledger.deliveries import Delivery, PartIds, Work
+from bot.ledger.feeds import Feeds, FeedState
 from bot.ledger.owner import LedgerBusy
 from bot.ledger.reports import Reports
 from bot.ledger.schema import SCHEMA_VERSION
@@ -35,7 +37,7 @@ from bot.ledger.states import (
 )
 
 
-class Store(Catalogue, Broadcasts, Reports):
+class Store(Catalogue, Broadcasts, Feeds, Reports):
     """The ledger: every part, over one connection."""
 
 
@@ -54,6 +56,7 @@ __all__ = [
     "Chat",
     "Clock",
     "Delivery",
+    "FeedState",
     "FileState",
     "LedgerBusy",
     "PartIds",

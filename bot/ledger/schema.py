@@ -234,6 +234,30 @@ def _v8(db: sqlite_utils.Database) -> None:
     db.execute("COMMIT")
 
 
+def _v9(db: sqlite_utils.Database) -> None:
+    """Feeds: what the last fetch of each said (for conditional GET), when it changed,
+    its errors and when to try again."""
+    if db["feeds"].exists():
+        return
+    db["feeds"].create(
+        {
+            "url": str,
+            "etag": str,
+            "last_modified": str,
+            "fetched_at": float,  # the last answer, 304 included
+            "changed_at": float,  # the last answer with new content
+            "baselined_at": float,  # the first read: its entries were taken in, not pushed
+            "entries": int,
+            "error": str,
+            "error_at": float,
+            "failures": int,  # in a row
+            "next_at": float,
+        },
+        pk="url",
+        defaults={"failures": 0, "entries": 0},
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v1,
     _v2,
@@ -243,5 +267,6 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v6,
     _v7,
     _v8,
+    _v9,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

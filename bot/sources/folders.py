@@ -1,0 +1,102 @@
+"""Article folders as a source of notices: the files that changed since the ledger
+last saw them, read and parsed, many at once in worker processes (spawn, one per
+core) while the scanner saves what they read."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from bot.articles import ArticleError, load_article, path_id
+from bot.config import Config
+from bot.sources import ReadFile, read_file
+
+log = logging.getLogger(__name__)
+
+PARALLEL_FROM = 400  # files to read before worker processes pay for their start
+ToRead = tuple[str, Path, os.stat_result]
+
+
+def read_files(
+    chunks: list[list[ToRead]], config: Config, parallel_from: int = PARALLEL_FROM
+) -> Iterator[list[ReadFile | ArticleError]]:
+    """The chunks' files read and parsed, in order, without holding the ledger.
+
+    Many files are read by worker processes, one per core, while this process
+    saves what they read: parsing is two thirds of a first scan, and one process
+    uses one core. A few chunks run ahead, not all: memory stays small.
+    """
+    workers = _cores()
+    if workers < 2 or sum(map(len, chunks)) < parallel_from:
+        for chunk in chunks:
+            yield _read_chunk(_files(chunk), config)
+        return
+    pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded process
+        initializer=_start_worker,
+        initargs=(config,),
+    )
+    ahead: deque[tuple[list[ToRead], Future[list[ReadFile | ArticleError]] | None]] = deque()
+    try:
+        for chunk in chunks:
+            ahead.append((chunk, pool.submit(_read_chunk, _files(chunk)) if pool else None))
+            while ahead and (len(ahead) > 2 * workers or chunk is chunks[-1]):
+                done, future = ahead.popleft()
+                try:
+                    read = future.result() if future else None
+                except BrokenProcessPool as error:
+                    log.warning(
+                        "scan workers failed (%s); this process reads the rest. (A script"
+                        " that scans needs `if __name__ == '__main__':`.)",
+                        error.__cause__ or error,
+                    )
+                    if pool:
+                        pool.shutdown(wait=False, cancel_futures=True)
+                    pool, read = None, None
+                    ahead = deque((waiting, None) for waiting, _ in ahead)
+                yield read if read is not None else _read_chunk(_files(done), config)
+    finally:
+        if pool:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+_worker_config: Config | None = None
+
+
+def _start_worker(config: Config) -> None:
+    global _worker_config
+    _worker_config = config
+
+
+def _read_chunk(
+    files: list[tuple[str, Path]], config: Config | None = None
+) -> list[ReadFile | ArticleError]:
+    config = config or _worker_config
+    assert config is not None, "a worker starts with the scanner's config"
+    read: list[ReadFile | ArticleError] = []
+    for path, root in files:
+        try:
+            article = load_article(Path(path), root, config)
+        except ArticleError as error:
+            read.append(error)
+            continue
+        read.append(read_file(article, article.id == path_id(Path(path), root)))
+    return read
+
+
+def _files(chunk: list[ToRead]) -> list[tuple[str, Path]]:
+    return [(path, root) for path, root, _ in chunk]
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
