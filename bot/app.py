@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 
+import httpx
 from telegram import BotCommand, BotCommandScopeChat
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -32,7 +33,8 @@ from bot.i18n import t
 from bot.ledger import Clock, Store
 from bot.runtime import Runtime
 from bot.scanner import Scanner
-from bot.scanning import scan_now
+from bot.scanning import read_feeds_now, scan_now
+from bot.sources.feeds import TIMEOUT
 from bot.throttle import Throttle
 from bot.transport import PTBTransport
 from bot.update_order import OrderPerChat
@@ -85,6 +87,8 @@ def build_application(
         sender=sender,
         dispatcher=Dispatcher(store, sender, policy.concurrency),
         digests=Digests(store, sender, config),
+        feed_reader=Scanner(store, config) if config.feeds else None,
+        http=httpx.Client(follow_redirects=True, timeout=TIMEOUT) if config.feeds else None,
     )
     application.bot_data["runtime"] = runtime
     assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
@@ -99,6 +103,10 @@ def build_application(
         job_kwargs={"max_instances": 1, "coalesce": True, **ANY_DELAY},
     )
     application.job_queue.run_repeating(digest_job, interval=60, first=5, name="digest")
+    if config.feeds:  # each feed is fetched when due; this only looks which are
+        application.job_queue.run_repeating(
+            feeds_job, interval=min(30.0, config.feed_interval), first=0, name="feeds"
+        )
     add_handlers(application)
     application.add_error_handler(on_error)
     return application
@@ -179,6 +187,10 @@ async def scan_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     await scan_now(runtime_of(context.application))
 
 
+async def feeds_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await read_feeds_now(runtime_of(context.application))
+
+
 async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     await runtime_of(context.application).digests.send_due()
 
@@ -203,5 +215,7 @@ async def _stop(application: Application) -> None:
     runtime.dispatcher.stop()
     indexer = [runtime.indexer] if runtime.indexer else []
     await asyncio.gather(*runtime.tasks, *indexer, return_exceptions=True)
+    if runtime.http:
+        runtime.http.close()
     runtime.store.close()
     log.info("noticebot stopped")

@@ -10,6 +10,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from bot.articles import LoadResult, load_folders
 from bot.config import LANGUAGES, Config, ConfigError, load_config
@@ -19,6 +22,7 @@ from bot.ledger import LedgerBusy, Store
 from bot.logs import setup_logging
 from bot.preview import render_html, render_json_lines, render_terminal
 from bot.scanner import Scanner, ScanReport
+from bot.sources.feeds import TIMEOUT
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,7 +131,12 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 def _scan(args: argparse.Namespace, config: Config) -> int:
     store = Store(config.db)
     progress = _progress_bar if sys.stderr.isatty() and not args.json else None
-    report = Scanner(store, config).scan(progress=progress)
+    scanner = Scanner(store, config)
+    report = scanner.scan(progress=progress)
+    if config.feeds:
+        with httpx.Client(follow_redirects=True, timeout=TIMEOUT) as client:
+            feeds = scanner.read_feeds(client)
+        report = report.merged(feeds)
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
@@ -165,6 +174,8 @@ def _print_report(report: ScanReport) -> None:
         print(f"  invalid: {path}: {reason}")
     for root in report.missing_roots:
         print(f"  missing folder (its articles kept): {root}")
+    for feed, error in report.feed_errors:
+        print(f"  feed failing (tried again later): {feed}: {error}")
 
 
 def _status(args: argparse.Namespace, config: Config) -> int:
@@ -191,10 +202,28 @@ def _status(args: argparse.Namespace, config: Config) -> int:
             f"  {failure['status']} {failure['article_id']} → {failure['chat_id']} "
             f"after {failure['attempts']} attempt(s): {failure['last_error']}"
         )
+    for feed in status["feeds"]:
+        print(f"feed {feed['url']}: {_feed_line(feed, config)}")
     for task, trouble in status["troubles"].items():
         when = format_datetime(datetime.fromtimestamp(trouble["at"], config.tz), "en", config.tz)
         print(f"{task}: failed and started again, last at {when}: {trouble['error']}")
     return 0
+
+
+def _feed_line(feed: dict[str, Any], config: Config) -> str:
+    """Last fetch, last change, last error: what a volunteer checks first."""
+
+    def when(at: float | None) -> str:
+        if at is None:
+            return "never"
+        return format_datetime(datetime.fromtimestamp(at, config.tz), "en", config.tz)
+
+    line = f"fetched {when(feed['fetched_at'])}, changed {when(feed['changed_at'])}"
+    line += f" ({feed['entries']} entries)"
+    if feed["error"]:
+        line += f"; failing ({feed['failures']} in a row) since {when(feed['error_at'])}:"
+        line += f" {feed['error']}; next try {when(feed['next_at'])}"
+    return line
 
 
 def _list(args: argparse.Namespace, config: Config) -> int:

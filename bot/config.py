@@ -8,6 +8,7 @@ variable, so startup fails with a sentence instead of a traceback.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ class Config:
     site_url: str | None = None  # where the blog is published: relative links resolve here
     permalink: str = ":year/:month/:day/:title/"  # a notice's page under site_url (Hexo's)
     announce_dir: Path = Path("state/announcements")  # where /announce writes its files
+    feeds: tuple[str, ...] = ()  # RSS, Atom or JSON Feed addresses, or files
+    feed_interval: float = 300.0  # seconds between fetches of one feed
 
     @property
     def folders(self) -> tuple[Path, ...]:
@@ -77,6 +80,8 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
         site_url=_optional_url("NOTICEBOT_SITE_URL", get("NOTICEBOT_SITE_URL")),
         permalink=_permalink(get("NOTICEBOT_PERMALINK", ":year/:month/:day/:title/")),
         announce_dir=Path(get("NOTICEBOT_ANNOUNCE_DIR", "state/announcements")),
+        feeds=_feeds(get("NOTICEBOT_FEEDS", "")),
+        feed_interval=_positive("NOTICEBOT_FEED_INTERVAL", get("NOTICEBOT_FEED_INTERVAL", "300")),
     )
 
 
@@ -104,7 +109,8 @@ def _read_file(path: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in data.items():
         if isinstance(value, list):
-            sep = "," if key.upper() in ("NOTICEBOT_ADMINS", "NOTICEBOT_UNWRAP_PROXIES") else None
+            commas = ("NOTICEBOT_ADMINS", "NOTICEBOT_UNWRAP_PROXIES", "NOTICEBOT_FEEDS")
+            sep = "," if key.upper() in commas else None
             value = (sep or os.pathsep).join(str(v) for v in value)
         out[key.upper()] = str(value)
     return out
@@ -129,6 +135,15 @@ def _permalink(value: str) -> str:
             f" :year/:month/:day/:title/), got {value!r}"
         )
     return pattern
+
+
+def _feeds(value: str) -> tuple[str, ...]:
+    """Addresses or files, separated by commas, spaces or new lines."""
+    feeds = tuple(dict.fromkeys(v for v in re.split(r"[,\s]+", value) if v))
+    for feed in feeds:
+        if "://" in feed and not feed.startswith(("http://", "https://")):
+            raise ConfigError(f"NOTICEBOT_FEEDS: {feed!r} is neither http(s) nor a file")
+    return feeds
 
 
 def _paths(value: str) -> tuple[Path, ...]:

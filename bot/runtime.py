@@ -6,6 +6,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from bot.config import Config
 from bot.delivery import Dispatcher, Sender
 from bot.digest import Digests
@@ -25,6 +27,9 @@ class Runtime:
     scanning: asyncio.Lock = field(default_factory=asyncio.Lock)  # one scan at a time
     scan_wanted: bool = False  # asked for while a scan ran: that scan goes round again
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    feed_reader: Scanner | None = None  # its own scanner: a slow feed never holds up a scan
+    http: httpx.Client | None = None  # for feeds
+    reading_feeds: asyncio.Lock = field(default_factory=asyncio.Lock)
     scan_failures: int = 0  # in a row: the first is logged with its traceback
     indexer: asyncio.Task[None] | None = None  # fills the search index after a scan
     # Admin confirmations waiting for a button press: token → what to send.

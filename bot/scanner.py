@@ -14,8 +14,10 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+
+import httpx
 
 from bot.articles import (
     ArticleError,
@@ -27,6 +29,7 @@ from bot.config import Config
 from bot.formatter import MODE_DIGEST
 from bot.ledger import ACTIVE, WITHDRAWN, Chat, FileState, Store
 from bot.sources import ReadFile
+from bot.sources.feeds import is_due, read_feed
 from bot.sources.folders import PARALLEL_FROM, ToRead, read_files
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,14 @@ class ScanReport:
     editing: int = 0  # delivered copies queued for an edit
     retracting: int = 0  # delivered copies queued to be retracted
     unpinning: int = 0  # pinned copies of notices that expired
+    feed_errors: list[tuple[str, str]] = field(default_factory=list)
+
+    def merged(self, other: ScanReport) -> ScanReport:
+        """This scan's report with another's (the feeds' beside the folders')."""
+        return ScanReport(
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+            | {"first_scan": self.first_scan}
+        )
 
     @property
     def work(self) -> int:
@@ -85,6 +96,7 @@ class ScanReport:
             "editing": self.editing,
             "retracting": self.retracting,
             "unpinning": self.unpinning,
+            "feed_errors": [{"feed": f, "error": e} for f, e in self.feed_errors],
         }
 
 
@@ -183,6 +195,19 @@ class Scanner:
         if before is None and read.named_by_path:
             read = self._same_notice_moved(read)
         article_id, version = read.row["id"], read.row["content_hash"]
+        with self.store.transaction():
+            self._save(read, path, report, silent)
+            if before and before.article_id and before.article_id != article_id:
+                self._withdraw(before.article_id, report)
+            self.store.record_file(
+                path, FileState(stat.st_size, stat.st_mtime_ns, article_id, version)
+            )
+
+    def _save(self, read: ReadFile, path: str, report: ScanReport, silent: bool) -> None:
+        """A notice as a source read it: its article and version saved, and its chats'
+        copies queued (new), edited (corrected) or retracted (withdrawn), in one
+        transaction. ``silent``: recorded, nothing queued."""
+        article_id, version = read.row["id"], read.row["content_hash"]
         self._live_ids.add(article_id)
         status = WITHDRAWN if read.draft else ACTIVE
         with self.store.transaction():
@@ -190,11 +215,6 @@ class Scanner:
             old_status = old["status"] if old else None
             if status == ACTIVE:
                 self.store.save_version(article_id, version, read.version)
-            if before and before.article_id and before.article_id != article_id:
-                self._withdraw(before.article_id, report)
-            self.store.record_file(
-                path, FileState(stat.st_size, stat.st_mtime_ns, article_id, version)
-            )
             if result == "new":
                 report.new.append(article_id)
             elif result == "changed":
@@ -212,6 +232,31 @@ class Scanner:
                 report.editing += self.store.retarget(
                     article_id, version, edit_sent=self.config.edits
                 )
+
+    def read_feeds(self, client: httpx.Client) -> ScanReport:
+        """Every feed that is due: its new and changed entries saved as notices (the first
+        read of a feed takes its entries in without pushing them). A broken feed is
+        recorded with its error and tried later; it never stops the others."""
+        self._chats = None
+        report = ScanReport()
+        for url in self.config.feeds:
+            state = self.store.feed_state(url)
+            now = self.store.clock()
+            if not is_due(state, now):
+                continue
+            read = read_feed(url, state, self.config, client, now)
+            silent = state.baselined_at is None
+            with self.store.transaction():
+                for entry in read.entries:
+                    if isinstance(entry, ArticleError):
+                        report.invalid.append((str(entry.path), entry.reason))
+                    else:
+                        self._save(entry, f"{url}#{entry.row['id']}", report, silent)
+                baselined = state.baselined_at or (now if read.changed else None)
+                self.store.save_feed_state(replace(read.state, baselined_at=baselined))
+            if read.state.error:
+                report.feed_errors.append((url, read.state.error))
+        return report
 
     def _same_notice_moved(self, read: ReadFile) -> ReadFile:
         """A new file with the very content of one that disappeared, and no id of its

@@ -1,5 +1,6 @@
 """Scans as the running bot does them: on its schedule, when a watched folder
-changes, or when an announcement was written; then the search index catches up."""
+changes, or when an announcement was written; feeds when they are due; then the
+search index catches up."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ async def scan_now(runtime: Runtime) -> None:
         while runtime.scan_wanted and not runtime.stopping.is_set():
             runtime.scan_wanted = False
             await _scan_once(runtime)
+    _index_later(runtime)
+
+
+def _index_later(runtime: Runtime) -> None:
     if runtime.indexer is None or runtime.indexer.done():
         runtime.indexer = asyncio.create_task(index_for_search(runtime), name="search index")
 
@@ -58,3 +63,23 @@ async def index_for_search(runtime: Runtime) -> None:
             pass
     except Exception:  # the next scan starts it again
         log.exception("filling the search index failed")
+
+
+async def read_feeds_now(runtime: Runtime) -> None:
+    """The feeds that are due, off the event loop (one at a time, however slow)."""
+    if runtime.feed_reader is None or runtime.http is None or runtime.reading_feeds.locked():
+        return
+    async with runtime.reading_feeds:
+        try:
+            report = await asyncio.to_thread(runtime.feed_reader.read_feeds, runtime.http)
+        except Exception:  # a bug: the next round tries again
+            log.exception("reading the feeds failed; they are read again at the next round")
+            return
+    for feed, error in report.feed_errors:
+        log.warning("feed %s: %s (tried again later)", feed, error)
+    if report.new or report.changed:
+        log.info("feeds: %s", report.summary())
+    if report.work:
+        runtime.dispatcher.wake()
+    if report.new or report.changed:
+        _index_later(runtime)

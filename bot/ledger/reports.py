@@ -32,6 +32,10 @@ class Reports(LedgerBase):
 
         return {
             "troubles": self.troubles(),
+            "feeds": self._rows(
+                "SELECT url, fetched_at, changed_at, entries, error, error_at, failures, next_at"
+                " FROM feeds ORDER BY url"
+            ),
             "articles": counts("SELECT status AS k, COUNT(*) AS n FROM articles GROUP BY status"),
             "chats": {
                 "active": self._rows(

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import os
+import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,10 +32,13 @@ from bot.ledger import FeedState
 from bot.sources import ReadFile, read_file
 
 MAX_BYTES = 10 * 1024 * 1024
-TIMEOUT = httpx.Timeout(20.0, connect=10.0)
+TIMEOUT = httpx.Timeout(20.0, connect=10.0)  # the bot's client; a test's may be shorter
 BACKOFF_CAP = 6 * 3600.0  # a failing feed is tried at least every six hours
 USER_AGENT = "noticebot (+https://github.com/) feed reader"
 Fetched = tuple[bytes | None, str | None, str | None]  # body (None: unchanged), ETag, time
+
+
+_PICTURE = re.compile(r"\.(jpe?g|png|gif|webp)$", re.IGNORECASE)
 
 
 class FeedError(Exception):
@@ -67,7 +72,7 @@ def read_feed(
     fetched = replace(state, fetched_at=now, next_at=now + config.feed_interval)
     if body is None:  # 304, or a file as it was
         return FeedRead(replace(fetched, error=None, failures=0), [], False)
-    parsed = feedparser.parse(body)
+    parsed = _json_feed(body) or feedparser.parse(body)
     if parsed.bozo and not parsed.entries:
         reason = f"not a feed: {parsed.get('bozo_exception') or 'nothing readable'}"
         failures = state.failures + 1
@@ -99,7 +104,7 @@ def _fetch(url: str, state: FeedState, client: httpx.Client) -> Fetched:
     if state.last_modified:
         headers["If-Modified-Since"] = state.last_modified
     try:
-        with client.stream("GET", url, headers=headers, timeout=TIMEOUT) as response:
+        with client.stream("GET", url, headers=headers) as response:
             if response.status_code == 304:
                 return None, state.etag, state.last_modified
             if response.status_code != 200:
@@ -135,17 +140,67 @@ def _read_file(path: Path, state: FeedState) -> Fetched:
         raise FeedError(f"cannot read: {error.strerror or error}") from None
 
 
+def _json_feed(body: bytes) -> feedparser.FeedParserDict | None:
+    """A JSON Feed (jsonfeed.org, version 1 and 1.1), which feedparser 6 does not
+    read, as feedparser would give it; None for anything else."""
+    if not body.lstrip().startswith(b"{"):
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError as error:
+        return feedparser.FeedParserDict(bozo=1, bozo_exception=error, entries=[])
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        return feedparser.FeedParserDict(bozo=1, bozo_exception="JSON without items", entries=[])
+    entries = [_json_item(item) for item in data["items"] if isinstance(item, dict)]
+    return feedparser.FeedParserDict(bozo=0, entries=entries)
+
+
+def _json_item(item: dict[str, Any]) -> feedparser.FeedParserDict:
+    authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+    content = []
+    if item.get("content_html"):
+        content.append({"value": str(item["content_html"]), "type": "text/html"})
+    elif item.get("content_text"):
+        content.append({"value": str(item["content_text"]), "type": "text/plain"})
+    pictures = [item.get("image"), item.get("banner_image")]
+    pictures += [
+        a.get("url")
+        for a in item.get("attachments") or []
+        if str(a.get("mime_type", "")).startswith("image/")
+    ]
+    return feedparser.FeedParserDict(
+        id=str(item.get("id") or item.get("url") or ""),
+        link=item.get("url"),
+        title=str(item.get("title") or ""),
+        content=content,
+        summary=str(item.get("summary") or ""),
+        published_parsed=_iso_time(item.get("date_published")),
+        updated_parsed=_iso_time(item.get("date_modified")),
+        tags=[{"term": str(tag)} for tag in item.get("tags") or []],
+        author=next((a.get("name") for a in authors if isinstance(a, dict)), None),
+        media_content=[{"url": url, "medium": "image"} for url in pictures if url],
+    )
+
+
+def _iso_time(value: object) -> struct_time | None:
+    try:
+        return datetime.fromisoformat(str(value)).astimezone(UTC).timetuple() if value else None
+    except ValueError:
+        return None
+
+
 def _entry(feed: str, entry: Any, config: Config, now: float) -> ReadFile | ArticleError:
     """An entry as the article file it would be, read like one."""
     guid = entry.get("id") or entry.get("link") or entry.get("title") or ""
     article_id = "f" + hashlib.sha1(f"{feed}\n{guid}".encode()).hexdigest()[:11]
     where = Path(f"{feed}#{guid}")
     meta: dict[str, Any] = {"id": article_id, "title": entry.get("title") or ""}
-    published = _date(entry.get("published_parsed") or entry.get("updated_parsed"))
-    if published:
-        meta["date"] = published
-    if entry.get("updated_parsed") and entry.get("published_parsed"):
-        meta["updated"] = _date(entry["updated_parsed"])
+    # dict.get: feedparser's own get maps a missing "updated" to "published", with a warning
+    published, updated = dict.get(entry, "published_parsed"), dict.get(entry, "updated_parsed")
+    if published or updated:
+        meta["date"] = _date(published or updated)
+    if published and updated:
+        meta["updated"] = _date(updated)
     names = [t.get("term") for t in entry.get("tags") or [] if t.get("term")]
     if names:
         meta["categories"] = names
@@ -170,7 +225,10 @@ def _body(entry: Any) -> str:
         if content.get("value"):
             return _html(content["value"], content.get("type", "text/html"))
     detail = entry.get("summary_detail") or {}
-    return _html(entry.get("summary") or "", detail.get("type", "text/html"))
+    summary = entry.get("summary") or ""
+    if summary.strip():
+        return _html(summary, detail.get("type", "text/html"))
+    return _html(entry.get("title") or "", "text/plain")  # a title is all some entries say
 
 
 def _html(value: str, kind: str) -> str:
@@ -187,9 +245,10 @@ def _images(entry: Any) -> list[str]:
         if str(link.get("type", "")).startswith("image/") and link.get("href"):
             found.append(link["href"])
     for media in entry.get("media_content") or []:
-        kind = f"{media.get('medium', '')} {media.get('type', '')}"
-        if "image" in kind and media.get("url"):
-            found.append(media["url"])
+        kind = f"{media.get('medium', '')} {media.get('type', '')}".strip()
+        url = media.get("url") or ""
+        if "image" in kind or (not kind and _PICTURE.search(url.split("?", 1)[0])):
+            found.append(url)
     for thumbnail in entry.get("media_thumbnail") or []:
         if thumbnail.get("url"):
             found.append(thumbnail["url"])
