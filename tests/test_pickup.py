@@ -20,13 +20,15 @@ def _notice(body: str) -> str:
     return f"---\ntitle: 停水通知\ndate: {now:%Y-%m-%d %H:%M:%S} +0000\n---\n\n{body}\n"
 
 
-async def _baselined(bot: LiveBot) -> None:
-    """The first scan (at start) has taken the folder in, and the dispatcher's pause
-    after a start (``RESUME_PAUSE``) is over: sends go out as soon as they are queued."""
+async def _ready(bot: LiveBot) -> int:
+    """Chat 101 subscribed, the first scan (at start) has taken the folder in, and the
+    dispatcher's pause after a start (``RESUME_PAUSE``) is over: sends go out as soon
+    as they are queued. What the emulator has had so far."""
+    bot.runtime.store.subscribe(Chat(101))
     for _ in range(250):
         if bot.runtime.store.get_meta(f"first_scan_done:{bot.articles}"):
             await asyncio.sleep(RESUME_PAUSE)
-            return
+            return bot.mark()
         await asyncio.sleep(0.02)
     raise AssertionError("no first scan")
 
@@ -35,9 +37,7 @@ async def test_a_file_written_while_the_bot_runs_is_pushed_at_once(
     tmp_path: Path, emulator: Emulator
 ) -> None:
     async with live_bot(tmp_path, emulator, scan_interval=HOUR) as bot:
-        await _baselined(bot)
-        bot.runtime.store.subscribe(Chat(101))
-        start = bot.mark()
+        start = await _ready(bot)
         (bot.articles / "2024").mkdir()
         (bot.articles / "2024" / "停水.md").write_text(_notice("本周六上午停水。"), "utf-8")
         (card,) = await bot.wait_calls(start, 1, timeout=10)
@@ -49,9 +49,7 @@ async def test_a_file_written_in_steps_goes_out_once_as_finally_written(
 ) -> None:
     """An editor saving in three writes 0.3 s apart: the chat gets the last, once."""
     async with live_bot(tmp_path, emulator, scan_interval=HOUR) as bot:
-        await _baselined(bot)
-        bot.runtime.store.subscribe(Chat(101))
-        start = bot.mark()
+        start = await _ready(bot)
         path = bot.articles / "notice.md"
         text = _notice("本周六上午停水，请提前储水。" * 10 + "最后一句。")
         for end in (len(text) // 3, 2 * len(text) // 3, len(text)):
@@ -67,9 +65,7 @@ async def test_without_watching_the_periodic_scan_still_finds_it(
     tmp_path: Path, emulator: Emulator
 ) -> None:
     async with live_bot(tmp_path, emulator, watch=False, scan_interval=1.0) as bot:
-        await _baselined(bot)
-        bot.runtime.store.subscribe(Chat(101))
-        start = bot.mark()
+        start = await _ready(bot)
         (bot.articles / "notice.md").write_text(_notice("本周六上午停水。"), "utf-8")
         assert await bot.quiet(0.5) == []  # nothing watches: it waits for the scan
         (card,) = await bot.wait_calls(start, 1, timeout=10)

@@ -19,14 +19,14 @@ from bot.articles import Article, article_to_json
 
 @dataclass(frozen=True)
 class ReadFile:
-    """An article file as the scan reads it, ready to save: plain values, which pass
-    between processes at a fraction of the cost of an Article (dates, pictures)."""
+    """A notice as its source read it (a file, a feed's entry), ready to save: plain
+    values, which pass between processes at a fraction of an Article's cost."""
 
     row: dict[str, Any]  # the articles row, less its path and status
     version: str  # article_to_json(article): what the ledger keeps of this version
     draft: bool
     names: tuple[str, ...]  # categories and tags, which chats' filters match
-    named_by_path: bool  # its id is its path's (no id in the front matter)
+    named_by_path: bool  # a file whose id is its path's (no id in its front matter)
 
 
 def read_file(article: Article, named_by_path: bool) -> ReadFile:
