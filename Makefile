@@ -21,7 +21,7 @@ preview: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 bench: $(STAMP)
 	PYTHONPATH=. $(BIN)/python -m bench.preview

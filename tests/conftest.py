@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,12 +14,20 @@ from tests.botenv import TOKEN
 from tests.emulator import Emulator
 
 SECRETS = (TOKEN, TOKEN.split(":", 1)[1])
-DEBUG_LOG = Path(__file__).resolve().parents[1] / ".pytest_cache" / "noticebot-debug.log"
+LOG_DIR = Path(__file__).resolve().parents[1] / ".pytest_cache"
+# One DEBUG log per process: with pytest-xdist (make test runs two workers) each
+# worker writes its own, and the run that started them checks them all.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+DEBUG_LOG = LOG_DIR / f"noticebot-debug-{WORKER or 'main'}.log"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """The whole suite logs at DEBUG through the bot's own formatter, into one file."""
-    DEBUG_LOG.parent.mkdir(exist_ok=True)
+    """The whole suite logs at DEBUG through the bot's own formatter, into one file a
+    process."""
+    LOG_DIR.mkdir(exist_ok=True)
+    if WORKER is None:
+        for old in LOG_DIR.glob("noticebot-debug*.log"):
+            old.unlink()
     handler = logging.FileHandler(DEBUG_LOG, mode="w", encoding="utf-8")
     handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s", TOKEN))
     handler.setLevel(logging.DEBUG)
@@ -29,15 +38,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run if the token reached any log line (httpx logs URLs at INFO, PTB at DEBUG)."""
-    if not DEBUG_LOG.exists():
-        return
-    text = DEBUG_LOG.read_text(encoding="utf-8", errors="replace")
+    if WORKER is not None:
+        return  # the run that started the workers checks their logs
+    logs = sorted(LOG_DIR.glob("noticebot-debug*.log"))
+    text = "".join(p.read_text(encoding="utf-8", errors="replace") for p in logs)
     leaked = [s for s in SECRETS if s in text]
     requests = text.count("HTTP Request:")
     if leaked or (session.testscollected > 50 and requests == 0):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         reason = "the bot token is in the DEBUG log" if leaked else "no request was logged"
-        print(f"\nFAILED token check: {reason} ({DEBUG_LOG})")
+        print(f"\nFAILED token check: {reason} ({', '.join(p.name for p in logs)})")
     else:
         print(f"\ntoken check: {requests} logged requests at DEBUG, token never shown")
 
