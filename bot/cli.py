@@ -106,14 +106,14 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     if args.console or not config.token:
         from bot.console import run_console  # python-telegram-bot loads only when running
 
-        setup_logging(args.log_level or "WARNING", config.token)
+        setup_logging(args.log_level or "WARNING", config.token, config.log_format)
         run_console(config)
         return 0
     from telegram import Update
 
     from bot.app import build_application
 
-    setup_logging(args.log_level or config.log_level, config.token)
+    setup_logging(args.log_level or config.log_level, config.token, config.log_format)
     logging.getLogger(__name__).info(
         "noticebot starting: articles %s, database %s, API %s",
         ", ".join(map(str, config.articles)),

@@ -41,6 +41,7 @@ class Config:
     max_file_bytes: int = 2 * 1024 * 1024
     max_in_flight: int = 1
     log_level: str = "INFO"
+    log_format: str = "text"  # or json: one object a line
     edits: bool = True  # a corrected notice edits every delivered copy in place
     site_url: str | None = None  # where the blog is published: relative links resolve here
     permalink: str = ":year/:month/:day/:title/"  # a notice's page under site_url (Hexo's)
@@ -76,6 +77,9 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
         ),
         max_in_flight=_whole("NOTICEBOT_MAX_IN_FLIGHT", get("NOTICEBOT_MAX_IN_FLIGHT", "1")),
         log_level=_log_level(get("NOTICEBOT_LOG_LEVEL", "INFO")),
+        log_format=_choice(
+            "NOTICEBOT_LOG_FORMAT", get("NOTICEBOT_LOG_FORMAT", "text"), ("text", "json")
+        ),
         edits=_switch("NOTICEBOT_EDITS", get("NOTICEBOT_EDITS", "on")),
         site_url=_optional_url("NOTICEBOT_SITE_URL", get("NOTICEBOT_SITE_URL")),
         permalink=_permalink(get("NOTICEBOT_PERMALINK", ":year/:month/:day/:title/")),
@@ -83,6 +87,13 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
         feeds=_feeds(get("NOTICEBOT_FEEDS", "")),
         feed_interval=_positive("NOTICEBOT_FEED_INTERVAL", get("NOTICEBOT_FEED_INTERVAL", "300")),
     )
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    word = value.strip().lower()
+    if word not in allowed:
+        raise ConfigError(f"{name} must be {' or '.join(allowed)}, got {value!r}")
+    return word
 
 
 def _switch(name: str, value: str) -> bool:

@@ -71,3 +71,9 @@ def test_a_permalink_pattern_must_name_the_post() -> None:
     )
     with pytest.raises(ConfigError, match="NOTICEBOT_PERMALINK must contain :title"):
         load_config({"NOTICEBOT_PERMALINK": ":year/:month/"})
+
+
+def test_log_format_is_text_or_json() -> None:
+    assert load_config({"NOTICEBOT_LOG_FORMAT": "JSON"}).log_format == "json"
+    with pytest.raises(ConfigError, match="NOTICEBOT_LOG_FORMAT must be text or json"):
+        load_config({"NOTICEBOT_LOG_FORMAT": "xml"})

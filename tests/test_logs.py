@@ -4,12 +4,13 @@ per-job or per-request chatter, and no traceback for a known Telegram error."""
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from pathlib import Path
 
 from bot.ledger import Chat
-from tests.botenv import message_update
+from tests.botenv import TOKEN, message_update
 from tests.chaos import article_text, prepare_ledger, start_bot, wait_for
 from tests.emulator import Emulator, Fault
 
@@ -51,3 +52,29 @@ def test_the_default_log_is_for_people(tmp_path: Path) -> None:
     for noise in ("apscheduler", "HTTP Request", "Traceback", "No error handlers"):
         assert noise not in text, f"{noise!r} in the log:\n{text}"
     assert len(lines) <= 10, text
+
+
+def test_json_logs_parse_line_by_line_without_the_token(tmp_path: Path) -> None:
+    """NOTICEBOT_LOG_FORMAT=json at DEBUG, where httpx and python-telegram-bot log the
+    API URLs with the token in them: every line one JSON object, the token nowhere."""
+    articles = prepare_ledger(tmp_path, [Chat(601)])
+    log = tmp_path / "bot.log"
+    with Emulator() as emulator:
+        process = start_bot(tmp_path, emulator, log, NOTICEBOT_LOG_FORMAT="json")
+        try:
+            wait_for(lambda: any(c.method == "getUpdates" for c in emulator.calls), 60, "start")
+            emulator.push(message_update(612, "/help"))
+            (articles / "n.md").write_text(article_text("停水通知"), encoding="utf-8")
+            wait_for(lambda: emulator.cards_per_chat().get(601) == 1, 30, "the notice")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
+    text = log.read_text(encoding="utf-8")
+    assert TOKEN not in text and TOKEN.split(":", 1)[1] not in text
+    records = [json.loads(line) for line in text.splitlines()]
+    assert len(records) > 20  # DEBUG: every request, every job
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    messages = [r["message"] for r in records]
+    assert any(m.startswith("noticebot started as @") for m in messages)
+    assert any("HTTP Request: POST" in m and "bot<token>/" in m for m in messages)
+    assert "noticebot stopped" in messages
