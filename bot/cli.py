@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -19,6 +20,13 @@ from bot.config import LANGUAGES, Config, ConfigError, load_config
 from bot.formatter import format_article
 from bot.i18n import format_counts, format_datetime
 from bot.ledger import LedgerBusy, Store
+from bot.ledger.moves import (
+    MoveError,
+    backup,
+    export_subscriptions,
+    import_subscriptions,
+    read_export,
+)
 from bot.logs import setup_logging
 from bot.preview import render_html, render_json_lines, render_terminal
 from bot.scanner import Scanner, ScanReport
@@ -83,6 +91,32 @@ def _parser() -> argparse.ArgumentParser:
         "redacted at every level",
     )
     run.set_defaults(handler=_run)
+
+    backup = commands.add_parser(
+        "backup",
+        help="copy the ledger consistently, even while the bot runs",
+        description="Copy NOTICEBOT_DB with SQLite's online backup API (one consistent "
+        "snapshot while the bot goes on writing) and check the copy's integrity.",
+    )
+    backup.add_argument("file", type=Path, metavar="FILE", help="where the copy goes")
+    backup.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    backup.set_defaults(handler=_backup)
+    export = commands.add_parser(
+        "export",
+        help="the subscriptions and their settings as JSON, for a new token or server",
+        description="Every subscribed chat with its settings (language, mode, filters, quiet "
+        "hours, digest time, forum topic) as JSON; `noticebot import` reads it.",
+    )
+    export.add_argument("file", type=Path, nargs="?", metavar="FILE", help="default: stdout")
+    export.set_defaults(handler=_export)
+    load = commands.add_parser(
+        "import",
+        help="subscribe the chats of an export, with their settings",
+        description="Subscribe every chat of a `noticebot export` (FILE, or - for stdin), "
+        "with its settings; chats already in the ledger take the exported settings.",
+    )
+    load.add_argument("file", metavar="FILE", help="an export, or - for standard input")
+    load.set_defaults(handler=_import)
 
     for name, handler, text in (
         ("scan", _scan, "scan the article folders once now and queue new notices"),
@@ -207,6 +241,43 @@ def _status(args: argparse.Namespace, config: Config) -> int:
     for task, trouble in status["troubles"].items():
         when = format_datetime(datetime.fromtimestamp(trouble["at"], config.tz), "en", config.tz)
         print(f"{task}: failed and started again, last at {when}: {trouble['error']}")
+    return 0
+
+
+def _backup(args: argparse.Namespace, config: Config) -> int:
+    try:
+        copy = backup(config.db, args.file, force=args.force)
+    except (MoveError, OSError, sqlite3.Error) as error:
+        print(f"noticebot backup: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"backed up {config.db} to {copy.path} ({copy.bytes:,} bytes, integrity ok):"
+        f" {copy.articles} articles, {copy.chats} subscribed chats,"
+        f" {copy.sent} confirmed deliveries"
+    )
+    return 0
+
+
+def _export(args: argparse.Namespace, config: Config) -> int:
+    chats = Store(config.db).subscribed_chats()
+    text = json.dumps(export_subscriptions(chats), ensure_ascii=False, indent=1)
+    if args.file is None:
+        print(text)
+    else:
+        args.file.write_text(text + "\n", encoding="utf-8")
+        print(f"exported {len(chats)} subscribed chats to {args.file}", file=sys.stderr)
+    return 0
+
+
+def _import(args: argparse.Namespace, config: Config) -> int:
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+        chats = read_export(text)
+    except (MoveError, OSError, UnicodeDecodeError) as error:
+        print(f"noticebot import: {error}", file=sys.stderr)
+        return 1
+    new, updated = import_subscriptions(Store(config.db), chats)
+    print(f"imported {len(chats)} chats: {new} new, {updated} already known (settings taken)")
     return 0
 
 

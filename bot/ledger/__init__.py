@@ -9,6 +9,7 @@
 - :mod:`bot.ledger.deliveries`: one row per (article, chat) and its transitions;
 - :mod:`bot.ledger.broadcasts`: admin broadcasts and their progress;
 - :mod:`bot.ledger.feeds`: each feed's last fetch, change and error;
+- :mod:`bot.ledger.moves`: backups, and subscriptions exported and imported;
 - :mod:`bot.ledger.reports`: status and statistics.
 """
 
