@@ -31,6 +31,7 @@ from bot.errors import on_error
 from bot.flood import FloodControl
 from bot.i18n import t
 from bot.ledger import Clock, Store
+from bot.metrics import serve
 from bot.runtime import Runtime
 from bot.scanner import Scanner
 from bot.scanning import read_feeds_now, scan_now
@@ -200,6 +201,13 @@ async def _start(application: Application) -> None:
     runtime.store.owner.take()  # before anything is sent: LedgerBusy if another bot runs
     await set_commands(application)
     runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="dispatcher"))
+    if runtime.config.metrics_listen:
+        jobs = application.job_queue
+        runtime.metrics_server = serve(
+            runtime,
+            runtime.config.metrics_listen,
+            lambda: bool(jobs and jobs.get_jobs_by_name("scan")),
+        )
     if runtime.config.watch:
         watching = watch_folders(
             runtime.config.folders, lambda: scan_now(runtime), runtime.stopping
@@ -215,6 +223,9 @@ async def _stop(application: Application) -> None:
     runtime.dispatcher.stop()
     indexer = [runtime.indexer] if runtime.indexer else []
     await asyncio.gather(*runtime.tasks, *indexer, return_exceptions=True)
+    if runtime.metrics_server:
+        runtime.metrics_server.shutdown()
+        runtime.metrics_server.server_close()
     if runtime.http:
         runtime.http.close()
     runtime.store.close()

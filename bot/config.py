@@ -42,6 +42,7 @@ class Config:
     max_in_flight: int = 1
     log_level: str = "INFO"
     log_format: str = "text"  # or json: one object a line
+    metrics_listen: tuple[str, int] | None = None  # serve /metrics and /healthz here
     edits: bool = True  # a corrected notice edits every delivered copy in place
     site_url: str | None = None  # where the blog is published: relative links resolve here
     permalink: str = ":year/:month/:day/:title/"  # a notice's page under site_url (Hexo's)
@@ -77,6 +78,7 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
         ),
         max_in_flight=_whole("NOTICEBOT_MAX_IN_FLIGHT", get("NOTICEBOT_MAX_IN_FLIGHT", "1")),
         log_level=_log_level(get("NOTICEBOT_LOG_LEVEL", "INFO")),
+        metrics_listen=_listen("NOTICEBOT_METRICS_LISTEN", get("NOTICEBOT_METRICS_LISTEN")),
         log_format=_choice(
             "NOTICEBOT_LOG_FORMAT", get("NOTICEBOT_LOG_FORMAT", "text"), ("text", "json")
         ),
@@ -87,6 +89,16 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
         feeds=_feeds(get("NOTICEBOT_FEEDS", "")),
         feed_interval=_positive("NOTICEBOT_FEED_INTERVAL", get("NOTICEBOT_FEED_INTERVAL", "300")),
     )
+
+
+def _listen(name: str, value: str | None) -> tuple[str, int] | None:
+    """``host:port`` (``127.0.0.1:9464``; ``:9464`` for every address)."""
+    if not value:
+        return None
+    host, _, port = value.strip().rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{name} must be host:port, such as 127.0.0.1:9464, got {value!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:

@@ -140,6 +140,8 @@ class FloodControl(BaseRateLimiter[Caller]):
         self._window = Window(self.rules.per_second, 1.0)
         self._chats: dict[int | str, ChatPace] = {}
         self._resume_at = 0.0  # loop time until which everything waits (a 429)
+        self.sent = 0  # messages Telegram took (sends, copies, edits; an album per item)
+        self.flood_waits = 0  # 429s received
 
     async def initialize(self) -> None:
         pass
@@ -194,9 +196,12 @@ class FloodControl(BaseRateLimiter[Caller]):
             await self._window.take(units)
             try:
                 await self._paused()
-                return await send()
+                result = await send()
+                self.sent += units
+                return result
             except RetryAfter as error:
                 floods += 1
+                self.flood_waits += 1
                 self._pause(_seconds(error.retry_after), label)
                 if floods > self.rules.flood_retries:
                     raise

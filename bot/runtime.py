@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,10 @@ class Runtime:
     feed_reader: Scanner | None = None  # its own scanner: a slow feed never holds up a scan
     http: httpx.Client | None = None  # for feeds
     reading_feeds: asyncio.Lock = field(default_factory=asyncio.Lock)
+    started_at: float = field(default_factory=time.time)
+    scanned_at: float | None = None  # when the last scan finished without an error
+    scan_took: float = 0.0  # seconds, the last scan
+    metrics_server: Any = None  # serving /metrics and /healthz, if asked for
     scan_failures: int = 0  # in a row: the first is logged with its traceback
     indexer: asyncio.Task[None] | None = None  # fills the search index after a scan
     # Admin confirmations waiting for a button press: token → what to send.

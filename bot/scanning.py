@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from bot.runtime import Runtime
 from bot.scanner import ScanReport
@@ -35,6 +36,7 @@ def _index_later(runtime: Runtime) -> None:
 
 
 async def _scan_once(runtime: Runtime) -> None:
+    started = time.monotonic()
     try:
         report: ScanReport = await asyncio.to_thread(runtime.scanner.scan)
     except Exception as error:  # the next interval tries again
@@ -47,6 +49,7 @@ async def _scan_once(runtime: Runtime) -> None:
             runtime.store.record_trouble("scan", repr(error))
         return
     runtime.scan_failures = 0
+    runtime.scan_took, runtime.scanned_at = time.monotonic() - started, time.time()
     if report.new or report.changed or report.withdrawn or report.work:
         log.info("scan: %s", report.summary())
     if report.work:

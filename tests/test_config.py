@@ -77,3 +77,13 @@ def test_log_format_is_text_or_json() -> None:
     assert load_config({"NOTICEBOT_LOG_FORMAT": "JSON"}).log_format == "json"
     with pytest.raises(ConfigError, match="NOTICEBOT_LOG_FORMAT must be text or json"):
         load_config({"NOTICEBOT_LOG_FORMAT": "xml"})
+
+
+def test_metrics_listen_is_host_and_port() -> None:
+    assert load_config({"NOTICEBOT_METRICS_LISTEN": "127.0.0.1:9464"}).metrics_listen == (
+        "127.0.0.1",
+        9464,
+    )
+    assert load_config({"NOTICEBOT_METRICS_LISTEN": ":9464"}).metrics_listen == ("0.0.0.0", 9464)
+    with pytest.raises(ConfigError, match="NOTICEBOT_METRICS_LISTEN must be host:port"):
+        load_config({"NOTICEBOT_METRICS_LISTEN": "9464x"})

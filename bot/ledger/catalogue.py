@@ -76,6 +76,9 @@ class Catalogue(LedgerBase):
             [path, state.size, state.mtime_ns, state.article_id, state.content_hash, state.error],
         )
 
+    def invalid_files(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM files WHERE error IS NOT NULL").fetchone()[0]
+
     def forget_file(self, path: str) -> None:
         self._exec("DELETE FROM files WHERE path = ?", [path])
 

@@ -1,0 +1,119 @@
+"""``/metrics`` (Prometheus, prometheus-client) and ``/healthz`` on
+``NOTICEBOT_METRICS_LISTEN``, served from a thread beside the bot.
+
+Values are read when scraped, from the ledger and the bot's counters, so nothing
+on the sending path pays for them. ``/healthz`` answers 503 with the reasons when
+the dispatcher has stopped, the scan job is gone, or the last scan is older than
+three scan intervals.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+
+class BotCollector(Collector):
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        runtime, store = self.runtime, self.runtime.store
+        counts = store.status()["deliveries"]
+        deliveries = GaugeMetricFamily(
+            "noticebot_deliveries", "Deliveries in the ledger by status", labels=["status"]
+        )
+        for status, count in sorted(counts.items()):
+            deliveries.add_metric([status], count)
+        yield deliveries
+        yield GaugeMetricFamily(
+            "noticebot_queue_depth",
+            "Deliveries waiting or being sent",
+            value=counts.get("queued", 0) + counts.get("sending", 0),
+        )
+        flood = runtime.sender.transport.flood  # type: ignore[attr-defined]
+        yield CounterMetricFamily(
+            "noticebot_messages_sent",
+            "Messages Telegram took (sends, edits; an album counts each picture)",
+            value=flood.sent if flood else 0,
+        )
+        yield CounterMetricFamily(
+            "noticebot_flood_waits", "429 answers received", value=flood.flood_waits if flood else 0
+        )
+        yield GaugeMetricFamily(
+            "noticebot_scan_duration_seconds",
+            "How long the last scan took",
+            value=runtime.scan_took,
+        )
+        yield GaugeMetricFamily(
+            "noticebot_last_successful_scan_timestamp_seconds",
+            "When the last scan finished without an error (Unix time)",
+            value=runtime.scanned_at or 0,
+        )
+        errors = GaugeMetricFamily(
+            "noticebot_source_errors",
+            "Per source: failed fetches in a row (feeds), unreadable files (folders)",
+            labels=["source"],
+        )
+        errors.add_metric(["folders"], store.invalid_files())
+        for feed in store.feed_states():
+            errors.add_metric([feed.url], feed.failures)
+        yield errors
+
+
+def health(runtime: Runtime, scan_job_alive: Callable[[], bool]) -> list[str]:
+    """What is wrong, if anything (an empty list: healthy)."""
+    problems = []
+    dispatcher = next((t for t in runtime.tasks if t.get_name() == "dispatcher"), None)
+    if dispatcher is None or dispatcher.done():
+        problems.append("the dispatcher has stopped")
+    if not scan_job_alive():
+        problems.append("the scan job has stopped")
+    since = runtime.scanned_at or runtime.started_at
+    limit = 3 * runtime.config.scan_interval
+    if time.time() - since > limit:
+        problems.append(f"no successful scan for {time.time() - since:.0f} s (limit {limit:.0f} s)")
+    return problems
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("metrics: " + format, *args)
+
+
+def serve(
+    runtime: Runtime, listen: tuple[str, int], scan_job_alive: Callable[[], bool]
+) -> WSGIServer:
+    """Start serving in a daemon thread; ``shutdown()`` the server to stop."""
+    registry = CollectorRegistry()
+    registry.register(BotCollector(runtime))
+    metrics = make_wsgi_app(registry)
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/healthz":
+            problems = health(runtime, scan_job_alive)
+            status = "503 Service Unavailable" if problems else "200 OK"
+            body = json.dumps({"healthy": not problems, "problems": problems}).encode()
+            start_response(status, [("Content-Type", "application/json")])
+            return [body]
+        return metrics(environ, start_response)
+
+    server = make_server(listen[0], listen[1], app, handler_class=_Quiet)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    log.info("metrics and health on http://%s:%d/metrics, /healthz", *server.server_address[:2])
+    return server

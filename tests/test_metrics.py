@@ -1,0 +1,77 @@
+"""/metrics and /healthz on NOTICEBOT_METRICS_LISTEN, scraped over HTTP from a running
+bot during a broadcast, as Prometheus and a container's health check do."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.ledger import Chat
+from tests.botenv import live_bot
+from tests.emulator import Emulator
+from tests.paths import SEED
+
+CHATS = 90  # three seconds at Telegram's 30 messages a second
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _values(text: str) -> dict[str, float]:
+    """Each sample by name and labels: ``noticebot_deliveries{status=sent}``."""
+    values = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            values[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return values
+
+
+async def test_metrics_move_during_a_broadcast_and_health_follows_the_dispatcher(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    (tmp_path / "articles").mkdir()
+    shutil.copy(SEED, tmp_path / "articles")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    async with (
+        live_bot(tmp_path, emulator, metrics_listen=("127.0.0.1", port)) as bot,
+        httpx.AsyncClient(base_url=base, timeout=5) as client,
+    ):
+        for chat in range(1, CHATS + 1):
+            bot.runtime.store.subscribe(Chat(chat))
+        while not bot.runtime.scanned_at:
+            await asyncio.sleep(0.05)
+        article_id = bot.runtime.store.recent_articles(1)[0]["id"]
+        bot.runtime.store.broadcast(article_id, by_user=None)
+        bot.runtime.dispatcher.wake()
+        samples = []
+        while len(emulator.delivered()) < CHATS:
+            samples.append(_values((await client.get("/metrics")).text))
+            await asyncio.sleep(0.3)
+        await asyncio.sleep(0.5)
+        final = _values((await client.get("/metrics")).text)
+        healthy = await client.get("/healthz")
+        bot.runtime.dispatcher.stop()
+        await asyncio.gather(*bot.runtime.tasks[:1], return_exceptions=True)
+        stopped = await client.get("/healthz")
+    sent = [s["noticebot_messages_sent_total"] for s in samples]
+    depth = [s["noticebot_queue_depth"] for s in samples]
+    assert len(set(sent)) >= 3 and sent == sorted(sent)  # moving, and only up
+    assert max(depth) > 0 and final["noticebot_queue_depth"] == 0
+    assert final["noticebot_deliveries{status=sent}"] == CHATS
+    assert final["noticebot_messages_sent_total"] >= CHATS
+    assert final["noticebot_flood_waits_total"] == 0
+    assert final["noticebot_last_successful_scan_timestamp_seconds"] > 0
+    assert final["noticebot_source_errors{source=folders}"] == 0
+    assert healthy.status_code == 200 and healthy.json() == {"healthy": True, "problems": []}
+    assert stopped.status_code == 503
+    assert stopped.json()["problems"] == ["the dispatcher has stopped"]
