@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import secrets
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -155,11 +157,34 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         config.api_url,
     )
     try:
-        build_application(config).run_polling(allowed_updates=Update.ALL_TYPES)
+        application = build_application(config)
+        if config.webhook_url:
+            _run_webhook(application, config, Update.ALL_TYPES)
+        else:
+            application.run_polling(allowed_updates=Update.ALL_TYPES)
     except LedgerBusy as error:
         print(f"noticebot: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _run_webhook(application: Any, config: Config, updates: list[str]) -> None:
+    """Telegram POSTs each update to NOTICEBOT_WEBHOOK_URL (a proxy in front of us ends
+    TLS); we listen on NOTICEBOT_WEBHOOK_LISTEN at the same path. The secret token is
+    new at every start, so a request without this run's token is refused."""
+    assert config.webhook_url is not None and config.webhook_listen is not None
+    host, port = config.webhook_listen
+    logging.getLogger(__name__).info(
+        "webhook: Telegram posts to %s, served on %s:%d", config.webhook_url, host, port
+    )
+    application.run_webhook(
+        listen=host,
+        port=port,
+        url_path=urlsplit(config.webhook_url).path.lstrip("/"),
+        webhook_url=config.webhook_url,
+        secret_token=secrets.token_urlsafe(32),
+        allowed_updates=updates,
+    )
 
 
 def _scan(args: argparse.Namespace, config: Config) -> int:

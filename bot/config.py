@@ -43,6 +43,8 @@ class Config:
     log_level: str = "INFO"
     log_format: str = "text"  # or json: one object a line
     metrics_listen: tuple[str, int] | None = None  # serve /metrics and /healthz here
+    webhook_url: str | None = None  # public https address: webhook instead of polling
+    webhook_listen: tuple[str, int] | None = ("127.0.0.1", 8443)
     edits: bool = True  # a corrected notice edits every delivered copy in place
     site_url: str | None = None  # where the blog is published: relative links resolve here
     permalink: str = ":year/:month/:day/:title/"  # a notice's page under site_url (Hexo's)
@@ -79,6 +81,10 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
         max_in_flight=_whole("NOTICEBOT_MAX_IN_FLIGHT", get("NOTICEBOT_MAX_IN_FLIGHT", "1")),
         log_level=_log_level(get("NOTICEBOT_LOG_LEVEL", "INFO")),
         metrics_listen=_listen("NOTICEBOT_METRICS_LISTEN", get("NOTICEBOT_METRICS_LISTEN")),
+        webhook_url=_webhook_url(get("NOTICEBOT_WEBHOOK_URL")),
+        webhook_listen=_listen(
+            "NOTICEBOT_WEBHOOK_LISTEN", get("NOTICEBOT_WEBHOOK_LISTEN", "127.0.0.1:8443")
+        ),
         log_format=_choice(
             "NOTICEBOT_LOG_FORMAT", get("NOTICEBOT_LOG_FORMAT", "text"), ("text", "json")
         ),
@@ -89,6 +95,18 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
         feeds=_feeds(get("NOTICEBOT_FEEDS", "")),
         feed_interval=_positive("NOTICEBOT_FEED_INTERVAL", get("NOTICEBOT_FEED_INTERVAL", "300")),
     )
+
+
+def _webhook_url(value: str | None) -> str | None:
+    if not value:
+        return None
+    url = value.strip()
+    if not url.startswith("https://") or " " in url:
+        raise ConfigError(
+            "NOTICEBOT_WEBHOOK_URL must be the public https:// address Telegram posts to,"
+            f" got {value!r}"
+        )
+    return url
 
 
 def _listen(name: str, value: str | None) -> tuple[str, int] | None:

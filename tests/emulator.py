@@ -37,6 +37,8 @@ import re
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -150,6 +152,10 @@ class Emulator:
     ) -> None:
         self.limits = limits
         self.jitter = jitter  # up to this many seconds on the way, at random, per request
+        self.webhook: dict[str, str] | None = None  # url and secret, once setWebhook was called
+        # The TLS-terminating proxy in front of a bot: its public https URL → where it listens.
+        self.webhook_routes: dict[str, str] = {}
+        self.webhook_answers: list[int] = []  # what the bot's server answered each POST
         self.calls: list[Call] = []
         self.once: dict[int, deque[Fault]] = defaultdict(deque)  # chat id → next faults
         self.always: dict[int, Fault] = {}  # chat id → permanent fault
@@ -203,9 +209,33 @@ class Emulator:
                 key = (int(pressed["chat"]["id"]), int(pressed["message_id"]))
                 self.messages.setdefault(key, {"text": pressed.get("text"), "entities": None})
             update = {"update_id": next(self._update_ids), **update}
-            self.updates.append(update)
+            webhook = self.webhook
+            if webhook is None:
+                self.updates.append(update)
+        if webhook is not None:  # as Telegram does: a POST to the bot's webhook
+            threading.Thread(target=self._post, args=(webhook, update), daemon=True).start()
         self._new_update.set()
         return update["update_id"]
+
+    def _post(self, webhook: dict[str, str], update: dict[str, Any]) -> None:
+        target = self.webhook_routes.get(webhook["url"], webhook["url"])
+        request = urllib.request.Request(
+            target,
+            data=json.dumps(update).encode(),
+            headers={
+                "Content-Type": "application/json",
+                "X-Telegram-Bot-Api-Secret-Token": webhook["secret"],
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                status = answer.status
+        except urllib.error.HTTPError as error:
+            status = error.code
+        except OSError:
+            status = 0  # nobody listening
+        with self._lock:
+            self.webhook_answers.append(status)
 
     def upgrade_group(self, old: int, new: int) -> None:
         """A group becomes a supergroup, as Telegram does it: sends to the old id are
@@ -433,7 +463,23 @@ class Emulator:
                 "supports_inline_queries": False,
             }
         if method == "getUpdates":
+            if self.webhook is not None:
+                raise _Refused(
+                    Fault(
+                        409,
+                        "Conflict: can't use getUpdates method while webhook"
+                        " is active; use deleteWebhook to delete the webhook first",
+                    )
+                )
             return self._get_updates(params)
+        if method == "setWebhook":
+            return self._set_webhook(params)
+        if method == "deleteWebhook":
+            self.webhook = None
+            return True
+        if method == "getWebhookInfo":
+            url = self.webhook["url"] if self.webhook else ""
+            return {"url": url, "has_custom_certificate": False, "pending_update_count": 0}
         if method == "getChatMember":
             return self._member(params["chat_id"], int(params["user_id"]))
         if method == "getChat":
@@ -466,6 +512,23 @@ class Emulator:
             return [self._message(params, item) for item in params["media"]]
         if method in SEND_METHODS:
             return self._message(params, None)
+        return True
+
+    def _set_webhook(self, params: dict[str, Any]) -> bool:
+        url, secret = str(params.get("url") or ""), str(params.get("secret_token") or "")
+        if not url:
+            self.webhook = None
+            return True
+        if not url.startswith("https://"):
+            raise _Refused(
+                Fault(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+            )
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise _Refused(Fault(400, "Bad Request: secret token contains unallowed characters"))
+        with self._lock:
+            self.webhook = {"url": url, "secret": secret}
+            if params.get("drop_pending_updates"):
+                self.updates.clear()
         return True
 
     def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:

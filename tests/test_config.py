@@ -87,3 +87,11 @@ def test_metrics_listen_is_host_and_port() -> None:
     assert load_config({"NOTICEBOT_METRICS_LISTEN": ":9464"}).metrics_listen == ("0.0.0.0", 9464)
     with pytest.raises(ConfigError, match="NOTICEBOT_METRICS_LISTEN must be host:port"):
         load_config({"NOTICEBOT_METRICS_LISTEN": "9464x"})
+
+
+def test_a_webhook_needs_a_public_https_address() -> None:
+    config = load_config({"NOTICEBOT_WEBHOOK_URL": "https://bot.example.org/hook"})
+    assert config.webhook_url == "https://bot.example.org/hook"
+    assert config.webhook_listen == ("127.0.0.1", 8443)
+    with pytest.raises(ConfigError, match="NOTICEBOT_WEBHOOK_URL must be the public https://"):
+        load_config({"NOTICEBOT_WEBHOOK_URL": "http://bot.example.org/hook"})
