@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
+import os
 import secrets
 import sqlite3
 import sys
@@ -17,7 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.articles import LoadResult, load_folders
+from bot.articles import LoadResult, load_folders, path_id
 from bot.config import LANGUAGES, Config, ConfigError, load_config
 from bot.formatter import format_article
 from bot.i18n import format_counts, format_datetime
@@ -32,7 +34,9 @@ from bot.ledger.moves import (
 from bot.logs import setup_logging
 from bot.preview import render_html, render_json_lines, render_terminal
 from bot.scanner import Scanner, ScanReport
+from bot.sources.announcements import write_announcement
 from bot.sources.feeds import TIMEOUT
+from bot.trigger import follow, send_here
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,6 +97,32 @@ def _parser() -> argparse.ArgumentParser:
         "redacted at every level",
     )
     run.set_defaults(handler=_run)
+
+    cast = commands.add_parser(
+        "broadcast",
+        help="send a published notice to every subscribed chat, from outside the chat",
+        description="Record a broadcast of ARTICLE (an id from `noticebot list`) in the "
+        "ledger, as an admin's confirmed /broadcast; the running bot sends it. Shows the "
+        "recipients and asks first, then follows the progress to the report (Ctrl-C "
+        "detaches; the broadcast goes on).",
+    )
+    cast.add_argument("article", nargs="?", metavar="ARTICLE", help="the article's id")
+    cast.add_argument("--cancel", type=int, metavar="N", help="stop what is queued of broadcast N")
+    announce = commands.add_parser(
+        "announce",
+        help="post an announcement to every subscribed chat, from outside the chat",
+        description="Write FILE's Markdown (or standard input's, with -) as an announcement "
+        "in NOTICEBOT_ANNOUNCE_DIR, as /announce does, and broadcast it.",
+    )
+    announce.add_argument("file", metavar="FILE", help="Markdown text, or - for stdin")
+    announce.add_argument("--title", required=True, help="the announcement's title")
+    for command in (cast, announce):
+        command.add_argument("--yes", action="store_true", help="do not ask")
+        command.add_argument(
+            "--send", action="store_true", help="no bot running: send from this process"
+        )
+    cast.set_defaults(handler=_broadcast)
+    announce.set_defaults(handler=_announce)
 
     backup = commands.add_parser(
         "backup",
@@ -266,6 +296,77 @@ def _status(args: argparse.Namespace, config: Config) -> int:
     for task, trouble in status["troubles"].items():
         when = format_datetime(datetime.fromtimestamp(trouble["at"], config.tz), "en", config.tz)
         print(f"{task}: failed and started again, last at {when}: {trouble['error']}")
+    return 0
+
+
+def _broadcast(args: argparse.Namespace, config: Config) -> int:
+    store = Store(config.db)
+    if args.cancel is not None:
+        cancelled = store.cancel_broadcast(args.cancel)
+        print(f"broadcast {args.cancel}: {cancelled} queued deliveries cancelled")
+        return 0
+    row = store.published(args.article or "")
+    if row is None:
+        print(
+            f"noticebot broadcast: no published article {args.article!r} (`noticebot list`)",
+            file=sys.stderr,
+        )
+        return 1
+    if not _confirmed(f"send “{row['title']}” to {store.recipients(row['id'])} chats?", args.yes):
+        return 1
+    return _cast(store, config, row["id"], args.send)
+
+
+def _announce(args: argparse.Namespace, config: Config) -> int:
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"noticebot announce: {error}", file=sys.stderr)
+        return 1
+    store = Store(config.db)
+    if not text.strip():
+        print("noticebot announce: the text is empty", file=sys.stderr)
+        return 1
+    if not _confirmed(f"announce “{args.title}” to {store.recipients(None)} chats?", args.yes):
+        return 1
+    author = os.environ.get("USER") or "noticebot"
+    now = datetime.now(config.tz)
+    path = write_announcement(config.announce_dir, args.title, author, text, now)
+    Scanner(store, config).scan()
+    article_id = path_id(path, config.announce_dir)
+    if store.published(article_id) is None:
+        print(f"noticebot announce: {path} could not be read as an article", file=sys.stderr)
+        return 1
+    print(f"announcement written to {path}")
+    return _cast(store, config, article_id, args.send)
+
+
+def _confirmed(question: str, yes: bool) -> bool:
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        print(f"{question} Not a terminal: add --yes to confirm.", file=sys.stderr)
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes", "是")
+
+
+def _cast(store: Store, config: Config, article_id: str, send: bool) -> int:
+    """Record the broadcast; follow it as the running bot sends it, or send it here."""
+    running = store.owner.held_elsewhere()
+    broadcast_id, queued = store.broadcast(article_id, by_user=None)
+    print(f"broadcast {broadcast_id}: {queued} chats queued")
+    try:
+        if running:
+            follow(store, broadcast_id)
+        elif send:
+            asyncio.run(send_here(config, broadcast_id))
+        else:
+            print(
+                f"no noticebot is running on {config.db}: the broadcast waits in the ledger"
+                " until one starts; `--send` sends it from here now"
+            )
+    except KeyboardInterrupt:
+        return 0  # detached: the broadcast goes on
     return 0
 
 

@@ -50,7 +50,8 @@ def prepare_ledger(work: Path, chats: list[Chat]) -> Path:
     articles = work / "articles"
     articles.mkdir(parents=True, exist_ok=True)
     store = Store(work / "state" / "noticebot.db")
-    Scanner(store, Config(articles=(articles,))).scan()
+    announcements = work / "state" / "announcements"
+    Scanner(store, Config(articles=(articles,), announce_dir=announcements)).scan()
     for chat in chats:
         store.subscribe(chat)
     store.close()

@@ -20,6 +20,14 @@ class Broadcasts(Chats, Deliveries):
             self._update("broadcasts", broadcast_id, {"recipients": queued})
         return int(broadcast_id), queued
 
+    def cancel_broadcast(self, broadcast_id: int) -> int:
+        """What is still queued of a broadcast is skipped; a part on its way finishes."""
+        return self._exec(
+            f"UPDATE deliveries SET status = '{SKIPPED}', last_error = 'broadcast cancelled',"
+            f" updated_at = ? WHERE broadcast_id = ? AND status = '{QUEUED}'",
+            [self.clock(), broadcast_id],
+        )
+
     def recipients(self, article_id: str | None) -> int:
         """How many active chats a broadcast of ``article_id`` would reach now."""
         return self._rows(

@@ -44,6 +44,18 @@ class Owner:
         handle.flush()
         self._file = handle
 
+    def held_elsewhere(self) -> bool:
+        """Whether another process sends from this ledger now (a running bot)."""
+        if self._file is not None or not self.path.exists():
+            return False
+        with self.path.open("a+", encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+
     def release(self) -> None:
         if self._file is not None:
             self._file.close()  # closing drops the lock

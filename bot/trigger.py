@@ -1,0 +1,90 @@
+"""Broadcasts triggered from outside the chat: ``noticebot broadcast <id>`` and
+``noticebot announce`` for a cron job, a CI step after ``hexo deploy``, a shell.
+
+Both are recorded in the ledger, exactly as an admin's confirmed broadcast is; the
+running bot sends them (its dispatcher looks for due work every second). Without a
+running bot the command says so, and ``--send`` sends from this process instead.
+The command then follows the broadcast with a progress bar until its report;
+Ctrl-C detaches without cancelling, and ``--cancel`` stops what is still queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+from bot.config import Config
+from bot.ledger import Store
+
+Progress = dict[str, int]
+
+
+def progress_line(counts: Progress, width: int = 30) -> str:
+    done = counts["sent"] + counts["failed"] + counts["deactivated"] + counts["skipped"]
+    total = done + counts["remaining"]
+    filled = width * done // total if total else width
+    return (
+        f"[{'#' * filled}{'.' * (width - filled)}] sent {counts['sent']} · failed"
+        f" {counts['failed'] + counts['deactivated']} · remaining {counts['remaining']}"
+    )
+
+
+def report_line(broadcast_id: int, counts: Progress) -> str:
+    return (
+        f"broadcast {broadcast_id} done: sent {counts['sent']}, failed {counts['failed']},"
+        f" chats gone {counts['deactivated']}, skipped {counts['skipped']}"
+    )
+
+
+def follow(
+    store: Store,
+    broadcast_id: int,
+    out: TextIO = sys.stderr,
+    every: float = 0.5,
+    still_running: Callable[[], bool] = lambda: True,
+) -> Progress:
+    """Show the progress until nothing remains (or ``still_running`` says the sender
+    stopped); the report line last. Ctrl-C leaves the broadcast going."""
+    live = out.isatty()
+    shown = ""
+    try:
+        while True:
+            counts = store.broadcast_progress(broadcast_id)
+            line = progress_line(counts)
+            if line != shown:
+                out.write(f"\r{line}" if live else f"{line}\n")
+                out.flush()
+                shown = line
+            if counts["remaining"] == 0 or not still_running():
+                break
+            time.sleep(every)
+    except KeyboardInterrupt:
+        out.write(
+            f"\ndetached: broadcast {broadcast_id} goes on"
+            f" (`noticebot broadcast --cancel {broadcast_id}` stops it)\n"
+        )
+        raise
+    out.write(("\n" if live else "") + report_line(broadcast_id, counts) + "\n")
+    return counts
+
+
+async def send_here(config: Config, broadcast_id: int, out: TextIO = sys.stderr) -> Progress:
+    """No bot is running: this process sends, with the bot's own sender and limits."""
+    from bot.app import build_application, runtime_of  # python-telegram-bot only if needed
+
+    application = build_application(config)
+    async with application:
+        runtime = runtime_of(application)
+        runtime.store.owner.take()
+        task = asyncio.create_task(runtime.dispatcher.run())
+        try:
+            return await asyncio.to_thread(
+                follow, runtime.store, broadcast_id, out, 0.5, lambda: not task.done()
+            )
+        finally:
+            runtime.dispatcher.stop()
+            await asyncio.gather(task, return_exceptions=True)
+            runtime.store.close()

@@ -1,0 +1,73 @@
+"""Broadcasts from outside the chat, as a cron job or a deploy step runs them:
+`noticebot broadcast` and `noticebot announce` beside a running bot, or sending
+themselves when none runs; `--cancel`."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from pathlib import Path
+
+from bot.ledger import Chat, Store
+from tests.botenv import TOKEN
+from tests.chaos import article_text, prepare_ledger, start_bot, wait_for
+from tests.emulator import Emulator
+from tests.process import BOT_COMMAND, clean_env, run_cli
+
+CHATS = [Chat(chat) for chat in range(901, 961)]  # two seconds at 30 messages a second
+
+
+def _published(work: Path) -> str:
+    """A notice in the archive (taken in by a scan, not pushed): what to broadcast."""
+    (work / "articles" / "n.md").write_text(article_text("停水通知"), encoding="utf-8")
+    run_cli("scan", cwd=work, NOTICEBOT_DB="state/noticebot.db", NOTICEBOT_ARTICLES="articles")
+    return Store(work / "state" / "noticebot.db").recent_articles(1)[0]["id"]
+
+
+def test_a_broadcast_from_the_command_line_beside_a_running_bot(tmp_path: Path) -> None:
+    prepare_ledger(tmp_path, CHATS)
+    article_id = _published(tmp_path)
+    with Emulator() as emulator:
+        process = start_bot(tmp_path, emulator, tmp_path / "bot.log", NOTICEBOT_LOG_LEVEL="INFO")
+        try:
+            wait_for(lambda: any(c.method == "getUpdates" for c in emulator.calls), 60, "start")
+            done = run_cli(
+                "broadcast", article_id, "--yes", cwd=tmp_path, NOTICEBOT_DB="state/noticebot.db"
+            )
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"broadcast 1: {len(CHATS)} chats queued")
+    progress = done.stderr.splitlines()
+    assert len(progress) > 2 and "remaining" in progress[0]  # a bar that moved
+    assert progress[-1] == f"broadcast 1 done: sent {len(CHATS)}, failed 0, chats gone 0, skipped 0"
+    assert emulator.cards_per_chat() == {chat.id: 1 for chat in CHATS}
+
+
+def test_without_a_bot_it_says_so_sends_itself_with_send_and_cancels(tmp_path: Path) -> None:
+    prepare_ledger(tmp_path, CHATS)
+    article_id = _published(tmp_path)
+    db = {"NOTICEBOT_DB": "state/noticebot.db"}
+    waiting = run_cli("broadcast", article_id, "--yes", cwd=tmp_path, **db)
+    assert "no noticebot is running" in waiting.stdout and "--send" in waiting.stdout
+    cancelled = run_cli("broadcast", "--cancel", "1", cwd=tmp_path, **db)
+    assert cancelled.stdout == f"broadcast 1: {len(CHATS)} queued deliveries cancelled\n"
+    refused = run_cli("broadcast", article_id, cwd=tmp_path, **db)  # no terminal, no --yes
+    assert refused.returncode == 1 and "add --yes" in refused.stderr
+    with Emulator() as emulator:
+        env = {**db, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": emulator.url}
+        announced = subprocess.run(
+            [*BOT_COMMAND, "announce", "--title", "停电通知", "-", "--yes", "--send"],
+            input="本周日**上午**停电。\n",
+            cwd=tmp_path,
+            env=clean_env(**env),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert announced.returncode == 0, announced.stderr
+    assert announced.stderr.splitlines()[-1].startswith(f"broadcast 2 done: sent {len(CHATS)},")
+    cards = [c for _, c in emulator.delivered()]
+    assert len(cards) == len(CHATS) and all(c.params["text"].startswith("停电通知") for c in cards)
+    assert emulator.cards_per_chat() == {chat.id: 1 for chat in CHATS}  # the cancelled one: none
