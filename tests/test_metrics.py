@@ -63,6 +63,10 @@ async def test_metrics_move_during_a_broadcast_and_health_follows_the_dispatcher
         bot.runtime.dispatcher.stop()
         await asyncio.gather(*bot.runtime.tasks[:1], return_exceptions=True)
         stopped = await client.get("/healthz")
+        for job in bot.app.job_queue.get_jobs_by_name("scan"):
+            job.schedule_removal()
+        await asyncio.sleep(0.1)
+        no_scans = await client.get("/healthz")
     sent = [s["noticebot_messages_sent_total"] for s in samples]
     depth = [s["noticebot_queue_depth"] for s in samples]
     assert len(set(sent)) >= 3 and sent == sorted(sent)  # moving, and only up
@@ -75,3 +79,4 @@ async def test_metrics_move_during_a_broadcast_and_health_follows_the_dispatcher
     assert healthy.status_code == 200 and healthy.json() == {"healthy": True, "problems": []}
     assert stopped.status_code == 503
     assert stopped.json()["problems"] == ["the dispatcher has stopped"]
+    assert no_scans.json()["problems"][1:] == ["the scan job has stopped"]
