@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -18,7 +17,7 @@ from tests.botenv import TOKEN, message_update
 from tests.chaos import wait_for
 from tests.emulator import Emulator
 from tests.paths import ROOT
-from tests.process import clean_env
+from tests.process import clean_env, free_port
 
 # what the Dockerfile's COPY lines put into the image, read from it
 COPIED = [
@@ -27,12 +26,6 @@ COPIED = [
     if line.startswith("COPY ")
     for name in line.split()[1:-1]
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _healthz(port: int) -> int:
@@ -70,7 +63,7 @@ def test_the_installed_wheel_runs_answers_and_is_healthy(tmp_path: Path) -> None
         check=True,
     )
     shutil.copytree(ROOT / "seeds", tmp_path / "articles")
-    port = _free_port()
+    port = free_port()
     with Emulator() as emulator:
         env = clean_env(
             TELEGRAM_BOT_TOKEN=TOKEN,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 from pathlib import Path
 
 import httpx
@@ -15,14 +14,9 @@ from bot.ledger import Chat
 from tests.botenv import live_bot
 from tests.emulator import Emulator
 from tests.paths import SEED
+from tests.process import free_port
 
 CHATS = 90  # three seconds at Telegram's 30 messages a second
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _values(text: str) -> dict[str, float]:
@@ -40,7 +34,7 @@ async def test_metrics_move_during_a_broadcast_and_health_follows_the_dispatcher
 ) -> None:
     (tmp_path / "articles").mkdir()
     shutil.copy(SEED, tmp_path / "articles")
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     async with (
         live_bot(tmp_path, emulator, metrics_listen=("127.0.0.1", port)) as bot,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,19 +13,14 @@ from bot.ledger import Chat
 from tests.botenv import message_update
 from tests.chaos import prepare_ledger, start_bot, wait_for
 from tests.emulator import Emulator
+from tests.process import free_port
 
 PUBLIC = "https://bot.example.org/telegram/hook"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_updates_arrive_by_webhook_and_a_wrong_secret_changes_nothing(tmp_path: Path) -> None:
     prepare_ledger(tmp_path, [Chat(601)])
-    port = _free_port()
+    port = free_port()
     local = f"http://127.0.0.1:{port}/telegram/hook"
     with Emulator() as emulator:
         emulator.webhook_routes[PUBLIC] = local
