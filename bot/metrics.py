@@ -46,7 +46,7 @@ class BotCollector(Collector):
             "Deliveries waiting or being sent",
             value=counts.get("queued", 0) + counts.get("sending", 0),
         )
-        flood = runtime.sender.transport.flood  # type: ignore[attr-defined]
+        flood = getattr(runtime.sender.transport, "flood", None)  # None: no flood control
         yield CounterMetricFamily(
             "noticebot_messages_sent",
             "Messages Telegram took (sends, edits; an album counts each picture)",
