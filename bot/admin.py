@@ -87,7 +87,7 @@ async def broadcast(update: Update, context: Context) -> None:
 
 async def announce(update: Update, context: Context) -> None:
     """The admin's text with its formatting, as the article file it will become: the
-    preview is what chats will get (its full text), then the usual confirmation."""
+    preview is the first message of its full text, then the usual confirmation."""
     if await refuse(update, context):
         return
     message = update.effective_message
@@ -114,8 +114,9 @@ async def announce(update: Update, context: Context) -> None:
     await _ask(update, context, {**action, "when": now})
 
 
-async def _publish(context: Context, action: dict[str, Any]) -> str | None:
-    """The announcement's file written and scanned in: its article id."""
+async def _publish(context: Context, action: dict[str, Any]) -> tuple[str | None, str]:
+    """The announcement's file written and scanned in: its article id, or None and why
+    (the file is removed then: an announcement nobody got must not stay a notice)."""
     rt = runtime(context)
     folder = rt.config.announce_dir
     path = await asyncio.to_thread(
@@ -129,7 +130,11 @@ async def _publish(context: Context, action: dict[str, Any]) -> str | None:
     log.info("announcement written to %s", path)
     await scan_now(rt)
     article_id = path_id(path, folder)
-    return article_id if rt.store.published(article_id) else None
+    if rt.store.published(article_id):
+        return article_id, ""
+    state = rt.store.file_states().get(str(path))
+    path.unlink(missing_ok=True)
+    return None, (state.error if state and state.error else "it was not read; try again")
 
 
 def _preview_chat(update: Update, context: Context, lang: str) -> Chat:
@@ -173,10 +178,12 @@ async def confirm_button(update: Update, context: Context) -> None:
         await query.edit_message_text(t("broadcast_cancelled", lang))
         return
     store = runtime(context).store
-    article_id = action.get("article_id") or await _publish(context, action)
+    article_id = action.get("article_id")
     if article_id is None:
-        await query.edit_message_text(t("announce_unreadable", lang, reason="?"))
-        return
+        article_id, reason = await _publish(context, action)
+        if article_id is None:
+            await query.edit_message_text(t("announce_unreadable", lang, reason=reason))
+            return
     broadcast_id, _ = store.broadcast(article_id, by_user=update.effective_user.id)
     log.info("broadcast %s of %s by %s", broadcast_id, article_id, update.effective_user.id)
     runtime(context).dispatcher.wake()

@@ -353,8 +353,8 @@ def _web_page(
         value = _str(meta.get(key))
         if value and (url := safe_url(absolute_url(value.strip(), config.site_url))):
             return url
-    if not config.site_url:
-        return None
+    if not config.site_url or root not in config.articles:
+        return None  # announcements and feed entries have no page on the site
     date = article.date.astimezone(config.tz)
     slug = _str(meta.get("slug")) or _relative_stem(path, root)
     values = {

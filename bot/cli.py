@@ -47,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"noticebot: configuration error: {error}", file=sys.stderr)
         return 2
+    if args.command != "run":  # run sets its own level; every log line is redacted
+        setup_logging("WARNING", config.token, config.log_format)
     return args.handler(args, config)
 
 
@@ -332,7 +334,9 @@ def _announce(args: argparse.Namespace, config: Config) -> int:
     author = os.environ.get("USER") or "noticebot"
     now = datetime.now(config.tz)
     path = write_announcement(config.announce_dir, args.title, author, text, now)
-    Scanner(store, config).scan()
+    # only this file: a full scan with this shell's settings could take folders the
+    # bot reads for gone, and withdraw their notices
+    Scanner(store, config).scan_file(path, config.announce_dir)
     article_id = path_id(path, config.announce_dir)
     if store.published(article_id) is None:
         print(f"noticebot announce: {path} could not be read as an article", file=sys.stderr)
@@ -359,7 +363,14 @@ def _cast(store: Store, config: Config, article_id: str, send: bool) -> int:
         if running:
             follow(store, broadcast_id)
         elif send:
-            asyncio.run(send_here(config, broadcast_id))
+            try:
+                asyncio.run(send_here(config, broadcast_id))
+            except KeyboardInterrupt:
+                print(
+                    f"\nstopped sending: the rest of broadcast {broadcast_id} waits in the"
+                    " ledger for the bot (or `--send` again)",
+                    file=sys.stderr,
+                )
         else:
             print(
                 f"no noticebot is running on {config.db}: the broadcast waits in the ledger"

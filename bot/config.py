@@ -54,8 +54,10 @@ class Config:
 
     @property
     def folders(self) -> tuple[Path, ...]:
-        """Every folder scanned: the articles', then the announcements'."""
-        return tuple(dict.fromkeys((*self.articles, self.announce_dir)))
+        """Every folder scanned: the announcements' first (inside a posts folder, as
+        when the website publishes them too, its files are announcements), then the
+        articles'."""
+        return tuple(dict.fromkeys((self.announce_dir, *self.articles)))
 
 
 def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Config:
@@ -91,7 +93,10 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
         edits=_switch("NOTICEBOT_EDITS", get("NOTICEBOT_EDITS", "on")),
         site_url=_optional_url("NOTICEBOT_SITE_URL", get("NOTICEBOT_SITE_URL")),
         permalink=_permalink(get("NOTICEBOT_PERMALINK", ":year/:month/:day/:title/")),
-        announce_dir=Path(get("NOTICEBOT_ANNOUNCE_DIR", "state/announcements")),
+        announce_dir=_announce_dir(
+            get("NOTICEBOT_ANNOUNCE_DIR", "state/announcements"),
+            _paths(get("NOTICEBOT_ARTICLES", "seeds")),
+        ),
         feeds=_feeds(get("NOTICEBOT_FEEDS", "")),
         feed_interval=_positive("NOTICEBOT_FEED_INTERVAL", get("NOTICEBOT_FEED_INTERVAL", "300")),
     )
@@ -178,9 +183,21 @@ def _permalink(value: str) -> str:
     return pattern
 
 
+def _announce_dir(value: str, articles: tuple[Path, ...]) -> Path:
+    folder = Path(value)
+    if folder in articles:
+        raise ConfigError(
+            "NOTICEBOT_ANNOUNCE_DIR must not be one of NOTICEBOT_ARTICLES (a folder inside"
+            f" one is fine): {value!r}"
+        )
+    return folder
+
+
 def _feeds(value: str) -> tuple[str, ...]:
-    """Addresses or files, separated by commas, spaces or new lines."""
-    feeds = tuple(dict.fromkeys(v for v in re.split(r"[,\s]+", value) if v))
+    """Addresses or files, separated by spaces, new lines, or commas before the next
+    address (a comma inside an address, ``?tags=a,b``, stays)."""
+    parts = re.split(r"\s+|,(?=\s*(?:https?://|/|\.{1,2}/|~))", value)
+    feeds = tuple(dict.fromkeys(v.strip(",") for v in parts if v and v.strip(",")))
     for feed in feeds:
         if "://" in feed and not feed.startswith(("http://", "https://")):
             raise ConfigError(f"NOTICEBOT_FEEDS: {feed!r} is neither http(s) nor a file")

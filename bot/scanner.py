@@ -29,7 +29,7 @@ from bot.config import Config
 from bot.formatter import MODE_DIGEST
 from bot.ledger import ACTIVE, WITHDRAWN, Chat, FileState, Store
 from bot.sources import ReadFile
-from bot.sources.feeds import is_due, read_feed
+from bot.sources.feeds import failed_read, is_due, read_feed
 from bot.sources.folders import PARALLEL_FROM, ToRead, read_files
 
 log = logging.getLogger(__name__)
@@ -134,6 +134,8 @@ class Scanner:
         report.missing_roots = [str(r) for r in missing if r != self.config.announce_dir]
         for root in present:
             for path, stat in article_stats(root):
+                if path in seen:
+                    continue  # a folder inside another (announcements in the posts): once
                 seen.add(path)
                 state = known.get(path)
                 if state and (state.size, state.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
@@ -169,6 +171,18 @@ class Scanner:
         report.unpinning = self.store.queue_unpins(self.store.clock())
         for root in new_roots:  # a folder missing now is baselined when it appears
             self.store.set_meta(f"{FIRST_SCAN_KEY}:{root}", str(self.store.clock()))
+        return report
+
+    def scan_file(self, path: Path, root: Path) -> ScanReport:
+        """One file read and saved, and nothing else looked at (what `noticebot announce`
+        needs: a scan with another shell's settings could take the bot's folders for gone)."""
+        self._chats = None
+        report = ScanReport()
+        known = self.store.file_states().get(str(path))
+        (read,) = next(read_files([[(str(path), root, path.stat())]], self.config))
+        with self.store.transaction():
+            silent = root == self.config.announce_dir
+            self._scan_file(str(path), root, path.stat(), read, known, report, silent)
         return report
 
     def _scan_file(
@@ -244,7 +258,11 @@ class Scanner:
             now = self.store.clock()
             if not is_due(state, now):
                 continue
-            read = read_feed(url, state, self.config, client, now)
+            try:
+                read = read_feed(url, state, self.config, client, now, self._date_of)
+            except Exception as error:  # a bug on this feed: the others are still read
+                log.exception("feed %s could not be read", url)
+                read = failed_read(state, f"unexpected error: {error!r}"[:300], self.config, now)
             silent = state.baselined_at is None
             with self.store.transaction():
                 for entry in read.entries:
@@ -257,6 +275,12 @@ class Scanner:
             if read.state.error:
                 report.feed_errors.append((url, read.state.error))
         return report
+
+    def _date_of(self, article_id: str) -> float | None:
+        """When a notice says it was published (a feed entry without a date keeps the
+        date it was first read with, instead of taking each read's time)."""
+        row = self.store.article(article_id)
+        return row["date"] if row else None
 
     def _same_notice_moved(self, read: ReadFile) -> ReadFile:
         """A new file with the very content of one that disappeared, and no id of its

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import TextIO
@@ -80,11 +81,20 @@ async def send_here(config: Config, broadcast_id: int, out: TextIO = sys.stderr)
         runtime = runtime_of(application)
         runtime.store.owner.take()
         task = asyncio.create_task(runtime.dispatcher.run())
+        stop = threading.Event()  # Ctrl-C: the follower ends before the ledger closes
         try:
             return await asyncio.to_thread(
-                follow, runtime.store, broadcast_id, out, 0.5, lambda: not task.done()
+                follow,
+                runtime.store,
+                broadcast_id,
+                out,
+                0.5,
+                lambda: not task.done() and not stop.is_set(),
             )
         finally:
+            stop.set()
             runtime.dispatcher.stop()
             await asyncio.gather(task, return_exceptions=True)
+            if runtime.http:
+                runtime.http.close()
             runtime.store.close()

@@ -17,7 +17,8 @@ SITE = "https://blog.example.org"
 
 
 def _parse(text: str, **config: object) -> Article:
-    return parse_article(text.encode(), Path("a/p.md"), Path("a"), Config(**config))  # type: ignore[arg-type]
+    settings = {"articles": (Path("a"),), **config}  # the post lies in an article folder
+    return parse_article(text.encode(), Path("a/p.md"), Path("a"), Config(**settings))  # type: ignore[arg-type]
 
 
 def test_hexo_front_matter_without_its_opening_line() -> None:
@@ -174,3 +175,5 @@ def test_the_web_page_follows_the_sites_permalink_pattern() -> None:
     linked = text.replace("title:", "link: https://mp.weixin.qq.com/s/abc\ntitle:")
     assert _parse(linked, site_url=SITE).link == "https://mp.weixin.qq.com/s/abc"
     assert _parse(linked).link == "https://mp.weixin.qq.com/s/abc"
+    elsewhere = _parse(text, site_url=SITE, articles=(Path("posts"),))  # announcements, feeds
+    assert elsewhere.link is None  # no made-up page on the site

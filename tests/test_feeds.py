@@ -223,3 +223,27 @@ async def test_the_running_bot_reads_its_feeds_when_due(
         (card,) = await bot.wait_calls(start, 1, timeout=10)
     assert card.params["chat_id"] == 101 and card.params["text"].startswith("停电通知")
     assert 304 in server.answers  # asked again and again; read only when it changed
+
+
+async def test_an_impossible_address_stops_no_other_feed_and_undated_entries_keep_their_date(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    undated = tmp_path / "hot.json"  # a real JSON Feed whose entries carry no date
+    original = (ROOT / "tests" / "feeds" / "jsonfeed-1-zh-weibo-hot-topics.json").read_text("utf-8")
+    undated.write_text(original, "utf-8")
+    async with running_bot(tmp_path, emulator, feeds=("http://[::1", str(undated))) as env:
+        with httpx.Client(timeout=5) as client:
+            first = env.runtime.scanner.read_feeds(client)
+            assert len(first.new) == 50
+            ((feed, reason),) = first.feed_errors
+            assert feed == "http://[::1" and reason.startswith("cannot fetch")
+            dates = {r["id"]: r["date"] for r in env.runtime.store.recent_articles(100)}
+            env.clock.advance(INTERVAL)
+            undated.write_text(
+                original.replace('"items": [', '"items": [{"id": "new", "title": "新话题"},', 1),
+                "utf-8",
+            )
+            second = env.runtime.scanner.read_feeds(client)
+        assert len(second.new) == 1 and second.changed == []  # the others: as they were
+        again = {r["id"]: r["date"] for r in env.runtime.store.recent_articles(100)}
+        assert all(again[i] == d for i, d in dates.items())

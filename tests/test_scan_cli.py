@@ -17,8 +17,8 @@ import pytest
 import sqlite_utils
 
 from bot.articles import path_id
-from bot.config import Config
-from bot.ledger import QUEUED, SCHEMA_VERSION, Store
+from bot.config import Config, ConfigError, load_config
+from bot.ledger import QUEUED, SCHEMA_VERSION, Chat, Store
 from bot.ledger.schema import _v1
 from bot.scanner import Scanner
 from tests.paths import ROOT, SEED
@@ -222,6 +222,12 @@ def test_search_is_right_before_and_after_the_index_catches_up(tmp_path: Path) -
     store.index_all_for_search()
     assert store.search("居民委员会") == [] and len(store.search("业主大会")) == 1
     assert _indexed(store, "上午停水") == 1  # in both versions, indexed once
+    article.write_text(
+        "---\ntitle: 停水通知\ndate: 2020-01-01\n---\n业主大会：本周日上午停水。\n", "utf-8"
+    )
+    os.utime(article, ns=(0, article.stat().st_mtime_ns + 2_000_000_000))
+    assert scanner.scan().changed  # the date alone: its words stay in the index
+    assert _indexed(store, "业主大会") == 1 and store.index_for_search() == 0
 
 
 def test_the_dispatchers_lookups_use_the_open_deliveries_indexes(tmp_path: Path) -> None:
@@ -277,3 +283,23 @@ def test_scan_status_list_commands(tmp_path: Path) -> None:
     assert [r["title"] for r in listed] == ["爱申活暖心春｜社区防疫不放松，新春问候暖心传递"]
     assert listed[0]["date"] == "2022-02-01T16:57:15+08:00"
     assert "1 Feb 2022, 16:57" in _cli("list", cwd=tmp_path).stdout
+
+
+def test_announcements_inside_the_posts_folder_are_announcements_once(tmp_path: Path) -> None:
+    """NOTICEBOT_ANNOUNCE_DIR inside a Hexo source/_posts (so the site publishes them):
+    each file is read once, as an announcement, and not queued by filters."""
+    posts = tmp_path / "_posts"
+    announcements = posts / "announcements"
+    announcements.mkdir(parents=True)
+    config = Config(articles=(posts,), announce_dir=announcements)
+    store = Store(tmp_path / "db.sqlite")
+    scanner = Scanner(store, config)
+    scanner.scan()
+    store.subscribe(Chat(5))
+    (posts / "a.md").write_text("---\ntitle: 停水\n---\n本周六停水。\n", "utf-8")
+    (announcements / "b.md").write_text("---\ntitle: 公告\n---\n今晚开会。\n", "utf-8")
+    report = scanner.scan()
+    assert len(report.new) == 2 and report.queued == 1  # the post; the announcement waits
+    assert scanner.scan().unchanged == 2  # each file once
+    with pytest.raises(ConfigError, match="NOTICEBOT_ANNOUNCE_DIR must not be one of"):
+        load_config({"NOTICEBOT_ARTICLES": "posts", "NOTICEBOT_ANNOUNCE_DIR": "posts"})

@@ -57,6 +57,7 @@ def test_without_a_bot_it_says_so_sends_itself_with_send_and_cancels(tmp_path: P
     assert refused.returncode == 1 and "add --yes" in refused.stderr
     with Emulator() as emulator:
         env = {**db, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": emulator.url}
+        env["NOTICEBOT_ARTICLES"] = "elsewhere"  # a cron job without the bot's settings
         announced = subprocess.run(
             [*BOT_COMMAND, "announce", "--title", "停电通知", "-", "--yes", "--send"],
             input="本周日**上午**停电。\n",
@@ -71,3 +72,5 @@ def test_without_a_bot_it_says_so_sends_itself_with_send_and_cancels(tmp_path: P
     cards = [c for _, c in emulator.delivered()]
     assert len(cards) == len(CHATS) and all(c.params["text"].startswith("停电通知") for c in cards)
     assert emulator.cards_per_chat() == {chat.id: 1 for chat in CHATS}  # the cancelled one: none
+    store = Store(tmp_path / "state" / "noticebot.db")
+    assert store.article(article_id)["status"] == "active"  # not taken for gone

@@ -1,7 +1,8 @@
 """The ledger's connection: one SQLite file (sqlite-utils), its lock and transactions.
 
 Threading choice: one connection, opened with ``check_same_thread=False`` and
-serialized by a lock, called directly from the event loop. Every call is one or
+serialized by a lock, called directly from the event loop (and from the scan,
+feed, search-index and metrics threads, through the same lock). Every call is one or
 a few indexed statements (well under a millisecond on the benchmark's 10,000
 articles), cheaper than a hop to a worker thread; the scan's bulk writes run in
 one transaction per scan.

@@ -77,7 +77,7 @@ class Catalogue(LedgerBase):
         )
 
     def invalid_files(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM files WHERE error IS NOT NULL").fetchone()[0]
+        return self._rows("SELECT COUNT(*) AS n FROM files WHERE error IS NOT NULL")[0]["n"]
 
     def forget_file(self, path: str) -> None:
         self._exec("DELETE FROM files WHERE path = ?", [path])

@@ -258,6 +258,22 @@ def _v9(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v10(db: sqlite_utils.Database) -> None:
+    """A row leaves the search index only when its words change: ``save_article``
+    rewrites every column, and a new date alone dropped it until the next fill."""
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("DROP TRIGGER IF EXISTS articles_words_changed")
+    db.execute(
+        "CREATE TRIGGER articles_words_changed AFTER UPDATE OF title, search_text ON articles"
+        " WHEN old.indexed = 1"
+        " AND (old.title IS NOT new.title OR old.search_text IS NOT new.search_text)"
+        " BEGIN INSERT INTO articles_fts (articles_fts, rowid, title, search_text)"
+        " VALUES ('delete', old.rowid, old.title, old.search_text);"
+        " UPDATE articles SET indexed = 0 WHERE rowid = old.rowid; END"
+    )
+    db.execute("COMMIT")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v1,
     _v2,
@@ -268,5 +284,6 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v7,
     _v8,
     _v9,
+    _v10,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +38,14 @@ USER_AGENT = "noticebot (+https://github.com/) feed reader"
 Fetched = tuple[bytes | None, str | None, str | None]  # body (None: unchanged), ETag, time
 
 
+def failed_read(state: FeedState, reason: str, config: Config, now: float) -> FeedRead:
+    """The error recorded; the next try after 2, 4, 8… intervals, at most BACKOFF_CAP."""
+    failures = state.failures + 1
+    wait = min(config.feed_interval * 2 ** min(failures, 12), BACKOFF_CAP)
+    failed = replace(state, error=reason, error_at=now, failures=failures, next_at=now + wait)
+    return FeedRead(failed, [], False)
+
+
 _PICTURE = re.compile(r"\.(jpe?g|png|gif|webp)$", re.IGNORECASE)
 
 
@@ -57,31 +65,27 @@ def is_due(state: FeedState, now: float) -> bool:
 
 
 def read_feed(
-    url: str, state: FeedState, config: Config, client: httpx.Client, now: float
+    url: str,
+    state: FeedState,
+    config: Config,
+    client: httpx.Client,
+    now: float,
+    date_of: Callable[[str], float | None] = lambda _: None,
 ) -> FeedRead:
-    """One fetch: the entries as articles if the feed changed; the state either way."""
+    """One fetch: the entries as articles if the feed changed; the state either way.
+    ``date_of``: the date a notice already has (an undated entry keeps it)."""
     try:
         body, etag, last_modified = _fetch(url, state, client)
     except FeedError as error:
-        failures = state.failures + 1
-        wait = min(config.feed_interval * 2 ** min(failures, 12), BACKOFF_CAP)
-        failed = replace(
-            state, error=str(error), error_at=now, failures=failures, next_at=now + wait
-        )
-        return FeedRead(failed, [], False)
+        return failed_read(state, str(error), config, now)
     fetched = replace(state, fetched_at=now, next_at=now + config.feed_interval)
     if body is None:  # 304, or a file as it was
         return FeedRead(replace(fetched, error=None, failures=0), [], False)
     parsed = _json_feed(body) or feedparser.parse(body)
     if parsed.bozo and not parsed.entries:
         reason = f"not a feed: {parsed.get('bozo_exception') or 'nothing readable'}"
-        failures = state.failures + 1
-        wait = min(config.feed_interval * 2 ** min(failures, 12), BACKOFF_CAP)
-        failed = replace(
-            fetched, error=reason[:300], error_at=now, failures=failures, next_at=now + wait
-        )
-        return FeedRead(failed, [], False)
-    entries = [_entry(url, entry, config, now) for entry in parsed.entries]
+        return failed_read(fetched, reason[:300], config, now)
+    entries = [_entry(url, entry, config, now, date_of) for entry in parsed.entries]
     done = replace(
         fetched,
         etag=etag,
@@ -122,7 +126,7 @@ def _fetch(url: str, state: FeedState, client: httpx.Client) -> Fetched:
             )
     except httpx.TimeoutException:
         raise FeedError("no answer in time") from None
-    except httpx.HTTPError as error:
+    except (httpx.HTTPError, httpx.InvalidURL) as error:
         raise FeedError(f"cannot fetch: {error}") from None
 
 
@@ -166,7 +170,7 @@ def _json_item(item: dict[str, Any]) -> feedparser.FeedParserDict:
     pictures += [
         a.get("url")
         for a in item.get("attachments") or []
-        if str(a.get("mime_type", "")).startswith("image/")
+        if isinstance(a, dict) and str(a.get("mime_type", "")).startswith("image/")
     ]
     return feedparser.FeedParserDict(
         id=str(item.get("id") or item.get("url") or ""),
@@ -189,7 +193,13 @@ def _iso_time(value: object) -> struct_time | None:
         return None
 
 
-def _entry(feed: str, entry: Any, config: Config, now: float) -> ReadFile | ArticleError:
+def _entry(
+    feed: str,
+    entry: Any,
+    config: Config,
+    now: float,
+    date_of: Callable[[str], float | None],
+) -> ReadFile | ArticleError:
     """An entry as the article file it would be, read like one."""
     guid = entry.get("id") or entry.get("link") or entry.get("title") or ""
     article_id = "f" + hashlib.sha1(f"{feed}\n{guid}".encode()).hexdigest()[:11]
@@ -213,7 +223,8 @@ def _entry(feed: str, entry: Any, config: Config, now: float) -> ReadFile | Arti
         meta["image"] = images
     text = frontmatter.dumps(frontmatter.Post(_body(entry), **meta), allow_unicode=True)
     try:
-        article = parse_article(text.encode(), where, where.parent, config, mtime=now)
+        first = date_of(article_id) or now  # an entry without a date keeps its first one
+        article = parse_article(text.encode(), where, where.parent, config, mtime=first)
     except ArticleError as error:
         return error
     return read_file(article, named_by_path=False)
@@ -259,8 +270,3 @@ def _date(value: struct_time | None) -> str | None:
     if value is None:
         return None
     return datetime(*value[:6], tzinfo=UTC).isoformat()
-
-
-def feed_name(url: str) -> str:
-    """How status lines name a feed: its address, or a file's path."""
-    return url if url.startswith(("http://", "https://")) else os.path.abspath(url)

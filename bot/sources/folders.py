@@ -20,6 +20,7 @@ from bot.sources import ReadFile, read_file
 log = logging.getLogger(__name__)
 
 PARALLEL_FROM = 400  # files to read before worker processes pay for their start
+MAX_WORKERS = 4  # a container's CPU quota is not in its affinity: stay modest
 ToRead = tuple[str, Path, os.stat_result]
 
 
@@ -32,7 +33,7 @@ def read_files(
     saves what they read: parsing is two thirds of a first scan, and one process
     uses one core. A few chunks run ahead, not all: memory stays small.
     """
-    workers = _cores()
+    workers = min(_cores(), MAX_WORKERS)
     if workers < 2 or sum(map(len, chunks)) < parallel_from:
         for chunk in chunks:
             yield _read_chunk(_files(chunk), config)
