@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.ledger import Chat
+from bot.metrics import health
 from tests.botenv import live_bot
 from tests.emulator import Emulator
 from tests.paths import SEED
@@ -74,3 +77,24 @@ async def test_metrics_move_during_a_broadcast_and_health_follows_the_dispatcher
     assert stopped.status_code == 503
     assert stopped.json()["problems"] == ["the dispatcher has stopped"]
     assert no_scans.json()["problems"][1:] == ["the scan job has stopped"]
+
+
+async def test_health_turns_bad_when_the_last_scan_is_older_than_three_intervals() -> None:
+    """The rule alone (a pure function of the runtime's state): a scan job that runs
+    but never succeeds makes the bot unhealthy after three intervals."""
+    dispatcher = asyncio.create_task(asyncio.sleep(10), name="dispatcher")
+    now = time.time()
+    state = SimpleNamespace(
+        tasks=[dispatcher],
+        scanned_at=None,
+        started_at=now,
+        config=SimpleNamespace(scan_interval=60),
+    )
+    try:
+        assert health(state, lambda: True) == []  # just started
+        state.started_at = now - 200
+        assert health(state, lambda: True) == ["no successful scan for 200 s (limit 180 s)"]
+        state.scanned_at = now - 10
+        assert health(state, lambda: True) == []
+    finally:
+        dispatcher.cancel()
