@@ -321,7 +321,7 @@ def _broadcast(args: argparse.Namespace, config: Config) -> int:
 
 def _announce(args: argparse.Namespace, config: Config) -> int:
     try:
-        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
+        text = _text_of(args.file)
     except (OSError, UnicodeDecodeError) as error:
         print(f"noticebot announce: {error}", file=sys.stderr)
         return 1
@@ -343,6 +343,11 @@ def _announce(args: argparse.Namespace, config: Config) -> int:
         return 1
     print(f"announcement written to {path}")
     return _cast(store, config, article_id, args.send)
+
+
+def _text_of(name: str) -> str:
+    """A file's text, or standard input's for ``-``."""
+    return sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
 
 
 def _confirmed(question: str, yes: bool) -> bool:
@@ -408,8 +413,7 @@ def _export(args: argparse.Namespace, config: Config) -> int:
 
 def _import(args: argparse.Namespace, config: Config) -> int:
     try:
-        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
-        chats = read_export(text)
+        chats = read_export(_text_of(args.file))
     except (MoveError, OSError, UnicodeDecodeError) as error:
         print(f"noticebot import: {error}", file=sys.stderr)
         return 1

@@ -65,10 +65,11 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
     env = os.environ if env is None else env
     values = {**_read_file((cwd or Path.cwd()) / CONFIG_FILE), **_nonempty(env)}
     get = values.get
+    articles = _paths(get("NOTICEBOT_ARTICLES", "seeds"))
     return Config(
         token=get("TELEGRAM_BOT_TOKEN") or None,
         api_url=_http_url("TELEGRAM_API_URL", get("TELEGRAM_API_URL", DEFAULT_API_URL)),
-        articles=_paths(get("NOTICEBOT_ARTICLES", "seeds")),
+        articles=articles,
         db=Path(get("NOTICEBOT_DB", "state/noticebot.db")),
         admins=_admins(get("NOTICEBOT_ADMINS", "")),
         scan_interval=_positive("NOTICEBOT_SCAN_INTERVAL", get("NOTICEBOT_SCAN_INTERVAL", "300")),
@@ -95,7 +96,7 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
         permalink=_permalink(get("NOTICEBOT_PERMALINK", ":year/:month/:day/:title/")),
         announce_dir=_announce_dir(
             get("NOTICEBOT_ANNOUNCE_DIR", "state/announcements"),
-            _paths(get("NOTICEBOT_ARTICLES", "seeds")),
+            articles,
         ),
         feeds=_feeds(get("NOTICEBOT_FEEDS", "")),
         feed_interval=_positive("NOTICEBOT_FEED_INTERVAL", get("NOTICEBOT_FEED_INTERVAL", "300")),

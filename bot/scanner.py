@@ -179,10 +179,11 @@ class Scanner:
         self._chats = None
         report = ScanReport()
         known = self.store.file_states().get(str(path))
-        (read,) = next(read_files([[(str(path), root, path.stat())]], self.config))
+        stat = path.stat()
+        (read,) = next(read_files([[(str(path), root, stat)]], self.config))
         with self.store.transaction():
             silent = root == self.config.announce_dir
-            self._scan_file(str(path), root, path.stat(), read, known, report, silent)
+            self._scan_file(str(path), root, stat, read, known, report, silent)
         return report
 
     def _scan_file(

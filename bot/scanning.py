@@ -50,10 +50,7 @@ async def _scan_once(runtime: Runtime) -> None:
         return
     runtime.scan_failures = 0
     runtime.scan_took, runtime.scanned_at = time.monotonic() - started, time.time()
-    if report.new or report.changed or report.withdrawn or report.work:
-        log.info("scan: %s", report.summary())
-    if report.work:
-        runtime.dispatcher.wake()
+    _took_in(runtime, report, "scan")
 
 
 async def index_for_search(runtime: Runtime) -> None:
@@ -80,9 +77,14 @@ async def read_feeds_now(runtime: Runtime) -> None:
             return
     for feed, error in report.feed_errors:
         log.warning("feed %s: %s (tried again later)", feed, error)
-    if report.new or report.changed:
-        log.info("feeds: %s", report.summary())
-    if report.work:
-        runtime.dispatcher.wake()
+    _took_in(runtime, report, "feeds")
     if report.new or report.changed:
         _index_later(runtime)
+
+
+def _took_in(runtime: Runtime, report: ScanReport, what: str) -> None:
+    """A line when something changed; the dispatcher woken when there is work."""
+    if report.new or report.changed or report.withdrawn or report.work:
+        log.info("%s: %s", what, report.summary())
+    if report.work:
+        runtime.dispatcher.wake()
