@@ -31,9 +31,9 @@ from telegram.request import HTTPXRequest
 
 from bot.app import build_application, runtime_of
 from bot.config import Config
-from bot.delivery import SendPolicy
-from bot.formatter import announcement
+from bot.formatting.formatter import announcement
 from bot.ledger import Chat, Store
+from bot.sending.delivery import SendPolicy
 
 TOKEN = "123456789:BENCH-token-abcdefghijklmnopqrstuvwxyz"
 TITLE = "通知"

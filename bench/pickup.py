@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.config import Config
-from bot.delivery import RESUME_PAUSE
 from bot.ledger import Chat
+from bot.sending.delivery import RESUME_PAUSE
 from tests.botenv import live_bot
 from tests.emulator import Emulator
 

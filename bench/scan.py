@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bot.config import Config
 from bot.ledger import Store
-from bot.scanner import Scanner
+from bot.sources.scanner import Scanner
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"

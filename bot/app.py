@@ -23,23 +23,23 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot import admin, commands, membership, settings_menu
+from bot.chat import admin, commands, membership, settings_menu
+from bot.chat.throttle import Throttle
+from bot.chat.update_order import OrderPerChat
 from bot.config import Config
-from bot.delivery import Dispatcher, Sender, SendPolicy
-from bot.digest import Digests
 from bot.errors import on_error
-from bot.flood import FloodControl
 from bot.i18n import t
 from bot.ledger import Clock, Store
 from bot.metrics import serve
 from bot.runtime import Runtime
-from bot.scanner import Scanner
-from bot.scanning import read_feeds_now, scan_now
+from bot.sending.delivery import Dispatcher, Sender, SendPolicy
+from bot.sending.digest import Digests
+from bot.sending.flood import FloodControl
+from bot.sending.transport import PTBTransport
 from bot.sources.feeds import TIMEOUT
-from bot.throttle import Throttle
-from bot.transport import PTBTransport
-from bot.update_order import OrderPerChat
-from bot.watcher import watch_folders
+from bot.sources.scanner import Scanner
+from bot.sources.scanning import read_feeds_now, scan_now
+from bot.sources.watcher import watch_folders
 
 log = logging.getLogger(__name__)
 

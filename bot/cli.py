@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.articles import LoadResult, load_folders, path_id
 from bot.config import LANGUAGES, Config, ConfigError, load_config
-from bot.formatter import format_article
+from bot.formatting.formatter import format_article
+from bot.formatting.preview import render_html, render_json_lines, render_terminal
 from bot.i18n import format_counts, format_datetime
 from bot.ledger import LedgerBusy, Store
 from bot.ledger.moves import (
@@ -32,10 +32,10 @@ from bot.ledger.moves import (
     read_export,
 )
 from bot.logs import setup_logging
-from bot.preview import render_html, render_json_lines, render_terminal
-from bot.scanner import Scanner, ScanReport
+from bot.reading.articles import LoadResult, load_folders, path_id
 from bot.sources.announcements import write_announcement
 from bot.sources.feeds import TIMEOUT
+from bot.sources.scanner import Scanner, ScanReport
 from bot.trigger import follow, send_here
 
 

@@ -26,9 +26,9 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.app import build_application, runtime_of
 from bot.config import Config
-from bot.delivery import SendPolicy
-from bot.outgoing import Outgoing, Part
-from bot.preview import render_terminal
+from bot.formatting.outgoing import Outgoing, Part
+from bot.formatting.preview import render_terminal
+from bot.sending.delivery import SendPolicy
 
 CONSOLE_USER = 1
 CONSOLE_TOKEN = "0:console"

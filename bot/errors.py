@@ -13,7 +13,7 @@ from telegram import Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
-from bot.flood import request_of
+from bot.sending.flood import request_of
 
 log = logging.getLogger(__name__)
 

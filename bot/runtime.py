@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 
 from bot.config import Config
-from bot.delivery import Dispatcher, Sender
-from bot.digest import Digests
 from bot.ledger import Store
-from bot.scanner import Scanner
+from bot.sending.delivery import Dispatcher, Sender
+from bot.sending.digest import Digests
+from bot.sources.scanner import Scanner
 
 
 @dataclass

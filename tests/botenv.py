@@ -15,9 +15,9 @@ from telegram.ext import Application
 
 from bot.app import Runtime, build_application, runtime_of
 from bot.config import Config
-from bot.delivery import SendPolicy
 from bot.ledger import Chat
-from bot.scanner import ScanReport
+from bot.sending.delivery import SendPolicy
+from bot.sources.scanner import ScanReport
 from tests.emulator import Emulator
 
 TOKEN = "123456789:TEST-token-abcdefghijklmnopqrstuvwxyz"

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import Config
-from bot.delivery import SendPolicy
 from bot.ledger import Chat, Store
-from bot.scanner import Scanner
+from bot.sending.delivery import SendPolicy
+from bot.sources.scanner import Scanner
 from tests.botenv import TOKEN, running_bot
 from tests.emulator import Emulator, Fault
 from tests.process import BOT_COMMAND, clean_env, run_cli

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from bot.outgoing import ENTITY_LIMIT, Outgoing
-from bot.richtext import utf16_len, utf16_prefix
+from bot.formatting.outgoing import ENTITY_LIMIT, Outgoing
+from bot.reading.richtext import utf16_len, utf16_prefix
 
 _SKIPPED = {
     "script", "style", "svg", "button", "form", "noscript", "template", "head", "title",

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.articles import Article, ArticleError, load_article, load_folders
 from bot.config import Config
-from bot.formatter import Formatted, format_article
-from bot.outgoing import TEXT_LIMIT
-from bot.richtext import RichText, split, utf16_len
+from bot.formatting.formatter import Formatted, format_article
+from bot.formatting.outgoing import TEXT_LIMIT
+from bot.reading.articles import Article, ArticleError, load_article, load_folders
+from bot.reading.richtext import RichText, split, utf16_len
 from tests.invariants import check_complete, check_messages
 
 CONFIG = Config()

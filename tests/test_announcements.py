@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.articles import parse_article
 from bot.config import Config
+from bot.reading.articles import parse_article
 from bot.sources.announcements import (
     announcement_file,
     split_title,

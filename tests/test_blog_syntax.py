@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.articles import Article, parse_article
 from bot.config import Config
-from bot.formatter import format_article
-from bot.htmltext import html_to_rich
-from bot.templates import plain_markdown
+from bot.formatting.formatter import format_article
+from bot.reading.articles import Article, parse_article
+from bot.reading.htmltext import html_to_rich
+from bot.reading.templates import plain_markdown
 
 SITE = "https://blog.example.org"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import frontmatter
 import pytest
 
-from bot.articles import load_article
 from bot.config import Config
-from bot.formatter import format_article
+from bot.formatting.formatter import format_article
+from bot.reading.articles import load_article
 from tests.invariants import check_complete, check_messages
 from tests.paths import CORPUS, corpus_files
 

@@ -18,7 +18,7 @@ import pytest
 from bot.app import build_application, runtime_of
 from bot.config import Config
 from bot.ledger import FAILED, QUEUED, SENDING, SENT, Chat, Store
-from bot.scanner import Scanner
+from bot.sources.scanner import Scanner
 from tests.botenv import bot_config, live_bot, message_update, running_bot
 from tests.chaos import article_text, prepare_ledger, start_bot, wait_for
 from tests.emulator import Emulator

@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.articles import ArticleError, article_from_json
 from bot.config import Config
-from bot.delivery import RESUME_PAUSE
-from bot.formatter import format_article
+from bot.formatting.formatter import format_article
 from bot.ledger import Chat, FeedState
+from bot.reading.articles import ArticleError, article_from_json
+from bot.sending.delivery import RESUME_PAUSE
 from bot.sources.feeds import read_feed
 from tests.botenv import live_bot, running_bot
 from tests.emulator import Emulator

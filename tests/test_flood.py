@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.delivery import SendPolicy
+from bot.sending.delivery import SendPolicy
 from tests.botenv import ADMIN, LiveBot, callback_update, live_bot, message_update, running_bot
 from tests.emulator import Call, Emulator, Fault
 from tests.paths import SEED

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.articles import Article, Image
 from bot.config import Config
-from bot.formatter import albums, format_article, hashtags, lead_image, summarize
-from bot.htmltext import html_to_rich
+from bot.formatting.formatter import albums, format_article, hashtags, lead_image, summarize
+from bot.reading.articles import Article, Image
+from bot.reading.htmltext import html_to_rich
 from tests.invariants import check_complete, check_messages
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.articles import Article, Image, to_html
 from bot.config import Config
-from bot.formatter import format_article
+from bot.formatting.formatter import format_article
+from bot.reading.articles import Article, Image, to_html
 from tests.invariants import check_complete, check_messages
 
 EXAMPLES = int(os.environ.get("NOTICEBOT_FUZZ_EXAMPLES", "300"))

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bot.htmltext import html_to_rich, safe_url
+from bot.reading.htmltext import html_to_rich, safe_url
 
 
 def _spans(html: str) -> list[tuple[str, str]]:
@@ -118,7 +118,7 @@ def test_a_reused_parser_starts_each_walk_afresh(monkeypatch: pytest.MonkeyPatch
         raise RuntimeError("a walker bug")
 
     with monkeypatch.context() as patched:
-        patched.setattr("bot.htmltext._Walker._emit", broken)
+        patched.setattr("bot.reading.htmltext._Walker._emit", broken)
         with pytest.raises(RuntimeError):
             html_to_rich("<p>前<b>半")
     assert calls and html_to_rich("<p>正常</p>").text == "正常"

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.delivery import SendPolicy
 from bot.ledger import SENT, SKIPPED
 from bot.ledger.states import RETRACTED
+from bot.sending.delivery import SendPolicy
 from tests.botenv import ADMIN, BotEnv, live_bot, message_update, running_bot
 from tests.chaos import article_text
 from tests.emulator import Emulator, Fault

@@ -7,8 +7,8 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.delivery import RESUME_PAUSE
 from bot.ledger import Chat
+from bot.sending.delivery import RESUME_PAUSE
 from tests.botenv import LiveBot, live_bot
 from tests.emulator import Emulator
 

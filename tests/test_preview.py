@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from bot.outgoing import Outgoing
-from bot.preview import render_html, render_json_lines, render_terminal
-from bot.richtext import index_at, utf16_len, utf16_prefix
+from bot.formatting.outgoing import Outgoing
+from bot.formatting.preview import render_html, render_json_lines, render_terminal
+from bot.reading.richtext import index_at, utf16_len, utf16_prefix
 
 LINK = "https://example.com/a?x=1&y=2"
 ORIGINAL = "https://example.com/post?id=1&lang=zh"

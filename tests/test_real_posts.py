@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.articles import load_article
 from bot.config import Config
-from bot.formatter import format_article
+from bot.formatting.formatter import format_article
+from bot.reading.articles import load_article
 from tests.invariants import check_messages, visible_runs
 
 POSTS = Path(__file__).parent / "real_posts"

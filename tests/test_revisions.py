@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.articles import article_from_json, article_to_json, parse_article
 from bot.config import Config
-from bot.formatter import format_article, withdrawn_card
-from bot.outgoing import Outgoing
-from bot.revisions import as_reply_to, edit_as_text, edit_of, mark_withdrawn
+from bot.formatting.formatter import format_article, withdrawn_card
+from bot.formatting.outgoing import Outgoing
+from bot.formatting.revisions import as_reply_to, edit_as_text, edit_of, mark_withdrawn
+from bot.reading.articles import article_from_json, article_to_json, parse_article
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.richtext import Entity, RichText, index_at, split, utf16_len, utf16_prefix
+from bot.reading.richtext import Entity, RichText, index_at, split, utf16_len, utf16_prefix
 from tests.invariants import check_entities
 
 

@@ -16,11 +16,11 @@ from unittest.mock import patch
 import pytest
 import sqlite_utils
 
-from bot.articles import path_id
 from bot.config import Config, ConfigError, load_config
 from bot.ledger import QUEUED, SCHEMA_VERSION, Chat, Store
 from bot.ledger.schema import _v1
-from bot.scanner import Scanner
+from bot.reading.articles import path_id
+from bot.sources.scanner import Scanner
 from tests.paths import ROOT, SEED
 from tests.process import clean_env, run_cli
 
@@ -174,7 +174,7 @@ def test_a_script_without_a_main_guard_still_scans(tmp_path: Path) -> None:
         "from pathlib import Path\n"
         "from bot.config import Config\n"
         "from bot.ledger import Store\n"
-        "from bot.scanner import Scanner\n"
+        "from bot.sources.scanner import Scanner\n"
         f"config = Config(articles=(Path({str(folder)!r}),))\n"
         f"scanner = Scanner(Store({str(tmp_path / 'db.sqlite')!r}), config)\n"
         "scanner.parallel_from = 1\n"

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.articles import Article, load_article
 from bot.config import Config
-from bot.formatter import format_article
-from bot.richtext import utf16_len
+from bot.formatting.formatter import format_article
+from bot.reading.articles import Article, load_article
+from bot.reading.richtext import utf16_len
 from tests.invariants import check_complete, check_messages
 from tests.paths import ROOT, SEED
 

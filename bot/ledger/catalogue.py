@@ -20,7 +20,7 @@ class FileState:
 
 class Catalogue(LedgerBase):
     def save_version(self, article_id: str, version: str, content: str) -> None:
-        """Keep what this version of the article says (``bot.articles.article_to_json``)."""
+        """Keep what this version of the article says (``bot.reading.articles.article_to_json``)."""
         self._exec(
             "INSERT OR IGNORE INTO versions (article_id, version, content, created_at)"
             " VALUES (?, ?, ?, ?)",

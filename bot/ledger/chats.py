@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.formatter import MODE_DIGEST
+from bot.formatting.formatter import MODE_DIGEST
 from bot.ledger.base import LedgerBase
 from bot.ledger.states import OPEN_STATUSES, SENDING, SENT, SKIPPED
 

@@ -39,7 +39,7 @@ A row belongs to the task that claimed it: ``due`` offers only queued rows, one
 per chat, and none of a chat that has a row being sent, so a row that moves to
 another chat (a group upgraded to a supergroup) can never be taken twice. What a
 queued row needs (send the rest, edit, retract, unpin) follows from the row and
-its article; the sender works it out (:mod:`bot.delivery`).
+its article; the sender works it out (:mod:`bot.sending.delivery`).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bot.articles import Article, article_to_json
+from bot.reading.articles import Article, article_to_json
 
 
 @dataclass(frozen=True)

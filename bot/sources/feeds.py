@@ -26,9 +26,9 @@ import feedparser
 import frontmatter
 import httpx
 
-from bot.articles import ArticleError, parse_article
 from bot.config import Config
 from bot.ledger import FeedState
+from bot.reading.articles import ArticleError, parse_article
 from bot.sources import ReadFile, read_file
 
 MAX_BYTES = 10 * 1024 * 1024

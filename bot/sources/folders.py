@@ -13,8 +13,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from bot.articles import ArticleError, load_article, path_id
 from bot.config import Config
+from bot.reading.articles import ArticleError, load_article, path_id
 from bot.sources import ReadFile, read_file
 
 log = logging.getLogger(__name__)

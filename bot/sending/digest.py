@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config import Config
-from bot.delivery import Sender
-from bot.formatter import DIGEST_TIMES, text_messages
+from bot.formatting.formatter import DIGEST_TIMES, text_messages
+from bot.formatting.outgoing import Outgoing
 from bot.i18n import format_datetime, t
 from bot.ledger import Chat, Store
-from bot.outgoing import Outgoing
-from bot.richtext import RichText
-from bot.transport import Failure, SendFailure
+from bot.reading.richtext import RichText
+from bot.sending.delivery import Sender
+from bot.sending.transport import Failure, SendFailure
 
 log = logging.getLogger(__name__)
 

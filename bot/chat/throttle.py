@@ -12,7 +12,7 @@ from collections.abc import Callable
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
-from bot.replies import Context, is_admin, reply
+from bot.chat.replies import Context, is_admin, reply
 
 MAX_COMMANDS = 5
 WINDOW = 10.0  # seconds

@@ -16,8 +16,8 @@ from itertools import pairwise
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.outgoing import Outgoing
-from bot.richtext import index_at, utf16_len, utf16_prefix
+from bot.formatting.outgoing import Outgoing
+from bot.reading.richtext import index_at, utf16_len, utf16_prefix
 
 Entity = dict[str, Any]
 

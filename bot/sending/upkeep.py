@@ -19,10 +19,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from bot.formatter import withdrawn_card
-from bot.ledger import Chat, Delivery, PartIds
-from bot.outgoing import Outgoing
-from bot.revisions import (
+from bot.formatting.formatter import withdrawn_card
+from bot.formatting.outgoing import Outgoing
+from bot.formatting.revisions import (
     MEDIA_METHODS,
     as_reply_to,
     delete,
@@ -32,10 +31,11 @@ from bot.revisions import (
     pin,
     unpin,
 )
-from bot.transport import Failure, SendFailure
+from bot.ledger import Chat, Delivery, PartIds
+from bot.sending.transport import Failure, SendFailure
 
 if TYPE_CHECKING:
-    from bot.delivery import Plan, Sender
+    from bot.sending.delivery import Plan, Sender
 
 log = logging.getLogger(__name__)
 

@@ -38,8 +38,8 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.flood import LEDGER, REPLY_IN_TURN, FloodControl
-from bot.outgoing import Outgoing
+from bot.formatting.outgoing import Outgoing
+from bot.sending.flood import LEDGER, REPLY_IN_TURN, FloodControl
 
 # Opt in to python-telegram-bot's coming behaviour (durations as timedelta), which
 # also silences its deprecation warning on every RetryAfter.

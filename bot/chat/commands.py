@@ -10,10 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 
-from bot.formatter import MODE_FULL
-from bot.i18n import format_datetime, t
-from bot.ledger import Chat
-from bot.replies import (
+from bot.chat.replies import (
     Context,
     is_admin,
     language,
@@ -23,7 +20,10 @@ from bot.replies import (
     runtime,
     send_text,
 )
-from bot.transport import SendFailure
+from bot.formatting.formatter import MODE_FULL
+from bot.i18n import format_datetime, t
+from bot.ledger import Chat
+from bot.sending.transport import SendFailure
 
 log = logging.getLogger(__name__)
 

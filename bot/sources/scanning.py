@@ -10,7 +10,7 @@ import logging
 import time
 
 from bot.runtime import Runtime
-from bot.scanner import ScanReport
+from bot.sources.scanner import ScanReport
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from bot.outgoing import Outgoing
+from bot.formatting.outgoing import Outgoing
 
 MEDIA_METHODS = {"sendPhoto": "photo", "sendAnimation": "animation"}
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 
-from bot.commands import may_manage
-from bot.formatter import DIGEST_TIMES, MODE_CARD, MODE_DIGEST, MODE_FULL
+from bot.chat.commands import may_manage
+from bot.chat.replies import Context, language, ledger_chat, runtime, send_text
+from bot.formatting.formatter import DIGEST_TIMES, MODE_CARD, MODE_DIGEST, MODE_FULL
 from bot.i18n import t
 from bot.ledger import Chat
-from bot.replies import Context, language, ledger_chat, runtime, send_text
 
 QUIET_START, QUIET_END = "22:00", "07:00"
 

@@ -6,12 +6,12 @@ A delivery is a row of the ledger (:mod:`bot.ledger`). The sender marks it
 the next, so a restart resumes at the first unconfirmed part: a crash can repeat
 at most the part that was in flight, and loses nothing. A row queued again after
 it was sent (a correction, a withdrawal, an expiry) is brought up to date by
-:mod:`bot.upkeep` the same way, step by step.
+:mod:`bot.sending.upkeep` the same way, step by step.
 
-Telegram's limits are kept by :mod:`bot.flood` on the bot, for every request.
+Telegram's limits are kept by :mod:`bot.sending.flood` on the bot, for every request.
 The sender takes a chat's turn (its own pace) *before* an in-flight slot, so a
 slot never idles waiting for one chat while others could use it. Failures
-follow :class:`bot.transport.Failure`: flood control waits, network trouble
+follow :class:`bot.sending.transport.Failure`: flood control waits, network trouble
 backs off, a gone chat is deactivated, a migrated group is followed, a bad
 picture falls back to its other URL and then to text.
 """
@@ -27,9 +27,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from bot.articles import Article, ArticleError, article_from_json, load_article
 from bot.config import Config
-from bot.formatter import announcement, format_article
+from bot.formatting.formatter import announcement, format_article
+from bot.formatting.outgoing import Outgoing
 from bot.i18n import t
 from bot.ledger import (
     ACTIVE,
@@ -43,9 +43,9 @@ from bot.ledger import (
     Store,
     Work,
 )
-from bot.outgoing import Outgoing
-from bot.transport import Failure, SendFailure, Transport
-from bot.upkeep import Upkeep
+from bot.reading.articles import Article, ArticleError, article_from_json, load_article
+from bot.sending.transport import Failure, SendFailure, Transport
+from bot.sending.upkeep import Upkeep
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class Sender:
     """Brings one ledger row up to date; what to do about each failure lives here.
 
     Sending the parts is here; editing, retracting and pinning a delivered copy is in
-    :class:`bot.upkeep.Upkeep`, which sends through this class."""
+    :class:`bot.sending.upkeep.Upkeep`, which sends through this class."""
 
     def __init__(
         self, store: Store, transport: Transport, config: Config, policy: SendPolicy

@@ -19,18 +19,18 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 
-from bot.articles import ArticleError, parse_article, path_id
-from bot.formatter import MODE_CARD, format_article
+from bot.chat.replies import Context, is_admin, language, ledger_chat, reply, runtime, send_text
+from bot.formatting.formatter import MODE_CARD, format_article
 from bot.i18n import format_statuses, t
 from bot.ledger import Chat
-from bot.replies import Context, is_admin, language, ledger_chat, reply, runtime, send_text
-from bot.scanning import scan_now
+from bot.reading.articles import ArticleError, parse_article, path_id
 from bot.sources.announcements import (
     announcement_file,
     split_title,
     to_markdown,
     write_announcement,
 )
+from bot.sources.scanning import scan_now
 
 log = logging.getLogger(__name__)
 

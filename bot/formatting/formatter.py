@@ -3,7 +3,7 @@
 A subscriber gets the *card* (lead photo, bold title, date and author, a short
 summary, hashtags, buttons); the *full text* follows in the modes that ask for it,
 split into messages Telegram accepts; the *albums* carry the remaining pictures.
-Text travels as ``text`` + ``entities`` (see :mod:`bot.htmltext` for why the
+Text travels as ``text`` + ``entities`` (see :mod:`bot.reading.htmltext` for why the
 HTML is walked directly rather than through html2text's Markdown).
 """
 
@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.articles import Article, Image
+from bot.formatting.outgoing import CAPTION_LIMIT, ENTITY_LIMIT, TEXT_LIMIT, Outgoing
 from bot.i18n import format_datetime, t
-from bot.outgoing import CAPTION_LIMIT, ENTITY_LIMIT, TEXT_LIMIT, Outgoing
-from bot.richtext import RichText, split, utf16_len
+from bot.reading.articles import Article, Image
+from bot.reading.richtext import RichText, split, utf16_len
 
 MODE_CARD, MODE_FULL, MODE_DIGEST = "card", "full", "digest"
 DIGEST_TIMES = ("08:00", "20:00")  # when a digest chat may get its list; the first by default

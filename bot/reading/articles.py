@@ -33,9 +33,9 @@ import yaml
 from markdown_it import MarkdownIt
 
 from bot.config import Config
-from bot.htmltext import FoundImage, html_to_rich, read_html, safe_url, walk_html
-from bot.richtext import RichText
-from bot.templates import plain_markdown
+from bot.reading.htmltext import FoundImage, html_to_rich, read_html, safe_url, walk_html
+from bot.reading.richtext import RichText
+from bot.reading.templates import plain_markdown
 
 ARTICLE_SUFFIXES = (".md", ".markdown")
 IMAGE_KEYS = ("headimg", "cover", "thumbnail", "image", "banner", "top_img")

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 import lxml.etree
 
-from bot.richtext import Entity, RichText
+from bot.reading.richtext import Entity, RichText
 
 FoundImage = tuple[str, int | None, int | None]  # an <img>'s source, width and height
 

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import httpx
 
-from bot.articles import (
+from bot.config import Config
+from bot.formatting.formatter import MODE_DIGEST
+from bot.ledger import ACTIVE, WITHDRAWN, Chat, FileState, Store
+from bot.reading.articles import (
     ArticleError,
     article_from_json,
     article_stats,
     article_to_json,
 )
-from bot.config import Config
-from bot.formatter import MODE_DIGEST
-from bot.ledger import ACTIVE, WITHDRAWN, Chat, FileState, Store
 from bot.sources import ReadFile
 from bot.sources.feeds import failed_read, is_due, read_feed
 from bot.sources.folders import PARALLEL_FROM, ToRead, read_files

@@ -7,8 +7,8 @@ import logging
 from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
 
+from bot.chat.replies import Context, runtime
 from bot.i18n import t
-from bot.replies import Context, runtime
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Sending: the ledger's deliveries → Telegram, within its limits, and kept current."""
