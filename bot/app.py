@@ -32,9 +32,11 @@ from bot.i18n import t
 from bot.ledger import Clock, Store
 from bot.metrics import serve
 from bot.runtime import Runtime
-from bot.sending.delivery import Dispatcher, Sender, SendPolicy
+from bot.sending.delivery import Dispatcher, SendPolicy
 from bot.sending.digest import Digests
 from bot.sending.flood import FloodControl
+from bot.sending.reconciler import Reconciler
+from bot.sending.sender import Sender
 from bot.sending.transport import PTBTransport
 from bot.sources.feeds import TIMEOUT
 from bot.sources.scanner import Scanner
@@ -80,13 +82,13 @@ def build_application(
     application = builder.build()
     config.announce_dir.mkdir(parents=True, exist_ok=True)  # taken in empty by the first scan
     store = Store(config.db, clock)
-    sender = Sender(store, PTBTransport(application.bot), config, policy)
+    sender = Sender(store, PTBTransport(application.bot), config, policy.max_in_flight)
     runtime = Runtime(
         config=config,
         store=store,
         scanner=Scanner(store, config),
         sender=sender,
-        dispatcher=Dispatcher(store, sender, policy.concurrency),
+        dispatcher=Dispatcher(store, Reconciler(store, sender, config, policy), policy.concurrency),
         digests=Digests(store, sender, config),
         feed_reader=Scanner(store, config) if config.feeds else None,
         http=httpx.Client(follow_redirects=True, timeout=TIMEOUT) if config.feeds else None,

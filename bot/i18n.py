@@ -18,6 +18,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "announcement": {"zh": "通知", "en": "Announcement"},
     "updated_at": {"zh": "已更新 {time}", "en": "Updated {time}"},
     "withdrawn_notice": {"zh": "此通知已撤回", "en": "This notice was withdrawn"},
+    "removed_part": {
+        "zh": "（此部分已在更正中删去）",
+        "en": "(This part was removed by a correction.)",
+    },
+    "chat_held": {
+        "zh": "无法向「{chat}」发送通知：{reason}。通知已暂存，恢复后会自动补发。",
+        "en": "Notices cannot be sent to “{chat}”: {reason}. They are held and will go out once it is possible again.",
+    },
     "expired_mark": {"zh": "已过期", "en": "expired"},
     "pin_refused": {
         "zh": "⚠️ 机器人没有置顶消息的权限，紧急通知无法置顶。请在群组或频道设置中授予"

@@ -11,8 +11,9 @@ import httpx
 
 from bot.config import Config
 from bot.ledger import Store
-from bot.sending.delivery import Dispatcher, Sender
+from bot.sending.delivery import Dispatcher
 from bot.sending.digest import Digests
+from bot.sending.sender import Sender
 from bot.sources.scanner import Scanner
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from bot.config import Config
 from bot.ledger import Chat, Store
+from bot.ledger.copies import loads
 from bot.sending.delivery import SendPolicy
 from bot.sources.scanner import Scanner
 from tests.botenv import TOKEN, running_bot
@@ -129,9 +130,9 @@ def _copies(emulator: Emulator, known: set[tuple[int, int]]) -> dict[str, Counte
 def _ledger(work: Path) -> tuple[set[tuple[int, int]], int]:
     """The (chat, message id) pairs the ledger recorded, and how many rows are open."""
     with contextlib.closing(sqlite3.connect(work / "state" / "noticebot.db")) as db:
-        rows = db.execute("SELECT chat_id, message_ids, status FROM deliveries").fetchall()
-    known = {(chat, mid) for chat, ids, _ in rows for part in json.loads(ids) for mid in part}
-    return known, sum(1 for *_, status in rows if status in ("queued", "sending"))
+        rows = db.execute("SELECT copy, status FROM deliveries").fetchall()
+    known = {(part.chat, mid) for copy, _ in rows for part in loads(copy) for mid in part.ids}
+    return known, sum(1 for _, status in rows if status in ("queued", "sending"))
 
 
 def _settled(emulator: Emulator, work: Path, chats: int) -> bool:

@@ -18,6 +18,7 @@ import pytest
 from bot.app import build_application, runtime_of
 from bot.config import Config
 from bot.ledger import FAILED, QUEUED, SENDING, SENT, Chat, Store
+from bot.ledger.copies import Part
 from bot.sources.scanner import Scanner
 from tests.botenv import bot_config, live_bot, message_update, running_bot
 from tests.chaos import article_text, prepare_ledger, start_bot, wait_for
@@ -126,8 +127,8 @@ def test_a_claimed_batch_is_read_again_once_anything_else_writes(tmp_path: Path)
         store.subscribe(Chat(chat_id))
     store.enqueue("a", [1, 2, 3])
     first, second, third = store.claim_work(now[0], 10)
-    store.record_part(first.delivery.id, [[7]], shown="v1")
-    store.settle(first.delivery.id)
+    store.record_copy(first.delivery.id, (Part(0, 1, (7,), "sendMessage", "h", now[0]),))
+    store.settle(first.delivery.id, SENT, "v1")
     assert store.current(second) is second  # only the sender's own record since
 
     store.update_chat(2, language="en")  # a settings change: read again

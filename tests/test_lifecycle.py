@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.ledger import SENT, SKIPPED
+from bot.ledger.copies import GONE
 from bot.ledger.states import RETRACTED
 from bot.sending.delivery import SendPolicy
 from tests.botenv import ADMIN, BotEnv, live_bot, message_update, running_bot
@@ -156,7 +157,7 @@ async def test_a_copy_someone_deleted_is_recorded_as_gone_not_sent_again(
         assert sends(free, start) == []
         assert len(free.shown(GROUP)) == 1 and "已更新" in texts(free, GROUP)[0]
         (row,) = env.runtime.store.deliveries(GROUP)
-        assert row.status == SENT and row.message_ids[1] == []
+        assert row.status == SENT and row.copy[1].state == GONE
 
 
 async def test_an_urgent_notice_is_pinned_and_unpinned_when_it_expires(

@@ -12,7 +12,7 @@ import pytest
 from bot.config import Config
 from bot.formatting.formatter import format_article, withdrawn_card
 from bot.formatting.outgoing import Outgoing
-from bot.formatting.revisions import as_reply_to, edit_as_text, edit_of, mark_withdrawn
+from bot.formatting.revisions import as_reply_to, edit_to, mark_withdrawn
 from bot.reading.articles import article_from_json, article_to_json, parse_article
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -71,7 +71,7 @@ def _photo(url: str, caption: str) -> Outgoing:
 
 
 def test_text_is_edited_as_text() -> None:
-    edit = edit_of(_text("new"), 7, _text("old"))
+    edit = edit_to(_text("new"), 7, "sendMessage", None)
     assert edit is not None and edit.method == "editMessageText"
     assert edit.params == {
         "message_id": 7,
@@ -82,13 +82,13 @@ def test_text_is_edited_as_text() -> None:
 
 
 def test_a_card_with_the_same_picture_gets_its_caption_edited() -> None:
-    edit = edit_of(_photo("u1", "new"), 7, _photo("u1", "old"))
+    edit = edit_to(_photo("u1", "new"), 7, "sendPhoto", "u1")
     assert edit is not None and edit.method == "editMessageCaption"
     assert edit.params["caption"] == "new" and edit.params["reply_markup"] == {"k": 1}
 
 
 def test_a_new_picture_is_a_media_edit_with_its_caption() -> None:
-    edit = edit_of(_photo("u2", "new"), 7, _photo("u1", "old"))
+    edit = edit_to(_photo("u2", "new"), 7, "sendPhoto", "u1")
     assert edit is not None and edit.method == "editMessageMedia"
     assert edit.params["media"] == {
         "type": "photo",
@@ -100,13 +100,13 @@ def test_a_new_picture_is_a_media_edit_with_its_caption() -> None:
 
 def test_what_cannot_be_edited_in_place_is_replaced() -> None:
     album = Outgoing("sendMediaGroup", {"media": [{"type": "photo", "media": "u"}] * 2}, "album")
-    assert edit_of(album, 7, album) is None
-    assert edit_of(_text("now text"), 7, _photo("u1", "was a photo")) is None
+    assert edit_to(album, 7, "sendMediaGroup", None) is None
+    assert edit_to(_text("now text"), 7, "sendPhoto", "u1") is None
 
 
 def test_a_card_sent_as_text_is_edited_as_text() -> None:
-    edit = edit_as_text(_photo("u1", "new"), 7)
-    assert edit.method == "editMessageText" and edit.params["text"] == "new"
+    edit = edit_to(_photo("u1", "new"), 7, "sendMessage", None)
+    assert edit is not None and edit.method == "editMessageText" and edit.params["text"] == "new"
 
 
 def test_an_extra_part_replies_to_the_card() -> None:

@@ -106,6 +106,14 @@ def withdrawn_card(title: str, lang: str) -> Outgoing:
     return message
 
 
+def removed_part(lang: str, *, withdrawn: bool = False) -> Outgoing:
+    """What a part of a delivered copy says when it should be gone and Telegram no
+    longer lets the bot delete it: its notice was withdrawn, or a correction dropped it."""
+    text = t("withdrawn_notice", lang) if withdrawn else t("removed_part", lang)
+    (message,) = text_messages(RichText().append(text, "italic"))
+    return message
+
+
 def full_text(article: Article, lang: str, tz: ZoneInfo) -> list[Outgoing]:
     rich = _header(article, lang, tz, title_limit=None)
     if article.body.text:

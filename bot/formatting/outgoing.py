@@ -6,7 +6,10 @@ depend on the shape of a message without depending on how it is made.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Literal
 
 Part = Literal["card", "text", "album"]
@@ -29,6 +32,14 @@ class Outgoing:
     params: dict[str, Any]
     part: Part
     fallbacks: tuple[str | None, ...] = field(default=())
+
+    @cached_property
+    def content_hash(self) -> str:
+        """What the message shows, as a short hash: two calls that show the same have
+        the same hash, wherever they are sent (a reply's target is not content)."""
+        params = {k: v for k, v in self.params.items() if k != "reply_parameters"}
+        blob = json.dumps([self.method, params], sort_keys=True, ensure_ascii=False)
+        return hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
 
     def text_and_entities(self) -> tuple[str, list[dict[str, Any]]]:
         """The visible text of a message or caption, with its entities."""

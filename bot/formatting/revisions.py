@@ -16,40 +16,40 @@ from bot.formatting.outgoing import Outgoing
 MEDIA_METHODS = {"sendPhoto": "photo", "sendAnimation": "animation"}
 
 
-def edit_of(new: Outgoing, message_id: int, old: Outgoing | None) -> Outgoing | None:
-    """The edit that makes message ``message_id`` (sent as ``old``) show ``new``;
-    None if it must be replaced instead."""
-    if old is not None and old.method != new.method:
-        return None
+def edit_to(new: Outgoing, message_id: int, kind: str, media: str | None) -> Outgoing | None:
+    """The edit that makes message ``message_id`` (sent by method ``kind``, showing
+    picture ``media``; "" for unknown: taken as ``new``'s own) show ``new``; None if it
+    must be replaced instead (an album, or a part that changed kind)."""
+    kind = kind or new.method
     markup = {"reply_markup": new.params["reply_markup"]} if "reply_markup" in new.params else {}
-    if new.method == "sendMessage":
-        params = {key: new.params[key] for key in ("text", "entities", "link_preview_options")}
+    if kind == "sendMessage":  # a text, or a card that went out as text (its picture refused)
+        text = new if new.method == "sendMessage" else new.as_text()
+        params = {key: text.params[key] for key in ("text", "entities", "link_preview_options")}
         return _edit("editMessageText", message_id, {**params, **markup}, new)
-    kind = MEDIA_METHODS.get(new.method)
-    if kind is None:
-        return None  # an album: Telegram edits one item at a time; replace it whole
+    media_key = MEDIA_METHODS.get(new.method)
+    if media_key is None or kind != new.method:
+        return None
     caption = {
         "caption": new.params.get("caption", ""),
         "caption_entities": new.params.get("caption_entities", []),
     }
-    if old is not None and old.params.get(kind) == new.params[kind]:
+    if media == new.params[media_key]:
         return _edit("editMessageCaption", message_id, {**caption, **markup}, new)
-    media = {"type": kind, "media": new.params[kind], **caption}
-    return _edit("editMessageMedia", message_id, {"media": media, **markup}, new)
+    edited = {"type": media_key, "media": new.params[media_key], **caption}
+    return _edit("editMessageMedia", message_id, {"media": edited, **markup}, new)
 
 
-def edit_as_text(new: Outgoing, message_id: int) -> Outgoing:
-    """The card's edit when Telegram has it as text (its picture could not be sent)."""
-    edit = edit_of(new.as_text(), message_id, None)
-    assert edit is not None
-    return edit
+def media_of(message: Outgoing) -> str | None:
+    """The picture a card or photo shows (what decides a caption edit from a media edit)."""
+    key = MEDIA_METHODS.get(message.method)
+    return message.params.get(key) if key else None
 
 
 def mark_withdrawn(note: Outgoing, message_id: int, *, caption: bool) -> Outgoing:
     """The card edited to say its notice was withdrawn (``note``: the formatter's
     text); ``caption`` when the card is a picture. Without a keyboard: no buttons."""
     if not caption:
-        edit = edit_of(note, message_id, None)
+        edit = edit_to(note, message_id, "sendMessage", None)
         assert edit is not None
         return edit
     text, entities = note.text_and_entities()

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.formatting.formatter import MODE_DIGEST
 from bot.ledger.base import LedgerBase
-from bot.ledger.states import OPEN_STATUSES, SENDING, SENT, SKIPPED
+from bot.ledger.states import OPEN_STATUSES, QUEUED, SENDING, SENT, SKIPPED
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Chat:
     digest_time: str | None = None
     last_digest_at: float | None = None
     pin_refused_at: float | None = None  # Telegram refused the bot a pin here (and when)
+    trouble: str | None = None  # why nothing can be sent here for now (a closed topic…)
 
     def wants(self, names: Iterable[str], text: str) -> bool:
         """No filter words: everything. Otherwise any word among the category and tag
@@ -60,6 +61,7 @@ class Chat:
             digest_time=row.get("digest_time"),
             last_digest_at=row.get("last_digest_at"),
             pin_refused_at=row.get("pin_refused_at"),
+            trouble=row.get("trouble"),
         )
 
 
@@ -146,13 +148,28 @@ class Chats(LedgerBase):
             [self.clock() if refused else None, chat_id],
         )
 
+    def note_trouble(self, chat_id: int, trouble: str | None) -> bool:
+        """Why the chat is held (None: it is not): whether that is news, to tell once."""
+        return bool(
+            self._exec(
+                "UPDATE chats SET trouble = ?, trouble_at = ? WHERE id = ? AND trouble IS NOT ?",
+                [trouble, self.clock() if trouble else None, chat_id, trouble],
+            )
+        )
+
     def unsubscribe(self, chat_id: int) -> bool:
+        """No new notices; a copy the chat already holds is still kept current (a
+        correction edits it, a withdrawal retracts it)."""
         with self.transaction():
             changed = self._exec(
                 "UPDATE chats SET subscribed = 0, updated_at = ? WHERE id = ? AND subscribed = 1",
                 [self.clock(), chat_id],
             )
-            self._skip_open(chat_id, "unsubscribed")
+            self._exec(
+                "UPDATE deliveries SET status = ?, last_error = ?, updated_at = ?"
+                " WHERE chat_id = ? AND status = ? AND copy = '[]'",
+                [SKIPPED, "unsubscribed", self.clock(), chat_id, QUEUED],
+            )
         return bool(changed)
 
     def chat(self, chat_id: int) -> Chat | None:
@@ -173,6 +190,8 @@ class Chats(LedgerBase):
             self._skip_open(chat_id, f"chat deactivated: {reason}")
 
     def _skip_open(self, chat_id: int, reason: str) -> None:
+        """Nothing can reach the chat: its open rows settle, their copies kept as they
+        are (queued again if the chat comes back and subscribes)."""
         self._exec(
             "UPDATE deliveries SET status = ?, last_error = ?, updated_at = ?"
             " WHERE chat_id = ? AND status IN (?, ?)",
@@ -184,7 +203,10 @@ class Chats(LedgerBase):
         the new id. If the supergroup is known already (someone used the bot there), the
         two merge: the group's subscription and settings fill in what the supergroup
         has not set. Where both have a row for one notice, the one that got further
-        stays. Safe to call again (Telegram says it twice, and so may a failed send)."""
+        stays. The copies' messages stay in the old group (each part names its chat):
+        Telegram refuses every change to them there, and the supergroup numbers its
+        own messages, so an old id must never be used in it. Safe to call again
+        (Telegram says it twice, and so may a failed send)."""
         with self.transaction():
             old = self.chat(old_id)
             if old is None:

@@ -1,59 +1,61 @@
-"""Deliveries: one row per (article, chat), a state machine from queued to sent,
-and on to edited or retracted as the notice changes.
+"""Deliveries: one row per (article, chat): what the chat's copy should show (the
+target) and what it holds (the copy, :mod:`bot.ledger.copies`).
 
-A row names the version of the article its chat's copy should show (kept in the
-catalogue when the scan read it) and the version it shows (``shown``), so what
-goes out is what was queued, whatever the file says now, and a correction is a
-new version to bring each copy to. ``message_ids`` holds the ids of each part.
+Transitions only set the target; none of them performs steps. The reconciler
+(:mod:`bot.sending.reconciler`) brings the copy to the target one Bot API call at
+a time and records each outcome before the next, so any interruption resumes.
+The target follows from the row's ``version`` (NULL: the article's current
+one), the article's status (published, or withdrawn: no copy), the chat
+(unsubscribed: the copy it holds kept current, nothing new sent; gone: left as
+it is) and the notice's urgency and expiry (pinned while urgent and not expired).
 
 ======================  ==================  =========================================
 from                    to                  when (the function; one transaction each)
 ======================  ==================  =========================================
 (none)                  queued              a notice for a chat (``enqueue``)
-skipped, retracted      queued              published again, or the chat is back
-                                            (``enqueue``; a retracted copy is sent anew)
+skipped, retracted,     queued              published again, broadcast, or the chat is
+failed                                      back (``enqueue``; the copy is kept, and
+                                            brought back to the notice)
+sent, failed, retracted queued              a correction (``retarget``), a withdrawal
+                                            (``retract_article``), an urgent notice
+                                            expired (``queue_unpins``)
 queued                  sending             the dispatcher claims it by id, compare-
                                             and-set (``claim``)
-sending                 sending             Telegram confirmed a part, an edit or a
-                                            deletion (``record_part``, ``record_step``)
-sending                 sent                ... the copy is complete and current
-                                            (``record_part``, ``finish_edit``)
-sending                 queued              ... but the notice changed or was withdrawn
-                                            meanwhile (the same functions); a retry
-                                            later (``retry_later``); a process died
+sending                 sending             Telegram answered a call: the copy as it is
+                                            now (``record_copy``)
+sending                 sent / retracted /  the copy is the target: the notice shown /
+                        skipped             no message left or only marked ones / nothing
+                                            was ever shown (``settle``)
+sending                 queued              the target moved meanwhile (``settle``); a
+                                            retry later (``retry_later``); a process died
                                             while sending (``requeue_interrupted``)
-sending                 failed              given up (``finish``)
-sending                 retracted           the copy is deleted or marked withdrawn
-                                            (``finish_retract``)
-sent                    queued              a correction: edit the copy in place
-                                            (``retarget``); a withdrawal: retract it
-                                            (``retract_article``); an urgent notice
-                                            expired: unpin it (``queue_unpins``)
-queued                  skipped             nothing of it sent yet and the notice was
-                                            withdrawn (``retract_article``), or the
-                                            chat left or is gone
-                                            (``Chats.deactivate_chat``/``unsubscribe``)
+sending                 failed              given up (``finish``); the copy is kept, and
+                                            a later withdrawal or correction still
+                                            reaches it
+queued                  skipped             nothing sent yet and the notice was withdrawn,
+                                            the chat left, or is gone
+                                            (``retract_article``, ``Chats.unsubscribe``,
+                                            ``Chats.deactivate_chat``)
 ======================  ==================  =========================================
 
 A row belongs to the task that claimed it: ``due`` offers only queued rows, one
-per chat, and none of a chat that has a row being sent, so a row that moves to
-another chat (a group upgraded to a supergroup) can never be taken twice. What a
-queued row needs (send the rest, edit, retract, unpin) follows from the row and
-its article; the sender works it out (:mod:`bot.sending.delivery`).
+per chat (every chat with due work, oldest first, whatever one chat's backlog),
+and none of a chat that has a row being sent.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from bot.ledger.base import LedgerBase
 from bot.ledger.chats import Chat
+from bot.ledger.copies import Copy, by_slot, dumps, loads, visible
 from bot.ledger.states import (
     ACTIVE,
     ANNOUNCEMENT,
+    FAILED,
     OPEN_STATUSES,
     QUEUED,
     RETRACTED,
@@ -62,12 +64,13 @@ from bot.ledger.states import (
     SKIPPED,
 )
 
-PartIds = list[list[int]]  # the message ids of each part sent: [[card], [text], [album…]]
+PartIds = list[list[int]]  # the message ids of each part: [[card], [text], [album…]]
 # The article may be shown (SQL, inside an UPDATE of deliveries).
 PUBLISHED = (
     "(SELECT a.status FROM articles a WHERE a.id = deliveries.article_id)"
     f" IN ('{ACTIVE}', '{ANNOUNCEMENT}')"
 )
+HAS_COPY = "copy != '[]'"
 
 
 @dataclass(frozen=True)
@@ -77,43 +80,44 @@ class Delivery:
     chat_id: int
     kind: str
     status: str
-    next_part: int
     attempts: int
     first_error_at: float | None
-    message_ids: PartIds = field(default_factory=list)
-    shown: str | None = None  # the version the copy shows (Work.article_version: should)
-    step: int = 0  # the next part an edit or a retraction handles
-    pinned: bool = False
+    copy: Copy = ()
+    shown: str | None = None  # the version the copy showed when it last settled as sent
+
+    @property
+    def message_ids(self) -> PartIds:
+        return by_slot(self.copy)
+
+    @property
+    def pinned(self) -> bool:
+        return any(p.pinned for p in self.copy)
 
     @property
     def parts_sent(self) -> int:
-        return len(self.message_ids)
+        return len(visible(self.copy))
 
     @classmethod
     def from_row(
         cls, row: dict[str, Any], *, id_key: str = "id", status_key: str = "status"
     ) -> Delivery:
         """``id_key`` and ``status_key`` name those columns in a row joined with a chat's."""
-        ids = row["message_ids"]
         return cls(
             id=row[id_key],
             article_id=row["article_id"],
             chat_id=row["chat_id"],
             kind=row["kind"],
             status=row[status_key],
-            next_part=row["next_part"],
             attempts=row["attempts"],
             first_error_at=row["first_error_at"],
-            message_ids=json.loads(ids) if ids and ids != "[]" else [],
+            copy=loads(row["copy"]),
             shown=row.get("shown"),
-            step=row.get("step") or 0,
-            pinned=bool(row.get("pinned")),
         )
 
 
 @dataclass(frozen=True)
 class Work:
-    """A delivery with what sending it needs to know, read in one query.
+    """A delivery with what reconciling it needs to know, read in one query.
 
     ``mark`` and ``read_at`` say when it was read, so :meth:`Deliveries.current` can
     tell whether the read still holds."""
@@ -125,16 +129,22 @@ class Work:
     mark: int = 0
     read_at: float = 0.0
 
+    @property
+    def published(self) -> bool:
+        return self.article_status in (ACTIVE, ANNOUNCEMENT)
+
 
 WORK_COLUMNS = (
     "SELECT c.*, d.id AS d_id, d.article_id, d.chat_id, d.kind, d.status AS d_status,"
-    " d.next_part, d.attempts, d.first_error_at, d.message_ids, d.shown,"
-    " d.step, d.pinned, a.status AS a_status,"
+    " d.attempts, d.first_error_at, d.copy, d.shown, a.status AS a_status,"
     " COALESCE(d.version, a.content_hash, CAST(a.last_changed AS TEXT)) AS a_version"
     " FROM deliveries d LEFT JOIN chats c ON c.id = d.chat_id"
     " LEFT JOIN articles a ON a.id = d.article_id"
 )
 FRESH_FOR = 1.0  # seconds a claimed batch's read is trusted if nothing else wrote since
+REQUEUE = (  # a settled row brought back to the reconciler, due now
+    "status = ?, next_attempt_at = ?, attempts = 0, first_error_at = NULL, updated_at = ?"
+)
 
 
 class Deliveries(LedgerBase):
@@ -148,9 +158,11 @@ class Deliveries(LedgerBase):
         broadcast_id: int | None = None,
         version: str | None = None,
     ) -> int:
-        """Queue this article for each chat that has no row for it yet, a skipped one
-        (published again, or a chat that is back: it resumes at its next part), or a
-        retracted one (published again: it is sent anew)."""
+        """Queue this article for each chat that has no row for it yet, or whose row
+        settled without the notice (skipped, retracted, failed: published again, a
+        broadcast, a chat that is back). Such a row keeps its copy: the reconciler
+        brings what the chat still holds back to the notice. ``version`` None: the
+        article's current version."""
         now = self.clock()
         at = not_before or now
         chat_ids = list(chat_ids)
@@ -169,12 +181,9 @@ class Deliveries(LedgerBase):
             self.db.conn.executemany(
                 "UPDATE deliveries SET status = ?, next_attempt_at = ?, updated_at = ?,"
                 " attempts = 0, first_error_at = NULL, last_error = NULL,"
-                " broadcast_id = COALESCE(?, broadcast_id), version = COALESCE(?, version),"
-                f" message_ids = CASE WHEN status = '{RETRACTED}' THEN '[]' ELSE message_ids END,"
-                f" next_part = CASE WHEN status = '{RETRACTED}' THEN 0 ELSE next_part END,"
-                f" shown = CASE WHEN status = '{RETRACTED}' THEN NULL ELSE shown END,"
-                " step = 0, pinned = 0"
-                f" WHERE article_id = ? AND chat_id = ? AND status IN ('{SKIPPED}', '{RETRACTED}')",
+                " broadcast_id = COALESCE(?, broadcast_id), version = ?"
+                f" WHERE article_id = ? AND chat_id = ?"
+                f" AND status IN ('{SKIPPED}', '{RETRACTED}', '{FAILED}')",
                 [
                     (QUEUED, at, now, broadcast_id, version, article_id, chat_id)
                     for chat_id in chat_ids
@@ -183,26 +192,24 @@ class Deliveries(LedgerBase):
             return self.db.conn.total_changes - before
 
     def due(self, now: float, limit: int) -> list[int]:
-        """Queued rows whose time has come, oldest first: one per chat, and none of a
-        chat that has a row being sent (its parts go out in order, one notice at a time)."""
+        """Queued rows whose time has come: the oldest of each chat, chats in the order
+        their work fell due, and none of a chat that has a row being sent (its messages
+        go out in order, one notice at a time). Every chat gets its turn, whatever the
+        backlog of another."""
         with self._lock:
             rows = self.db.execute(
-                "SELECT d.id, d.chat_id FROM deliveries d JOIN chats c ON c.id = d.chat_id"
-                f" WHERE d.status = '{QUEUED}' AND d.next_attempt_at <= ? AND c.active = 1"
-                " AND NOT EXISTS (SELECT 1 FROM deliveries s"
-                f" WHERE s.chat_id = d.chat_id AND s.status = '{SENDING}')"
-                " ORDER BY d.next_attempt_at, d.id LIMIT ?",
-                [now, limit * 4],
+                "SELECT (SELECT q.id FROM deliveries q WHERE q.chat_id = w.chat_id"
+                f" AND q.status = '{QUEUED}' AND q.next_attempt_at <= :now"
+                " ORDER BY q.next_attempt_at, q.id LIMIT 1)"
+                " FROM (SELECT chat_id, MIN(next_attempt_at) AS t FROM deliveries"
+                f" WHERE status = '{QUEUED}' AND next_attempt_at <= :now GROUP BY chat_id) w"
+                " JOIN chats c ON c.id = w.chat_id AND c.active = 1"
+                " WHERE NOT EXISTS (SELECT 1 FROM deliveries s"
+                f" WHERE s.chat_id = w.chat_id AND s.status = '{SENDING}')"
+                " ORDER BY w.t LIMIT :limit",
+                {"now": now, "limit": limit},
             ).fetchall()
-        seen: set[int] = set()
-        picked = []
-        for delivery_id, chat_id in rows:
-            if chat_id not in seen:
-                seen.add(chat_id)
-                picked.append(delivery_id)
-                if len(picked) == limit:
-                    break
-        return picked
+        return [r[0] for r in rows]
 
     def next_due_time(self) -> float | None:
         """When the next open delivery is due; one index probe per status (literal
@@ -238,11 +245,11 @@ class Deliveries(LedgerBase):
         """``work`` as it is now: the batch's read while it holds, else read again.
 
         The read holds for a second if nothing has written to the ledger since but
-        the sender's own records (each touches only its own row). Any other write in
-        this process (a withdrawal, a settings change, a migration) means a fresh read.
-        Other processes only read or enqueue (:mod:`bot.ledger.owner`), which changes
-        no claimed row. Skipping the re-read is a tenth of the send rate once Telegram
-        answers fast.
+        the reconciler's own records (each touches only its own row). Any other write
+        in this process (a withdrawal, a settings change, a migration) means a fresh
+        read. Other processes only read or enqueue (:mod:`bot.ledger.owner`), which
+        changes no claimed row. Skipping the re-read is a tenth of the send rate once
+        Telegram answers fast.
         """
         if work.mark == self._mark() and self.clock() - work.read_at < FRESH_FOR:
             return work
@@ -258,7 +265,7 @@ class Deliveries(LedgerBase):
         return works
 
     def _mark(self) -> int:
-        """Moves whenever anything but :meth:`record_part` writes on this connection."""
+        """Moves whenever anything but :meth:`record_copy` writes on this connection."""
         return self.db.conn.total_changes - self._own_records
 
     def claim(self, delivery_ids: Iterable[int]) -> list[int]:
@@ -273,115 +280,101 @@ class Deliveries(LedgerBase):
         )
         return [r["id"] for r in rows]
 
-    def requeue_interrupted(self) -> int:
-        """sending → queued for rows a dead process was sending (call it at start, when
-        this process alone owns the ledger): they resume at their next part."""
-        return self._exec(
-            f"UPDATE deliveries SET status = ?, updated_at = ? WHERE status = '{SENDING}'",
-            [QUEUED, self.clock()],
-        )
+    def requeue_interrupted(self, delivery_ids: Iterable[int] | None = None) -> int:
+        """sending → queued, for rows a dead process was sending (all of them: call it
+        at start, when this process alone owns the ledger), or for these rows (whose
+        worker could not record how they ended)."""
+        where, params = f"status = '{SENDING}'", [QUEUED, self.clock()]
+        if delivery_ids is not None:
+            ids = list(delivery_ids)
+            where += f" AND id IN ({','.join('?' * len(ids))})"
+            params += ids
+        return self._exec(f"UPDATE deliveries SET status = ?, updated_at = ? WHERE {where}", params)
 
-    def record_part(self, delivery_id: int, message_ids: PartIds, *, shown: str) -> None:
-        """Telegram confirmed a part of version ``shown``: the ids of every part so far."""
+    def record_copy(self, delivery_id: int, copy: Copy) -> None:
+        """What the chat holds now, after Telegram answered (or before an edit whose
+        outcome a crash would leave unknown)."""
         with self._lock:
             self._own_records += self._exec(
-                "UPDATE deliveries SET next_part = ?, message_ids = ?, shown = ?, updated_at = ?"
+                "UPDATE deliveries SET copy = ?, pinned = ?, updated_at = ? WHERE id = ?",
+                [dumps(copy), int(any(p.pinned for p in copy)), self.clock(), delivery_id],
+            )
+
+    def settle(self, delivery_id: int, status: str, version: str | None) -> None:
+        """The copy is the target (``status``: sent, retracted or skipped), unless the
+        target moved while the reconciler worked (a correction, a withdrawal, the
+        notice back): then queued again, due now."""
+        now = self.clock()
+        published = status == SENT
+        with self._lock:
+            self._own_records += self._exec(
+                f"UPDATE deliveries SET status = CASE WHEN ({PUBLISHED}) = ?"
+                " AND COALESCE(version, ?) IS ? THEN ? ELSE ? END,"
+                " shown = CASE WHEN ? THEN ? ELSE shown END,"
+                " sent_at = CASE WHEN ? THEN COALESCE(sent_at, ?) ELSE sent_at END,"
+                " updated_at = ?, attempts = 0, first_error_at = NULL, next_attempt_at = ?"
                 " WHERE id = ?",
-                [len(message_ids), json.dumps(message_ids), shown, self.clock(), delivery_id],
+                [
+                    published,
+                    version,
+                    version,
+                    status,
+                    QUEUED,
+                    published,
+                    version,
+                    published,
+                    now,
+                    now,
+                    now,
+                    delivery_id,
+                ],
             )
-
-    def record_step(self, delivery_id: int, step: int, message_ids: PartIds) -> None:
-        """An edit or a retraction got through part ``step - 1``: resume after it."""
-        with self._lock:
-            self._own_records += self._exec(
-                "UPDATE deliveries SET step = ?, message_ids = ?, updated_at = ? WHERE id = ?",
-                [step, json.dumps(message_ids), self.clock(), delivery_id],
-            )
-
-    def record_edit(self, delivery_id: int, version: str, message_ids: PartIds) -> None:
-        """The copy shows ``version`` now, in these messages."""
-        with self._lock:
-            self._own_records += self._exec(
-                "UPDATE deliveries SET shown = ?, message_ids = ?, next_part = ?, step = 0,"
-                " edits = edits + 1, updated_at = ? WHERE id = ?",
-                [version, json.dumps(message_ids), len(message_ids), self.clock(), delivery_id],
-            )
-
-    def keep_shown(self, delivery_id: int) -> None:
-        """Corrections are off: the version the copy shows is the one it should show."""
-        self._exec("UPDATE deliveries SET version = shown WHERE id = ?", [delivery_id])
-
-    def settle(self, delivery_id: int) -> None:
-        """The sender is done with the row: ``sent`` if its copy is complete and current,
-        else queued again (the notice changed or was withdrawn while it went out)."""
-        now = self.clock()
-        with self._lock:
-            self._own_records += self._exec(
-                f"UPDATE deliveries SET status = CASE WHEN {PUBLISHED}"
-                " AND COALESCE(version, shown) = shown THEN ? ELSE ? END,"
-                " sent_at = COALESCE(sent_at, ?), updated_at = ?, step = 0, attempts = 0,"
-                " first_error_at = NULL, next_attempt_at = ? WHERE id = ?",
-                [SENT, QUEUED, now, now, now, delivery_id],
-            )
-
-    def finish_retract(self, delivery_id: int) -> None:
-        """The copy is gone or marked withdrawn; if the notice is back already, the row
-        is queued to be sent anew."""
-        now = self.clock()
-        self._exec(
-            f"UPDATE deliveries SET status = CASE WHEN {PUBLISHED} THEN ? ELSE ? END,"
-            " message_ids = '[]', next_part = 0, shown = NULL, step = 0, pinned = 0,"
-            " updated_at = ?, attempts = 0, first_error_at = NULL WHERE id = ?",
-            [QUEUED, RETRACTED, now, delivery_id],
-        )
-
-    def set_pinned(self, delivery_id: int, pinned: bool) -> None:
-        self._exec(
-            "UPDATE deliveries SET pinned = ?, updated_at = ? WHERE id = ?",
-            [int(pinned), self.clock(), delivery_id],
-        )
 
     def retarget(self, article_id: str, version: str, *, edit_sent: bool) -> int:
-        """A correction: every copy should show ``version``. Open rows send it (or edit
-        to it once their parts are out); sent copies are queued to be edited, unless
-        ``edit_sent`` is off. The number of copies queued for an edit."""
+        """A correction: every copy should show ``version``. Rows with nothing shown yet
+        take it; copies are queued to be brought to it, unless ``edit_sent`` is off
+        (then a copy keeps the version it started with). The number of copies queued."""
         now = self.clock()
         with self.transaction():
             self._exec(
-                "UPDATE deliveries SET version = ?, step = 0, updated_at = ?"
-                " WHERE article_id = ? AND status IN (?, ?, ?)",
+                "UPDATE deliveries SET version = ?, updated_at = ?"
+                f" WHERE article_id = ? AND status IN (?, ?, ?) AND NOT {HAS_COPY}",
                 [version, now, article_id, QUEUED, SENDING, SKIPPED],
             )
             if not edit_sent:
                 return 0
+            self._exec(
+                "UPDATE deliveries SET version = ?, updated_at = ?"
+                f" WHERE article_id = ? AND status IN (?, ?) AND {HAS_COPY}",
+                [version, now, article_id, QUEUED, SENDING],
+            )
             return self._exec(
-                "UPDATE deliveries SET version = ?, status = ?, step = 0, next_attempt_at = ?,"
-                " attempts = 0, first_error_at = NULL, updated_at = ?"
-                " WHERE article_id = ? AND status = ? AND COALESCE(shown, '') != ?",
-                [version, QUEUED, now, now, article_id, SENT, version],
+                f"UPDATE deliveries SET version = ?, {REQUEUE}"
+                f" WHERE article_id = ? AND status IN (?, ?) AND {HAS_COPY}",
+                [version, QUEUED, now, now, article_id, SENT, FAILED],
             )
 
     def retract_article(self, article_id: str, reason: str) -> int:
-        """A withdrawal: what no chat has seen yet is cancelled (skipped); copies sent,
-        whole or in part, are queued to be retracted. The number of copies queued."""
+        """A withdrawal: what no chat has seen yet is cancelled (skipped); every copy
+        that holds a message, however it ended (sent, failed, half-way), is queued to
+        be retracted. The number of copies queued."""
         now = self.clock()
         with self.transaction():
             self._exec(
                 "UPDATE deliveries SET status = ?, last_error = ?, updated_at = ?"
-                " WHERE article_id = ? AND status = ? AND message_ids = '[]'",
+                f" WHERE article_id = ? AND status = ? AND NOT {HAS_COPY}",
                 [SKIPPED, reason, now, article_id, QUEUED],
             )
             return self._exec(
-                "UPDATE deliveries SET status = ?, step = 0, next_attempt_at = ?, attempts = 0,"
-                " first_error_at = NULL, updated_at = ?"
-                " WHERE article_id = ? AND (status = ? OR (status = ? AND message_ids != '[]'))",
-                [QUEUED, now, now, article_id, SENT, QUEUED],
+                f"UPDATE deliveries SET {REQUEUE}"
+                f" WHERE article_id = ? AND status IN (?, ?, ?) AND {HAS_COPY}",
+                [QUEUED, now, now, article_id, SENT, FAILED, QUEUED],
             )
 
     def queue_unpins(self, now: float) -> int:
         """Pinned copies of notices that expired: queued to be unpinned."""
         return self._exec(  # literal pinned = 1: the partial index of schema v7
-            "UPDATE deliveries SET status = ?, next_attempt_at = ?, updated_at = ?"
+            f"UPDATE deliveries SET {REQUEUE}"
             " WHERE pinned = 1 AND status = ?"
             " AND (SELECT expires FROM articles a WHERE a.id = deliveries.article_id) <= ?",
             [QUEUED, now, now, SENT, now],
@@ -391,9 +384,8 @@ class Deliveries(LedgerBase):
         now = self.clock()
         self._exec(
             "UPDATE deliveries SET status = ?, last_error = COALESCE(?, last_error),"
-            " updated_at = ?, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END"
-            " WHERE id = ?",
-            [status, error, now, status, now, delivery_id],
+            " updated_at = ? WHERE id = ?",
+            [status, error, now, delivery_id],
         )
 
     def retry_later(
@@ -407,3 +399,14 @@ class Deliveries(LedgerBase):
             " first_error_at = COALESCE(first_error_at, ?) WHERE id = ? AND status = ?",
             [QUEUED, at, error, now, int(count_attempt), now, delivery_id, SENDING],
         )
+
+    def recent_sends(self, since: float) -> dict[int, list[tuple[float, int]]]:
+        """Per chat, when the bot's messages still in the ledger were sent since
+        ``since``, and how many messages each call made: a restart resumes each
+        chat's pace from these instead of from zero."""
+        sends: dict[int, list[tuple[float, int]]] = {}
+        for row in self._rows("SELECT copy FROM deliveries WHERE updated_at >= ?", [since]):
+            for part in loads(row["copy"]):
+                if part.at >= since and part.ids:
+                    sends.setdefault(part.chat, []).append((part.at, len(part.ids)))
+        return sends

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from bot.ledger.copies import UNKNOWN, Part, dumps
 from bot.ledger.states import QUEUED, SENDING, SENT
 
 
@@ -274,6 +275,42 @@ def _v10(db: sqlite_utils.Database) -> None:
     db.execute("COMMIT")
 
 
+def _v11(db: sqlite_utils.Database) -> None:
+    """A delivery records what its chat holds (``copy``: each part's messages, what
+    they show, pinned or not, what can still be done to them), not the steps of an
+    operation; the reconciler brings it to the notice as it stands. Old rows become
+    copies whose contents are unknown: an edit is then always tried, never skipped.
+
+    Chats get ``trouble``: a reason the chat is held (a closed topic, no right to
+    send), told to the admins once. Queued rows are indexed by chat, so every chat
+    with due work gets its turn whatever the backlog of one."""
+    if "copy" in db["deliveries"].columns_dict:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("ALTER TABLE deliveries ADD COLUMN copy TEXT NOT NULL DEFAULT '[]'")
+    for name, kind in (("trouble", "TEXT"), ("trouble_at", "FLOAT")):
+        if name not in db["chats"].columns_dict:
+            db.execute(f"ALTER TABLE chats ADD COLUMN {name} {kind}")
+    rows = db.execute(
+        "SELECT id, chat_id, message_ids, pinned, COALESCE(sent_at, updated_at, created_at)"
+        " FROM deliveries WHERE message_ids != '[]'"
+    ).fetchall()
+    for delivery_id, chat_id, message_ids, pinned, at in rows:
+        parts = [
+            Part(
+                slot, chat_id, tuple(ids), "", UNKNOWN, at or 0.0, pinned=bool(pinned and not slot)
+            )
+            for slot, ids in enumerate(json.loads(message_ids))
+            if ids
+        ]
+        db.execute("UPDATE deliveries SET copy = ? WHERE id = ?", [dumps(parts), delivery_id])
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS deliveries_queued_by_chat ON deliveries"
+        f" (chat_id, next_attempt_at) WHERE status = '{QUEUED}'"
+    )
+    db.execute("COMMIT")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v1,
     _v2,
@@ -285,5 +322,6 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v8,
     _v9,
     _v10,
+    _v11,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -19,7 +19,7 @@ from bot.formatting.outgoing import Outgoing
 from bot.i18n import format_datetime, t
 from bot.ledger import Chat, Store
 from bot.reading.richtext import RichText
-from bot.sending.delivery import Sender
+from bot.sending.sender import Sender
 from bot.sending.transport import Failure, SendFailure
 
 log = logging.getLogger(__name__)

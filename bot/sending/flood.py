@@ -121,9 +121,10 @@ class ChatPace:
         while (wait := self.theoretical - self.tolerance - loop.time()) > 0:
             await asyncio.sleep(wait)
 
-    def answered(self) -> None:
-        now = asyncio.get_running_loop().time()
-        self.theoretical = max(self.theoretical, now) + self.interval
+    def answered(self, units: int = 1, at: float | None = None) -> None:
+        """A request of ``units`` messages (an album: one per picture) was answered."""
+        now = asyncio.get_running_loop().time() if at is None else at
+        self.theoretical = max(self.theoretical, now) + self.interval * units
 
     def idle(self, now: float) -> bool:
         return not self.turn.locked() and self.theoretical <= now
@@ -160,6 +161,14 @@ class FloodControl(BaseRateLimiter[Caller]):
         async with pace.turn:
             await pace.ready()
             yield
+
+    def resume_pace(self, chat_id: int, sends: list[tuple[float, int]]) -> None:
+        """Replay what a chat got before a restart (seconds ago, messages each), so a
+        crash loop cannot start every chat's burst afresh."""
+        pace = self._pace(chat_id)
+        now = asyncio.get_running_loop().time()
+        for ago, units in sorted(sends, reverse=True):
+            pace.answered(units, at=now - ago)
 
     async def process_request(
         self,
@@ -215,7 +224,7 @@ class FloodControl(BaseRateLimiter[Caller]):
             finally:
                 self._window.give_back(units)
                 if pace is not None:
-                    pace.answered()
+                    pace.answered(units)
 
     async def _paused(self) -> None:
         loop = asyncio.get_running_loop()

@@ -56,16 +56,24 @@ PHOTO_ERRORS = (
 )
 GONE_ERRORS = (
     "chat not found",
-    "have no rights to send",
-    "not enough rights to send",
-    "topic_closed",
+    "message thread not found",  # the chat's forum topic was deleted
+    "need administrator rights in the channel chat",
 )
+# The chat is there but forbids media to the bot: text still goes through.
+RESTRICTED_ERRORS = tuple(
+    f"not enough rights to send {what}"
+    for what in ("photos", "videos", "animations", "documents", "audio", "media")
+)
+# Nothing can be sent for now (a closed topic, a muted bot); the chat may open again.
+HELD_ERRORS = ("topic_closed", "have no rights to send", "not enough rights to send")
 
 
 class Failure(enum.Enum):
     RETRY_AFTER = "retry_after"  # flood control: wait what Telegram says
     TRANSIENT = "transient"  # timeouts, network, 5xx: back off and retry
     GONE = "gone"  # blocked, kicked, deleted: deactivate the chat
+    RESTRICTED = "restricted"  # no media allowed here: send as text
+    HELD = "held"  # nothing allowed for now (topic closed, bot muted): wait, tell the admins
     MIGRATED = "migrated"  # group became a supergroup: move to the new id
     BAD_MEDIA = "bad_media"  # Telegram could not use the picture
     BAD_REQUEST = "bad_request"  # anything else Telegram refused
@@ -85,6 +93,10 @@ class SendFailure(Exception):
 class Transport(Protocol):
     def turn(self, chat_id: int) -> AbstractAsyncContextManager[object]:
         """Wait until the chat may get a message now; hold its turn until the answer."""
+        ...
+
+    def resume_pace(self, chat_id: int, sends: list[tuple[float, int]]) -> None:
+        """What the chat got before a restart (seconds ago, messages): its pace goes on."""
         ...
 
     async def send(
@@ -141,6 +153,10 @@ class PTBTransport:
     def turn(self, chat_id: int) -> AbstractAsyncContextManager[object]:
         return nullcontext() if self.flood is None else self.flood.chat_turn(chat_id)
 
+    def resume_pace(self, chat_id: int, sends: list[tuple[float, int]]) -> None:
+        if self.flood is not None:
+            self.flood.resume_pace(chat_id, sends)
+
     def _kwargs(self, message: Outgoing) -> dict[str, Any]:
         cached = self._converted.get(id(message))
         if cached is not None and cached[0] is message:
@@ -169,6 +185,10 @@ def classify(error: TelegramError) -> SendFailure:
     if isinstance(error, BadRequest):
         if any(p in lower for p in GONE_ERRORS):
             return SendFailure(Failure.GONE, text)
+        if any(p in lower for p in RESTRICTED_ERRORS):
+            return SendFailure(Failure.RESTRICTED, text)
+        if any(p in lower for p in HELD_ERRORS):
+            return SendFailure(Failure.HELD, text)
         if any(p in lower for p in PHOTO_ERRORS):
             return SendFailure(Failure.BAD_MEDIA, text)
         return SendFailure(Failure.BAD_REQUEST, text)

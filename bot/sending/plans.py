@@ -1,0 +1,93 @@
+"""A version of a notice as one chat gets it: formatted once, from the ledger.
+
+What a version says is read from the ledger, as the scan kept it, never from the
+file (which may have changed since, or be half-written).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from bot.config import Config
+from bot.formatting.formatter import announcement, format_article
+from bot.formatting.outgoing import Outgoing
+from bot.i18n import t
+from bot.ledger import ANNOUNCEMENT, Chat, Store
+from bot.reading.articles import Article, ArticleError, article_from_json, load_article
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One version of a notice as one chat gets it."""
+
+    messages: list[Outgoing]
+    title: str
+    urgent: bool = False
+    expires: float | None = None
+
+    def expired(self, now: float) -> bool:
+        return self.expires is not None and now >= self.expires
+
+
+class Planner:
+    """Plans per (article, version, language, mode, edited), the last 256 kept."""
+
+    def __init__(self, store: Store, config: Config) -> None:
+        self.store = store
+        self.config = config
+        self._plans: OrderedDict[tuple[str, str, str, str, bool], Plan] = OrderedDict()
+
+    def messages_for(self, article_id: str, version: str, chat: Chat) -> list[Outgoing] | None:
+        """The parts for this chat's language and mode (``/read``, previews)."""
+        plan = self.plan_for(article_id, version, chat)
+        return plan.messages if plan is not None else None
+
+    def plan_for(
+        self, article_id: str, version: str, chat: Chat, *, edited: bool = False
+    ) -> Plan | None:
+        """A version of a notice for this chat's language and mode, formatted once.
+
+        What a version says is read from the ledger, as the scan kept it, never from the
+        file (which may have changed since, or be half-written). ``edited``: the card
+        says when the correction came."""
+        lang = chat.language or self.config.lang
+        key = (article_id, version, lang, chat.mode, edited)
+        if key in self._plans:
+            self._plans.move_to_end(key)
+            return self._plans[key]
+        row = self.store.article(article_id)
+        if row is None:
+            return None
+        if row["status"] == ANNOUNCEMENT:
+            title = row["title"] or t("announcement", lang)
+            plan = Plan(announcement(title, row["text"] or ""), title)
+        else:
+            article = self._version(article_id, version, row["path"])
+            if article is None:
+                return None
+            created = self.store.version_created(article_id, version) if edited else None
+            updated = datetime.fromtimestamp(created, self.config.tz) if created else None
+            formatted = format_article(article, lang, self.config.tz, updated)
+            expires = article.expires.timestamp() if article.expires else None
+            plan = Plan(formatted.for_mode(chat.mode), article.title, article.urgent, expires)
+        self._plans[key] = plan
+        if len(self._plans) > 256:
+            self._plans.popitem(last=False)
+        return plan
+
+    def _version(self, article_id: str, version: str, path: str) -> Article | None:
+        content = self.store.version_content(article_id, version)
+        if content is not None:
+            return article_from_json(content)
+        try:  # a notice queued before the ledger kept versions (schema 3 and older)
+            article = load_article(Path(path), Path(path).parent, self.config)
+        except ArticleError as error:
+            log.error("article %s cannot be read at send time: %s", article_id, error)
+            return None
+        return replace(article, id=article_id)
