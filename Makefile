@@ -27,6 +27,7 @@ bench: $(STAMP)
 	PYTHONPATH=. $(BIN)/python -m bench.preview
 	PYTHONPATH=. $(BIN)/python -m bench.scan
 	PYTHONPATH=. $(BIN)/python -m bench.fanout
+	PYTHONPATH=. $(BIN)/python -m bench.fairness
 	PYTHONPATH=. $(BIN)/python -m bench.pickup
 
 chaos: $(STAMP)

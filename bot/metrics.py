@@ -22,6 +22,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from bot.runtime import Runtime
+from bot.sending.delivery import FAILING
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,11 @@ def health(runtime: Runtime, scan_job_alive: Callable[[], bool]) -> list[str]:
     dispatcher = next((t for t in runtime.tasks if t.get_name() == "dispatcher"), None)
     if dispatcher is None or dispatcher.done():
         problems.append("the dispatcher has stopped")
+    if runtime.dispatcher.failing >= FAILING:
+        problems.append(
+            f"{runtime.dispatcher.failing} deliveries in a row failed: "
+            f"{runtime.dispatcher.last_failure}"
+        )
     if not scan_job_alive():
         problems.append("the scan job has stopped")
     since = runtime.scanned_at or runtime.started_at
