@@ -300,10 +300,13 @@ class Deliveries(LedgerBase):
                 [dumps(copy), int(any(p.pinned for p in copy)), self.clock(), delivery_id],
             )
 
-    def settle(self, delivery_id: int, status: str, version: str | None) -> None:
+    def settle(
+        self, delivery_id: int, status: str, version: str | None, *, edited: bool = False
+    ) -> None:
         """The copy is the target (``status``: sent, retracted or skipped), unless the
         target moved while the reconciler worked (a correction, a withdrawal, the
-        notice back): then queued again, due now."""
+        notice back): then queued again, due now. ``edited``: a correction reached the
+        copy (counted for ``status``)."""
         now = self.clock()
         published = status == SENT
         with self._lock:
@@ -312,8 +315,8 @@ class Deliveries(LedgerBase):
                 " AND COALESCE(version, ?) IS ? THEN ? ELSE ? END,"
                 " shown = CASE WHEN ? THEN ? ELSE shown END,"
                 " sent_at = CASE WHEN ? THEN COALESCE(sent_at, ?) ELSE sent_at END,"
-                " updated_at = ?, attempts = 0, first_error_at = NULL, next_attempt_at = ?"
-                " WHERE id = ?",
+                " updated_at = ?, attempts = 0, first_error_at = NULL, next_attempt_at = ?,"
+                " edits = edits + ? WHERE id = ?",
                 [
                     published,
                     version,
@@ -326,6 +329,7 @@ class Deliveries(LedgerBase):
                     now,
                     now,
                     now,
+                    int(edited),
                     delivery_id,
                 ],
             )

@@ -74,6 +74,7 @@ class Reconciler:
         if work is None or work.delivery.status != SENDING:
             return  # settled since it was claimed (withdrawn before sending, chat gone)
         chat, copy = work.chat, work.delivery.copy
+        edited = False
         for _ in range(MAX_STEPS):
             if chat is None or not chat.active:
                 self.store.finish(work.delivery.id, SKIPPED, "chat is not active")
@@ -83,8 +84,9 @@ class Reconciler:
                 return
             step = next_step(copy, target, chat.id)
             if step is None:
-                self._settle(work, chat, copy, target)
+                self._settle(work, chat, copy, target, edited)
                 return
+            edited = edited or step.op in (Op.EDIT, Op.REPLACE)
             try:
                 copy = await self._apply(step, work, chat, copy, target)
             except SendFailure as failure:
@@ -125,11 +127,11 @@ class Reconciler:
             new_parts=chat.subscribed,
         )
 
-    def _settle(self, work: Work, chat: Chat, copy: Copy, target: Target) -> None:
+    def _settle(self, work: Work, chat: Chat, copy: Copy, target: Target, edited: bool) -> None:
         if chat.trouble:
             self.store.note_trouble(chat.id, None)
         if target.messages:
-            self.store.settle(work.delivery.id, SENT, work.article_version)
+            self.store.settle(work.delivery.id, SENT, work.article_version, edited=edited)
         elif copy or work.delivery.shown is not None:
             self.store.settle(work.delivery.id, RETRACTED, work.article_version)
         else:
