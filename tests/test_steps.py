@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from bot.formatting.outgoing import Outgoing
-from bot.ledger.copies import DROPPED, GONE, LIVE, MARKED, Part, dumps, loads
+from bot.ledger.copies import (
+    DELETING,
+    DROPPED,
+    GONE,
+    LIVE,
+    MARKED,
+    REMOVED_MARK,
+    WITHDRAWN_MARK,
+    Part,
+    dumps,
+    loads,
+)
 from bot.sending.steps import Op, Target, next_step
 
 CHAT = -555
@@ -66,8 +77,18 @@ def test_an_edit_cut_short_is_made_again() -> None:
 def test_a_withdrawn_notice_deletes_every_part_and_keeps_what_is_marked() -> None:
     copy = (_part(0, _card("A")), _part(1, _text("A")))
     assert _steps(copy, Target(withdrawn=True)) == (Op.DELETE, 0, None)
-    marked = (_part(0, _card("A")).but(state=MARKED, hash="mark:x"),)
+    marked = (_part(0, _card("A")).but(state=MARKED, hash=WITHDRAWN_MARK + "x"),)
     assert _steps(marked, Target(withdrawn=True)) is None
+    # a part a correction dropped says "removed"; withdrawn, it is made to say so
+    removed = (_part(1, _text("A")).but(state=MARKED, hash=REMOVED_MARK + "x"),)
+    assert _steps(removed, Target(withdrawn=True)) == (Op.DELETE, 0, None)
+    assert _steps(removed, Target((_card("A"),), new_parts=False)) is None
+
+
+def test_a_part_whose_delete_may_have_happened_is_deleted_again_or_edited_back() -> None:
+    deleting = (_part(0, _card("A")).but(state=DELETING, hash=""),)
+    assert _steps(deleting, Target(withdrawn=True)) == (Op.DELETE, 0, None)
+    assert _steps(deleting, Target((_card("A"),))) == (Op.EDIT, 0, 0)
 
 
 def test_a_marked_card_is_edited_back_when_the_notice_returns() -> None:

@@ -18,9 +18,12 @@ from typing import Any
 LIVE = "live"  # the bot's message as sent or edited: edit, delete, pin
 MARKED = "marked"  # could not be deleted: edited to a note (withdrawn, removed); may be edited back
 GONE = "gone"  # someone deleted it: nothing to do, and it is not sent again
+DELETING = "deleting"  # a delete (or the mark that follows it) may or may not have happened
 DROPPED = "dropped"  # never shown (an album whose pictures Telegram refused): no message
 
 UNKNOWN = ""  # the hash of a part whose edit may or may not have happened (interrupted)
+WITHDRAWN_MARK = "mark:withdrawn:"  # hash prefixes of marked parts: what the mark says
+REMOVED_MARK = "mark:removed:"
 
 
 @dataclass(frozen=True)

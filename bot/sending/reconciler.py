@@ -41,7 +41,19 @@ from bot.formatting.revisions import (
 )
 from bot.i18n import t
 from bot.ledger import FAILED, RETRACTED, SENDING, SENT, SKIPPED, Chat, Store, Work
-from bot.ledger.copies import DROPPED, GONE, LIVE, MARKED, UNKNOWN, Copy, Part, visible
+from bot.ledger.copies import (
+    DELETING,
+    DROPPED,
+    GONE,
+    LIVE,
+    MARKED,
+    REMOVED_MARK,
+    UNKNOWN,
+    WITHDRAWN_MARK,
+    Copy,
+    Part,
+    visible,
+)
 from bot.sending.policy import SendPolicy
 from bot.sending.sender import Sender, Sent
 from bot.sending.steps import Op, Step, Target, holders, next_step
@@ -167,9 +179,12 @@ class Reconciler:
             parts[step.index] = parts[step.index].but(hash=UNKNOWN)
             self.store.record_copy(delivery_id, tuple(parts))  # an edit a crash may cut short
             async with transport.turn(chat.id):
-                parts[step.index] = await self._edit(chat, parts[step.index], step.message)
-            edited = parts[step.index]
-            if edited.state == LIVE and edited.hash == UNKNOWN:  # not editable: replace it
+                edited = await self._edit(chat, parts[step.index], step.message)
+            if edited is None:
+                del parts[step.index]
+            else:
+                parts[step.index] = edited
+            if edited is not None and edited.hash == UNKNOWN:  # not editable: replace it
                 return await self._apply(
                     Step(Op.REPLACE, step.index, step.slot, step.message),
                     work,
@@ -216,8 +231,9 @@ class Reconciler:
             state=LIVE if sent.ids else DROPPED,
         )
 
-    async def _edit(self, chat: Chat, part: Part, message: Outgoing) -> Part:
-        """The part edited to ``message``; its hash stays unknown if it must be replaced."""
+    async def _edit(self, chat: Chat, part: Part, message: Outgoing) -> Part | None:
+        """The part edited to ``message``; its hash stays unknown if it must be replaced;
+        None if it is gone because the bot's own delete went through after all."""
         edit = edit_to(message, part.ids[0], part.kind, part.media)
         if edit is None:
             return part
@@ -225,7 +241,7 @@ class Reconciler:
             await self.sender.call(part.chat, edit)
         except SendFailure as failure:
             if _says(failure, "message to edit not found"):
-                return part.but(state=GONE, pinned=False)
+                return None if part.state == DELETING else part.but(state=GONE, pinned=False)
             if not _says(failure, "message is not modified"):
                 if failure.kind not in (Failure.BAD_REQUEST, Failure.BAD_MEDIA, Failure.RESTRICTED):
                     raise
@@ -240,7 +256,8 @@ class Reconciler:
     ) -> Part | None:
         """Delete the part's messages one by one, each recorded (None: all gone); what
         Telegram no longer lets the bot delete is marked instead."""
-        part = parts[index]
+        part = parts[index] = parts[index].but(state=DELETING, hash=UNKNOWN)
+        self.store.record_copy(work.delivery.id, tuple(parts))  # a delete a crash may cut short
         while part.ids:
             try:
                 await self.sender.call(part.chat, delete(part.ids[0]))
@@ -273,10 +290,11 @@ class Reconciler:
                     continue
                 if failure.kind is Failure.BAD_REQUEST:
                     log.warning("chat %s: a part could not be marked (%s)", chat.id, failure)
-                    return part.but(state=MARKED, hash=f"mark:{UNKNOWN}")
+                    break
                 raise
             break
-        return part.but(state=MARKED, hash=f"mark:{note.content_hash}")
+        says = WITHDRAWN_MARK if target.withdrawn else REMOVED_MARK
+        return part.but(state=MARKED, hash=says + note.content_hash)
 
     def _note(self, chat: Chat, part: Part, work: Work, target: Target) -> Outgoing:
         lang = chat.language or self.config.lang

@@ -13,7 +13,7 @@ import enum
 from dataclasses import dataclass
 
 from bot.formatting.outgoing import Outgoing
-from bot.ledger.copies import DROPPED, GONE, LIVE, Copy, Part
+from bot.ledger.copies import DELETING, DROPPED, GONE, LIVE, MARKED, WITHDRAWN_MARK, Copy, Part
 
 SEND_METHODS_ONE_MESSAGE = ("sendMessage", "sendPhoto", "sendAnimation")
 
@@ -93,7 +93,11 @@ def next_step(copy: Copy, target: Target, chat_id: int) -> Step | None:
             continue
         if not part.ids:
             return Step(Op.FORGET, i)
-        if part.state == LIVE and part.chat == chat_id:
+        if part.chat != chat_id:
+            continue
+        if part.state in (LIVE, DELETING) or (
+            part.state == MARKED and target.withdrawn and not part.hash.startswith(WITHDRAWN_MARK)
+        ):  # a part a correction dropped says "removed": withdrawn, it says so
             return Step(Op.DELETE, i)
     card = held.get(0)
     if target.pin_card and card is not None:
