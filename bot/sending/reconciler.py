@@ -135,6 +135,7 @@ class Reconciler:
             return None
         return Target(
             tuple(plan.messages),
+            urgent=plan.urgent,
             pin_card=plan.urgent and not expired and chat.type in PINNABLE,
             new_parts=chat.subscribed,
         )
@@ -163,7 +164,7 @@ class Reconciler:
             message = self._placed(step, parts, chat, work)
             async with transport.turn(chat.id), self.sender.in_flight():
                 sent = await self.sender.send_part(
-                    chat, message, work.delivery.article_id, urgent=target.pin_card
+                    chat, message, work.delivery.article_id, urgent=target.urgent
                 )
             part = self._part(step.slot, chat, sent, step.message)
             if step.op is Op.REPLACE:

@@ -33,6 +33,7 @@ class Target:
     """What a chat's copy should be. ``messages`` by slot; none: nothing may stay."""
 
     messages: tuple[Outgoing, ...] = ()
+    urgent: bool = False  # rings even in the chat's quiet hours
     pin_card: bool = False
     new_parts: bool = True  # may send what the copy lacks (not to a chat that left)
     withdrawn: bool = False  # what cannot be deleted says "withdrawn", not "removed"
