@@ -49,6 +49,7 @@ class Dispatcher:
         self.failing = 0  # deliveries in a row that crashed (our code, the database)
         self.last_failure: str | None = None
         self._unreleased: set[int] = set()  # claimed rows whose end could not be written
+        self._pause_until = 0.0  # after a crash nothing new is claimed until then (ledger clock)
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -118,6 +119,8 @@ class Dispatcher:
         sending), so a row is sent by one task only, even if it moves to another chat
         meanwhile; the sender checks that each row is still as claimed before sending.
         """
+        if self.store.clock() < self._pause_until:
+            return  # deliveries keep crashing (a full disk, a bug): back off, all of them
         if self._unreleased:
             self.store.requeue_interrupted(self._unreleased)
             self._unreleased.clear()
@@ -150,6 +153,8 @@ class Dispatcher:
         except Exception as exc:
             self.failing += 1
             self.last_failure = repr(exc)
+            pause = min(self.reconciler.policy.backoff_cap, 0.5 * 2 ** min(self.failing - 1, 12))
+            self._pause_until = self.store.clock() + pause
             log.exception("delivery %s to %s crashed", delivery.article_id, delivery.chat_id)
             error = f"internal error: {exc!r}"
         try:
@@ -165,6 +170,9 @@ class Dispatcher:
     def _timeout(self, idle: float) -> float:
         """Until the next scheduled delivery, at most ``idle``. Work due now but not
         started waits for a running delivery, whose end wakes us anyway."""
+        paused = self._pause_until - self.store.clock()
+        if paused > 0:
+            return min(idle, paused)
         next_due = self.store.next_due_time()
         now = self.store.clock()
         if next_due is not None and next_due > now:
