@@ -10,7 +10,8 @@ unless built with ``limits=None``:
 
 - 30 counted requests in any sliding second, counted as they arrive (an album counts
   one per item); the 31st gets ``429 Too Many Requests: retry after 1``;
-- a private chat: a burst of 3, then one a second; a group or channel: 20 a minute;
+- a private chat: a burst of 3, then one a second; a group or channel: 20 a minute,
+  an album taking one place per picture;
 - any 429, injected or earned, starts a wait for the whole bot: every request but
   ``getUpdates`` that arrives inside it gets 429 again, lengthens the wait by a second,
   and is counted in ``inside_retry_after`` (a polite bot makes none);
@@ -21,7 +22,21 @@ unless built with ``limits=None``:
   after; ``advance`` moves the emulator's clock), in a channel only with
   ``can_delete_messages``; it pins in groups only with ``can_pin_messages``, in
   channels with ``can_edit_messages`` (``grant``; else "not enough rights to
-  manage pinned messages in the chat").
+  manage pinned messages in the chat");
+- message ids: private chats and basic groups share one sequence of the bot's; every
+  supergroup and channel (``-100…``) numbers its own messages from 1;
+- a group upgraded to a supergroup refuses sends, edits, deletes and pins at its old id
+  with ``migrate_to_chat_id``; its messages stay under the old id;
+- a chat may forbid media (``restrict_media``: text still goes through) and close or
+  delete forum topics (``close_topic``, ``delete_topic``);
+- a member's messages (``user_posts``) are not the bot's: it cannot edit them, deletes
+  them in a group only with ``can_delete_messages``; ``tampered`` lists the calls that
+  changed a message the bot did not send (a bot that mixes up chats shows there).
+
+Faults: ``fail(chat, method, fault, times)`` on any method; ``once`` (sends only) and
+``always`` (sends; a migration also refuses edits, deletes and pins). ``Fault.drop``
+loses the request (no effect, no answer), ``Fault.lost`` the answer (the call takes
+effect), ``Fault.slow`` answers late.
 
 Run alone: ``python -m tests.emulator --port 8081`` (``--no-limits`` for raw speed).
 """
@@ -59,6 +74,8 @@ MESSAGE_METHODS = {
     "pinChatMessage",
     "unpinChatMessage",
 }
+UPGRADED = "Bad Request: group chat was upgraded to a supergroup chat"
+MEDIA_KINDS = {"photo": "photos", "video": "videos", "animation": "animations"}
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
     "are exactly the same as a current content and reply markup of the message"
@@ -88,6 +105,9 @@ class Fault:
     description: str = "Internal Server Error"
     retry_after: int | None = None
     migrate_to: int | None = None
+    # ``drop`` and ``delay`` are what the network does to the answer. With an error code
+    # the call is refused first (a request lost on the way there); with 200 it takes
+    # effect as usual and only then is its answer late or lost (``slow``, ``lost``).
     drop: bool = False  # close the connection without an answer
     delay: float = 0.0  # answer this late (beyond the client's timeout: a time-out)
 
@@ -109,9 +129,7 @@ class Fault:
 
     @classmethod
     def migrated(cls, new_id: int) -> Fault:
-        return cls(
-            400, "Bad Request: group chat was upgraded to a supergroup chat", migrate_to=new_id
-        )
+        return cls(400, UPGRADED, migrate_to=new_id)
 
     @classmethod
     def slow(cls, seconds: float) -> Fault:
@@ -121,6 +139,33 @@ class Fault:
     @classmethod
     def bad_photo(cls) -> Fault:
         return cls(400, "Bad Request: wrong file identifier/HTTP URL specified")
+
+    @classmethod
+    def lost(cls) -> Fault:
+        """The call takes effect, then the connection closes unanswered: a crash or a
+        network cut after the request. The client cannot tell it from ``drop``."""
+        return cls(200, "OK", drop=True)
+
+    @classmethod
+    def bad_gateway(cls) -> Fault:
+        return cls(502, "Bad Gateway")
+
+    @classmethod
+    def cannot_delete(cls) -> Fault:
+        return cls(400, "Bad Request: message can't be deleted")
+
+    @classmethod
+    def no_media_rights(cls, kind: str = "photos") -> Fault:
+        """A chat that forbids its members (the bot too) this kind of media: not a gone chat."""
+        return cls(400, f"Bad Request: not enough rights to send {kind} to the chat")
+
+    @classmethod
+    def topic_closed(cls) -> Fault:
+        return cls(400, "Bad Request: TOPIC_CLOSED")
+
+    @classmethod
+    def thread_not_found(cls) -> Fault:
+        return cls(400, "Bad Request: message thread not found")
 
 
 class _Server(ThreadingHTTPServer):
@@ -174,7 +219,14 @@ class Emulator:
         self.rights: dict[int, set[str]] = defaultdict(set)  # chat → the bot's admin rights
         self.channels: set[int] = set()  # chat ids that are channels (ids alone do not say)
         self.offset = 0.0  # seconds the emulator's clock is ahead of the real one
-        self._ids = itertools.count(1)
+        self.failing: dict[tuple[int, str], deque[Fault]] = defaultdict(deque)  # see ``fail``
+        self.media_restricted: set[int] = set()  # chats that forbid media to members
+        self.closed_topics: set[tuple[int, int]] = set()  # (chat, message_thread_id)
+        self.deleted_topics: set[tuple[int, int]] = set()
+        self.bots_own: set[tuple[int, int]] = set()  # messages the bot sent (or a press says so)
+        self._tampered: list[Call] = []
+        self._ids = itertools.count(1)  # the bot's one sequence: private chats, basic groups
+        self._chat_ids: dict[int, itertools.count[int]] = {}  # supergroup/channel → its own
         self._lock = threading.Lock()
         self._window: deque[float] = deque()  # arrival times of counted requests, last second
         self._private: dict[int, tuple[float, float]] = {}  # chat → (tokens, when)
@@ -182,7 +234,11 @@ class Emulator:
         self._wait_until = 0.0  # the whole bot's flood wait
         self.server = _Server(("127.0.0.1", port), _handler(self))
         self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # shutdown waits for one poll: keep tests quick
+            daemon=True,
+        )
 
     @property
     def url(self) -> str:
@@ -207,7 +263,9 @@ class Emulator:
             pressed = (update.get("callback_query") or {}).get("message")
             if pressed:
                 key = (int(pressed["chat"]["id"]), int(pressed["message_id"]))
-                self.messages.setdefault(key, {"text": pressed.get("text"), "entities": None})
+                if key not in self.messages:  # only the bot's messages carry buttons
+                    self.messages[key] = {"text": pressed.get("text"), "entities": None}
+                    self.bots_own.add(key)
             update = {"update_id": next(self._update_ids), **update}
             webhook = self.webhook
             if webhook is None:
@@ -238,9 +296,12 @@ class Emulator:
             self.webhook_answers.append(status)
 
     def upgrade_group(self, old: int, new: int) -> None:
-        """A group becomes a supergroup, as Telegram does it: sends to the old id are
-        refused with the new one, and each chat gets its migration service message."""
-        self.always[old] = Fault.migrated(new)
+        """A group becomes a supergroup, as Telegram does it: sends, edits, deletes and pins
+        at the old id are refused with the new one (its messages stay there), and each chat
+        gets its migration service message, numbered as that chat numbers its messages."""
+        with self._lock:
+            self.always[old] = Fault.migrated(new)
+            ids = {old: self._next_id(old), new: self._next_id(new)}
         for chat, kind, other, key in (
             (old, "group", new, "migrate_to_chat_id"),
             (new, "supergroup", old, "migrate_from_chat_id"),
@@ -248,7 +309,7 @@ class Emulator:
             self.push(
                 {
                     "message": {
-                        "message_id": next(self._ids),
+                        "message_id": ids[chat],
                         "date": int(time.time()),
                         "chat": {"id": chat, "type": kind, "title": "group"},
                         "from": {"id": 5, "is_bot": False, "first_name": "admin"},
@@ -265,6 +326,39 @@ class Emulator:
         """Make the bot an administrator of a group or channel with these rights."""
         self.rights[chat_id].update(rights)
 
+    def fail(self, chat_id: int, method: str, fault: Fault, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` to ``chat_id`` get ``fault``, whatever the
+        method (unlike ``once``, which only sends consult)."""
+        with self._lock:
+            self.failing[(chat_id, method)].extend([fault] * times)
+
+    def restrict_media(self, chat_id: int, restricted: bool = True) -> None:
+        """The chat forbids media to members, the bot included: photos, albums, animations
+        and media edits are refused, text goes through. The chat is not gone."""
+        with self._lock:
+            (self.media_restricted.add if restricted else self.media_restricted.discard)(chat_id)
+
+    def close_topic(self, chat_id: int, thread_id: int, closed: bool = True) -> None:
+        """Close a forum topic (sends to it: TOPIC_CLOSED), or reopen it."""
+        with self._lock:
+            topic = (chat_id, thread_id)
+            (self.closed_topics.add if closed else self.closed_topics.discard)(topic)
+
+    def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        """Delete a forum topic for good: sends to it find no thread."""
+        with self._lock:
+            self.deleted_topics.add((chat_id, thread_id))
+
+    def user_posts(self, chat_id: int, text: str) -> int:
+        """A member posts a message (no update is pushed): it takes the chat's next id, as
+        the bot's would, so an id the bot mixes up can name it. Returns its id."""
+        with self._lock:
+            message_id = self._next_id(chat_id)
+            key = (chat_id, message_id)
+            self.messages[key] = {"text": text, "entities": None, "reply_markup": None}
+            self.sent_at[key] = time.monotonic() + self.offset
+        return message_id
+
     def user_deletes(self, chat_id: int, message_id: int) -> None:
         """Someone in the chat deleted the bot's message."""
         with self._lock:
@@ -277,10 +371,14 @@ class Emulator:
             return dict(self.messages)
 
     def shown(self, chat_id: int) -> list[dict[str, Any]]:
-        """What the chat shows now, oldest first: each message's text and entities."""
+        """What the chat shows now, oldest first: each message's text and entities, and
+        ``from_bot`` (False: a member's, see ``user_posts``)."""
         with self._lock:
             keys = sorted(k for k in self.messages if k[0] == chat_id)
-            return [{"message_id": k[1], **self.messages[k]} for k in keys]
+            return [
+                {"message_id": k[1], **self.messages[k], "from_bot": k in self.bots_own}
+                for k in keys
+            ]
 
     # --- what tests read -----------------------------------------------------------
     def delivered(self, method: str | None = None) -> list[tuple[int, Call]]:
@@ -290,6 +388,12 @@ class Emulator:
                 for c in self.calls
                 if c.ok and c.method in SEND_METHODS and (method is None or c.method == method)
             ]
+
+    def tampered(self) -> list[Call]:
+        """Successful edits, deletes, pins and unpins of a message the bot did not send in
+        that chat: a member's, or an id the bot took from another chat."""
+        with self._lock:
+            return list(self._tampered)
 
     def cards_per_chat(self) -> dict[int, int]:
         """How many cards (the first part of every notice) each chat got."""
@@ -328,11 +432,18 @@ class Emulator:
     def answer(
         self, method: str, params: dict[str, Any]
     ) -> tuple[int, dict[str, Any], Fault | None]:
+        """The answer's code and body, and the injected fault whose ``drop`` or ``delay``
+        the HTTP side then applies to it."""
         now = time.monotonic()
         call = Call(method, params, now)
         with self._lock:
             self.calls.append(call)
             fault = self._still_waiting(method, now) or self._fault_for(method, params)
+            network = fault if fault is not None and (fault.drop or fault.delay) else None
+            if fault is not None and fault.code == 200:
+                fault = None  # it goes through like any call; only its answer suffers
+            if fault is None:
+                fault = self._chat_refuses(method, params)
             if fault is None and self.limits and counted(method):
                 fault = self._over_limit(params, now)
             if fault is not None and fault.retry_after:
@@ -344,30 +455,63 @@ class Emulator:
                 fault = self._refused_on_message(method, params, now + self.offset)
             if fault is None and method.startswith("editMessage"):
                 fault = self._unchanged(method, params)
-        if fault is not None and fault.code != 200:
+            foreign = (
+                method in MESSAGE_METHODS
+                and "message_id" in params
+                and (_chat_key(params.get("chat_id")), int(params["message_id"]))
+                not in self.bots_own
+            )
+        if fault is not None:
             call.error = fault.description
-            return fault.code, _error(fault), fault
+            return fault.code, _error(fault), network
         try:
             result = self._result(method, params)
         except _Refused as refused:
             call.error = refused.fault.description
-            return refused.fault.code, _error(refused.fault), refused.fault
+            return refused.fault.code, _error(refused.fault), network
         call.ok = True
         if method in SEND_METHODS:
             results = result if isinstance(result, list) else [result]
             call.message_ids = [r["message_id"] for r in results]
-        return 200, {"ok": True, "result": result}, fault
+        if foreign:
+            with self._lock:
+                self._tampered.append(call)
+        return 200, {"ok": True, "result": result}, network
 
     def _fault_for(self, method: str, params: dict[str, Any]) -> Fault | None:
+        """Injected faults: ``fail``'s for any method first, then the chat's permanent one
+        (a migration refuses every message method, others sends only), then ``once``."""
+        chat_id = _chat_key(params.get("chat_id", 0))
+        failing = self.failing.get((chat_id, method))
+        if failing:
+            return failing.popleft()
+        permanent = self.always.get(chat_id)
+        if permanent is not None and method in MESSAGE_METHODS and permanent.migrate_to:
+            return permanent
         if method not in SEND_METHODS:
             return None
-        chat_id = int(params.get("chat_id", 0))
-        if chat_id in self.always:
-            return self.always[chat_id]
+        if permanent is not None:
+            return permanent
         if self.once[chat_id]:
             return self.once[chat_id].popleft()
         if any(url in self.bad_urls for url in _media_urls(params)):
             return Fault.bad_photo()
+        return None
+
+    def _chat_refuses(self, method: str, params: dict[str, Any]) -> Fault | None:
+        """What the chat's own settings forbid: media to members, closed or deleted topics."""
+        chat_id = _chat_key(params.get("chat_id", 0))
+        if chat_id in self.media_restricted:
+            kind = _media_kind(method, params)
+            if kind is not None:
+                return Fault.no_media_rights(kind)
+        thread = params.get("message_thread_id")
+        if method in SEND_METHODS and thread is not None:
+            topic = (chat_id, int(thread))
+            if topic in self.deleted_topics:
+                return Fault.thread_not_found()
+            if topic in self.closed_topics and "can_manage_topics" not in self.rights[chat_id]:
+                return Fault.topic_closed()
         return None
 
     def _still_waiting(self, method: str, now: float) -> Fault | None:
@@ -395,12 +539,14 @@ class Emulator:
                 return Fault.flood(math.ceil((1.0 - tokens) / limits.private_per_second))
             self._private[chat_id] = (tokens - 1.0, now)
         else:
-            minute = self._groups[chat_id]
+            minute = self._groups[chat_id]  # an album takes one place per picture
             while minute and now - minute[0] >= 60.0:
                 minute.popleft()
-            if len(minute) >= limits.group_per_minute:
-                return Fault.flood(math.ceil(60.0 - (now - minute[0])))
-            minute.append(now)
+            over = len(minute) + items - limits.group_per_minute
+            if over > 0:
+                oldest = minute[min(over, len(minute)) - 1] if minute else now
+                return Fault.flood(max(1, math.ceil(60.0 - (now - oldest))))
+            minute.extend([now] * items)
         self._window.extend([now] * items)
         return None
 
@@ -413,6 +559,8 @@ class Emulator:
         if method.startswith("editMessage"):
             if before is None:
                 return Fault(400, "Bad Request: message to edit not found")
+            if key not in self.bots_own:
+                return Fault(400, "Bad Request: message can't be edited")
             if method == "editMessageText" and before.get("media"):
                 return Fault(400, "Bad Request: there is no text in the message to edit")
             if method == "editMessageCaption" and not before.get("media"):
@@ -422,8 +570,9 @@ class Emulator:
             if before is None:
                 return Fault(400, "Bad Request: message to delete not found")
             too_old = now - self.sent_at.get(key, now) >= 48 * 3600
-            if too_old or (chat_id in self.channels and "can_delete_messages" not in rights):
-                return Fault(400, "Bad Request: message can't be deleted")
+            needs_right = chat_id in self.channels or (chat_id < 0 and key not in self.bots_own)
+            if too_old or (needs_right and "can_delete_messages" not in rights):
+                return Fault.cannot_delete()
             return None
         needed = "can_edit_messages" if chat_id in self.channels else "can_pin_messages"
         if chat_id < 0 and needed not in rights:
@@ -564,19 +713,27 @@ class Emulator:
             member["is_anonymous"] = False
         return member
 
+    def _next_id(self, chat_id: int) -> int:
+        """The id of the chat's next message (under the lock): a supergroup or channel
+        counts its own from 1, private chats and basic groups share the bot's sequence."""
+        if chat_id < 0 and (str(chat_id).startswith("-100") or chat_id in self.channels):
+            return next(self._chat_ids.setdefault(chat_id, itertools.count(1)))
+        return next(self._ids)
+
     def _message(
         self, params: dict[str, Any], media: dict[str, Any] | None, message_id: int | None = None
     ) -> dict[str, Any]:
         """A sent message (remembered for edits), or the edited one when ``message_id`` is set."""
         chat_id = int(params["chat_id"])
         if message_id is None:
-            message_id = next(self._ids)
             with self._lock:
+                message_id = self._next_id(chat_id)
                 self.messages[(chat_id, message_id)] = {
                     **_content(media or params),
                     "reply_markup": params.get("reply_markup"),
                 }
                 self.sent_at[(chat_id, message_id)] = time.monotonic() + self.offset
+                self.bots_own.add((chat_id, message_id))
         message: dict[str, Any] = {
             "message_id": message_id,
             "date": int(time.time() + self.offset),
@@ -670,6 +827,21 @@ def _media(params: dict[str, Any]) -> dict[str, Any]:
         "caption": media.get("caption"),
         "caption_entities": media.get("caption_entities"),
     }
+
+
+def _media_kind(method: str, params: dict[str, Any]) -> str | None:
+    """The kind of media a call sends, as Telegram's rights name it (None: text only)."""
+    if method == "sendPhoto":
+        return "photos"
+    if method == "sendAnimation":
+        return "animations"
+    if method == "sendMediaGroup":
+        types = [m.get("type", "photo") for m in params.get("media") or [] if isinstance(m, dict)]
+        return MEDIA_KINDS.get(types[0], f"{types[0]}s") if types else "photos"
+    if method == "editMessageMedia":
+        kind = next(iter(_media(params)), "photo")
+        return MEDIA_KINDS.get(kind, f"{kind}s")
+    return None
 
 
 def _is_card(call: Call) -> bool:
