@@ -89,6 +89,7 @@ async def test_health_turns_bad_when_the_last_scan_is_older_than_three_intervals
         scanned_at=None,
         started_at=now,
         config=SimpleNamespace(scan_interval=60),
+        dispatcher=SimpleNamespace(failing=0, last_failure=None),
     )
     try:
         assert health(state, lambda: True) == []  # just started
@@ -96,5 +97,9 @@ async def test_health_turns_bad_when_the_last_scan_is_older_than_three_intervals
         assert health(state, lambda: True) == ["no successful scan for 200 s (limit 180 s)"]
         state.scanned_at = now - 10
         assert health(state, lambda: True) == []
+        state.dispatcher.failing, state.dispatcher.last_failure = 3, "OperationalError('full')"
+        assert health(state, lambda: True) == [
+            "3 deliveries in a row failed: OperationalError('full')"
+        ]
     finally:
         dispatcher.cancel()

@@ -185,7 +185,8 @@ class Reconciler:
                 del parts[step.index]
             else:
                 parts[step.index] = edited
-            if edited is not None and edited.hash == UNKNOWN:  # not editable: replace it
+            if edited is not None and edited.state == LIVE and edited.hash == UNKNOWN:
+                # Telegram would not edit it: replace it
                 return await self._apply(
                     Step(Op.REPLACE, step.index, step.slot, step.message),
                     work,
