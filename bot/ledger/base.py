@@ -97,9 +97,10 @@ class LedgerBase:
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
-    def _exec(self, sql: str, params: Iterable[Any] = ()) -> int:
+    def _exec(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> int:
         with self._lock:
-            return self.db.execute(sql, list(params)).rowcount
+            values = params if isinstance(params, dict) else list(params)
+            return self.db.execute(sql, values).rowcount
 
     def _insert(self, table: str, row: dict[str, Any], *, replace: bool = False) -> int:
         """Plain SQL, so it joins the caller's transaction (sqlite-utils' own would commit)."""

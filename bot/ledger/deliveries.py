@@ -303,35 +303,27 @@ class Deliveries(LedgerBase):
     def settle(
         self, delivery_id: int, status: str, version: str | None, *, edited: bool = False
     ) -> None:
-        """The copy is the target (``status``: sent, retracted or skipped), unless the
-        target moved while the reconciler worked (a correction, a withdrawal, the
-        notice back): then queued again, due now. ``edited``: a correction reached the
-        copy (counted for ``status``)."""
-        now = self.clock()
-        published = status == SENT
+        """The copy is the target (``status``: sent or retracted), unless the target
+        moved while the reconciler worked (a correction, a withdrawal, the notice
+        back): then queued again, due now. ``edited``: a correction reached the copy
+        (counted for ``status``)."""
         with self._lock:
             self._own_records += self._exec(
-                f"UPDATE deliveries SET status = CASE WHEN ({PUBLISHED}) = ?"
-                " AND COALESCE(version, ?) IS ? THEN ? ELSE ? END,"
-                " shown = CASE WHEN ? THEN ? ELSE shown END,"
-                " sent_at = CASE WHEN ? THEN COALESCE(sent_at, ?) ELSE sent_at END,"
-                " updated_at = ?, attempts = 0, first_error_at = NULL, next_attempt_at = ?,"
-                " edits = edits + ? WHERE id = ?",
-                [
-                    published,
-                    version,
-                    version,
-                    status,
-                    QUEUED,
-                    published,
-                    version,
-                    published,
-                    now,
-                    now,
-                    now,
-                    int(edited),
-                    delivery_id,
-                ],
+                f"UPDATE deliveries SET status = CASE WHEN ({PUBLISHED}) = :published"
+                " AND COALESCE(version, :version) IS :version THEN :status ELSE :queued END,"
+                " shown = CASE WHEN :published THEN COALESCE(shown, :version) ELSE shown END,"
+                " sent_at = CASE WHEN :published THEN COALESCE(sent_at, :now) ELSE sent_at END,"
+                " updated_at = :now, attempts = 0, first_error_at = NULL, next_attempt_at = :now,"
+                " edits = edits + :edited WHERE id = :id",
+                {
+                    "published": status == SENT,
+                    "version": version,
+                    "status": status,
+                    "queued": QUEUED,
+                    "now": self.clock(),
+                    "edited": int(edited),
+                    "id": delivery_id,
+                },
             )
 
     def retarget(self, article_id: str, version: str, *, edit_sent: bool) -> int:
