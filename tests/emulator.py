@@ -758,7 +758,9 @@ class Emulator:
 
 def _malformed(method: str, params: dict[str, Any]) -> Fault | None:
     """What Telegram refuses in a message itself: empty or too long text, a long caption,
-    entities outside the text, button data over 64 bytes."""
+    entities outside the text, button data over 64 bytes, an album of 1 or over 10."""
+    if method == "sendMediaGroup" and not 2 <= len(params.get("media") or []) <= 10:
+        return Fault(400, "Bad Request: media group must have 2 to 10 items")  # our wording
     if method in ("sendMessage", "editMessageText"):
         text, limit, entities = params.get("text") or "", 4096, params.get("entities")
         if not text.strip():

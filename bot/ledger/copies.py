@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 # What can still be done to a part.
@@ -45,7 +45,7 @@ class Part:
     pin_refused: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = {name: getattr(self, name) for name in FIELDS}  # asdict copies deeply: slower
         data["ids"] = list(self.ids)
         return {k: v for k, v in data.items() if OPTIONAL.get(k, ...) != v}
 
@@ -58,6 +58,7 @@ class Part:
 
 
 Copy = tuple[Part, ...]
+FIELDS = tuple(f.name for f in fields(Part))
 OPTIONAL = {"media": None, "state": LIVE, "pinned": False, "pin_refused": False}  # left out
 
 
