@@ -8,12 +8,21 @@ import asyncio
 import shutil
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from bot.sending.delivery import SendPolicy
-from tests.botenv import ADMIN, LiveBot, callback_update, live_bot, message_update, running_bot
+from tests.botenv import (
+    ADMIN,
+    BotEnv,
+    LiveBot,
+    callback_update,
+    live_bot,
+    message_update,
+    running_bot,
+)
 from tests.emulator import Call, Emulator, Fault
 from tests.paths import SEED
 
@@ -162,10 +171,17 @@ async def test_a_digest_of_200_notices_arrives_split_once(
     assert emulator.too_many == 0
 
 
+def _morning(env: BotEnv) -> float:
+    """Ten in the morning of the test clock's day, in the bot's time zone."""
+    local = datetime.fromtimestamp(env.clock.now, env.runtime.config.tz)
+    return local.replace(hour=10, minute=0, second=0, microsecond=0).timestamp()
+
+
 async def test_a_refused_digest_backs_off_then_is_reported(
     tmp_path: Path, emulator: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with running_bot(tmp_path, emulator) as env:
+        env.clock.now = _morning(env)  # 40 minutes that never cross the bot's midnight
         env.scan()
         env.subscribe(502, mode="digest")
         env.runtime.store.update_chat(502, digest_time="00:00")
