@@ -171,6 +171,22 @@ async def test_a_digest_of_200_notices_arrives_split_once(
     assert emulator.too_many == 0
 
 
+async def test_overlapping_digest_runs_send_one_digest(tmp_path: Path, emulator: Emulator) -> None:
+    """A digest run that starts while a slow one is still sending (its answer late, as in a
+    flood wait) sent the chat the same digest twice."""
+    async with running_bot(tmp_path, emulator) as env:
+        env.clock.now = _morning(env)
+        env.scan()
+        env.subscribe(503, mode="digest")
+        env.runtime.store.update_chat(503, digest_time="00:00")
+        env.write_article("n.md")
+        env.scan()
+        env.clock.advance(1)
+        emulator.fail(503, "sendMessage", Fault.slow(0.5))
+        await asyncio.gather(env.runtime.digests.send_due(), env.runtime.digests.send_due())
+    assert [call.method for chat, call in emulator.delivered() if chat == 503] == ["sendMessage"]
+
+
 def _morning(env: BotEnv) -> float:
     """Ten in the morning of the test clock's day, in the bot's time zone."""
     local = datetime.fromtimestamp(env.clock.now, env.runtime.config.tz)

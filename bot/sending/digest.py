@@ -7,6 +7,7 @@ the log and given up for the day: never retried in a loop.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass
@@ -54,9 +55,18 @@ class Digests:
         self.sender = sender
         self.config = config
         self._unfinished: dict[int, Unfinished] = {}
+        self._running: asyncio.Lock | None = None
 
     async def send_due(self) -> None:
-        """Every chat whose digest time has come today and that has not had it yet."""
+        """Every chat whose digest time has come today and that has not had it yet.
+        One run at a time: a run that overlaps a slow one (a flood wait) would read the
+        chat as not served yet and send its digest twice."""
+        if self._running is None:
+            self._running = asyncio.Lock()
+        async with self._running:
+            await self._send_due()
+
+    async def _send_due(self) -> None:
         clock = self.store.clock()
         now = datetime.fromtimestamp(clock, self.config.tz)
         today = now.replace(hour=0, minute=0, second=0, microsecond=0)
