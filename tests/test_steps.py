@@ -69,6 +69,21 @@ def test_a_part_showing_something_else_is_edited_or_replaced() -> None:
     )
 
 
+def test_an_album_of_as_many_pictures_is_edited_in_place() -> None:
+    album = _part(2, _album("x", "y"), 20, 21).but(pictures=("x", "y"))
+    copy = (_part(0, _card("A")), _part(1, _text("A")), album)
+    target = Target((_card("A"), _text("A"), _album("x", "z")))
+    assert _steps(copy, target) == (Op.EDIT, 2, 2)
+    longer = Target((_card("A"), _text("A"), _album("x", "y", "z")))
+    assert _steps(copy, longer) == (Op.REPLACE, 2, 2)
+
+
+def test_a_card_sent_as_text_is_tried_again_with_a_new_picture() -> None:
+    as_text = _part(0, _card("A", "u1")).but(kind="sendMessage", media="u1")
+    assert _steps((as_text,), Target((_card("B", "u1"),))) == (Op.EDIT, 0, 0)
+    assert _steps((as_text,), Target((_card("A", "u2"),))) == (Op.REPLACE, 0, 0)
+
+
 def test_an_edit_cut_short_is_made_again() -> None:
     copy = (_part(0, _card("A")).but(hash=""),)
     assert _steps(copy, Target((_card("A"),))) == (Op.EDIT, 0, 0)

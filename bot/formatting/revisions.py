@@ -39,6 +39,12 @@ def edit_to(new: Outgoing, message_id: int, kind: str, media: str | None) -> Out
     return _edit("editMessageMedia", message_id, {"media": edited, **markup}, new)
 
 
+def album_item(message_id: int, url: str) -> Outgoing:
+    """One picture of an album, changed in place."""
+    media = {"type": "photo", "media": url}
+    return Outgoing("editMessageMedia", {"message_id": message_id, "media": media}, "album")
+
+
 def media_of(message: Outgoing) -> str | None:
     """The picture a card or photo shows (what decides a caption edit from a media edit)."""
     key = MEDIA_METHODS.get(message.method)

@@ -21,10 +21,12 @@ class Broadcasts(Chats, Deliveries):
         return int(broadcast_id), queued
 
     def cancel_broadcast(self, broadcast_id: int) -> int:
-        """What is still queued of a broadcast is skipped; a part on its way finishes."""
+        """What of a broadcast has not reached its chat yet is skipped; a part on its way
+        finishes. A copy already in a chat keeps its row's work (a withdrawal queued for
+        it still deletes it)."""
         return self._exec(
             f"UPDATE deliveries SET status = '{SKIPPED}', last_error = 'broadcast cancelled',"
-            f" updated_at = ? WHERE broadcast_id = ? AND status = '{QUEUED}'",
+            f" updated_at = ? WHERE broadcast_id = ? AND status = '{QUEUED}' AND copy = '[]'",
             [self.clock(), broadcast_id],
         )
 

@@ -107,6 +107,7 @@ class Chats(LedgerBase):
                 )
             else:
                 self._update("chats", chat.id, values)
+                self._resume_copies(chat.id)
 
     def remember_chat(self, chat_id: int, chat_type: str, title: str | None) -> Chat:
         """A chat the bot talks to, subscribed or not, so its settings have a home.
@@ -133,6 +134,7 @@ class Chats(LedgerBase):
                 )
             elif not existing.active:
                 self._update("chats", chat_id, {"active": 1, "deactivated_reason": None})
+                self._resume_copies(chat_id)
         return self.chat(chat_id)  # type: ignore[return-value]
 
     def update_chat(self, chat_id: int, **values: Any) -> None:
@@ -188,6 +190,17 @@ class Chats(LedgerBase):
                 [reason, self.clock(), chat_id],
             )
             self._skip_open(chat_id, f"chat deactivated: {reason}")
+
+    def _resume_copies(self, chat_id: int) -> None:
+        """The chat is back: copies left as they were while it was gone are brought to
+        their notices again (a correction or a withdrawal it missed)."""
+        now = self.clock()
+        self._exec(
+            "UPDATE deliveries SET status = ?, next_attempt_at = ?, attempts = 0,"
+            " first_error_at = NULL, updated_at = ?"
+            " WHERE chat_id = ? AND status = ? AND copy != '[]'",
+            [QUEUED, now, now, chat_id, SKIPPED],
+        )
 
     def _skip_open(self, chat_id: int, reason: str) -> None:
         """Nothing can reach the chat: its open rows settle, their copies kept as they

@@ -40,6 +40,7 @@ class Part:
     hash: str  # the planned call it shows (see bot.formatting.outgoing.content_hash)
     at: float  # sent at (deletable for 48 hours)
     media: str | None = None  # the picture it shows, to tell a caption edit from a media edit
+    pictures: tuple[str, ...] = ()  # an album's, item by item: edited in place one by one
     state: str = LIVE
     pinned: bool = False
     pin_refused: bool = False
@@ -47,11 +48,18 @@ class Part:
     def to_json(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in FIELDS}  # asdict copies deeply: slower
         data["ids"] = list(self.ids)
+        data["pictures"] = list(self.pictures)
         return {k: v for k, v in data.items() if OPTIONAL.get(k, ...) != v}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Part:
-        return cls(**{**data, "ids": tuple(data.get("ids", ()))})
+        return cls(
+            **{
+                **data,
+                "ids": tuple(data.get("ids", ())),
+                "pictures": tuple(data.get("pictures", ())),
+            }
+        )
 
     def but(self, **changes: Any) -> Part:
         return replace(self, **changes)
@@ -59,7 +67,13 @@ class Part:
 
 Copy = tuple[Part, ...]
 FIELDS = tuple(f.name for f in fields(Part))
-OPTIONAL = {"media": None, "state": LIVE, "pinned": False, "pin_refused": False}  # left out
+OPTIONAL = {
+    "media": None,
+    "pictures": [],
+    "state": LIVE,
+    "pinned": False,
+    "pin_refused": False,
+}  # left out
 
 
 def dumps(copy: Iterable[Part]) -> str:

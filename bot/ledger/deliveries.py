@@ -189,7 +189,13 @@ class Deliveries(LedgerBase):
                     for chat_id in chat_ids
                 ],
             )
-            return self.db.conn.total_changes - before
+            changed = self.db.conn.total_changes - before
+            self.db.conn.executemany(  # published again while a retraction waited
+                f"UPDATE deliveries SET version = ? WHERE article_id = ? AND chat_id = ?"
+                f" AND status = '{QUEUED}'",
+                [(version, article_id, chat_id) for chat_id in chat_ids],
+            )
+            return changed
 
     def due(self, now: float, limit: int) -> list[int]:
         """Queued rows whose time has come: the oldest of each chat, chats in the order
@@ -352,8 +358,8 @@ class Deliveries(LedgerBase):
 
     def retract_article(self, article_id: str, reason: str) -> int:
         """A withdrawal: what no chat has seen yet is cancelled (skipped); every copy
-        that holds a message, however it ended (sent, failed, half-way), is queued to
-        be retracted. The number of copies queued."""
+        that holds a message, however it ended (sent, failed, half-way, a cancelled
+        broadcast), is queued to be retracted. The number of copies queued."""
         now = self.clock()
         with self.transaction():
             self._exec(
@@ -363,17 +369,17 @@ class Deliveries(LedgerBase):
             )
             return self._exec(
                 f"UPDATE deliveries SET {REQUEUE}"
-                f" WHERE article_id = ? AND status IN (?, ?, ?) AND {HAS_COPY}",
-                [QUEUED, now, now, article_id, SENT, FAILED, QUEUED],
+                f" WHERE article_id = ? AND status IN (?, ?, ?, ?) AND {HAS_COPY}",
+                [QUEUED, now, now, article_id, SENT, FAILED, SKIPPED, QUEUED],
             )
 
     def queue_unpins(self, now: float) -> int:
         """Pinned copies of notices that expired: queued to be unpinned."""
         return self._exec(  # literal pinned = 1: the partial index of schema v7
             f"UPDATE deliveries SET {REQUEUE}"
-            " WHERE pinned = 1 AND status = ?"
+            " WHERE pinned = 1 AND status IN (?, ?)"
             " AND (SELECT expires FROM articles a WHERE a.id = deliveries.article_id) <= ?",
-            [QUEUED, now, now, SENT, now],
+            [QUEUED, now, now, SENT, FAILED, now],
         )
 
     def finish(self, delivery_id: int, status: str, error: str | None = None) -> None:

@@ -32,10 +32,12 @@ from bot.formatting.formatter import removed_part, withdrawn_card
 from bot.formatting.outgoing import Outgoing
 from bot.formatting.revisions import (
     MEDIA_METHODS,
+    album_item,
     as_reply_to,
     delete,
     edit_to,
     mark_withdrawn,
+    media_of,
     pin,
     unpin,
 )
@@ -229,13 +231,16 @@ class Reconciler:
             sent.kind,
             planned.content_hash,
             self.store.clock(),
-            media=sent.media,
+            media=media_of(planned),  # the picture it stands for, even if sent as text
+            pictures=tuple(planned.media_urls) if planned.method == "sendMediaGroup" else (),
             state=LIVE if sent.ids else DROPPED,
         )
 
     async def _edit(self, chat: Chat, part: Part, message: Outgoing) -> Part | None:
         """The part edited to ``message``; its hash stays unknown if it must be replaced;
         None if it is gone because the bot's own delete went through after all."""
+        if message.method == "sendMediaGroup":
+            return await self._edit_album(chat, part, message)
         edit = edit_to(message, part.ids[0], part.kind, part.media)
         if edit is None:
             return part
@@ -253,11 +258,37 @@ class Reconciler:
         kind = part.kind or message.method
         return part.but(hash=message.content_hash, state=LIVE, kind=kind, media=media)
 
+    async def _edit_album(self, chat: Chat, part: Part, message: Outgoing) -> Part | None:
+        """An album's pictures changed one by one; what Telegram refuses is replaced."""
+        for message_id, old, new in zip(part.ids, part.pictures, message.media_urls, strict=True):
+            if old == new:
+                continue
+            try:
+                await self.sender.call(part.chat, album_item(message_id, new))
+            except SendFailure as failure:
+                if _says(failure, "message to edit not found"):
+                    return None if part.state == DELETING else part.but(state=GONE)
+                if _says(failure, "message is not modified"):
+                    continue
+                if failure.kind not in (Failure.BAD_REQUEST, Failure.BAD_MEDIA, Failure.RESTRICTED):
+                    raise
+                log.warning("chat %s: album edit refused (%s); replaced", chat.id, failure)
+                return part
+        pictures = tuple(message.media_urls)
+        return part.but(hash=message.content_hash, state=LIVE, pictures=pictures)
+
     async def _delete(
         self, chat: Chat, parts: list[Part], index: int, work: Work, target: Target
     ) -> Part | None:
         """Delete the part's messages one by one, each recorded (None: all gone); what
         Telegram no longer lets the bot delete is marked instead."""
+        if not parts[index].kind and str(parts[index].chat).startswith("-100"):
+            # Recorded before copies were kept: in a supergroup or channel its id may come
+            # from the group it was upgraded from. Marked first, so only the bot's own
+            # message (Telegram edits no one else's) is then deleted.
+            checked = await self._mark(chat, parts[index], work, target)
+            if checked.state == GONE:
+                return checked
         part = parts[index] = parts[index].but(state=DELETING, hash=UNKNOWN)
         self.store.record_copy(work.delivery.id, tuple(parts))  # a delete a crash may cut short
         while part.ids:
@@ -284,8 +315,8 @@ class Reconciler:
                     part.chat, mark_withdrawn(note, part.ids[0], caption=as_caption)
                 )
             except SendFailure as failure:
-                if _says(failure, "message to edit not found"):
-                    return part.but(state=GONE, pinned=False)
+                if _says(failure, "message to edit not found", "message can't be edited"):
+                    return part.but(state=GONE, pinned=False)  # gone, or not the bot's
                 if _says(failure, "message is not modified"):
                     break
                 if _says(failure, "no caption in the message", "no text in the message"):

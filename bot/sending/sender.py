@@ -15,7 +15,6 @@ from datetime import datetime
 
 from bot.config import Config
 from bot.formatting.outgoing import Outgoing
-from bot.formatting.revisions import media_of
 from bot.ledger import Chat, Store
 from bot.sending.plans import Plan, Planner
 from bot.sending.transport import Failure, SendFailure, Transport
@@ -25,11 +24,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Sent:
-    """What Telegram took: the message ids, by which method, showing which picture."""
+    """What Telegram took: the message ids, and by which method (a card may go as text)."""
 
     ids: list[int]
     kind: str
-    media: str | None = None
 
 
 def in_quiet_hours(chat: Chat, local: datetime) -> bool:
@@ -161,4 +159,4 @@ class Sender:
         ids = await self.transport.send(
             chat.id, message, thread_id=chat.thread_id, silent=silent, reply=reply
         )
-        return Sent(ids, message.method, media_of(message))
+        return Sent(ids, message.method)

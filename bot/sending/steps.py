@@ -13,6 +13,7 @@ import enum
 from dataclasses import dataclass
 
 from bot.formatting.outgoing import Outgoing
+from bot.formatting.revisions import media_of
 from bot.ledger.copies import DELETING, DROPPED, GONE, LIVE, MARKED, WITHDRAWN_MARK, Copy, Part
 
 SEND_METHODS_ONE_MESSAGE = ("sendMessage", "sendPhoto", "sendAnimation")
@@ -53,11 +54,20 @@ def reachable(part: Part, chat_id: int) -> bool:
 
 
 def editable(part: Part, message: Outgoing) -> bool:
-    """One message whose kind allows an edit to ``message`` (else it is replaced)."""
+    """A part whose kind allows an edit to ``message`` (else it is replaced): one message,
+    or an album of as many pictures (edited item by item: Telegram lets a bot edit its
+    messages at any age, while it may delete them for 48 hours only)."""
+    if message.method == "sendMediaGroup":
+        known = part.kind == "sendMediaGroup" and len(part.pictures) == len(part.ids)
+        return known and len(part.ids) == len(message.media_urls)
     if len(part.ids) != 1 or message.method not in SEND_METHODS_ONE_MESSAGE:
         return False
     kind = part.kind or message.method
-    return kind == "sendMessage" or kind == message.method
+    if kind == "sendMessage" and message.method != kind:
+        # a card that went out as text: edited as text while it stands for the same
+        # picture; a new picture is tried anew
+        return part.media == media_of(message)
+    return kind == message.method
 
 
 def holders(copy: Copy) -> dict[int, int]:
@@ -92,7 +102,7 @@ def next_step(copy: Copy, target: Target, chat_id: int) -> Step | None:
     for i, part in enumerate(copy):
         if part.slot in wanted and held.get(part.slot) == i:
             continue
-        if not part.ids:
+        if not part.ids or part.state == GONE:  # nothing of it shows: only the record goes
             return Step(Op.FORGET, i)
         if part.chat != chat_id:
             continue
