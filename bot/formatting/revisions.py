@@ -29,14 +29,20 @@ def edit_to(new: Outgoing, message_id: int, kind: str, media: str | None) -> Out
     media_key = MEDIA_METHODS.get(new.method)
     if media_key is None or kind != new.method:
         return None
-    caption = {
-        "caption": new.params.get("caption", ""),
-        "caption_entities": new.params.get("caption_entities", []),
-    }
+    caption = _caption(new)
     if media == new.params[media_key]:
         return _edit("editMessageCaption", message_id, {**caption, **markup}, new)
     edited = {"type": media_key, "media": new.params[media_key], **caption}
     return _edit("editMessageMedia", message_id, {"media": edited, **markup}, new)
+
+
+def _caption(new: Outgoing) -> dict[str, Any]:
+    """The caption's params, none for a picture without one: an empty caption with an
+    empty entity list is shown by some clients as "[]"; leaving both out removes it."""
+    caption = {"caption": new.params.get("caption") or None}
+    if new.params.get("caption_entities"):
+        caption["caption_entities"] = new.params["caption_entities"]
+    return {k: v for k, v in caption.items() if v}
 
 
 def album_item(message_id: int, url: str) -> Outgoing:

@@ -44,6 +44,7 @@ class Part:
     state: str = LIVE
     pinned: bool = False
     pin_refused: bool = False
+    pin_unsure: bool = False  # a pin or unpin was sent and its answer never came
 
     def to_json(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in FIELDS}  # asdict copies deeply: slower

@@ -373,6 +373,17 @@ class Deliveries(LedgerBase):
                 [QUEUED, now, now, article_id, SENT, FAILED, SKIPPED, QUEUED],
             )
 
+    def restore_copies(self, article_id: str, version: str) -> int:
+        """Published again: every copy still in a chat (marked withdrawn where it could
+        not be deleted, or left as it was) is brought back to the notice, whether or not
+        its chat would be sent the notice today (it left, or the notice is old)."""
+        now = self.clock()
+        return self._exec(
+            f"UPDATE deliveries SET version = ?, {REQUEUE} WHERE article_id = ?"
+            f" AND status IN (?, ?, ?) AND {HAS_COPY}",
+            [version, QUEUED, now, now, article_id, RETRACTED, SKIPPED, FAILED],
+        )
+
     def queue_unpins(self, now: float) -> int:
         """Pinned copies of notices that expired: queued to be unpinned."""
         return self._exec(  # literal pinned = 1: the partial index of schema v7

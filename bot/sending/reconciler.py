@@ -206,6 +206,8 @@ class Reconciler:
                 parts[step.index] = part
         else:
             assert step.index is not None
+            parts[step.index] = parts[step.index].but(pin_unsure=True)
+            self.store.record_copy(delivery_id, tuple(parts))  # a pin a crash may cut short
             async with transport.turn(chat.id):
                 parts[step.index] = await self._pin(chat, parts[step.index], step.op is Op.PIN)
         copy = tuple(parts)
@@ -340,7 +342,7 @@ class Reconciler:
 
     async def _pin(self, chat: Chat, part: Part, pinning: bool) -> Part:
         if not pinning and (part.chat != chat.id or part.state in (GONE, DROPPED)):
-            return part.but(pinned=False)  # out of reach: Telegram would refuse the unpin
+            return part.but(pinned=False, pin_unsure=False)  # out of reach
         try:
             await self.sender.call(part.chat, pin(part.ids[0]) if pinning else unpin(part.ids[0]))
         except SendFailure as failure:
@@ -348,16 +350,16 @@ class Reconciler:
                 raise
             if not pinning:
                 log.info("chat %s: unpin refused (%s)", chat.id, failure.description)
-                return part.but(pinned=False)
+                return part.but(pinned=False, pin_unsure=False)
             if _says(failure, "message to pin not found"):
-                return part.but(state=GONE)
+                return part.but(state=GONE, pin_unsure=False)
             if "rights" in failure.description.lower() and chat.pin_refused_at is None:
                 log.info("chat %s: no right to pin urgent notices", chat.id)
                 self.store.note_pin_refused(chat.id, True)
-            return part.but(pin_refused=True)
+            return part.but(pin_refused=True, pin_unsure=False)
         if pinning and chat.pin_refused_at is not None:
             self.store.note_pin_refused(chat.id, False)
-        return part.but(pinned=pinning, pin_refused=False)
+        return part.but(pinned=pinning, pin_refused=False, pin_unsure=False)
 
     # --- what a failure means ---------------------------------------------------------
     def _after(self, failure: SendFailure, work: Work, chat: Chat) -> Chat | None:

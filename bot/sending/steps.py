@@ -80,7 +80,7 @@ def next_step(copy: Copy, target: Target, chat_id: int) -> Step | None:
     wanted = dict(enumerate(target.messages))
     for i, part in enumerate(copy):
         card_stays = target.pin_card and part.slot == 0
-        if part.pinned and not card_stays:
+        if (part.pinned or part.pin_unsure) and not card_stays:
             return Step(Op.UNPIN, i)
     for slot, message in wanted.items():
         i = held.get(slot)
@@ -113,6 +113,7 @@ def next_step(copy: Copy, target: Target, chat_id: int) -> Step | None:
     card = held.get(0)
     if target.pin_card and card is not None:
         part = copy[card]
-        if part.state == LIVE and part.chat == chat_id and not (part.pinned or part.pin_refused):
+        pinned = part.pinned and not part.pin_unsure
+        if part.state == LIVE and part.chat == chat_id and not (pinned or part.pin_refused):
             return Step(Op.PIN, card)
     return None

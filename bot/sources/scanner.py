@@ -238,6 +238,8 @@ class Scanner:
                 report.withdrawn.append(article_id)
                 report.retracting += self.store.retract_article(article_id, "article withdrawn")
                 return
+            if status == ACTIVE and old_status == WITHDRAWN:
+                self.store.restore_copies(article_id, version)
             if status == ACTIVE and old_status != ACTIVE and not silent:
                 self._queue(read, report)
             if status == ACTIVE and old and old["content_hash"] != version:
