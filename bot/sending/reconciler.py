@@ -262,8 +262,9 @@ class Reconciler:
 
     async def _edit_album(self, chat: Chat, part: Part, message: Outgoing) -> Part | None:
         """An album's pictures changed one by one; what Telegram refuses is replaced."""
-        for message_id, old, new in zip(part.ids, part.pictures, message.media_urls, strict=True):
-            if old == new:
+        pairs = zip(part.ids, part.pictures, message.media_urls, strict=True)
+        for n, (message_id, old, new) in enumerate(pairs):
+            if old == new and not (n == 0 and part.state == MARKED):  # a mark: its caption
                 continue
             try:
                 await self.sender.call(part.chat, album_item(message_id, new))
