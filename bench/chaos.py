@@ -1,4 +1,5 @@
-"""The long reliability run: crash, API faults, bad input, fuzzing and a soak, with a report.
+"""The long reliability run: crash, API faults, bad input, fuzzing, the convergence model
+and a soak, with a report.
 
 Run: ``make chaos`` (or ``.venv/bin/python -m bench.chaos [--soak-seconds 600] [--only NAME]``).
 The fast versions of the same scenarios run in ``make test`` (tests/test_reliability.py).
@@ -33,6 +34,7 @@ from tests.chaos import (
     wait_for,
 )
 from tests.emulator import Emulator
+from tests.test_convergence_model import model_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,6 +77,14 @@ def fuzz(examples: int = 10_000) -> list[str]:
         "  invariants: text ≤ 4096 / caption ≤ 1024 UTF-16 units, entities in bounds and nested, "
         "≤ 100 entities, no empty message, every text node delivered",
     ]
+
+
+def model(examples: int | None = None, seed: int | None = None) -> list[str]:
+    """The convergence model (tests/test_convergence_model.py): random sequences of
+    corrections, withdrawals, faults, upgrades and kills against the real bot."""
+    examples = examples or int(os.environ.get("NOTICEBOT_MODEL_EXAMPLES") or 5000)
+    seed = seed if seed is not None else int(os.environ.get("NOTICEBOT_MODEL_SEED") or 2026)
+    return model_run(examples, seed)
 
 
 def _rss_kib(pid: int) -> int:
@@ -166,6 +176,7 @@ SCENARIOS = {
     "lifecycle": lifecycle,
     "bad_input": bad_input,
     "fuzz": fuzz,
+    "model": model,
 }
 
 
