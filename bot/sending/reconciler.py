@@ -270,7 +270,15 @@ class Reconciler:
                 await self.sender.call(part.chat, album_item(message_id, new))
             except SendFailure as failure:
                 if _says(failure, "message to edit not found"):
-                    return None if part.state == DELETING else part.but(state=GONE)
+                    if part.state == DELETING:
+                        return None  # the bot's own delete went through after all
+                    # someone cut a picture: the rest is replaced (and so still reachable)
+                    kept = [(i, url) for i, url in zip(part.ids, part.pictures, strict=True)]
+                    kept = [(i, url) for i, url in kept if i != message_id]
+                    ids, pictures = (
+                        (tuple(x) for x in zip(*kept, strict=True)) if kept else ((), ())
+                    )
+                    return part.but(ids=ids, pictures=pictures, hash=UNKNOWN)
                 if _says(failure, "message is not modified"):
                     continue
                 if failure.kind not in (Failure.BAD_REQUEST, Failure.BAD_MEDIA, Failure.RESTRICTED):
