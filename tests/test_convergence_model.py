@@ -40,6 +40,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -53,7 +54,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from hypothesis import HealthCheck, seed, settings
+from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -77,12 +78,13 @@ from tests.botenv import BotEnv, running_bot
 from tests.emulator import SEND_METHODS, Emulator, Fault
 
 EXAMPLES_VAR = "NOTICEBOT_MODEL_EXAMPLES"
-settings.register_profile(
+settings.register_profile(  # make test: no shrinking (minutes); the database keeps the find
     "model",
     max_examples=200,
     stateful_step_count=10,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
 )
 settings.register_profile(
     "chaos",
@@ -197,7 +199,11 @@ class World:
 
 @contextlib.contextmanager
 def shared_world(tmp: Path) -> Iterator[World]:
-    """The bot running in-process against the emulator, on its own event loop."""
+    """The bot running in-process against the emulator, on its own event loop; warnings
+    and errors logged only (thousands of sequences at DEBUG would bury a failure)."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.WARNING)
     loop = asyncio.new_event_loop()
     with GatedEmulator(limits=None) as emulator:
         stack = contextlib.AsyncExitStack()
@@ -213,6 +219,7 @@ def shared_world(tmp: Path) -> Iterator[World]:
             ConvergenceModel.world = None
             loop.run_until_complete(stack.aclose())
             loop.close()
+            root.setLevel(level)
 
 
 # --- the model ---------------------------------------------------------------------------
@@ -711,14 +718,14 @@ class ConvergenceModel(RuleBasedStateMachine):
             options = {p.messages[slot].content_hash: p.messages[slot] for p in plans if p}
             message = options.get(part.hash)
             keys = {(part.chat, m) for m in part.ids}
-            if part.chat != here and (message is None or part.state != LIVE):
-                if must:  # out of reach, yet the chat wants it: sent anew to the supergroup
-                    problems.append(f"slot {slot} was left out of reach in {part.chat}")
-            elif part.state == GONE:
+            if part.state == GONE:
                 if not keys & excused:
                     problems.append(f"slot {slot} is gone, though nobody deleted it")
                 elif message is None and keys & set(self.snapshot):
                     problems.append(f"slot {slot}: someone deleted part of it, the rest is stale")
+            elif part.chat != here and (message is None or part.state != LIVE):
+                if must:  # out of reach, yet the chat wants it: sent anew to the supergroup
+                    problems.append(f"slot {slot} was left out of reach in {part.chat}")
             elif message is None:
                 problems.append(f"slot {slot} is {part.state} at another version ({part.hash})")
             elif part.state == DROPPED:

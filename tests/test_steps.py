@@ -154,6 +154,13 @@ def test_pins_follow_the_card() -> None:
     assert _steps(swapped, target) == (Op.UNPIN, 0, None)
 
 
+def test_a_pin_left_unsure_in_a_group_since_upgraded_is_settled() -> None:
+    card = _card("A")
+    unsure = (_part(0, card).but(chat=-1, pin_unsure=True),)
+    assert _steps(unsure, Target((card,), pin_card=True)) == (Op.UNPIN, 0, None)
+    assert _steps((unsure[0].but(pin_unsure=False),), Target((card,), pin_card=True)) is None
+
+
 def test_a_copy_round_trips_through_the_ledger() -> None:
     copy = (_part(0, _card("A")).but(pinned=True, media="u1"), _part(None, _text("A"), 3, 4))
     assert loads(dumps(copy)) == copy

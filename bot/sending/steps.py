@@ -79,8 +79,8 @@ def next_step(copy: Copy, target: Target, chat_id: int) -> Step | None:
     held = holders(copy)
     wanted = dict(enumerate(target.messages))
     for i, part in enumerate(copy):
-        card_stays = target.pin_card and part.slot == 0
-        if (part.pinned or part.pin_unsure) and not card_stays:
+        card_stays = target.pin_card and part.slot == 0 and part.chat == chat_id
+        if (part.pinned or part.pin_unsure) and not card_stays:  # out of reach: flags cleared
             return Step(Op.UNPIN, i)
     for slot, message in wanted.items():
         i = held.get(slot)
