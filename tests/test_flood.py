@@ -175,35 +175,31 @@ async def test_overlapping_digest_runs_send_one_digest(tmp_path: Path, emulator:
     """A digest run that starts while a slow one is still sending (its answer late, as in a
     flood wait) sent the chat the same digest twice."""
     async with running_bot(tmp_path, emulator) as env:
-        env.clock.now = _morning(env)
-        env.scan()
-        env.subscribe(503, mode="digest")
-        env.runtime.store.update_chat(503, digest_time="00:00")
-        env.write_article("n.md")
-        env.scan()
-        env.clock.advance(1)
+        _a_notice_for_a_digest_chat(env, 503)
         emulator.fail(503, "sendMessage", Fault.slow(0.5))
         await asyncio.gather(env.runtime.digests.send_due(), env.runtime.digests.send_due())
     assert [call.method for chat, call in emulator.delivered() if chat == 503] == ["sendMessage"]
 
 
-def _morning(env: BotEnv) -> float:
-    """Ten in the morning of the test clock's day, in the bot's time zone."""
+def _a_notice_for_a_digest_chat(env: BotEnv, chat_id: int) -> None:
+    """A chat in digest mode, due since midnight, and one notice for it; the test clock
+    at ten in the morning of its day in the bot's time zone, so a test's minutes never
+    cross the bot's midnight."""
     local = datetime.fromtimestamp(env.clock.now, env.runtime.config.tz)
-    return local.replace(hour=10, minute=0, second=0, microsecond=0).timestamp()
+    env.clock.now = local.replace(hour=10, minute=0, second=0, microsecond=0).timestamp()
+    env.scan()
+    env.subscribe(chat_id, mode="digest")
+    env.runtime.store.update_chat(chat_id, digest_time="00:00")
+    env.write_article("n.md")
+    env.scan()
+    env.clock.advance(1)
 
 
 async def test_a_refused_digest_backs_off_then_is_reported(
     tmp_path: Path, emulator: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with running_bot(tmp_path, emulator) as env:
-        env.clock.now = _morning(env)  # 40 minutes that never cross the bot's midnight
-        env.scan()
-        env.subscribe(502, mode="digest")
-        env.runtime.store.update_chat(502, digest_time="00:00")
-        env.write_article("n.md")
-        env.scan()
-        env.clock.advance(1)
+        _a_notice_for_a_digest_chat(env, 502)  # 40 minutes never cross the bot's midnight
         emulator.always[502] = Fault(400, "Bad Request: message is too long")
         tries = []
         for _ in range(40):  # 40 minutes of the digest job, once a minute

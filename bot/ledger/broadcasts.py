@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.ledger.chats import Chats
 from bot.ledger.deliveries import Deliveries
-from bot.ledger.states import FAILED, QUEUED, SENDING, SENT, SKIPPED
+from bot.ledger.states import FAILED, HAS_COPY, QUEUED, SENDING, SENT, SKIPPED
 
 
 class Broadcasts(Chats, Deliveries):
@@ -26,7 +26,7 @@ class Broadcasts(Chats, Deliveries):
         it still deletes it)."""
         return self._exec(
             f"UPDATE deliveries SET status = '{SKIPPED}', last_error = 'broadcast cancelled',"
-            f" updated_at = ? WHERE broadcast_id = ? AND status = '{QUEUED}' AND copy = '[]'",
+            f" updated_at = ? WHERE broadcast_id = ? AND status = '{QUEUED}' AND NOT {HAS_COPY}",
             [self.clock(), broadcast_id],
         )
 

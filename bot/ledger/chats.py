@@ -9,7 +9,15 @@ from typing import Any
 
 from bot.formatting.formatter import MODE_DIGEST
 from bot.ledger.base import LedgerBase
-from bot.ledger.states import OPEN_STATUSES, QUEUED, SENDING, SENT, SKIPPED
+from bot.ledger.states import (
+    HAS_COPY,
+    OPEN_STATUSES,
+    QUEUED,
+    REQUEUE,
+    SENDING,
+    SENT,
+    SKIPPED,
+)
 
 
 @dataclass(frozen=True)
@@ -169,7 +177,7 @@ class Chats(LedgerBase):
             )
             self._exec(
                 "UPDATE deliveries SET status = ?, last_error = ?, updated_at = ?"
-                " WHERE chat_id = ? AND status = ? AND copy = '[]'",
+                f" WHERE chat_id = ? AND status = ? AND NOT {HAS_COPY}",
                 [SKIPPED, "unsubscribed", self.clock(), chat_id, QUEUED],
             )
         return bool(changed)
@@ -196,9 +204,7 @@ class Chats(LedgerBase):
         their notices again (a correction or a withdrawal it missed)."""
         now = self.clock()
         self._exec(
-            "UPDATE deliveries SET status = ?, next_attempt_at = ?, attempts = 0,"
-            " first_error_at = NULL, updated_at = ?"
-            " WHERE chat_id = ? AND status = ? AND copy != '[]'",
+            f"UPDATE deliveries SET {REQUEUE} WHERE chat_id = ? AND status = ? AND {HAS_COPY}",
             [QUEUED, now, now, chat_id, SKIPPED],
         )
 

@@ -51,13 +51,15 @@ from typing import Any
 
 from bot.ledger.base import LedgerBase
 from bot.ledger.chats import Chat
-from bot.ledger.copies import Copy, by_slot, dumps, loads, visible
+from bot.ledger.copies import Copy, by_slot, dumps, loads
 from bot.ledger.states import (
     ACTIVE,
     ANNOUNCEMENT,
     FAILED,
+    HAS_COPY,
     OPEN_STATUSES,
     QUEUED,
+    REQUEUE,
     RETRACTED,
     SENDING,
     SENT,
@@ -70,7 +72,6 @@ PUBLISHED = (
     "(SELECT a.status FROM articles a WHERE a.id = deliveries.article_id)"
     f" IN ('{ACTIVE}', '{ANNOUNCEMENT}')"
 )
-HAS_COPY = "copy != '[]'"
 
 
 @dataclass(frozen=True)
@@ -92,10 +93,6 @@ class Delivery:
     @property
     def pinned(self) -> bool:
         return any(p.pinned for p in self.copy)
-
-    @property
-    def parts_sent(self) -> int:
-        return len(visible(self.copy))
 
     @classmethod
     def from_row(
@@ -142,9 +139,6 @@ WORK_COLUMNS = (
     " LEFT JOIN articles a ON a.id = d.article_id"
 )
 FRESH_FOR = 1.0  # seconds a claimed batch's read is trusted if nothing else wrote since
-REQUEUE = (  # a settled row brought back to the reconciler, due now
-    "status = ?, next_attempt_at = ?, attempts = 0, first_error_at = NULL, updated_at = ?"
-)
 
 
 class Deliveries(LedgerBase):

@@ -55,14 +55,12 @@ class Digests:
         self.sender = sender
         self.config = config
         self._unfinished: dict[int, Unfinished] = {}
-        self._running: asyncio.Lock | None = None
+        self._running = asyncio.Lock()
 
     async def send_due(self) -> None:
         """Every chat whose digest time has come today and that has not had it yet.
         One run at a time: a run that overlaps a slow one (a flood wait) would read the
         chat as not served yet and send its digest twice."""
-        if self._running is None:
-            self._running = asyncio.Lock()
         async with self._running:
             await self._send_due()
 
