@@ -32,7 +32,8 @@ from bot.ledger.moves import (
     read_export,
 )
 from bot.logs import setup_logging
-from bot.reading.articles import LoadResult, load_folders, path_id
+from bot.reading.articles import LoadResult, load_folders
+from bot.reading.identity import path_id
 from bot.sources.announcements import write_announcement
 from bot.sources.feeds import TIMEOUT
 from bot.sources.scanner import Scanner, ScanReport

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from bot.config import Config
 from bot.formatting.formatter import format_article
-from bot.reading.articles import Article, Image, to_html
+from bot.reading.articles import Article, Image
+from bot.reading.markdown import to_html
 from tests.invariants import check_complete, check_messages
 
 EXAMPLES = int(os.environ.get("NOTICEBOT_FUZZ_EXAMPLES", "300"))

@@ -19,7 +19,7 @@ import sqlite_utils
 from bot.config import Config, ConfigError, load_config
 from bot.ledger import QUEUED, SCHEMA_VERSION, Chat, Store
 from bot.ledger.schema import _v1
-from bot.reading.articles import path_id
+from bot.reading.identity import path_id
 from bot.sources.scanner import Scanner
 from tests.paths import ROOT, SEED
 from tests.process import clean_env, run_cli

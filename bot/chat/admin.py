@@ -23,7 +23,8 @@ from bot.chat.replies import Context, is_admin, language, ledger_chat, reply, ru
 from bot.formatting.formatter import MODE_CARD, format_article
 from bot.i18n import format_statuses, t
 from bot.ledger import Chat
-from bot.reading.articles import ArticleError, parse_article, path_id
+from bot.reading.articles import ArticleError, parse_article
+from bot.reading.identity import path_id
 from bot.sources.announcements import (
     announcement_file,
     split_title,

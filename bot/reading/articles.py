@@ -1,10 +1,8 @@
 """Article files → :class:`Article` values, and folders → articles plus errors.
 
 An article is a Hexo-style post: YAML front matter (python-frontmatter) and an
-HTML or Markdown body. Markdown is rendered with markdown-it-py; a body that
-already is HTML (it opens with a block tag, as every generated post does) is
-taken as it is, because CommonMark turns indented HTML after a blank line into a
-code block, which mangled 3 of the 20 corpus posts in a trial.
+HTML or Markdown body (:mod:`.markdown`); its id comes from :mod:`.identity` and
+the files of a folder from :mod:`.walk`.
 
 Loading a folder never stops at a bad file: it returns the good articles and an
 :class:`ArticleError` for each bad one, naming the file and the reason.
@@ -15,41 +13,33 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
-import os
 import re
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urljoin
+from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
 import frontmatter
 import yaml
-from markdown_it import MarkdownIt
 
 from bot.config import Config
 from bot.reading.htmltext import FoundImage, html_to_rich, read_html, safe_url, walk_html
+from bot.reading.identity import article_id, short_hash
+from bot.reading.markdown import absolute_url, to_html
 from bot.reading.richtext import RichText
-from bot.reading.templates import plain_markdown
+from bot.reading.walk import article_files
 
-ARTICLE_SUFFIXES = (".md", ".markdown")
 IMAGE_KEYS = ("headimg", "cover", "thumbnail", "image", "banner", "top_img")
 LINK_KEYS = ("link", "url", "permalink")
-ID_KEYS = ("id", "slug", "abbrlink", "permalink")  # an identity that survives a rename
 MAX_NAME_NODES = 10_000
 MIN_SIDE = 100
 MAX_RATIO = 20
-# /read_<id> must stay a valid bot command: [a-z0-9_], at most 32 characters in all.
-MAX_ID_LENGTH = 24
-_HTML_START = re.compile(
-    r"\s*<(?:div|p|section|article|table|ul|ol|h[1-6]|blockquote|figure|pre|center|span|img|br)\b",
-    re.IGNORECASE,
-)
 _TOML_FRONT = re.compile(r"\ufeff?\s*\+\+\+[ \t]*\r?\n(.*?)\r?\n\+\+\+[ \t]*(?:\r?\n|$)", re.S)
 # A Hexo post may begin with its front matter's keys and have only the closing line:
 # a first line "title:" or "date:" (or any key), YAML lines, then "---".
@@ -60,12 +50,6 @@ _OPENING_MISSING = re.compile(
 )
 _MORE = re.compile(r"<!--\s*more\s*-->", re.IGNORECASE)
 EXCERPT_KEYS = ("excerpt", "description", "summary")
-_HAS_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
-_RELATIVE_ATTR = re.compile(
-    r"""(\s(?:src|href)\s*=\s*)(["'])(?![A-Za-z][A-Za-z0-9+.-]*:|//|#)([^"']+)\2""",
-    re.IGNORECASE,
-)
-_MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
 
 
 class ArticleError(Exception):
@@ -154,42 +138,10 @@ def load_folders(roots: Iterable[Path], config: Config) -> LoadResult:
                 result.errors.append(ArticleError(path, f"unexpected error: {exc!r}"))
                 continue
             if article.id in seen and seen[article.id] != path:
-                article = replace(article, id=_short_hash(str(path.resolve())))
+                article = replace(article, id=short_hash(str(path.resolve())))
             seen[article.id] = path
             result.articles.append(article)
     return result
-
-
-def article_files(root: Path) -> list[Path]:
-    """Article files below ``root`` in a stable order; a missing root yields nothing."""
-    return sorted(Path(path) for path, _ in article_stats(root))
-
-
-def article_stats(root: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """Article files below ``root`` with their stat, skipping hidden names; no recursion.
-
-    One ``os.scandir`` walk serves the scanner, whose rescan must cost little more
-    than the walk itself, and the preview.
-    """
-    if root.is_file():
-        yield str(root), root.stat()
-        return
-    pending = [str(root)]
-    while pending:
-        try:
-            entries = list(os.scandir(pending.pop()))
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                pending.append(entry.path)
-            elif entry.name.lower().endswith(ARTICLE_SUFFIXES) and entry.is_file():
-                try:
-                    yield entry.path, entry.stat()
-                except OSError:
-                    continue
 
 
 def load_article(path: Path, root: Path, config: Config) -> Article:
@@ -224,7 +176,7 @@ def parse_article(
     images = _images(meta, found, config.unwrap_proxies, config.site_url)
     expires = _expiry(meta.get("expires"), config.tz, warnings)
     article = Article(
-        id=_article_id(meta, path, root),
+        id=article_id(meta, path, root),
         title=_title(meta, body_html, rich.text, path),
         date=_date(meta.get("date"), config.tz, mtime, warnings, "date"),
         updated=_optional_date(meta.get("updated"), config.tz, warnings),
@@ -313,30 +265,6 @@ def _yaml_reason(exc: yaml.YAMLError, text: str) -> str:
     return f"invalid YAML front matter at line {opening + 1 + mark.line}: {problem}"
 
 
-def to_html(body: str, site_url: str | None = None) -> str:
-    """HTML bodies pass unchanged; anything else is CommonMark with raw HTML allowed,
-    after its template syntax is made plain. Relative addresses resolve against
-    ``site_url`` (without it they are left out: they lead nowhere from a chat)."""
-    html = body if _HTML_START.match(body) else _MARKDOWN.render(plain_markdown(body, site_url))
-    return _absolute_urls(html, site_url)
-
-
-def _absolute_urls(html: str, site_url: str | None) -> str:
-    if not site_url:
-        return html
-    return _RELATIVE_ATTR.sub(
-        lambda m: f"{m.group(1)}{m.group(2)}{absolute_url(m.group(3), site_url)}{m.group(2)}",
-        html,
-    )
-
-
-def absolute_url(url: str, site_url: str | None) -> str:
-    """``/images/a.png`` on the site; absolute addresses stay as they are."""
-    if not site_url or _HAS_SCHEME.match(url) or url.startswith(("//", "#")):
-        return url
-    return urljoin(site_url + "/", url)
-
-
 _URL_SAFE = "/:@!$&'()*+,;=-._~%"  # what a path keeps as it is; the rest is %-encoded
 _PERMALINK_PART = re.compile(
     r":(year|i_month|month|i_day|day|hour|minute|second|title|name|post_title|category|id)"
@@ -397,36 +325,6 @@ def _excerpt(meta: dict[str, Any], body_html: str, site_url: str | None) -> str 
     return html_to_rich(body_html[: marker.start()]).text.strip() or None
 
 
-def _article_id(meta: dict[str, Any], path: Path, root: Path) -> str:
-    for key in ID_KEYS:
-        value = _str(meta.get(key))
-        if value:
-            slug = re.sub(r"[^a-z0-9]+", "_", value.lower()).strip("_")
-            return slug if 0 < len(slug) <= MAX_ID_LENGTH else _short_hash(value)
-    return path_id(path, root)
-
-
-def path_id(path: Path, root: Path) -> str:
-    """The id of an article whose front matter names none: a hash of where it lies.
-
-    Where it lies with symlinks resolved; a plain file in a folder the scan walked
-    (it does not follow linked folders) needs only its root resolved, which is cached.
-    """
-    where, base = os.path.abspath(path), _resolved(root)
-    if where.startswith(base + os.sep) and not path.is_symlink():
-        return _short_hash(where[len(base) + 1 :])
-    try:
-        relative = path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        relative = path.name
-    return _short_hash(relative or path.name)
-
-
-@lru_cache(maxsize=64)
-def _resolved(root: Path) -> str:
-    return str(root.resolve())
-
-
 def article_to_json(article: Article) -> str:
     """One version of an article as the ledger keeps it (what a delivery will send)."""
     return json.dumps(
@@ -457,10 +355,6 @@ def article_from_json(text: str) -> Article:
             "warnings": tuple(data["warnings"]),
         }
     )
-
-
-def _short_hash(value: str) -> str:
-    return hashlib.sha1(value.encode("utf-8")).hexdigest()[:8]
 
 
 def _title(meta: dict[str, Any], body_html: str, body_text: str, path: Path) -> str:

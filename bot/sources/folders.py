@@ -14,7 +14,8 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from bot.config import Config
-from bot.reading.articles import ArticleError, load_article, path_id
+from bot.reading.articles import ArticleError, load_article
+from bot.reading.identity import path_id
 from bot.sources import ReadFile, read_file
 
 log = logging.getLogger(__name__)

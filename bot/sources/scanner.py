@@ -22,12 +22,8 @@ import httpx
 from bot.config import Config
 from bot.formatting.formatter import MODE_DIGEST
 from bot.ledger import ACTIVE, WITHDRAWN, Chat, FileState, Store
-from bot.reading.articles import (
-    ArticleError,
-    article_from_json,
-    article_stats,
-    article_to_json,
-)
+from bot.reading.articles import ArticleError, article_from_json, article_to_json
+from bot.reading.walk import article_stats
 from bot.sources import ReadFile
 from bot.sources.feeds import failed_read, is_due, read_feed
 from bot.sources.folders import PARALLEL_FROM, ToRead, read_files

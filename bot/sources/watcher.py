@@ -21,7 +21,7 @@ from pathlib import Path
 
 from watchfiles import Change, DefaultFilter, awatch
 
-from bot.reading.articles import ARTICLE_SUFFIXES
+from bot.reading.walk import ARTICLE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
