@@ -5,11 +5,15 @@ per-job or per-request chatter, and no traceback for a known Telegram error."""
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from bot.ledger import Chat
+from bot.logs import RedactingFormatter, RedactingJsonFormatter, redact, shown_url
 from tests.botenv import TOKEN, message_update
 from tests.chaos import article_text, prepare_ledger, start_bot, wait_for
 from tests.emulator import Emulator, Fault
@@ -78,3 +82,52 @@ def test_json_logs_parse_line_by_line_without_the_token(tmp_path: Path) -> None:
     assert any(m.startswith("noticebot started as @") for m in messages)
     assert any("HTTP Request: POST" in m and "bot<token>/" in m for m in messages)
     assert "noticebot stopped" in messages
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://rss.example.org/feed.xml", "https://rss.example.org/feed.xml"),
+        ("https://reader:hunter2@rss.example.org/f", "https://***@rss.example.org/f"),
+        ("https://ghp_abc123@rss.example.org/f", "https://***@rss.example.org/f"),
+        ("http://a:p@ss@h:8080/f?x=1", "http://***@h:8080/f?x=1"),
+        (
+            "https://h/f?access_key=AK1&tags=a,b&token=T2",
+            "https://h/f?access_key=***&tags=a,b&token=***",
+        ),
+        (
+            "https://h/f?key=1;password=2;secret=3;apiKey=4;X-Amz-Signature=5;sig=6",
+            "https://h/f?key=***;password=***;secret=***;apiKey=***;X-Amz-Signature=***;sig=***",
+        ),
+        ("https://h/f?keyword=防疫&page=2&key=", "https://h/f?keyword=防疫&page=2&key="),
+        ("https://h/cb#access_token=T&state=s", "https://h/cb#access_token=***&state=s"),
+        ("https://h/a@b/f", "https://h/a@b/f"),  # an @ in the path is no userinfo
+        ("http://[::1", "http://[::1"),  # not even a valid address: shown as it is
+        ("/srv/feeds/local.xml", "/srv/feeds/local.xml"),
+    ],
+)
+def test_shown_url_hides_credentials_and_keeps_the_rest(url: str, shown: str) -> None:
+    assert shown_url(url) == shown
+
+
+def test_the_formatters_hide_credentials_in_any_url_of_a_line() -> None:
+    """As httpx logs a request, and as an error quotes an address: in text and in JSON,
+    which stays valid JSON."""
+    record = logging.LogRecord(
+        "httpx",
+        logging.INFO,
+        __file__,
+        1,
+        'HTTP Request: GET %s "HTTP/1.1 200 OK"; see "%s"',
+        ("https://u:pw@h/f?token=T1&n=1", "http://h/x?api_key=K2"),
+        None,
+    )
+    text = RedactingFormatter("%(message)s", TOKEN).format(record)
+    assert text == (
+        'HTTP Request: GET https://***@h/f?token=***&n=1 "HTTP/1.1 200 OK";'
+        ' see "http://h/x?api_key=***"'
+    )
+    line = json.loads(RedactingJsonFormatter(TOKEN).format(record))
+    assert line["message"] == text
+    api = f"POST http://127.0.0.1:1/bot{TOKEN}/getMe?secret=S3"
+    assert redact(api, TOKEN) == "POST http://127.0.0.1:1/bot<token>/getMe?secret=***"
