@@ -51,6 +51,8 @@ class Config:
     announce_dir: Path = Path("state/announcements")  # where /announce writes its files
     feeds: tuple[str, ...] = ()  # RSS, Atom or JSON Feed addresses, or files
     feed_interval: float = 300.0  # seconds between fetches of one feed
+    feed_deadline: float = 30.0  # one fetch, from asking to the last byte (a drip included)
+    feed_max_entries: int = 200  # the newest entries of a feed read; the rest left out
 
     @property
     def folders(self) -> tuple[Path, ...]:
@@ -100,6 +102,10 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
         ),
         feeds=_feeds(get("NOTICEBOT_FEEDS", "")),
         feed_interval=_positive("NOTICEBOT_FEED_INTERVAL", get("NOTICEBOT_FEED_INTERVAL", "300")),
+        feed_deadline=_positive("NOTICEBOT_FEED_DEADLINE", get("NOTICEBOT_FEED_DEADLINE", "30")),
+        feed_max_entries=_whole(
+            "NOTICEBOT_FEED_MAX_ENTRIES", get("NOTICEBOT_FEED_MAX_ENTRIES", "200")
+        ),
     )
 
 

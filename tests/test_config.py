@@ -95,3 +95,21 @@ def test_a_webhook_needs_a_public_https_address() -> None:
     assert config.webhook_listen == ("127.0.0.1", 8443)
     with pytest.raises(ConfigError, match="NOTICEBOT_WEBHOOK_URL must be the public https://"):
         load_config({"NOTICEBOT_WEBHOOK_URL": "http://bot.example.org/hook"})
+
+
+def test_a_feed_fetch_has_a_deadline_and_a_feed_an_entry_limit(tmp_path: Path) -> None:
+    config = load_config({}, tmp_path)
+    assert config.feed_deadline == 30 and config.feed_max_entries == 200
+    (tmp_path / "noticebot.toml").write_text(
+        "NOTICEBOT_FEED_DEADLINE = 12.5\nNOTICEBOT_FEED_MAX_ENTRIES = 50\n", encoding="utf-8"
+    )
+    config = load_config({"NOTICEBOT_FEED_MAX_ENTRIES": "80"}, tmp_path)
+    assert config.feed_deadline == 12.5 and config.feed_max_entries == 80
+    for name, value, message in [
+        ("NOTICEBOT_FEED_DEADLINE", "0", "NOTICEBOT_FEED_DEADLINE must be greater than 0"),
+        ("NOTICEBOT_FEED_DEADLINE", "soon", "NOTICEBOT_FEED_DEADLINE must be a number"),
+        ("NOTICEBOT_FEED_MAX_ENTRIES", "-1", "NOTICEBOT_FEED_MAX_ENTRIES must be greater than 0"),
+        ("NOTICEBOT_FEED_MAX_ENTRIES", "2.5", "NOTICEBOT_FEED_MAX_ENTRIES must be a whole number"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            load_config({name: value}, tmp_path)
