@@ -2,7 +2,8 @@
 ``NOTICEBOT_METRICS_LISTEN``, served from a thread beside the bot.
 
 Values are read when scraped, from the ledger and the bot's counters, so nothing
-on the sending path pays for them. ``/healthz`` answers 503 with the reasons when
+on the sending path pays for them. A feed's label is its address without its
+credentials (:func:`bot.logs.shown_url`). ``/healthz`` answers 503 with the reasons when
 the dispatcher has stopped, the scan job is gone, or the last scan is older than
 three scan intervals.
 """
@@ -21,6 +22,7 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from bot.logs import shown_url
 from bot.runtime import Runtime
 from bot.sending.delivery import FAILING
 
@@ -72,8 +74,12 @@ class BotCollector(Collector):
             labels=["source"],
         )
         errors.add_metric(["folders"], store.invalid_files())
+        feeds: dict[str, int] = {}  # by the address as shown: without its credentials
         for feed in store.feed_states():
-            errors.add_metric([feed.url], feed.failures)
+            shown = shown_url(feed.url)
+            feeds[shown] = max(feeds.get(shown, 0), feed.failures)
+        for shown, failures in feeds.items():
+            errors.add_metric([shown], failures)
         yield errors
 
 

@@ -1,11 +1,15 @@
 """Feeds as a source: real feed files (tests/feeds, sources in SOURCES.md) served by a
-local HTTP server that can answer 304, 500, slowly, with garbage or 50 MB; the
-bot reads them over real HTTP into a real ledger and sends through the emulator."""
+local HTTP server that can answer 304, 500, slowly, a byte at a time, with garbage or
+50 MB; the bot reads them over real HTTP into a real ledger and sends through the
+emulator."""
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import hashlib
+import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -18,20 +22,23 @@ import pytest
 from bot.config import Config
 from bot.formatting.formatter import format_article
 from bot.ledger import Chat, FeedState
+from bot.logs import RedactingFormatter
 from bot.reading.articles import ArticleError, article_from_json
 from bot.sending.delivery import RESUME_PAUSE
-from bot.sources.feeds import read_feed
-from tests.botenv import live_bot, running_bot
+from bot.sources.feeds import newest, read_feed
+from tests.botenv import TOKEN, live_bot, running_bot
 from tests.emulator import Emulator
 from tests.invariants import check_messages
 from tests.paths import ROOT
-from tests.process import run_cli
+from tests.process import free_port, run_cli
 
 FEEDS = sorted(
     p for p in (ROOT / "tests" / "feeds").iterdir() if p.suffix in (".xml", ".atom", ".json")
 )
 WEIBO = ROOT / "tests" / "feeds" / "rsshub-weibo-shenzhen-health-commission.xml"
 INTERVAL = 300.0
+DRIP_EVERY = 0.5  # seconds between two bytes of a dripping answer: no read ever times out
+DRIP_BYTES = 30  # then the server gives up (15 s: far past the deadline of the tests)
 
 
 class FeedServer:
@@ -39,8 +46,10 @@ class FeedServer:
 
     def __init__(self) -> None:
         self.body = b""
-        self.mode = "ok"  # ok, 500, slow, garbage, huge
+        self.mode = "ok"  # ok, 500, slow, garbage, huge, drip-headers, drip-body
         self.answers: list[int] = []
+        self.dripped = threading.Event()  # a dripping answer went out to its end
+        self.hung_up = threading.Event()  # the reader closed the connection mid-drip
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -66,6 +75,9 @@ class FeedServer:
         elif request.headers.get("If-None-Match") == etag:
             status, body = 304, b""
         self.answers.append(status)
+        if self.mode.startswith("drip"):
+            self._drip(request, body)
+            return
         request.send_response(status)
         request.send_header("ETag", etag)
         request.send_header("Content-Type", "application/rss+xml")
@@ -82,6 +94,27 @@ class FeedServer:
         request.send_header("Content-Length", str(len(body)))
         request.end_headers()
         request.wfile.write(body)
+
+    def _drip(self, request: BaseHTTPRequestHandler, body: bytes) -> None:
+        """A byte every DRIP_EVERY seconds, from the status line (drip-headers) or from
+        the body (drip-body), until DRIP_BYTES or the reader hangs up."""
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        request.close_connection = True
+        slow = head + body
+        try:
+            if self.mode == "drip-body":
+                request.wfile.write(head)
+                slow = body
+            for at in range(DRIP_BYTES):
+                request.wfile.write(slow[at : at + 1])
+                time.sleep(DRIP_EVERY)
+        except (BrokenPipeError, ConnectionResetError):
+            self.hung_up.set()
+            return
+        self.dripped.set()
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -247,3 +280,150 @@ async def test_an_impossible_address_stops_no_other_feed_and_undated_entries_kee
         assert len(second.new) == 1 and second.changed == []  # the others: as they were
         again = {r["id"]: r["date"] for r in env.runtime.store.recent_articles(100)}
         assert all(again[i] == d for i, d in dates.items())
+
+
+@pytest.mark.parametrize("mode", ["drip-headers", "drip-body"])
+async def test_a_dripping_feed_ends_at_its_deadline_and_the_next_feed_is_read_in_the_round(
+    tmp_path: Path, emulator: Emulator, server: FeedServer, mode: str
+) -> None:
+    """A server that sends a byte every half second never trips a per-read timeout: the
+    fetch's own deadline ends it, and the feed after it is read all the same."""
+    server.body, server.mode = WEIBO.read_bytes(), mode
+    other = FeedServer()
+    other.body = WEIBO.read_bytes()
+    try:
+        feeds = (server.url, other.url + "?other")
+        async with running_bot(tmp_path, emulator, feeds=feeds, feed_deadline=1.5) as env:
+            with httpx.Client(timeout=5) as client:
+                report = env.runtime.scanner.read_feeds(client)
+                dripping_still = not server.dripped.is_set()
+                # the client still open, as the bot's is: the fetch's connection was cut
+                assert server.hung_up.wait(10)
+            assert report.feed_errors == [(server.url, "no answer within 1.5 s")]
+            assert len(report.new) == 10 and other.answers == [200]  # the same round
+            state = env.runtime.store.feed_state(server.url)
+            assert state.failures == 1 and state.next_at == env.clock.now + 2 * INTERVAL
+        assert dripping_still  # the round was over before the server was
+    finally:
+        other.close()
+
+
+def _big_feed(kind: str, count: int, start: float) -> bytes:
+    """``count`` entries, one a minute from ``start``, the oldest first: the newest are
+    the last in the feed."""
+    stamps = [start + minutes * 60 for minutes in range(count)]
+    if kind == "json":
+        items = [
+            {
+                "id": f"n{i}",
+                "title": f"通知 {i}",
+                "content_text": f"第 {i} 号通知。",
+                "date_published": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at)),
+            }
+            for i, at in enumerate(stamps)
+        ]
+        feed = {"version": "https://jsonfeed.org/version/1.1", "title": "大", "items": items}
+        return json.dumps(feed, ensure_ascii=False).encode()
+    if kind == "atom":
+        entries = "".join(
+            f"<entry><id>n{i}</id><title>通知 {i}</title><content>第 {i} 号通知。</content>"
+            f"<updated>{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(at))}</updated></entry>"
+            for i, at in enumerate(stamps)
+        )
+        return (
+            '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+            f"<title>大</title><id>big</id>{entries}</feed>"
+        ).encode()
+    items = "".join(
+        f"<item><title>通知 {i}</title><description>第 {i} 号通知。</description>"
+        f"<guid>n{i}</guid><pubDate>{email.utils.formatdate(at, usegmt=True)}</pubDate></item>"
+        for i, at in enumerate(stamps)
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>大</title>'
+        f"{items}</channel></rss>"
+    ).encode()
+
+
+@pytest.mark.parametrize("kind", ["rss", "atom", "json"])
+async def test_a_feed_of_60000_entries_gives_its_newest_200_in_one_line(
+    tmp_path: Path, emulator: Emulator, caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    """Only the newest 200 entries by date (the last ones in this feed) become notices, and
+    the log says so once; the rest is never turned into notices."""
+    feed = tmp_path / f"big.{kind}"
+    feed.write_bytes(_big_feed(kind, 60_000, time.time() - 60_000 * 60))
+    async with running_bot(tmp_path, emulator, feeds=(str(feed),)) as env:
+        with caplog.at_level(logging.INFO, logger="bot"), httpx.Client() as client:
+            report = env.runtime.scanner.read_feeds(client)
+        titles = {row["title"] for row in env.runtime.store.recent_articles(1000)}
+        assert env.runtime.store.feed_state(str(feed)).error is None
+    assert len(report.new) == 200 and report.invalid == []
+    assert titles == {f"通知 {i}" for i in range(59_800, 60_000)}
+    lines = [r.getMessage() for r in caplog.records if "entries" in r.getMessage()]
+    assert lines == [
+        f"feed {feed}: 60000 entries, only the newest 200 read (NOTICEBOT_FEED_MAX_ENTRIES)"
+    ]
+
+
+async def test_credentials_in_a_feed_address_are_never_shown(
+    tmp_path: Path, emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A password in the address, an access key and a token in its query: the running
+    bot's log at DEBUG (httpx and httpcore included, through the bot's formatter), its
+    /metrics and its errors show the feeds as ``***`` where the secrets were."""
+    failing, working = FeedServer(), FeedServer()
+    failing.mode = "500"
+    empty = b"<item><guid>empty</guid></item>"  # an entry with nothing in it: invalid
+    working.body = WEIBO.read_bytes().replace(b"<item>", empty + b"<item>", 1)
+    secrets = ("hunter2", "AK-SECRET-1", "TK-SECRET-2")
+    port = free_port()
+    host = failing.url.removeprefix("http://").removesuffix("/feed")
+    locked = f"http://reader:hunter2@{host}/feed?access_key=AK-SECRET-1&tags=a,b"
+    tokened = f"{working.url}?token=TK-SECRET-2"
+    caplog.handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s", TOKEN))
+    caplog.set_level(logging.DEBUG)
+    for chatty in ("httpx", "httpcore"):
+        caplog.set_level(logging.DEBUG, logger=chatty)
+    try:
+        async with (
+            live_bot(
+                tmp_path,
+                emulator,
+                feeds=(locked, tokened),
+                feed_interval=0.3,
+                metrics_listen=("127.0.0.1", port),
+            ) as bot,
+            httpx.AsyncClient(timeout=5) as client,
+        ):
+            store = bot.runtime.store
+            for _ in range(500):
+                if store.feed_state(locked).failures and store.feed_state(tokened).baselined_at:
+                    break
+                await asyncio.sleep(0.02)
+            metrics = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+            states = [store.feed_state(locked), store.feed_state(tokened)]
+        with httpx.Client(timeout=5) as sync_client:
+            read = read_feed(tokened, FeedState(tokened), Config(), sync_client, time.time())
+    finally:
+        failing.close()
+        working.close()
+    shown_locked = f"http://***@{host}/feed?access_key=***&tags=a,b"
+    log = caplog.text
+    assert f"HTTP Request: GET {shown_locked}" in log  # httpx's line, the secrets hidden
+    assert f"feed {shown_locked}: HTTP 500" in log  # the bot's warning
+    assert f'noticebot_source_errors{{source="{shown_locked}"}}' in metrics
+    assert f'noticebot_source_errors{{source="{working.url}?token=***"}} 0.0' in metrics
+    assert states[0].error == "HTTP 500 Internal Server Error" and states[1].error is None
+    (error,) = [e for e in read.entries if isinstance(e, ArticleError)]
+    assert str(error.path) == str(Path(f"{working.url}?token=***#empty"))
+    shown = "\n".join([log, metrics, str(error)])
+    assert not [s for s in secrets if s in shown]
+
+
+def test_the_newest_entries_by_date_else_in_feed_order() -> None:
+    dates = {"a": 3.0, "b": None, "c": 9.0, "d": 1.0, "e": None, "f": 9.0}
+    assert newest(list(dates), 3, dates.get) == ["a", "c", "f"]  # dated first, in feed order
+    assert newest(list(dates), 5, dates.get) == ["a", "b", "c", "d", "f"]  # undated: first wins
+    assert newest(["x", "y", "z"], 2, lambda _: None) == ["x", "y"]  # no dates: feed order
+    assert newest(["x"], 2, lambda _: None) == ["x"]
