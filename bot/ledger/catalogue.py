@@ -7,6 +7,11 @@ from typing import Any
 
 from bot.ledger.base import LedgerBase
 from bot.ledger.states import ACTIVE, ANNOUNCEMENT
+from bot.ledger.visibility import (
+    READABLE_STATUSES,
+    is_readable,
+    readable_sql,
+)
 
 
 @dataclass(frozen=True)
@@ -28,12 +33,13 @@ class Catalogue(LedgerBase):
         )
 
     def published(self, article_id: str) -> dict[str, Any] | None:
-        """An article people may read now (active, or an announcement), with ``version``:
-        the one a delivery queued now would send. None for anything else, or nonsense."""
+        """An article people may read now (active, or an announcement, and its date has
+        come: :mod:`bot.ledger.visibility`), with ``version``: the one a delivery queued
+        now would send. None for anything else, or nonsense."""
         if len(article_id) > 40:  # no id is longer; a huge "id" is not worth a query
             return None
         row = self.article(article_id)
-        if row is None or row["status"] not in (ACTIVE, ANNOUNCEMENT):
+        if row is None or not is_readable(row, self.clock()):
             return None
         return {**row, "version": row["content_hash"] or str(row["last_changed"])}
 
@@ -108,11 +114,17 @@ class Catalogue(LedgerBase):
             )
         )
 
-    def recent_articles(self, limit: int = 10) -> list[dict[str, Any]]:
+    def recent_articles(self, limit: int = 10, *, scheduled: bool = False) -> list[dict[str, Any]]:
+        """The newest notices readers may see, newest first; ``scheduled``: those dated
+        in the future too (for the operator's ``noticebot list``, never for a chat)."""
+        if scheduled:
+            where, params = "a.status IN (?, ?)", list(READABLE_STATUSES)
+        else:
+            where, params = readable_sql(), [self.clock()]
         return self._rows(
-            "SELECT id, date, title, status, path, expires FROM articles WHERE status IN (?, ?)"
+            f"SELECT id, date, title, status, path, expires FROM articles a WHERE {where}"
             " ORDER BY date DESC LIMIT ?",
-            [ACTIVE, ANNOUNCEMENT, limit],
+            [*params, limit],
         )
 
     def add_announcement(self, text: str, title: str) -> str:
@@ -165,7 +177,7 @@ class Catalogue(LedgerBase):
         return total
 
     def search(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
-        """Published articles matching every word of ``query``, newest first.
+        """Readable articles matching every word of ``query``, newest first.
 
         Words of three or more characters use the trigram index (quoted, so FTS
         syntax in a query is just text), and LIKE for articles not indexed yet;
@@ -176,8 +188,8 @@ class Catalogue(LedgerBase):
             return []
         long_words = [w for w in words if len(w) >= 3]
         short_words = [w for w in words if len(w) < 3]
-        where = ["a.status IN ('active', 'announcement')"]
-        params: list[Any] = []
+        where = [readable_sql()]
+        params: list[Any] = [self.clock()]
         if long_words:
             likes, like_params = _all_like(long_words)
             where.append(

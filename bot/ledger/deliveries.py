@@ -65,6 +65,7 @@ from bot.ledger.states import (
     SENT,
     SKIPPED,
 )
+from bot.ledger.visibility import RESCHEDULE
 
 PartIds = list[list[int]]  # the message ids of each part: [[card], [text], [album…]]
 # The article may be shown (SQL, inside an UPDATE of deliveries).
@@ -328,8 +329,10 @@ class Deliveries(LedgerBase):
 
     def retarget(self, article_id: str, version: str, *, edit_sent: bool) -> int:
         """A correction: every copy should show ``version``. Rows with nothing shown yet
-        take it; copies are queued to be brought to it, unless ``edit_sent`` is off
-        (then a copy keeps the version it started with). The number of copies queued."""
+        take it, and those queued go out at the notice's date as it stands now (a
+        notice postponed or brought forward); copies are queued to be brought to it,
+        unless ``edit_sent`` is off (then a copy keeps the version it started with).
+        The number of copies queued."""
         now = self.clock()
         with self.transaction():
             self._exec(
@@ -337,6 +340,7 @@ class Deliveries(LedgerBase):
                 f" WHERE article_id = ? AND status IN (?, ?, ?) AND NOT {HAS_COPY}",
                 [version, now, article_id, QUEUED, SENDING, SKIPPED],
             )
+            self._reschedule(article_id, now)
             if not edit_sent:
                 return 0
             self._exec(
@@ -349,6 +353,18 @@ class Deliveries(LedgerBase):
                 f" WHERE article_id = ? AND status IN (?, ?) AND {HAS_COPY}",
                 [version, QUEUED, now, now, article_id, SENT, FAILED],
             )
+
+    def _reschedule(self, article_id: str, now: float) -> None:
+        """Queued rows that hold nothing of the notice yet follow its date (the time
+        rule of :mod:`bot.ledger.visibility`)."""
+        dates = self._rows("SELECT date FROM articles WHERE id = ?", [article_id])
+        if not dates or dates[0]["date"] is None:
+            return
+        self._exec(
+            f"UPDATE deliveries SET {RESCHEDULE} WHERE article_id = :article"
+            f" AND status = '{QUEUED}' AND NOT {HAS_COPY}",
+            {"date": dates[0]["date"], "now": now, "article": article_id},
+        )
 
     def retract_article(self, article_id: str, reason: str) -> int:
         """A withdrawal: what no chat has seen yet is cancelled (skipped); every copy
