@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
+import multiprocessing
 import os
 import random
 import re
+import resource
 from collections.abc import Callable
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import pytest
@@ -17,8 +20,18 @@ import pytest
 from bot.config import Config
 from bot.formatting.formatter import Formatted, format_article
 from bot.formatting.outgoing import TEXT_LIMIT
-from bot.reading.articles import Article, ArticleError, load_article, load_folders
+from bot.formatting.preview import render_terminal
+from bot.ledger import Chat, Store
+from bot.reading.articles import (
+    Article,
+    ArticleError,
+    article_from_json,
+    article_to_json,
+    load_article,
+    load_folders,
+)
 from bot.reading.richtext import RichText, split, utf16_len
+from bot.sources.scanner import Scanner
 from tests.invariants import check_complete, check_messages
 
 CONFIG = Config()
@@ -672,3 +685,300 @@ def test_deeply_nested_lists_are_cheap(tmp_path: Path, body: str) -> None:
     assert "深处的文字" in article.body.text
     formatted = checked(article)
     assert len(formatted.text) <= 50
+
+
+# --- symbolic links ---
+
+TOKEN = "123456789:AAHsecret-token-of-the-bot"
+CONFIG_FILE = f'[telegram]\ntoken = "{TOKEN}"\n'
+
+
+def _linked_folder(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """An articles folder holding one article, and the bot's config beside it."""
+    root = tmp_path / "articles"
+    inside = write(root, "2022/real.md", post("<p>校内通知正文</p>", title="真的通知"))
+    secret = write(tmp_path, "noticebot.toml", CONFIG_FILE)
+    return root, inside, secret
+
+
+@pytest.mark.parametrize("target", ["outside", "inside", "inside-relative"])
+def test_a_linked_file_is_not_read(tmp_path: Path, target: str) -> None:
+    """A link committed to a blog's repository must not send what it names: not the
+    bot's config outside the folder, and not another file inside it either."""
+    root, inside, secret = _linked_folder(tmp_path)
+    link = root / "leak.md"
+    link.symlink_to(
+        {"outside": secret, "inside": inside, "inside-relative": "2022/real.md"}[target]
+    )
+    error = rejected(link)
+    assert "symbolic link" in error.reason
+    assert "\n" not in str(error)
+    assert TOKEN not in str(error)
+
+
+def test_a_file_reached_through_a_linked_folder_stays_inside(tmp_path: Path) -> None:
+    """A linked folder out of the articles folder gives nothing; one within it is the
+    folder's own files, found by another path."""
+    root, inside, _secret = _linked_folder(tmp_path)
+    outside = tmp_path / "elsewhere"
+    write(outside, "copied.md", post(f"<p>{TOKEN}</p>", title="外面"))
+    (root / "out").symlink_to(outside)
+    (root / "again").symlink_to(inside.parent)
+    error = rejected_in(root / "out" / "copied.md", root)
+    assert "outside" in error.reason and "\n" not in error.reason
+    article = load_article(root / "again" / "real.md", root, CONFIG)
+    assert article.title == "真的通知"
+
+
+def rejected_in(path: Path, root: Path) -> ArticleError:
+    with pytest.raises(ArticleError) as info:
+        load_article(path, root, CONFIG)
+    assert info.value.path == path
+    return info.value
+
+
+def test_a_linked_file_in_a_folder_is_an_error_never_an_article(tmp_path: Path) -> None:
+    root, _inside, secret = _linked_folder(tmp_path)
+    (root / "leak.md").symlink_to(secret)
+    result = load_folders([root], CONFIG)
+    assert [a.title for a in result.articles] == ["真的通知"]
+    assert all(TOKEN not in article_to_json(a) for a in result.articles)
+    assert all(TOKEN not in str(e) for e in result.errors)
+    assert [e.path for e in result.errors] in ([], [root / "leak.md"])  # or the walk skips it
+
+
+def test_a_fifo_is_not_waited_on(tmp_path: Path) -> None:
+    """A named pipe called post.md would hold the scan until someone wrote to it."""
+    root = tmp_path / "articles"
+    root.mkdir()
+    os.mkfifo(root / "pipe.md")
+    outcome = _in_a_child(_load_outcome, root / "pipe.md", root)
+    assert outcome[0] == "error" and "regular file" in outcome[1]
+
+
+def test_a_linked_file_never_reaches_a_chat(tmp_path: Path) -> None:
+    """The scanner with a real ledger: the link is reported invalid, nothing of it is
+    queued or kept, and a real article written beside it still goes out."""
+    root, inside, secret = _linked_folder(tmp_path)
+    store = Store(tmp_path / "ledger.db")
+    store.subscribe(Chat(1))
+    scanner = Scanner(store, Config(articles=(root,)))
+    assert scanner.scan().first_scan  # the archive: taken in, not sent
+    (root / "leak.md").symlink_to(secret)
+    (root / "twin.md").symlink_to(inside)
+    write(root, "news.md", post("<p>本周六停水，请提前储水。</p>", title="停水通知"))
+    report = scanner.scan()
+    invalid = dict(report.invalid)
+    assert set(invalid) == {str(root / "leak.md"), str(root / "twin.md")}
+    assert all("symbolic link" in reason and "\n" not in reason for reason in invalid.values())
+    assert report.queued == 1
+    (delivery,) = store.deliveries(1)
+    titles = store.db.execute("SELECT id, title FROM articles").fetchall()
+    assert dict(titles)[delivery.article_id] == "停水通知"
+    assert "真的通知" in dict(titles).values()  # the archive's article, once
+    assert len(titles) == 2
+    for (content,) in store.db.execute("SELECT content FROM versions"):
+        assert TOKEN not in content
+    store.close()
+
+
+# --- YAML alias bombs ---
+
+# Nine levels of nine: *i stands for 9^9 (387 million) strings in 383 bytes.
+_BOMB = "\n".join(
+    ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    + [
+        f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]"
+        for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
+)
+ONE_VALUE_KEYS = [
+    "title",
+    "date",
+    "updated",
+    "expires",
+    "priority",
+    "urgent",
+    "draft",
+    "published",
+    "withdrawn",
+    "link",
+    "url",
+    "permalink",
+    "slug",
+    "id",
+    "abbrlink",
+    "excerpt",
+    "description",
+    "summary",
+    "author",
+]
+PICTURE_KEYS = ["headimg", "cover", "thumbnail", "image", "banner", "top_img"]
+NAME_KEYS = ["categories", "tags"]
+
+
+def _bomb_in(key: str) -> str:
+    value = "{name: *i}" if key == "author-name" else "*i"
+    key = "author" if key == "author-name" else key
+    return f"\n---\n{_BOMB}\n{key}: {value}\nlayout: post\n---\n\n<p>炸弹正文</p>\n"
+
+
+def _load_outcome(path: Path, root: Path) -> tuple[str, str]:
+    try:
+        return "article", article_to_json(load_article(path, root, CONFIG))
+    except ArticleError as error:
+        return "error", error.reason
+
+
+def _child(send: Connection, action: Callable[..., object], args: tuple[object, ...]) -> None:
+    # Bounded memory too: a regression makes a string of gigabytes before it stalls.
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[0])
+    room = pages * os.sysconf("SC_PAGE_SIZE") + (1 << 30)
+    resource.setrlimit(resource.RLIMIT_AS, (room, room))
+    try:
+        send.send(action(*args))
+    except BaseException as exc:  # reported to the test, which fails with it
+        send.send(("crashed", repr(exc)[:500]))
+
+
+def _in_a_child(action: Callable[..., tuple[str, str]], *args: object) -> tuple[str, str]:
+    """``action(*args)`` in a forked process: a regression that never returns (or eats
+    all memory) fails the test instead of hanging the suite."""
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(send, action, args), daemon=True)
+    child.start()
+    send.close()
+    try:
+        if not receive.poll(GUARD_SECONDS):
+            raise AssertionError(f"{action.__name__}{args} did not return")
+        return receive.recv()
+    finally:
+        child.kill()
+        child.join()
+
+
+GUARD_SECONDS = 120  # a guard against a hang, not a measure: a load takes milliseconds
+
+
+@pytest.mark.parametrize(
+    "key", [*ONE_VALUE_KEYS, "author-name", *PICTURE_KEYS, *NAME_KEYS, "layout"]
+)
+def test_an_alias_bomb_in_any_key_is_cheap(tmp_path: Path, key: str) -> None:
+    """387 million strings behind one key: never made text, never walked in full."""
+    path = write(tmp_path, "bomb.md", _bomb_in(key))
+    assert len(_BOMB) < 400 and path.stat().st_size < 500
+    kind, result = _in_a_child(_load_outcome, path, tmp_path)
+    assert kind in ("article", "error"), result
+    if kind == "error":  # rejecting it is fine, in one line that names the key
+        assert key.split("-")[0] in result and "\n" not in result
+        return
+    article = article_from_json(result)
+    assert article.body.text == "炸弹正文"
+    if key in ONE_VALUE_KEYS or key == "author-name":
+        assert any(w.startswith(key.split("-")[0] + " ") for w in article.warnings), (
+            article.warnings
+        )
+    for text in (article.title, article.author or "", article.link or "", article.excerpt or ""):
+        assert len(text) < 200
+    assert article.tags in ((), ("lol",)) and article.categories in ((), ("lol",))
+    assert article.images == ()
+    assert not article.draft and not article.urgent and article.expires is None
+    checked(article)
+
+
+# --- control characters ---
+
+ESCAPES = [
+    "\x1b]0;pwned\x07",  # sets the window title
+    "\x1b]52;c;aGFja2Vk\x07",  # writes the clipboard
+    "\x1b[2J\x1b[H",  # clears the screen
+    "\x1b[8m",  # hides what follows
+    "\x9b31m",  # the same, C1
+    "\x08\x08\x7f\r",  # erases what came before
+]
+KEPT = "中文通知 👨\u200d👩\u200d👧 👍🏽 🇨🇳 שלום עולם مرحبا بالعالم"
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for key, item in value.items() for s in (*_strings(key), *_strings(item))]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
+def _no_controls(*texts: str) -> None:
+    for text in texts:
+        assert not _CONTROL.search(text), repr(text)
+
+
+def test_control_characters_in_a_body_never_reach_a_terminal_or_a_chat(tmp_path: Path) -> None:
+    """Escape sequences in the body are gone from the chat and the preview; emoji, CJK,
+    right-to-left text, tabs and line breaks are kept."""
+    body = f"<p>正文{''.join(ESCAPES)}结束</p>\n<p>{KEPT}</p>\n<pre>a\tb</pre>\n"
+    path = write(tmp_path, "escape.md", post(body, title="标题", tags="[标签]"))
+    article, formatted = load_checked(path)
+    # What is left of a sequence is plain text, shown as it is: harmless, and a sign.
+    assert article.body.text.startswith("正文]0;pwned]52;c;aGFja2Vk[2J[H[8m31m")
+    assert KEPT in article.body.text and "a\tb" in article.body.text
+    _no_controls(article.body.text, article.body_html)
+    _no_controls(*(s for message in formatted.all() for s in _strings(message.params)))
+    shown = render_terminal(article.title, formatted.all(), color=False)
+    _no_controls(shown)
+    assert KEPT in shown
+
+
+def test_control_characters_in_front_matter_are_dropped(tmp_path: Path) -> None:
+    """In the title, author, tags, categories and excerpt alike: dropped, and the file
+    is read (YAML refuses a control character outright)."""
+    text = (
+        f"\n---\ntitle: '{ESCAPES[0]}标题'\nauthor: '{ESCAPES[3]}教务处'\n"
+        f"tags:\n  - '{ESCAPES[1]}标签'\n  - 普通\ncategories: '{ESCAPES[4]}通知'\n"
+        f"excerpt: '摘要{ESCAPES[2]}'\n---\n\n<p>正文</p>\n"
+    )
+    article, formatted = load_checked(write(tmp_path, "escape.md", text))
+    assert article.title == "]0;pwned标题"
+    assert article.tags == ("]52;c;aGFja2Vk标签", "普通") and article.categories == ("31m通知",)
+    assert article.author == "[8m教务处"
+    assert article.excerpt == "摘要[2J[H"
+    _no_controls(*(s for message in formatted.all() for s in _strings(message.params)))
+    _no_controls(render_terminal(article.title, formatted.all(), color=False))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        # YAML's and TOML's own escapes, and HTML's character references
+        '\n---\ntitle: "\\e]0;pwned\\a标题"\ntags: ["\\e[2J标签"]\n---\n\n<p>正文</p>\n',
+        '+++\ntitle = "\\u001b]0;pwned\\u0007标题"\ntags = ["\\u001b[2J标签"]\n'
+        "+++\n\n<p>正文</p>\n",
+        "\n---\ntitle: 标题\ntags: [标签]\n---\n\n<p>正&#x1b;]0;pwned&#7;文&#155;&#x81;</p>\n",
+        "\n---\ntitle: 标题\ntags: [标签]\nexcerpt: <p>&#27;[2J摘要</p>\n---\n\n<p>正文</p>\n",
+    ],
+    ids=["yaml-escapes", "toml-escapes", "html-references", "excerpt-references"],
+)
+def test_escaped_control_characters_are_gone_too(tmp_path: Path, content: str) -> None:
+    article, formatted = load_checked(write(tmp_path, "escaped.md", content))
+    assert article.title.endswith("标题") and article.tags[0].endswith("标签")
+    _no_controls(article.title, *article.tags, article.body.text, article.body_html)
+    _no_controls(article.excerpt or "")
+    _no_controls(*(s for message in formatted.all() for s in _strings(message.params)))
+
+
+def test_every_reason_is_one_line_without_controls(tmp_path: Path) -> None:
+    """What the scan report, the log and the preview print: one line per bad file,
+    whatever its name or its front matter says."""
+    root = tmp_path / "articles"
+    write(root, "\x1b]0;pwned\x07name.md", b"")
+    write(root, "yaml.md", '\n---\ntitle: "\\e[2J\n  two\nlines: [\n---\n\n<p>x</p>\n')
+    write(root, "toml.md", '+++\ntitle = """\n\x1b[2J\n+++\n\n<p>x</p>\n')
+    errors = load_folders([root], CONFIG).errors
+    assert len(errors) == 3
+    for error in errors:
+        _no_controls(str(error), error.reason)
+        assert "\n" not in str(error) and "\t" not in str(error)

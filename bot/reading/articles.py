@@ -6,18 +6,26 @@ the files of a folder from :mod:`.walk`.
 
 Loading a folder never stops at a bad file: it returns the good articles and an
 :class:`ArticleError` for each bad one, naming the file and the reason.
+
+Files are hostile input: a file is read only if it is itself inside its folder (no
+symbolic link is followed out of it, nor to it), a front-matter value is checked to
+be one value before anything turns it into text, and control characters never
+reach a terminal or a chat.
 """
 
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
 import json
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parsedate_to_datetime
 from functools import cached_property
 from pathlib import Path
@@ -30,7 +38,7 @@ import yaml
 
 from bot.config import Config
 from bot.reading.htmltext import FoundImage, html_to_rich, read_html, safe_url, walk_html
-from bot.reading.identity import article_id, short_hash
+from bot.reading.identity import ID_KEYS, article_id, short_hash
 from bot.reading.markdown import absolute_url, to_html
 from bot.reading.richtext import RichText
 from bot.reading.walk import article_files
@@ -50,13 +58,45 @@ _OPENING_MISSING = re.compile(
 )
 _MORE = re.compile(r"<!--\s*more\s*-->", re.IGNORECASE)
 EXCERPT_KEYS = ("excerpt", "description", "summary")
+# Keys read as one value: a list or mapping there is ignored, and never made text.
+SCALAR_KEYS = (
+    "title",
+    "date",
+    "updated",
+    "expires",
+    "priority",
+    "urgent",
+    "draft",
+    "published",
+    "withdrawn",
+    *LINK_KEYS,
+    *(key for key in ID_KEYS if key not in LINK_KEYS),
+    *EXCERPT_KEYS,
+)
+_SCALARS = (str, int, float, date, time)  # bool is an int, datetime a date
+# C0 and C1 control characters but tab and newline (line ends are made "\n" first):
+# escape sequences set a terminal's title, write its clipboard, hide or clear text.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_LINE_BREAKS = re.compile(r"\s*(?:[\x00-\x1f\x7f-\x9f\u2028\u2029]\s*)+")
+_CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+_OTHER_BYTES = bytes(b for b in range(256) if b not in _CONTROL_BYTES)
+_C1_LEAD = b"\xc2"  # U+0080–U+009F in UTF-8 (and U+00A0–U+00BF: the slow check tells)
+_CHARACTER_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));?")
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_NONBLOCK", 0)  # a FIFO must not hold the scan until someone writes
+)
+_LINK_ERRNOS = (errno.ELOOP, errno.EMLINK)  # O_NOFOLLOW on a link: Linux, macOS; BSD
 
 
 class ArticleError(Exception):
     """A file that cannot become an article; ``str()`` names the file and the reason."""
 
     def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
+        reason = one_line(reason)
+        super().__init__(f"{one_line(str(path))}: {reason}")
         self.path = path
         self.reason = reason
 
@@ -146,16 +186,66 @@ def load_folders(roots: Iterable[Path], config: Config) -> LoadResult:
 
 def load_article(path: Path, root: Path, config: Config) -> Article:
     """Read and parse one file; raises :class:`ArticleError` with the reason."""
+    raw, mtime = read_inside(path, root, config.max_file_bytes)
+    return parse_article(raw, path, root, config, mtime=mtime)
+
+
+def read_inside(path: Path, root: Path, limit: int) -> tuple[bytes, float]:
+    """The bytes and mtime of a regular file inside ``root``, read from one open file.
+
+    A symbolic link is not followed (a committed link to the bot's own config would
+    send its token to every subscriber), nor is a file whose real place is outside
+    ``root``; what is checked is the file opened, so nothing can swap it in between.
+    """
     try:
-        size = path.stat().st_size
-        if size > config.max_file_bytes:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        if exc.errno in _LINK_ERRNOS and os.path.islink(path):
+            raise ArticleError(path, "a symbolic link: not read") from None
+        raise ArticleError(path, f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise ArticleError(path, "not a regular file: not read")
+        if not _inside(_opened_path(fd, path), path, root):
+            raise ArticleError(path, "lies outside its folder (through a symbolic link): not read")
+        if status.st_size > limit:
             raise ArticleError(
-                path, f"file is {size:,} bytes, over the {config.max_file_bytes:,}-byte limit"
+                path, f"file is {status.st_size:,} bytes, over the {limit:,}-byte limit"
             )
-        raw = path.read_bytes()
+        return _read_to_end(fd, status.st_size, limit + 1), status.st_mtime
     except OSError as exc:
         raise ArticleError(path, f"cannot read file: {exc.strerror or exc}") from None
-    return parse_article(raw, path, root, config, mtime=path.stat().st_mtime)
+    finally:
+        os.close(fd)
+
+
+def _opened_path(fd: int, path: Path) -> str:
+    """Where the open file really is (Linux says so for the descriptor itself)."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return os.path.realpath(path)
+
+
+def _inside(real: str, path: Path, root: Path) -> bool:
+    """Whether the file really at ``real`` is in ``root``; when no link was on the way
+    (the usual case) the paths as written say so, and ``root`` need not be resolved."""
+    base = os.path.abspath(root) if real == os.path.abspath(path) else os.path.realpath(root)
+    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def _read_to_end(fd: int, size: int, most: int) -> bytes:
+    """Up to ``most`` bytes: a file that grew since its stat is still bounded."""
+    parts: list[bytes] = []
+    left = most
+    while left > 0:
+        part = os.read(fd, min(left, max(size + 1, 1 << 16)))
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
 
 
 def parse_article(
@@ -171,12 +261,13 @@ def parse_article(
         raise ArticleError(path, "empty file")
     meta, body = _split_front_matter(text, path)
     warnings: list[str] = []
-    body_html = to_html(body, config.site_url)
+    meta = _one_values(meta, warnings)
+    body_html = _without_control_references(to_html(body, config.site_url))
     rich, found = read_html(body_html)  # one parse gives the text and the pictures
     images = _images(meta, found, config.unwrap_proxies, config.site_url)
     expires = _expiry(meta.get("expires"), config.tz, warnings)
     article = Article(
-        id=article_id(meta, path, root),
+        id=article_id(meta, path, root, config.articles[0] if config.articles else None),
         title=_title(meta, body_html, rich.text, path),
         date=_date(meta.get("date"), config.tz, mtime, warnings, "date"),
         updated=_optional_date(meta.get("updated"), config.tz, warnings),
@@ -204,7 +295,9 @@ def parse_article(
 
 
 def decode(raw: bytes, path: Path) -> str:
-    """UTF-8 (with or without BOM), UTF-16 with BOM, or GB18030 — in that order."""
+    """UTF-8 (with or without BOM), UTF-16 with BOM, or GB18030 — in that order;
+    line ends as ``\\n`` and no other control character but tab."""
+    utf8 = False
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             text = raw.decode("utf-16")
@@ -213,16 +306,83 @@ def decode(raw: bytes, path: Path) -> str:
     elif b"\x00" in raw:
         raise ArticleError(path, "binary file (contains NUL bytes), not a text article")
     else:
-        text = _decode_8bit(raw, path)
+        text, utf8 = _decode_8bit(raw, path)
     if "\x00" in text:
         raise ArticleError(path, "binary file (contains NUL characters), not a text article")
-    return text
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if utf8 and _C1_LEAD not in raw and not raw.translate(None, _OTHER_BYTES):
+        return text  # no control character: the bytes say so faster than the text
+    return _CONTROLS.sub("", text)
 
 
-def _decode_8bit(raw: bytes, path: Path) -> str:
+def one_line(text: str) -> str:
+    """Text for a log or a terminal: one line, without control characters."""
+    return _LINE_BREAKS.sub(" ", text).strip()
+
+
+def _without_control_references(html: str) -> str:
+    """HTML whose character references make no control character either (``&#27;``
+    is ESC once parsed); C1 references are the Windows-1252 characters HTML says."""
+    if "&#" not in html:
+        return html
+    return _CHARACTER_REFERENCE.sub(_control_reference, html)
+
+
+def _control_reference(match: re.Match[str]) -> str:
+    hexadecimal, decimal = match.groups()
+    code = int(hexadecimal, 16) if hexadecimal else int(decimal)
+    if code in (9, 10) or 0x20 <= code < 0x7F or code > 0x9F:
+        return match.group(0)
+    if code in (12, 13):
+        return " "
+    if code >= 0x80:
+        try:
+            return bytes([code]).decode("cp1252")
+        except UnicodeDecodeError:
+            return ""
+    return ""
+
+
+def _one_values(meta: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+    """The front matter with each key read as one value checked to be one, before
+    anything makes it text: YAML aliases make a 400-byte list of 10^9 items, which
+    ``str()`` or ``repr()`` never finishes. Text loses its control characters."""
+    checked = dict(meta)
+    for key in SCALAR_KEYS:
+        value = checked.get(key)
+        if isinstance(value, str):
+            checked[key] = _CONTROLS.sub("", value)
+        elif value is not None and not isinstance(value, _SCALARS):
+            warnings.append(f"{key} is {_kind(value)}, not one value; ignored")
+            del checked[key]
+    author = checked.get("author")
+    name = author.get("name") if isinstance(author, dict) else author
+    if name is not None and not isinstance(name, _SCALARS):
+        warnings.append(f"author is {_kind(name)}, not a name; ignored")
+        del checked["author"]
+    for key in IMAGE_KEYS:
+        value = checked.get(key)
+        if value is not None and not isinstance(value, str | list):
+            warnings.append(f"{key} is {_kind(value)}, not a picture's address; ignored")
+            del checked[key]
+    return checked
+
+
+def _kind(value: Any) -> str:
+    """What a value is, without making it text."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def _decode_8bit(raw: bytes, path: Path) -> tuple[str, bool]:
+    """The text, and whether it was UTF-8."""
     for encoding in ("utf-8-sig", "gb18030"):
         try:
-            return raw.decode(encoding)
+            return raw.decode(encoding), encoding == "utf-8-sig"
         except UnicodeDecodeError:
             continue
     raise ArticleError(path, "not text in UTF-8 or GB18030")
@@ -318,7 +478,8 @@ def _excerpt(meta: dict[str, Any], body_html: str, site_url: str | None) -> str 
     for key in EXCERPT_KEYS:
         value = meta.get(key)
         if isinstance(value, str) and value.strip():
-            return html_to_rich(to_html(value, site_url)).text.strip() or None
+            html = _without_control_references(to_html(value, site_url))
+            return html_to_rich(html).text.strip() or None
     marker = _MORE.search(body_html)  # an HTML comment, kept by the Markdown renderer
     if marker is None:
         return None
@@ -369,7 +530,7 @@ def _title(meta: dict[str, Any], body_html: str, body_text: str, path: Path) -> 
 
 
 def _clean(text: str | None) -> str:
-    return re.sub(r"\s+", " ", text or "").strip()
+    return re.sub(r"\s+", " ", _CONTROLS.sub("", text) if text else "").strip()
 
 
 def _str(value: Any) -> str | None:
@@ -472,7 +633,8 @@ def _images(
         value = meta.get(key)
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):
-                candidates.append((absolute_url(item.strip(), site_url), None, None))
+                src = _CONTROLS.sub("", item).strip()
+                candidates.append((absolute_url(src, site_url), None, None))
     made = [make_image(src, width, height, proxies) for src, width, height in candidates]
     made += [make_image(src, width, height, proxies) for src, width, height in body_images]
     sizes = {}
