@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 from telegram import Update
 
+from bot.ledger import Store
+from bot.ledger.schema import MIGRATIONS
 from tests.botenv import ADMIN, BotEnv, callback_update, message_update, running_bot
 from tests.emulator import Call, Emulator, Fault
 
@@ -186,3 +190,119 @@ async def test_a_broadcast_preview_shows_a_notice_from_its_date(env: BotEnv) -> 
     env.clock.advance(7 * DAY)
     preview, question = await _say(env, ADMIN, "/broadcast later")
     assert _text(preview).startswith("下周六停水通知") and "确认" in _text(question)
+
+
+async def test_a_digest_lists_a_notice_on_its_date(env: BotEnv) -> None:
+    await _choose_digest(env, 204)
+    _today_and_next_week(env)
+    env.clock.advance(60)
+    (digest,) = await _digests(env, 204)
+    assert "今日停电通知" in digest and "下周六停水" not in digest
+    env.clock.advance(7 * DAY)  # the digest of the notice's day
+    (digest,) = await _digests(env, 204)
+    assert digest.startswith("今日通知汇总（1 篇）") and "下周六停水通知" in digest
+
+
+# --- 9: what a digest lists ------------------------------------------------------------
+
+
+async def test_the_first_digest_lists_nothing_from_before_the_chat_chose_it(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    async with running_bot(tmp_path, emulator) as env:
+        _ten_in_the_morning(env)
+        old = datetime(2019, 3, 1, 9, 0, tzinfo=UTC).timestamp()
+        for number in range(40):
+            _notice(env, f"old{number}", f"2019年第{number}号通知", date=old + number * DAY)
+        assert env.scan().first_scan  # the archive, recorded and not pushed
+        await _choose_digest(env, 301)
+        env.clock.advance(60)
+        assert await _digests(env, 301) == []  # nothing new since the chat chose digests
+        _notice(env, "old40", "2019年第40号通知", date=old)  # an old notice turns up
+        _notice(env, "new", "明日停水通知")
+        env.scan()
+        env.clock.advance(DAY)
+        (digest,) = await _digests(env, 301)
+    assert digest.startswith("今日通知汇总（1 篇）") and "明日停水通知" in digest
+    assert "2019年" not in digest  # too old to push, in a digest as anywhere
+
+
+async def test_a_digest_retry_adds_what_came_in_between(env: BotEnv) -> None:
+    await _choose_digest(env, 302)
+    _notice(env, "first", "第一份通知")
+    env.scan()
+    env.clock.advance(60)
+    env.emulator.fail(302, "sendMessage", REFUSED, times=2)
+    assert await _digests(env, 302) == []  # refused: tried again in a minute
+    _notice(env, "between", "第二份通知")
+    env.scan()
+    env.clock.advance(60)
+    (digest,) = await _digests(env, 302)
+    assert digest.startswith("今日通知汇总（2 篇）")
+    assert "第一份通知" in digest and "第二份通知" in digest
+    env.clock.advance(DAY)
+    assert await _digests(env, 302) == []  # nothing twice, nothing new
+
+
+async def test_a_retry_after_part_of_a_digest_went_out_sends_the_rest_then_the_newer(
+    env: BotEnv,
+) -> None:
+    await _choose_digest(env, 303)
+    for number in range(120):
+        _notice(env, f"n{number:03d}", f"第{number:03d}号通知：本小区二期地下车库照明线路检修安排")
+    env.scan()
+    env.clock.advance(60)
+    env.emulator.fail(303, "sendMessage", Fault(200, "OK"))  # the first part goes out
+    env.emulator.fail(303, "sendMessage", REFUSED, times=2)  # the second is refused
+    (first,) = await _digests(env, 303)
+    _notice(env, "between", "补充通知")
+    env.scan()
+    env.clock.advance(60)
+    rest = await _digests(env, 303)
+    text = "\n".join([first, *rest])
+    assert all(text.count(f"第{number:03d}号通知") == 1 for number in range(120))
+    assert rest[-1].startswith("今日通知汇总（1 篇）") and "补充通知" in rest[-1]
+    assert text.count("补充通知") == 1
+
+
+async def test_a_chat_back_in_digest_mode_gets_only_what_came_since(env: BotEnv) -> None:
+    menu = await _choose_digest(env, 304)
+    env.clock.advance(60)
+    assert await _digests(env, 304) == []
+    await _press(env, 304, menu, "set:mode:card")
+    _notice(env, "missed", "卡片模式时的通知")  # sent as a card
+    env.scan()
+    env.clock.advance(DAY)
+    await _press(env, 304, menu, "set:digest:08:00")
+    _notice(env, "wanted", "汇总模式时的通知")
+    env.scan()
+    env.clock.advance(60)
+    (digest,) = await _digests(env, 304)
+    assert "汇总模式时的通知" in digest and "卡片模式时的通知" not in digest
+
+
+def test_an_upgraded_ledger_starts_each_digest_chat_from_its_last_digest(tmp_path: Path) -> None:
+    """A version-11 ledger: digest chats get the time they start from (the last digest,
+    or the upgrade); other chats get it when they choose digests."""
+    path = tmp_path / "db.sqlite"
+    old = sqlite_utils.Database(path)
+    for migration in MIGRATIONS[:11]:
+        migration(old)
+    old.execute("PRAGMA user_version=11")
+    chats = [
+        {"id": 1, "type": "private", "mode": "digest", "last_digest_at": 1_700_000_000.0},
+        {"id": 2, "type": "private", "mode": "digest"},
+        {"id": 3, "type": "private", "mode": "card"},
+    ]
+    old["chats"].insert_all(chats)
+    old.close()
+    before = time.time()
+    store = Store(path)
+    assert store.chat(1).digest_since == 1_700_000_000.0
+    assert before <= store.chat(2).digest_since <= time.time()
+    assert store.chat(3).digest_since is None
+    store.update_chat(1, mode="digest", digest_time="20:00")  # another time, same mode
+    assert store.chat(1).digest_since == 1_700_000_000.0
+    store.update_chat(3, mode="digest", digest_time="20:00")
+    assert before <= store.chat(3).digest_since <= time.time()
+    store.close()

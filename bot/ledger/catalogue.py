@@ -10,6 +10,7 @@ from bot.ledger.states import ACTIVE, ANNOUNCEMENT
 from bot.ledger.visibility import (
     READABLE_STATUSES,
     is_readable,
+    readable_since_sql,
     readable_sql,
 )
 
@@ -208,12 +209,18 @@ class Catalogue(LedgerBase):
             [*params, limit],
         )
 
-    def articles_between(self, start: float, end: float) -> list[dict[str, Any]]:
-        """Published articles first seen in ``[start, end)``, oldest first (digests)."""
+    def articles_between(
+        self, start: float, end: float, *, dated_from: float
+    ) -> list[dict[str, Any]]:
+        """Notices (not announcements: every chat had those) that became readable in
+        ``[start, end)`` (:mod:`bot.ledger.visibility`), dated ``dated_from`` or later and
+        not expired at ``end``, oldest first: what a digest lists."""
         return self._rows(
-            "SELECT id, title, date, categories, tags, search_text FROM articles"
-            " WHERE status = ? AND first_seen >= ? AND first_seen < ? ORDER BY date",
-            [ACTIVE, start, end],
+            "SELECT id, title, date, categories, tags, search_text FROM articles a"
+            f" WHERE {readable_sql()} AND a.status = ?"
+            f" AND {readable_since_sql()} >= ? AND {readable_since_sql()} < ?"
+            " AND a.date >= ? AND (a.expires IS NULL OR a.expires > ?) ORDER BY a.date",
+            [end, ACTIVE, start, end, dated_from, end],
         )
 
 

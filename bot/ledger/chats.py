@@ -36,6 +36,7 @@ class Chat:
     quiet_end: str | None = None
     digest_time: str | None = None
     last_digest_at: float | None = None
+    digest_since: float | None = None  # when the chat entered digest mode (or came back in it)
     pin_refused_at: float | None = None  # Telegram refused the bot a pin here (and when)
     trouble: str | None = None  # why nothing can be sent here for now (a closed topic…)
 
@@ -68,6 +69,7 @@ class Chat:
             quiet_end=row.get("quiet_end"),
             digest_time=row.get("digest_time"),
             last_digest_at=row.get("last_digest_at"),
+            digest_since=row.get("digest_since"),
             pin_refused_at=row.get("pin_refused_at"),
             trouble=row.get("trouble"),
         )
@@ -89,14 +91,16 @@ def _merged(old: Chat, new: Chat) -> dict[str, Any]:
         "quiet_end": new.quiet_end or old.quiet_end,
         "digest_time": new.digest_time or old.digest_time,
         "last_digest_at": new.last_digest_at or old.last_digest_at,
+        "digest_since": new.digest_since or old.digest_since,
     }
 
 
 class Chats(LedgerBase):
     def subscribe(self, chat: Chat) -> None:
-        """Subscribe (again): type, title, topic and filters from ``chat``; settings kept."""
+        """Subscribe (again): type, title, topic and filters from ``chat``; settings kept.
+        A chat in digest mode gets its digests from now on, not what it missed."""
         now = self.clock()
-        values = {
+        values: dict[str, Any] = {
             "type": chat.type,
             "title": chat.title,
             "filters": json.dumps(list(chat.filters), ensure_ascii=False),
@@ -108,12 +112,22 @@ class Chats(LedgerBase):
             "updated_at": now,
         }
         with self.transaction():
-            if self.chat(chat.id) is None:
+            known = self.chat(chat.id)
+            if known is None:
+                since = now if chat.mode == MODE_DIGEST else None
                 self._insert(
                     "chats",
-                    {"id": chat.id, "language": chat.language, "mode": chat.mode, **values},
+                    {
+                        "id": chat.id,
+                        "language": chat.language,
+                        "mode": chat.mode,
+                        "digest_since": since,
+                        **values,
+                    },
                 )
             else:
+                if known.mode == MODE_DIGEST and not (known.subscribed and known.active):
+                    values["digest_since"] = now
                 self._update("chats", chat.id, values)
                 self._resume_copies(chat.id)
 
@@ -146,9 +160,17 @@ class Chats(LedgerBase):
         return self.chat(chat_id)  # type: ignore[return-value]
 
     def update_chat(self, chat_id: int, **values: Any) -> None:
+        """Change settings. A chat entering digest mode gets digests of what comes from
+        now on, not of the archive the bot read before."""
         if "filters" in values:
             values["filters"] = json.dumps(list(values["filters"]), ensure_ascii=False)
-        self._update("chats", chat_id, {**values, "updated_at": self.clock()})
+        now = self.clock()
+        with self.transaction():
+            if values.get("mode") == MODE_DIGEST and "digest_since" not in values:
+                known = self.chat(chat_id)
+                if known is not None and known.mode != MODE_DIGEST:
+                    values["digest_since"] = now
+            self._update("chats", chat_id, {**values, "updated_at": now})
 
     def note_pin_refused(self, chat_id: int, refused: bool) -> None:
         """Whether Telegram refused the bot a pin here: ``/settings`` tells the admins

@@ -4,10 +4,12 @@ a later release opens an older database and upgrades it in place."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 import sqlite_utils
 
+from bot.formatting.formatter import MODE_DIGEST
 from bot.ledger.copies import UNKNOWN, Part, dumps
 from bot.ledger.states import QUEUED, SENDING, SENT
 
@@ -311,6 +313,21 @@ def _v11(db: sqlite_utils.Database) -> None:
     db.execute("COMMIT")
 
 
+def _v12(db: sqlite_utils.Database) -> None:
+    """When each chat entered digest mode: its first digest lists only what became
+    readable since (it listed the whole archive, first read that day). A chat already
+    in digest mode starts from its last digest, or from the upgrade."""
+    if "digest_since" in db["chats"].columns_dict:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("ALTER TABLE chats ADD COLUMN digest_since FLOAT")
+    db.execute(
+        "UPDATE chats SET digest_since = COALESCE(last_digest_at, ?) WHERE mode = ?",
+        [time.time(), MODE_DIGEST],
+    )
+    db.execute("COMMIT")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v1,
     _v2,
@@ -323,5 +340,6 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v9,
     _v10,
     _v11,
+    _v12,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

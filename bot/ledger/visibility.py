@@ -4,7 +4,8 @@ A notice is readable (``/latest``, ``/read``, ``/search``, digests, a broadcast'
 preview) once it is published (active, or an announcement) and its date has come on
 the ledger's clock: a notice dated next week is news next week, and nobody reads it
 before the chats it is pushed to. Its sends wait for the same moment, and move with
-its date.
+its date. A digest lists a notice once it became readable: first read by a scan, or
+its date, whichever is later.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ def readable_sql(alias: str = "a") -> str:
     """SQL that holds for a notice (table alias ``alias``) readers may see; one
     positional parameter: the ledger's time now."""
     return f"{alias}.status IN ('{ACTIVE}', '{ANNOUNCEMENT}') AND {alias}.date <= ?"
+
+
+def readable_since_sql(alias: str = "a") -> str:
+    """SQL: when the notice became readable (a scan first read it, or its date came)."""
+    return f"MAX({alias}.first_seen, {alias}.date)"
 
 
 def is_readable(row: Mapping[str, Any], now: float) -> bool:

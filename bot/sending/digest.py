@@ -1,8 +1,11 @@
 """The daily digest: one list a day to chats in digest mode, at the time they chose.
 
-A long list is split like any text. A digest that Telegram refuses is tried again
-with backoff, from the part that failed, and after a few tries it is reported in
-the log and given up for the day: never retried in a loop.
+A digest lists the notices that became readable since the chat's last digest (or
+since it entered digest mode; :mod:`bot.ledger.visibility`), and none that are too
+old to be pushed or have expired. A long list is split like any text. A digest that
+Telegram refuses is tried again with backoff, from the part that failed, with what
+became readable meanwhile added, and after a few tries it is reported in the log and
+given up for the day: never retried in a loop.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Config
@@ -39,10 +43,14 @@ def digest_messages(rows: list[dict], lang: str, tz: ZoneInfo) -> list[Outgoing]
 
 @dataclass
 class Unfinished:
-    """A digest under way: its parts are fixed at the first try, so a retry sends the
-    rest of the same list, neither repeating a part nor changing what it says."""
+    """A digest under way: the notices it lists became readable before ``until``. A
+    retry sends the rest of the same list, neither repeating a part nor changing what a
+    part sent says, and lists what became readable since after it (in one list, while
+    nothing has gone out yet)."""
 
     due_at: float
+    until: float
+    rows: list[dict[str, Any]]
     parts: list[Outgoing]
     sent: int = 0
     failures: int = 0
@@ -75,25 +83,39 @@ class Digests:
                 continue
             work = self._unfinished.get(chat.id)
             if work is None or work.due_at != due_at.timestamp():
-                work = Unfinished(due_at.timestamp(), self._parts(chat, due_at, now))
+                work = Unfinished(due_at.timestamp(), _since(chat, clock), [], [])
                 self._unfinished[chat.id] = work
-            if work.retry_at <= clock and await self._send(chat, work):
+            if work.retry_at > clock:
+                continue
+            self._add_newer(chat, work, clock)
+            if await self._send(chat, work):
                 del self._unfinished[chat.id]
-                self.store.update_chat(chat.id, last_digest_at=clock)
+                # the next digest starts where this list ended: nothing read while it
+                # was being sent is left out
+                self.store.update_chat(chat.id, last_digest_at=work.until)
 
-    def _parts(self, chat: Chat, due_at: datetime, now: datetime) -> list[Outgoing]:
-        since = chat.last_digest_at or (due_at - timedelta(days=1)).timestamp()
-        rows = [
+    def _add_newer(self, chat: Chat, work: Unfinished, now: float) -> None:
+        """What became readable since the list was made, for this chat: the whole list
+        again while none of it has gone out, else a list of its own after it."""
+        dated_from = now - self.config.max_age_days * 86400
+        newer = [
             r
-            for r in self.store.articles_between(since, now.timestamp())
+            for r in self.store.articles_between(work.until, now, dated_from=dated_from)
             if chat.wants(
                 [*json.loads(r["categories"] or "[]"), *json.loads(r["tags"] or "[]")],
                 f"{r['title']}\n{r['search_text']}",
             )
         ]
-        if not rows:
-            return []
-        return digest_messages(rows, chat.language or self.config.lang, self.config.tz)
+        work.until = now
+        if not newer:
+            return
+        lang = chat.language or self.config.lang
+        if work.sent == 0:
+            work.rows = sorted([*work.rows, *newer], key=lambda r: r["date"])
+            work.parts = digest_messages(work.rows, lang, self.config.tz)
+        else:
+            work.rows += newer
+            work.parts += digest_messages(newer, lang, self.config.tz)
 
     async def _send(self, chat: Chat, work: Unfinished) -> bool:
         """True when the digest is done with for today: sent, given up, or the chat gone."""
@@ -123,3 +145,11 @@ class Digests:
         work.retry_at = self.store.clock() + wait
         log.warning("digest for chat %s failed, next try in %.0f s: %s", chat.id, wait, failure)
         return False
+
+
+def _since(chat: Chat, now: float) -> float:
+    """Where a chat's next digest starts: its last digest, or when it entered digest
+    mode if that is later (a chat back in digest mode gets nothing it missed). A chat
+    with neither on record starts now, rather than with the whole archive."""
+    marks = [m for m in (chat.last_digest_at, chat.digest_since) if m is not None]
+    return max(marks) if marks else now
