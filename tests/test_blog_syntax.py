@@ -3,17 +3,20 @@ opening line or in TOML, template tags, excerpts, relative addresses, tables."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from bot.config import Config
 from bot.formatting.formatter import format_article
-from bot.reading.articles import Article, parse_article
+from bot.reading.articles import Article, load_article, parse_article
 from bot.reading.htmltext import html_to_rich
 from bot.reading.templates import plain_markdown
+from tests.invariants import check_messages
 
 SITE = "https://blog.example.org"
+REAL_POSTS = Path(__file__).parent / "real_posts"
 
 
 def _parse(text: str, **config: object) -> Article:
@@ -177,3 +180,88 @@ def test_the_web_page_follows_the_sites_permalink_pattern() -> None:
     assert _parse(linked).link == "https://mp.weixin.qq.com/s/abc"
     elsewhere = _parse(text, site_url=SITE, articles=(Path("posts"),))  # announcements, feeds
     assert elsewhere.link is None  # no made-up page on the site
+
+
+@dataclass
+class _Sent:
+    """What a chat is sent of a post's full text: the text, and each entity as
+    (type, the text it covers, its language or URL)."""
+
+    text: str
+    spans: list[tuple[str, str, str | None]]
+
+    def covering(self, kind: str, inner: str) -> list[str]:
+        return [text for type_, text, _ in self.spans if type_ == kind and inner in text]
+
+
+def _sent(path: Path, site: str | None = None) -> _Sent:
+    """The post loaded from its file and formatted, every message valid for Telegram."""
+    config = Config(site_url=site)
+    article = load_article(path, path.parent, config)
+    formatted = format_article(article, "zh", config.tz)
+    check_messages(formatted.all())
+    texts, spans = [], []
+    for message in formatted.text:
+        text, entities = message.text_and_entities()
+        units = text.encode("utf-16-le")
+        for e in entities:
+            covered = units[2 * e["offset"] : 2 * (e["offset"] + e["length"])].decode("utf-16-le")
+            spans.append((e["type"], covered, e.get("language") or e.get("url")))
+        texts.append(text)
+    return _Sent("\n\n".join(texts), spans)
+
+
+def _post(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "post.md"
+    path.write_text(f"---\ntitle: 测试\ndate: 2024-03-05 08:00:00\n---\n{body}", encoding="utf-8")
+    return path
+
+
+def test_fenced_code_inside_a_hugo_admonition_stays_code_inside_the_quote() -> None:
+    """LoveIt's demo: an admonition whose content shows Markdown and HTML in fences."""
+    sent = _sent(REAL_POSTS / "loveit--basic-markdown-syntax-index.zh-cn.md")
+    heading, html = "### 一个很棒的标题 {#custom-id}", '<h3 id="custom-id">一个很棒的标题</h3>'
+    assert (("pre", heading, "markdown")) in sent.spans
+    assert (("pre", html, "html")) in sent.spans
+    (quote,) = sent.covering("blockquote", "要添加自定义标题 ID")
+    assert heading in quote and html in quote and "输出的 HTML 看起来像这样" in quote
+    numbered = sent.covering("pre", "1. Lorem ipsum dolor sit amet\n1. Consectetur")
+    assert numbered and sent.covering("blockquote", numbered[0])  # the tip's sample, quoted
+    for fence in ("```markdown", "```html"):  # every fence shown is inside code
+        assert sent.text.count(fence) == sum(s[1].count(fence) for s in sent.spans if s[0] == "pre")
+
+
+def test_template_text_in_code_inside_a_quote_stays_literal(tmp_path: Path) -> None:
+    sent = _sent(
+        _post(
+            tmp_path,
+            '{{< admonition tip "嵌入视频" >}}\n这样写:\n\n```markdown\n'
+            "{{< youtube w7Ft2ymGmfc >}}\n```\n\n"
+            "{% codeblock lang:js %}\nshow(`{{ x }}`)\n{% endcodeblock %}\n{{< /admonition >}}\n",
+        )
+    )
+    assert ("pre", "{{< youtube w7Ft2ymGmfc >}}", "markdown") in sent.spans
+    assert ("pre", "show(`{{ x }}`)", "js") in sent.spans
+    (quote,) = sent.covering("blockquote", "这样写")
+    assert "{{< youtube w7Ft2ymGmfc >}}" in quote and "show(`{{ x }}`)" in quote
+
+
+def test_a_hugo_highlight_shortcode_is_a_code_block() -> None:
+    """``{{< highlight >}}`` as Hexo's ``{% highlight %}`` is; its code may show fences."""
+    loveit = _sent(REAL_POSTS / "loveit--basic-markdown-syntax-index.zh-cn.md")
+    assert ("pre", "```markdown\nSample text here...\n```", "markdown") in loveit.spans
+    assert "highlight" not in loveit.text
+    even = _sent(REAL_POSTS / "hugo-theme-even--syntax-highlighting.md")
+    (code,) = even.covering("pre", '<section id="main">')
+    assert '<h1 id="title">{{ .Title }}</h1>' in code and "{{ end }}" in code
+    assert next(s for s in even.spans if s[1] == code)[2] == "go-html-template"
+    shown = '{{< highlight go-html-template "linenos=table,hl_lines=1 3-7,linenostart=199" >}}'
+    assert ("code", f"{shown}..{{{{< / highlight >}}}}", None) in even.spans
+
+
+def test_a_hexo_highlight_that_shows_fences_keeps_them_inside(tmp_path: Path) -> None:
+    sent = _sent(
+        _post(tmp_path, "{% highlight markdown %}\n```js\nrun()\n```\n{% endhighlight %}\n\n后文\n")
+    )
+    assert ("pre", "```js\nrun()\n```", "markdown") in sent.spans
+    assert sent.text.endswith("后文")
