@@ -265,3 +265,34 @@ def test_a_hexo_highlight_that_shows_fences_keeps_them_inside(tmp_path: Path) ->
     )
     assert ("pre", "```js\nrun()\n```", "markdown") in sent.spans
     assert sent.text.endswith("后文")
+
+
+def test_pictures_in_table_cells_say_which_columns_are_checked() -> None:
+    """hugo-theme-even's demo: a feature matrix whose cells hold a checkmark icon."""
+    sent = _sent(REAL_POSTS / "hugo-theme-even--even-preview.md")
+    lines = sent.text.split("\n")
+    assert (
+        "• Class or Enum: LocalDate · Year: checked · Month: checked · Day: checked"
+        " · toString Output: 2013-08-20 · Where Discussed: Date Classes"
+    ) in lines
+    (zoned,) = [line for line in lines if line.startswith("• Class or Enum: ZonedDateTime")]
+    assert "· Zone Offset: checked · Zone ID: checked · toString Output: 2013-08-21T00" in zoned
+
+
+def test_a_picture_in_a_cell_without_alt_text_is_its_address(tmp_path: Path) -> None:
+    sent = _sent(
+        _post(
+            tmp_path,
+            "| 步骤 | 截图 |\n|---|---|\n| 一 | ![](/img/1.png) |\n"
+            "| 二 | [![](https://img.example/2.png)](https://example.org/2) |\n"
+            "| 三 | <p>先</p><p>后</p> |\n",
+        ),
+        site=SITE,
+    )
+    assert sent.text.split("\n")[3:] == [
+        f"• 步骤: 一 · 截图: {SITE}/img/1.png",
+        "• 步骤: 二 · 截图: https://example.org/2",
+        "• 步骤: 三 · 截图: 先 后",
+    ]
+    assert ("text_link", f"{SITE}/img/1.png", f"{SITE}/img/1.png") in sent.spans
+    assert ("text_link", "https://example.org/2", "https://example.org/2") in sent.spans

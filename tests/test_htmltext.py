@@ -127,3 +127,20 @@ def test_a_reused_parser_starts_each_walk_afresh(monkeypatch: pytest.MonkeyPatch
         read = list(pool.map(html_to_rich, bodies))
     assert [r.text for r in read] == [f"第{i}篇 链接{i}" for i in range(200)]
     assert [r.entities[0].url for r in read] == [f"https://a.cn/{i}" for i in range(200)]
+
+
+def test_a_row_stays_one_line_and_its_pictures_say_what_they_show() -> None:
+    html = (
+        "<table><tr><th>名称</th><th>支持</th><th>截图</th></tr>"
+        "<tr><td><p>甲</p><p>乙</p></td><td><center><img src='/ok.png' alt=' 支持 '></center></td>"
+        "<td><img src='https://x.cn/a.png'><img data-src='https://x.cn/b.png'></td></tr>"
+        "<tr><td>丙</td><td><center><img src='/ok.png'></center></td><td></td></tr></table>"
+    )
+    rich = html_to_rich(html)
+    assert rich.text == (
+        "• 名称: 甲 乙 · 支持: 支持 · 截图: https://x.cn/a.png https://x.cn/b.png\n• 名称: 丙"
+    )
+    assert _spans(html) == [
+        ("text_link", "https://x.cn/a.png"),
+        ("text_link", "https://x.cn/b.png"),
+    ]

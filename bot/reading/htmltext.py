@@ -220,12 +220,15 @@ class _Open:
 @dataclass
 class _Table:
     """A table being walked. Telegram has none: each row becomes a line, its cells
-    named by the header row (``• 命令: ls · 功能: 列出文件``), which is not shown itself."""
+    named by the header row (``• 命令: ls · 功能: 列出文件``), which is not shown itself.
+    A picture in a cell is its alt text (or its address): a matrix of checkmark
+    icons must still say which columns are checked."""
 
     headers: list[str] = field(default_factory=list)
     rows: int = 0
     in_head: bool = False
     header_row: bool = False
+    in_cell: bool = False  # blocks inside a cell keep to the row's line
     row_start: int = 0
     cells: list[str] = field(default_factory=list)
     cell_start: int = 0
@@ -246,6 +249,7 @@ class _Walker:
     open_tags: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     open_entities: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     tables: list[_Table] = field(default_factory=list)
+    in_cell: bool = False  # in a cell of the innermost table
     images: list[FoundImage] = field(default_factory=list)  # every <img>, even in dropped parts
 
     # --- events -----------------------------------------------------------------
@@ -292,10 +296,7 @@ class _Walker:
         return RichText(self.buf.text(), self.entities).normalized()
 
     def _found_image(self, attrs: Attrs) -> None:
-        src = next(
-            (attrs[k] for k in ("src", "data-src", "data-original") if safe_url(attrs.get(k))),
-            None,
-        )
+        src = _image_url(attrs)
         if src is not None:
             self.images.append((src, *_size(attrs)))
 
@@ -312,6 +313,7 @@ class _Walker:
             self._open_cell(tag)
         if tag == "table":
             self.tables.append(_Table())
+            self.in_cell = False
         elif tag == "thead" and self.tables:
             self.tables[-1].in_head = True
         elif tag == "tr" and self.tables:
@@ -359,6 +361,9 @@ class _Walker:
             )
         if node.tag in _CELL and self.tables:
             table = self.tables[-1]
+            table.in_cell = self.in_cell = False
+            if self.pending_break == " ":  # a block that ended the cell
+                self.pending_break = ""
             text = self.buf.tail(self.buf.size - table.cell_start).strip()
             if not text and table.cells and not table.header_row:
                 self.buf.truncate(table.separator_start)  # an empty cell says nothing
@@ -369,6 +374,7 @@ class _Walker:
             self.tables[-1].in_head = False
         elif node.tag == "table" and self.tables:
             self.tables.pop()
+            self.in_cell = bool(self.tables) and self.tables[-1].in_cell
         if node.tag in _BLOCK:
             self._break(self._block_break(node.tag))
         elif node.tag in _LINE:
@@ -398,6 +404,7 @@ class _Walker:
             else:
                 self._emit(" · ")
         table.cell_start = self.buf.size
+        table.in_cell = self.in_cell = True
 
     def _close_row(self, table: _Table) -> None:
         """A header row names the columns and is taken out of the text."""
@@ -411,12 +418,30 @@ class _Walker:
     def _void(self, tag: str, attrs: Attrs) -> None:
         if self.drop_depth:
             return
-        if tag == "br":
+        if tag == "img" and self.in_cell:
+            self._cell_image(attrs)
+        elif tag == "br":
             self._emit_break("\n")
         elif tag == "hr":
             self._break("\n\n")
         elif tag == "embed":
             self._link_line(attrs.get("src"))
+
+    def _cell_image(self, attrs: Attrs) -> None:
+        """A picture in a table cell says what it stands for: its alt text, else its
+        address as a link (inside a link, the link's own address is shown instead)."""
+        alt = _SPACE.sub(" ", attrs.get("alt") or "").strip()
+        url = None if alt or self.open_tags["a"] else safe_url(_image_url(attrs))
+        shown = alt or url
+        if not shown:
+            return
+        if self.buf.last() not in ("", " ", "\n") and not self.pending_break:
+            self._emit(" ")  # two pictures side by side
+        self._emit(shown)
+        if url and not self._blocked("text_link"):
+            self.entities.append(
+                Entity("text_link", self.buf.size - len(url), self.buf.size, url=url)
+            )
 
     def _link_line(self, src: str | None) -> None:
         url = safe_url(src)
@@ -445,7 +470,10 @@ class _Walker:
 
     # --- output -----------------------------------------------------------------
     def _break(self, kind: str) -> None:
-        """Ask for a line or paragraph break before the next text (never doubled)."""
+        """Ask for a line or paragraph break before the next text (never doubled);
+        inside a table cell, a space (the row stays one line)."""
+        if self.in_cell:
+            kind = " "
         if self.buf.size and (kind == "\n\n" or self.pending_break != "\n\n"):
             self.pending_break = kind
 
@@ -514,6 +542,15 @@ def _misleading(text: str, url: str | None) -> bool:
     if url is None or not _URL_LIKE.match(shown):
         return False
     return _host(shown).removeprefix("www.") != _host(url).removeprefix("www.")
+
+
+def _image_url(attrs: Attrs) -> str | None:
+    """An <img>'s source as it is written, if it is one a chat can open (lazy-loading
+    themes put it in ``data-src``)."""
+    return next(
+        (attrs[k] for k in ("src", "data-src", "data-original") if safe_url(attrs.get(k))),
+        None,
+    )
 
 
 def _code_language(attrs: Attrs) -> str | None:
