@@ -10,6 +10,8 @@ import email.utils
 import hashlib
 import json
 import logging
+import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -39,12 +41,35 @@ WEIBO = ROOT / "tests" / "feeds" / "rsshub-weibo-shenzhen-health-commission.xml"
 INTERVAL = 300.0
 DRIP_EVERY = 0.5  # seconds between two bytes of a dripping answer: no read ever times out
 DRIP_BYTES = 30  # then the server gives up (15 s: far past the deadline of the tests)
+# A self-signed certificate for 127.0.0.1 (until 2126) and its key, for feeds over TLS;
+# made with: openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes
+#   -days 36500 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1
+LOCAL_CERT = """\
+-----BEGIN CERTIFICATE-----
+MIIBkDCCATagAwIBAgIUIrjKaP+LXyVEvbLCaJtVg9NYCFQwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJMTI3LjAuMC4xMCAXDTI2MTIwNTE4NDUyMVoYDzIxMjYxMTEx
+MTg0NTIxWjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAARUwSUcpxE5QyWRE2qzcNrri57gWx/OuPE5SZtnBoTl40/1jGDqgq3a
+Fskaxzbk0cbj5+QS93xq+AF1LTwC9TBJo2QwYjAdBgNVHQ4EFgQUJyjCrN0JDTYB
+0w/1JAd3bKbJ38IwHwYDVR0jBBgwFoAUJyjCrN0JDTYB0w/1JAd3bKbJ38IwDwYD
+VR0TAQH/BAUwAwEB/zAPBgNVHREECDAGhwR/AAABMAoGCCqGSM49BAMCA0gAMEUC
+IDmfkwhomRxsSOmSgMBGHDR9an2CLjEcHt1DrDx6U5UTAiEAjAQVQbHmKyE5u7VT
+hrttUJH53MqYwo9AUPJRfN9D7uk=
+-----END CERTIFICATE-----
+"""
+LOCAL_KEY = """\
+-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgcppQcvxU2CqwuJ7m
+XEIfmKu3sZn9Pvf2wJCjnY9enzGhRANCAARUwSUcpxE5QyWRE2qzcNrri57gWx/O
+uPE5SZtnBoTl40/1jGDqgq3aFskaxzbk0cbj5+QS93xq+AF1LTwC9TBJ
+-----END PRIVATE KEY-----
+"""
 
 
 class FeedServer:
     """Serves ``body`` at /feed with an ETag, as a feed host does; ``mode`` misbehaves."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: bool = False) -> None:
         self.body = b""
         self.mode = "ok"  # ok, 500, slow, garbage, huge, drip-headers, drip-body
         self.answers: list[int] = []
@@ -60,7 +85,16 @@ class FeedServer:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/feed"
+        scheme = "http"
+        if tls:
+            with tempfile.TemporaryDirectory() as folder:
+                pem = Path(folder) / "local.pem"
+                pem.write_text(LOCAL_CERT + LOCAL_KEY, encoding="ascii")
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                context.load_cert_chain(pem)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_port}/feed"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def answer(self, request: BaseHTTPRequestHandler) -> None:
@@ -111,7 +145,7 @@ class FeedServer:
             for at in range(DRIP_BYTES):
                 request.wfile.write(slow[at : at + 1])
                 time.sleep(DRIP_EVERY)
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:  # a broken pipe, a reset, a TLS connection gone
             self.hung_up.set()
             return
         self.dripped.set()
@@ -282,19 +316,22 @@ async def test_an_impossible_address_stops_no_other_feed_and_undated_entries_kee
         assert all(again[i] == d for i, d in dates.items())
 
 
-@pytest.mark.parametrize("mode", ["drip-headers", "drip-body"])
+@pytest.mark.parametrize(
+    ("mode", "tls"), [("drip-headers", False), ("drip-body", False), ("drip-headers", True)]
+)
 async def test_a_dripping_feed_ends_at_its_deadline_and_the_next_feed_is_read_in_the_round(
-    tmp_path: Path, emulator: Emulator, server: FeedServer, mode: str
+    tmp_path: Path, emulator: Emulator, mode: str, tls: bool
 ) -> None:
     """A server that sends a byte every half second never trips a per-read timeout: the
     fetch's own deadline ends it, and the feed after it is read all the same."""
+    server, other = FeedServer(tls), FeedServer()
     server.body, server.mode = WEIBO.read_bytes(), mode
-    other = FeedServer()
     other.body = WEIBO.read_bytes()
+    verify = ssl.create_default_context(cadata=LOCAL_CERT)
     try:
-        feeds = (server.url, other.url + "?other")
+        feeds = (server.url, other.url)
         async with running_bot(tmp_path, emulator, feeds=feeds, feed_deadline=1.5) as env:
-            with httpx.Client(timeout=5) as client:
+            with httpx.Client(timeout=5, verify=verify) as client:
                 report = env.runtime.scanner.read_feeds(client)
                 dripping_still = not server.dripped.is_set()
                 # the client still open, as the bot's is: the fetch's connection was cut
@@ -305,6 +342,7 @@ async def test_a_dripping_feed_ends_at_its_deadline_and_the_next_feed_is_read_in
             assert state.failures == 1 and state.next_at == env.clock.now + 2 * INTERVAL
         assert dripping_still  # the round was over before the server was
     finally:
+        server.close()
         other.close()
 
 

@@ -107,7 +107,7 @@ def read_feed(
     if parsed.bozo and not parsed.entries:
         reason = f"not a feed: {parsed.get('bozo_exception') or 'nothing readable'}"
         return failed_read(fetched, reason[:300], config, now)
-    kept = newest(parsed.entries, config.feed_max_entries, _entry_date)  # if lxml could not cut
+    kept = newest(parsed.entries, config.feed_max_entries, _entry_date)  # what lxml could not cut
     if total > len(kept):
         log.info(
             "feed %s: %d entries, only the newest %d read (NOTICEBOT_FEED_MAX_ENTRIES)",
@@ -177,7 +177,10 @@ class _Line:
         self.streams: list[Any] = []
 
     def trace(self, event: str, info: dict[str, Any]) -> None:
-        if event.endswith("connect_tcp.complete") and info.get("return_value") is not None:
+        # TLS wraps the TCP socket in a new one: both are kept (the first, detached, is
+        # skipped when cut)
+        connected = event.endswith(("connect_tcp.complete", "start_tls.complete"))
+        if connected and info.get("return_value") is not None:
             self.streams.append(info["return_value"])
 
     def cut(self) -> None:
