@@ -296,3 +296,29 @@ def test_a_picture_in_a_cell_without_alt_text_is_its_address(tmp_path: Path) -> 
     ]
     assert ("text_link", f"{SITE}/img/1.png", f"{SITE}/img/1.png") in sent.spans
     assert ("text_link", "https://example.org/2", "https://example.org/2") in sent.spans
+
+
+def test_a_table_without_a_header_row_is_a_table() -> None:
+    """A Jekyll post whose tables open with their delimiter row, as MultiMarkdown allows."""
+    sent = _sent(REAL_POSTS / "beremiz--2022-03-05-osie-OPC-UA.md")
+    lines = sent.text.split("\n")
+    assert (
+        "• OSIE · OSIE aims to transforms industrial automation into a branch of the open"
+        " source software and hardware ecosystems."
+    ) in lines
+    assert any(line.startswith("• OPC UA · OPC UA is a cross-platform") for line in lines)
+    assert "|" not in sent.text and "---" not in sent.text
+    assert ("text_link", "OPC Foundation", "https://opcfoundation.org/") in sent.spans
+
+
+def test_headerless_tables_in_code_and_after_headings(tmp_path: Path) -> None:
+    sent = _sent(
+        _post(
+            tmp_path,
+            "## 停水\n|:--|--:|\n| 周六 | 8:00–12:00 |\n\n"
+            "```\n表格:\n\n|--|--|\n|a|b|\n```\n\n|--|\n\n正文\n",
+        )
+    )
+    assert sent.text.split("\n\n")[1:3] == ["停水", "• 周六 · 8:00–12:00"]
+    assert ("pre", "表格:\n\n|--|--|\n|a|b|", None) in sent.spans  # code stays as written
+    assert sent.text.endswith("|a|b|\n\n|--|\n\n正文")  # a delimiter row without rows is text

@@ -96,6 +96,11 @@ def plain_markdown(markdown: str, site_url: str | None = None) -> str:
     return restore(text)
 
 
+def fence_spans(markdown: str) -> list[tuple[int, int]]:
+    """Where the fenced code blocks of ``markdown`` lie (start, end)."""
+    return [m.span() for m in _FENCE.finditer(markdown)]
+
+
 def _literal(raw: str) -> str:
     """What ``{% raw %}`` keeps: template syntax the author shows on one line reads
     as code (it is meant literally); longer content stays as it is."""
