@@ -718,7 +718,7 @@ def test_a_linked_file_is_not_read(tmp_path: Path, target: str) -> None:
 
 def test_a_file_reached_through_a_linked_folder_stays_inside(tmp_path: Path) -> None:
     """A linked folder out of the articles folder gives nothing; one within it is the
-    folder's own files, found by another path."""
+    folder's own files, found by another path; a configured folder may be a link."""
     root, inside, _secret = _linked_folder(tmp_path)
     outside = tmp_path / "elsewhere"
     write(outside, "copied.md", post(f"<p>{TOKEN}</p>", title="外面"))
@@ -728,6 +728,9 @@ def test_a_file_reached_through_a_linked_folder_stays_inside(tmp_path: Path) -> 
     assert "outside" in error.reason and "\n" not in error.reason
     article = load_article(root / "again" / "real.md", root, CONFIG)
     assert article.title == "真的通知"
+    current = tmp_path / "current"  # a folder that is itself a link: the admin's choice
+    current.symlink_to(root)
+    assert load_article(current / "2022" / "real.md", current, CONFIG).title == "真的通知"
 
 
 def rejected_in(path: Path, root: Path) -> ArticleError:
