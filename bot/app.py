@@ -86,11 +86,11 @@ def build_application(
     runtime = Runtime(
         config=config,
         store=store,
-        scanner=Scanner(store, config),
+        scanner=Scanner(store, config, owner=True),
         sender=sender,
         dispatcher=Dispatcher(store, Reconciler(store, sender, config, policy), policy.concurrency),
         digests=Digests(store, sender, config),
-        feed_reader=Scanner(store, config) if config.feeds else None,
+        feed_reader=Scanner(store, config, owner=True) if config.feeds else None,
         http=httpx.Client(follow_redirects=True, timeout=TIMEOUT) if config.feeds else None,
     )
     application.bot_data["runtime"] = runtime

@@ -36,7 +36,7 @@ from bot.reading.articles import LoadResult, load_folders
 from bot.reading.identity import path_id
 from bot.sources.announcements import write_announcement
 from bot.sources.feeds import TIMEOUT
-from bot.sources.scanner import Scanner, ScanReport
+from bot.sources.scanner import HOLD_FOR, Scanner, ScanReport
 from bot.trigger import follow, send_here
 
 
@@ -162,6 +162,13 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--json", action="store_true", help="machine-readable output")
         if name == "list":
             command.add_argument("-n", type=int, default=20, help="how many (default 20)")
+        if name == "scan":
+            command.add_argument(
+                "--withdraw",
+                action="store_true",
+                help="withdraw now the notices whose files disappeared all at once (held"
+                " as a folder not there yet would be)",
+            )
         command.set_defaults(handler=handler)
     return parser
 
@@ -224,7 +231,13 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
     store = Store(config.db)
     progress = _progress_bar if sys.stderr.isatty() and not args.json else None
     scanner = Scanner(store, config)
-    report = scanner.scan(progress=progress)
+    report = scanner.scan(progress=progress, withdraw=args.withdraw)
+    if args.withdraw and report.foreign:
+        print(
+            "noticebot: --withdraw needs the running bot's folders; this shell's differ",
+            file=sys.stderr,
+        )
+        return 2
     if config.feeds:
         with httpx.Client(follow_redirects=True, timeout=TIMEOUT) as client:
             feeds = scanner.read_feeds(client)
@@ -266,6 +279,20 @@ def _print_report(report: ScanReport) -> None:
         print(f"  invalid: {path}: {reason}")
     for root in report.missing_roots:
         print(f"  missing folder (its articles kept): {root}")
+    for path, reason in report.unseen:
+        print(f"  could not read (its articles kept): {path}: {reason}")
+    for held in report.held:
+        folder = held.folder or "folders no longer configured"
+        print(
+            f"  withdrawal held: {held.files} notices of {folder} seem gone at once;"
+            f" withdrawn if still gone after {HOLD_FOR / 60:.0f} minutes,"
+            " or now with `noticebot scan --withdraw`"
+        )
+    if report.foreign:
+        print(
+            "  not the running bot's folders, so not scanned and nothing withdrawn: "
+            + ", ".join(report.foreign)
+        )
     for feed, error in report.feed_errors:
         print(f"  feed failing (tried again later): {feed}: {error}")
 

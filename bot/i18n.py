@@ -26,6 +26,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "无法向「{chat}」发送通知：{reason}。通知已暂存，恢复后会自动补发。",
         "en": "Notices cannot be sent to “{chat}”: {reason}. They are held and will go out once it is possible again.",
     },
+    "withdrawals_held": {
+        "zh": "⚠️ 文件夹 {folder} 中 {count} 篇通知的文件一下子都不见了。这更像是文件夹暂时"
+        "无法访问（尚未挂载、同步或检出进行中），所以这些通知暂不撤回；如果 {minutes} 分钟后"
+        "文件仍未出现，将自动撤回。要立即撤回，请运行 noticebot scan --withdraw。",
+        "en": "⚠️ The files of {count} notices in {folder} disappeared at once. That looks "
+        "more like the folder being briefly unavailable (not mounted yet, a sync or checkout "
+        "under way) than withdrawals, so they are not withdrawn yet; if the files are still "
+        "missing after {minutes} minutes, they will be. To withdraw them now, run "
+        "noticebot scan --withdraw.",
+    },
+    "unconfigured_folders": {
+        "zh": "（已不在配置中的文件夹）",
+        "en": "(folders no longer configured)",
+    },
     "expired_mark": {"zh": "已过期", "en": "expired"},
     "pin_refused": {
         "zh": "⚠️ 机器人没有置顶消息的权限，紧急通知无法置顶。请在群组或频道设置中授予"

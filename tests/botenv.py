@@ -71,6 +71,13 @@ class BotEnv:
         )
         return path
 
+    def write_standing(self) -> Path:
+        """A long-standing notice in the folder, so that deleting a test's notice does
+        not leave the folder empty (an emptied folder's withdrawals are held)."""
+        return self.write_article(
+            "archive/standing.md", title="长期通知", date=self.clock.now - 400 * 86400
+        )
+
 
 def bot_config(tmp_path: Path, emulator: Emulator, **overrides: object) -> Config:
     articles = tmp_path / "articles"

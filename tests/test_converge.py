@@ -129,6 +129,7 @@ async def delivered(
 ) -> AsyncIterator[BotEnv]:
     """The notice delivered to the group (full mode: card and text, and albums)."""
     async with running_bot(tmp_path, emulator, rate_limits=False) as env:
+        env.write_standing()
         env.scan()
         env.subscribe(GROUP, type="group", mode=mode)
         write(env, body, extra)
@@ -288,6 +289,7 @@ async def test_a_broadcast_of_a_republished_notice_sends_its_new_text(
     later (too old to be pushed). An admin broadcast it: the group got the withdrawn
     text, a chat new to it the new one. Wanted: every chat gets the new text."""
     async with running_bot(tmp_path, free, rate_limits=False) as env:
+        env.write_standing()
         env.scan()
         env.subscribe(GROUP, type="group")
         date = env.clock.now

@@ -107,6 +107,7 @@ async def test_cancelling_a_broadcast_does_not_cancel_the_withdrawal_of_its_noti
     stayed in the group for good (a skipped row is never retracted again).
     Wanted: a withdrawn notice leaves the group whatever happened to the broadcast."""
     async with running_bot(tmp_path, free, rate_limits=False) as env:
+        env.write_standing()
         env.scan()
         env.subscribe(GROUP, type="group", mode="full")
         month_ago = env.clock.now - 30 * 86400  # too old to be pushed
@@ -132,6 +133,7 @@ async def test_a_copy_half_sent_by_a_cancelled_broadcast_is_still_withdrawn(
     Then the notice was withdrawn: the card stayed (a skipped row is not retracted).
     Wanted: what a chat holds of a notice is retracted with it."""
     async with running_bot(tmp_path, free, rate_limits=False) as env:
+        env.write_standing()
         env.scan()
         env.subscribe(GROUP, type="group", mode="full")
         write(env, LEAD + A, "abbrlink: water-1\n", date=env.clock.now - 30 * 86400)
@@ -208,6 +210,7 @@ async def test_edits_off_a_half_retracted_copy_republished_shows_the_new_text(
     old version, as a "correction" of a delivered copy, which edits-off forbids).
     Wanted: published again, every chat gets the notice as it is published now."""
     async with running_bot(tmp_path, free, rate_limits=False, edits=False) as env:
+        env.write_standing()
         env.scan()
         env.subscribe(GROUP, type="group", mode="full")
         env.subscribe(OTHER, type="group", mode="full")

@@ -189,6 +189,7 @@ async def test_full_mode_resumes_at_the_unsent_part(env: BotEnv) -> None:
 async def test_withdrawn_article_is_not_sent(env: BotEnv) -> None:
     env.subscribe(101)
     path = env.write_article("n.md", date=env.clock.now + 600)
+    env.write_standing()
     env.scan()
     path.unlink()
     report = env.scan()

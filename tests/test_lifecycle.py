@@ -40,6 +40,7 @@ async def delivered(
 ) -> AsyncIterator[BotEnv]:
     """A notice delivered to a private chat (101, card) and a supergroup (full text)."""
     async with running_bot(tmp_path, emulator, rate_limits=emulator.limits is not None) as env:
+        env.write_standing()
         env.scan()
         env.subscribe(101)
         env.subscribe(GROUP, type="supergroup", mode=chats.get("group_mode", "full"))
@@ -297,6 +298,7 @@ async def test_in_a_channel_without_the_right_to_delete_the_card_says_withdrawn(
     free.channels.add(channel)
     free.grant(channel, "can_post_messages")
     async with running_bot(tmp_path, free, rate_limits=False) as env:
+        env.write_standing()
         env.scan()
         env.subscribe(channel, type="channel")
         env.write_article("n.md", title="停水通知")

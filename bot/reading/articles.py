@@ -267,7 +267,7 @@ def parse_article(
     images = _images(meta, found, config.unwrap_proxies, config.site_url)
     expires = _expiry(meta.get("expires"), config.tz, warnings)
     article = Article(
-        id=article_id(meta, path, root),
+        id=article_id(meta, path, root, config.articles[0] if config.articles else None),
         title=_title(meta, body_html, rich.text, path),
         date=_date(meta.get("date"), config.tz, mtime, warnings, "date"),
         updated=_optional_date(meta.get("updated"), config.tz, warnings),

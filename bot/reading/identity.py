@@ -15,29 +15,34 @@ ID_KEYS = ("id", "slug", "abbrlink", "permalink")  # an identity that survives a
 MAX_ID_LENGTH = 24
 
 
-def article_id(meta: dict[str, Any], path: Path, root: Path) -> str:
+def article_id(meta: dict[str, Any], path: Path, root: Path, home: Path | None = None) -> str:
     for key in ID_KEYS:
         value = meta.get(key)
         if value is not None and not isinstance(value, dict | list) and str(value):
             slug = re.sub(r"[^a-z0-9]+", "_", str(value).lower()).strip("_")
             return slug if 0 < len(slug) <= MAX_ID_LENGTH else short_hash(str(value))
-    return path_id(path, root)
+    return path_id(path, root, home)
 
 
-def path_id(path: Path, root: Path) -> str:
-    """The id of an article whose front matter names none: a hash of where it lies.
+def path_id(path: Path, root: Path, home: Path | None = None) -> str:
+    """The id of an article whose front matter names none: a hash of where it lies in
+    its folder, and of the folder unless it is ``home``, the first articles folder (the
+    same name in two folders is two notices; home keeps the ids it always had).
 
     Where it lies with symlinks resolved; a plain file in a folder the scan walked
     (it does not follow linked folders) needs only its root resolved, which is cached.
     """
     where, base = os.path.abspath(path), _resolved(root)
     if where.startswith(base + os.sep) and not path.is_symlink():
-        return short_hash(where[len(base) + 1 :])
-    try:
-        relative = path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        relative = path.name
-    return short_hash(relative or path.name)
+        relative = where[len(base) + 1 :]
+    else:
+        try:
+            relative = path.resolve().relative_to(root.resolve()).as_posix() or path.name
+        except ValueError:
+            relative = path.name
+    if home is not None and (root == home or base == _resolved(home)):
+        return short_hash(relative)
+    return short_hash(f"{base}\n{relative}")
 
 
 @lru_cache(maxsize=64)

@@ -404,10 +404,5 @@ class Reconciler:
         """Each newly held chat, told to the admins once, in private."""
         while self.held:
             chat, reason = self.held.pop(0)
-            for admin in sorted(self.config.admins):
-                text = t("chat_held", self.config.lang, chat=chat.title or chat.id, reason=reason)
-                note = Outgoing("sendMessage", {"text": text}, "text")
-                try:
-                    await self.sender.send_now(Chat(admin), [note], "held chat")
-                except SendFailure as failure:
-                    log.warning("admin %s not told of a held chat: %s", admin, failure)
+            text = t("chat_held", self.config.lang, chat=chat.title or chat.id, reason=reason)
+            await self.sender.tell_admins(text, "held chat")

@@ -66,6 +66,17 @@ class Sender:
             self._slots = asyncio.Semaphore(self._max_in_flight)
         return self._slots
 
+    async def tell_admins(self, text: str, label: str) -> None:
+        """A note to every admin in private; one that cannot be reached is logged, and
+        the others are still told."""
+        for admin in sorted(self.config.admins):
+            try:
+                await self.send_now(
+                    Chat(admin), [Outgoing("sendMessage", {"text": text}, "text")], label
+                )
+            except SendFailure as failure:
+                log.warning("admin %s not told (%s): %s", admin, label, failure)
+
     async def send_now(self, chat: Chat, messages: list[Outgoing], label: str) -> None:
         """Send parts right away, outside the ledger: replies such as /read, digests.
         A migrated group is followed and a gone chat deactivated, as for deliveries;

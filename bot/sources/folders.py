@@ -83,13 +83,14 @@ def _read_chunk(
     config = config or _worker_config
     assert config is not None, "a worker starts with the scanner's config"
     read: list[ReadFile | ArticleError] = []
+    home = config.articles[0] if config.articles else None
     for path, root in files:
         try:
             article = load_article(Path(path), root, config)
         except ArticleError as error:
             read.append(error)
             continue
-        read.append(read_file(article, article.id == path_id(Path(path), root)))
+        read.append(read_file(article, article.id == path_id(Path(path), root, home)))
     return read
 
 

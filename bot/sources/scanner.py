@@ -11,6 +11,7 @@ out as its broadcast), and no earlier than the article's own date.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -23,7 +24,8 @@ from bot.config import Config
 from bot.formatting.formatter import MODE_DIGEST
 from bot.ledger import ACTIVE, WITHDRAWN, Chat, FileState, Store
 from bot.reading.articles import ArticleError, article_from_json, article_to_json
-from bot.reading.walk import article_stats
+from bot.reading.identity import short_hash
+from bot.reading.walk import FolderWalk, walk_folder
 from bot.sources import ReadFile
 from bot.sources.feeds import failed_read, is_due, read_feed
 from bot.sources.folders import PARALLEL_FROM, ToRead, read_files
@@ -31,8 +33,73 @@ from bot.sources.folders import PARALLEL_FROM, ToRead, read_files
 log = logging.getLogger(__name__)
 
 FIRST_SCAN_KEY = "first_scan_done"
+SOURCES_KEY = "sources"  # the folders and feeds of the ledger's running bot
+HELD_KEY = "withdrawals_held"  # folder → since when its files seem gone
+HOLD_FOR = 600.0  # seconds a suspicious withdrawal waits for its files to come back
+HOLD_MANY = 5  # a folder losing more files than this at once, and
+HOLD_SHARE = 0.25  # more than this share of them, is suspicious
 CHUNK = 50  # files read and saved in one transaction
 Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The folders and feeds a scanner reads. ``complete``: all of its configuration's
+    (a shell with other settings than the running bot's reads only what they share,
+    and withdraws nothing)."""
+
+    folders: tuple[str, ...]
+    feeds: tuple[str, ...]
+    complete: bool = True
+
+    @classmethod
+    def of(cls, config: Config) -> Sources:
+        return cls(tuple(map(str, config.folders)), tuple(config.feeds))
+
+    def to_json(self) -> str:
+        return json.dumps({"folders": _absolute(self.folders), "feeds": sorted(self.feeds)})
+
+    @classmethod
+    def from_json(cls, text: str) -> Sources:
+        data = json.loads(text)
+        return cls(tuple(data["folders"]), tuple(data["feeds"]))
+
+    def shared_with(self, theirs: Sources) -> Sources:
+        folders = tuple(f for f in self.folders if os.path.abspath(f) in theirs.folders)
+        feeds = tuple(f for f in self.feeds if f in theirs.feeds)
+        return Sources(folders, feeds, (folders, feeds) == (self.folders, self.feeds))
+
+
+def _absolute(folders: tuple[str, ...]) -> list[str]:
+    return sorted({os.path.abspath(folder) for folder in folders})
+
+
+@dataclass
+class Gone:
+    """A folder's files that are gone this scan, beside what it held before."""
+
+    files: dict[str, FileState] = field(default_factory=dict)
+    known: int = 0  # files the ledger knew in the folder
+    seen: int = 0  # of those, seen this scan
+
+    @property
+    def suspicious(self) -> bool:
+        many = len(self.files) > HOLD_MANY and len(self.files) > HOLD_SHARE * self.known
+        return self.seen == 0 or many
+
+
+@dataclass(frozen=True)
+class Held:
+    """Withdrawals held for files that seem gone; ``folder`` is "" for files of
+    folders no longer configured."""
+
+    folder: str
+    files: int
+    since: float
+    new: bool  # first held by this scan: the admins are told
+
+    def as_dict(self) -> dict[str, object]:
+        return {"folder": self.folder, "files": self.files, "since": self.since}
 
 
 @dataclass
@@ -53,6 +120,9 @@ class ScanReport:
     retracting: int = 0  # delivered copies queued to be retracted
     unpinning: int = 0  # pinned copies of notices that expired
     feed_errors: list[tuple[str, str]] = field(default_factory=list)
+    unseen: list[tuple[str, str]] = field(default_factory=list)  # could not be read: kept
+    held: list[Held] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)  # folders not the running bot's: skipped
 
     def merged(self, other: ScanReport) -> ScanReport:
         """This scan's report with another's (the feeds' beside the folders')."""
@@ -93,16 +163,21 @@ class ScanReport:
             "retracting": self.retracting,
             "unpinning": self.unpinning,
             "feed_errors": [{"feed": f, "error": e} for f, e in self.feed_errors],
+            "unseen": [{"path": p, "reason": r} for p, r in self.unseen],
+            "held": [held.as_dict() for held in self.held],
+            "foreign": self.foreign,
         }
 
 
 class Scanner:
-    def __init__(self, store: Store, config: Config) -> None:
+    def __init__(self, store: Store, config: Config, *, owner: bool = False) -> None:
         self.store = store
         self.config = config
+        self.owner = owner  # the running bot's: its sources are the ledger's
         self._chats: list[Chat] | None = None
         self._gone_by_content: dict[str, str] = {}  # this scan: vanished content → its notice
         self._live_ids: set[str] = set()  # this scan: notices some file still carries
+        self._displaced: set[str] = set()  # this scan: notices a known file no longer carries
         self.parallel_from = PARALLEL_FROM
 
     def _push_chats(self) -> list[Chat]:
@@ -111,25 +186,47 @@ class Scanner:
             self._chats = [c for c in self.store.subscribed_chats() if c.mode != MODE_DIGEST]
         return self._chats
 
-    def _baselined(self, root: Path) -> bool:
-        """Whether this folder's archive was taken in (older ledgers: one key for all)."""
-        return bool(
-            self.store.get_meta(f"{FIRST_SCAN_KEY}:{root}") or self.store.get_meta(FIRST_SCAN_KEY)
-        )
+    def _baselined(self, root: Path, known: dict[str, FileState]) -> bool:
+        """Whether this folder's archive was taken in. A ledger from before each folder
+        had its key kept one for all: it stands for the folders it holds files of."""
+        if self.store.get_meta(f"{FIRST_SCAN_KEY}:{root}"):
+            return True
+        inside = str(root) + os.sep
+        if self.store.get_meta(FIRST_SCAN_KEY) and any(p.startswith(inside) for p in known):
+            self.store.set_meta(f"{FIRST_SCAN_KEY}:{root}", str(self.store.clock()))
+            return True
+        return False
 
-    def scan(self, progress: Progress | None = None) -> ScanReport:
+    def owned(self) -> Sources:
+        """This scanner's sources that the ledger's running bot scans too: all of them
+        for the running bot itself, and for a ledger no bot has claimed yet."""
+        mine = Sources.of(self.config)
+        recorded = self.store.get_meta(SOURCES_KEY)
+        if self.owner or recorded is None:
+            if recorded != mine.to_json():
+                self.store.set_meta(SOURCES_KEY, mine.to_json())
+            return mine
+        return mine.shared_with(Sources.from_json(recorded))
+
+    def scan(self, progress: Progress | None = None, *, withdraw: bool = False) -> ScanReport:
+        """One scan. ``withdraw``: withdrawals held for files that seem gone apply now."""
         self._chats = None
-        present = [root for root in self.config.folders if root.exists()]
-        new_roots = [root for root in present if not self._baselined(root)]
-        report = ScanReport(first_scan=bool(new_roots))
+        owned = self.owned()
+        roots = [root for root in self.config.folders if str(root) in owned.folders]
+        walks = {root: walk_folder(root) for root in roots if root.exists()}
         known = self.store.file_states()
+        new_roots = [root for root in walks if not self._baselined(root, known)]
+        report = ScanReport(first_scan=bool(new_roots))
+        report.foreign = [str(r) for r in self.config.folders if str(r) not in owned.folders]
         seen: set[str] = set()
         todo: list[ToRead] = []
-        missing = [root for root in self.config.folders if root not in present]
         # the announcements folder appears with the first announcement: not worth a warning
-        report.missing_roots = [str(r) for r in missing if r != self.config.announce_dir]
-        for root in present:
-            for path, stat in article_stats(root):
+        report.missing_roots = [
+            str(r) for r in roots if r not in walks and r != self.config.announce_dir
+        ]
+        for root, walk in walks.items():
+            report.unseen += walk.unseen
+            for path, stat in walk.files:
                 if path in seen:
                     continue  # a folder inside another (announcements in the posts): once
                 seen.add(path)
@@ -140,16 +237,20 @@ class Scanner:
                         report.invalid.append((path, state.error))
                 else:
                     todo.append((path, root, stat))
-        missing_roots = tuple(map(str, missing))
-        gone = {
-            path: state
-            for path, state in known.items()
-            if path not in seen and not (missing_roots and path.startswith(missing_roots))
-        }
+        # Known files first: one whose name now holds another notice lets its old notice
+        # go to the new file it was renamed to, read after it.
+        todo.sort(key=lambda item: item[0] not in known)
+        gone = {path: state for path, state in known.items() if path not in seen}
         self._gone_by_content = {
             s.content_hash: s.article_id for s in gone.values() if s.content_hash and s.article_id
         }
-        self._live_ids = {s.article_id for p, s in known.items() if p in seen and s.article_id}
+        changed = {path for path, _, _ in todo}
+        self._live_ids = {
+            s.article_id
+            for p, s in known.items()
+            if p in seen and p not in changed and s.article_id
+        }
+        self._displaced = set()
         chunks = [todo[start : start + CHUNK] for start in range(0, len(todo), CHUNK)]
         done = 0
         for chunk, read in zip(
@@ -163,16 +264,46 @@ class Scanner:
             done += len(chunk)
             if progress:
                 progress(done, len(todo))
-        self._withdraw_gone(gone, report)
+        if owned.complete:
+            self._withdraw_gone(self._gone_by_folder(gone, walks, known, seen), report, withdraw)
+        self._withdraw_displaced(report)
         report.unpinning = self.store.queue_unpins(self.store.clock())
         for root in new_roots:  # a folder missing now is baselined when it appears
             self.store.set_meta(f"{FIRST_SCAN_KEY}:{root}", str(self.store.clock()))
         return report
 
+    def _gone_by_folder(
+        self,
+        gone: dict[str, FileState],
+        walks: dict[Path, FolderWalk],
+        known: dict[str, FileState],
+        seen: set[str],
+    ) -> dict[str, Gone]:
+        """The files that are gone, by the folder they were in. A folder that is missing,
+        or that could not be read completely, has nothing gone: it could not be seen."""
+        folders = sorted(map(str, self.config.folders), key=len, reverse=True)
+
+        def folder_of(path: str) -> str:
+            return next((f for f in folders if path.startswith(f + os.sep) or path == f), "")
+
+        by_folder: dict[str, Gone] = {}
+        for path, state in known.items():
+            folder = folder_of(path)
+            if folder and (Path(folder) not in walks or not walks[Path(folder)].complete):
+                continue
+            entry = by_folder.setdefault(folder, Gone())
+            entry.known += 1
+            if path in gone:
+                entry.files[path] = state
+            elif path in seen:
+                entry.seen += 1
+        return {folder: entry for folder, entry in by_folder.items() if entry.files}
+
     def scan_file(self, path: Path, root: Path) -> ScanReport:
         """One file read and saved, and nothing else looked at (what `noticebot announce`
         needs: a scan with another shell's settings could take the bot's folders for gone)."""
         self._chats = None
+        self._gone_by_content, self._live_ids, self._displaced = {}, set(), set()
         report = ScanReport()
         known = self.store.file_states().get(str(path))
         stat = path.stat()
@@ -180,6 +311,7 @@ class Scanner:
         with self.store.transaction():
             silent = root == self.config.announce_dir
             self._scan_file(str(path), root, stat, read, known, report, silent)
+            self._withdraw_displaced(report)
         return report
 
     def _scan_file(
@@ -199,17 +331,22 @@ class Scanner:
             # is queued of it); the file is read again when it changes.
             report.invalid.append((path, read.reason))
             article_id = before.article_id if before else None
+            if article_id:
+                self._live_ids.add(article_id)
             self.store.record_file(
                 path, FileState(stat.st_size, stat.st_mtime_ns, article_id, None, read.reason)
             )
             return
-        if before is None and read.named_by_path:
-            read = self._same_notice_moved(read)
+        if read.named_by_path:
+            read = self._named_by_place(read, before)
         article_id, version = read.row["id"], read.row["content_hash"]
+        if before and before.article_id and before.article_id != article_id:
+            # withdrawn at the end of the scan, unless a file read later carries it on
+            self._displaced.add(before.article_id)
+            if before.content_hash:
+                self._gone_by_content[before.content_hash] = before.article_id
         with self.store.transaction():
             self._save(read, path, report, silent)
-            if before and before.article_id and before.article_id != article_id:
-                self._withdraw(before.article_id, report)
             self.store.record_file(
                 path, FileState(stat.st_size, stat.st_mtime_ns, article_id, version)
             )
@@ -252,7 +389,7 @@ class Scanner:
         recorded with its error and tried later; it never stops the others."""
         self._chats = None
         report = ScanReport()
-        for url in self.config.feeds:
+        for url in self.owned().feeds:
             state = self.store.feed_state(url)
             now = self.store.clock()
             if not is_due(state, now):
@@ -281,14 +418,27 @@ class Scanner:
         row = self.store.article(article_id)
         return row["date"] if row else None
 
-    def _same_notice_moved(self, read: ReadFile) -> ReadFile:
-        """A new file with the very content of one that disappeared, and no id of its
-        own in its front matter, is that notice, renamed or moved."""
-        old_id = self._gone_by_content.pop(read.row["content_hash"], None)
-        if old_id is None:
-            return read
-        article = replace(article_from_json(read.version), id=old_id)
-        return replace(read, row={**read.row, "id": old_id}, version=article_to_json(article))
+    def _named_by_place(self, read: ReadFile, before: FileState | None) -> ReadFile:
+        """The notice a file without an id of its own carries.
+
+        The very content of a file that disappeared is that notice, renamed or moved.
+        Otherwise a known file carries the notice it carried (whatever id it was first
+        given), corrected, unless its name was reused: a new title and a new date make
+        it a new notice.
+        """
+        content = read.row["content_hash"]
+        if before is None or not before.article_id:
+            moved = self._gone_by_content.pop(content, None)
+            return _with_id(read, moved) if moved else read
+        if before.content_hash == content:
+            return _with_id(read, before.article_id)
+        moved = self._gone_by_content.pop(content, None)
+        if moved:
+            return _with_id(read, moved)
+        old = self.store.article(before.article_id)
+        if old and old["title"] != read.row["title"] and old["date"] != read.row["date"]:
+            return _with_id(read, short_hash(f"{read.row['id']}\n{content}"))
+        return _with_id(read, before.article_id)
 
     def _queue(self, read: ReadFile, report: ScanReport) -> None:
         row = read.row
@@ -308,18 +458,46 @@ class Scanner:
             row["id"], chats, not_before=max(now, published), version=row["content_hash"]
         )
 
-    def _withdraw_gone(self, gone: dict[str, FileState], report: ScanReport) -> None:
+    def _withdraw_gone(self, gone: dict[str, Gone], report: ScanReport, confirmed: bool) -> None:
         """Files that disappeared withdraw their notice, unless another file carries it
-        now (renamed, moved, or the same front-matter id elsewhere). One transaction:
-        a folder removed at once is not a commit per file."""
+        now (renamed, moved, or the same front-matter id elsewhere); one transaction.
+
+        A folder found empty, or losing many of its files at once, is more likely not
+        there yet (a mount, a checkout under way) than emptied: its withdrawals are held
+        until the files stay gone through scans ``HOLD_FOR`` apart, or are confirmed.
+        """
+        now = self.store.clock()
+        held: dict[str, float] = json.loads(self.store.get_meta(HELD_KEY) or "{}")
+        still_held: dict[str, float] = {}
         with self.store.transaction():
-            for path, state in gone.items():
-                self.store.forget_file(path)
-                if state.article_id and state.article_id not in self._live_ids:
-                    self._withdraw(state.article_id, report)
+            for folder, entry in gone.items():
+                since = held.get(folder, now)
+                if entry.suspicious and not confirmed and now - since < HOLD_FOR:
+                    still_held[folder] = since
+                    hold = Held(folder or "?", len(entry.files), since, folder not in held)
+                    report.held.append(hold)
+                    continue
+                for path, state in entry.files.items():
+                    self.store.forget_file(path)
+                    if state.article_id and state.article_id not in self._live_ids:
+                        self._withdraw(state.article_id, report)
+            if still_held != held:
+                self.store.set_meta(HELD_KEY, json.dumps(still_held))
+
+    def _withdraw_displaced(self, report: ScanReport) -> None:
+        with self.store.transaction():
+            for article_id in self._displaced - self._live_ids:
+                self._withdraw(article_id, report)
 
     def _withdraw(self, article_id: str, report: ScanReport) -> None:
         with self.store.transaction():
             if self.store.set_article_status(article_id, WITHDRAWN):
                 report.withdrawn.append(article_id)
             report.retracting += self.store.retract_article(article_id, "article withdrawn")
+
+
+def _with_id(read: ReadFile, article_id: str) -> ReadFile:
+    if article_id == read.row["id"]:
+        return read
+    article = replace(article_from_json(read.version), id=article_id)
+    return replace(read, row={**read.row, "id": article_id}, version=article_to_json(article))

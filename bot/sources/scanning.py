@@ -9,8 +9,9 @@ import contextlib
 import logging
 import time
 
+from bot.i18n import t
 from bot.runtime import Runtime
-from bot.sources.scanner import ScanReport
+from bot.sources.scanner import HOLD_FOR, Held, ScanReport
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ async def _scan_once(runtime: Runtime) -> None:
         return
     runtime.scan_failures = 0
     runtime.scan_took, runtime.scanned_at = time.monotonic() - started, time.time()
-    _took_in(runtime, report, "scan")
+    await _took_in(runtime, report, "scan")
 
 
 async def index_for_search(runtime: Runtime) -> None:
@@ -77,14 +78,40 @@ async def read_feeds_now(runtime: Runtime) -> None:
             return
     for feed, error in report.feed_errors:
         log.warning("feed %s: %s (tried again later)", feed, error)
-    _took_in(runtime, report, "feeds")
+    await _took_in(runtime, report, "feeds")
     if report.new or report.changed:
         _index_later(runtime)
 
 
-def _took_in(runtime: Runtime, report: ScanReport, what: str) -> None:
-    """A line when something changed; the dispatcher woken when there is work."""
+async def _took_in(runtime: Runtime, report: ScanReport, what: str) -> None:
+    """A line when something changed; the dispatcher woken when there is work; the
+    admins told of withdrawals held."""
     if report.new or report.changed or report.withdrawn or report.work:
         log.info("%s: %s", what, report.summary())
+    for path, reason in report.unseen:
+        log.warning("%s: could not read %s (%s): its notices are kept", what, path, reason)
     if report.work:
         runtime.dispatcher.wake()
+    for held in report.held:
+        if held.new:
+            log.warning(
+                "%s: the files of %d notices in %s disappeared at once: their withdrawal is"
+                " held for %d minutes (`noticebot scan --withdraw` confirms it)",
+                what,
+                held.files,
+                held.folder or "folders no longer configured",
+                HOLD_FOR // 60,
+            )
+            await _tell(runtime, held)
+
+
+async def _tell(runtime: Runtime, held: Held) -> None:
+    lang = runtime.config.lang
+    text = t(
+        "withdrawals_held",
+        lang,
+        folder=held.folder or t("unconfigured_folders", lang),
+        count=held.files,
+        minutes=int(HOLD_FOR // 60),
+    )
+    await runtime.sender.tell_admins(text, "withdrawals held")
