@@ -6,13 +6,15 @@ less often while it fails. A fetch has ``NOTICEBOT_FEED_DEADLINE`` seconds in al
 httpx's timeouts count per read, so a server dripping a byte at a time would hold
 every other feed for as long as it liked. Parsed with feedparser, of which only the
 newest ``NOTICEBOT_FEED_MAX_ENTRIES`` entries are read: a larger XML feed is cut
-to them with lxml before feedparser sees it (feedparser took 6 s and 100 MiB for
-60,000 entries; lxml takes 0.6 s). Each entry is written as the article file it
-would be (front matter and an HTML body) and read by the same parser as a file, so
-its pictures, excerpt, dates and limits follow the same rules. An entry that falls
-off the end of its feed is not withdrawn: feeds only keep their latest entries.
-A feed's address is shown (errors, logs, paths) as :func:`bot.logs.shown_url`
-shows it, without its credentials.
+to them with lxml before feedparser sees it (feedparser alone took 6 s and 100 MiB
+for 60,000 entries; the cut and the rest of the read take 0.6 s and 12 MiB).
+
+Each entry is written as the article file it would be (front matter and an HTML
+body) and read by the same parser as a file, so its pictures, excerpt, dates and
+limits follow the same rules. An entry that falls off the end of its feed is not
+withdrawn: feeds only keep their latest entries. A feed's address is shown
+(errors, logs, paths) as :func:`bot.logs.shown_url` shows it, without its
+credentials.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ import contextlib
 import hashlib
 import heapq
 import html
+import io
 import json
 import logging
 import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import mktime_tz, parsedate_tz
@@ -271,7 +274,7 @@ def _entry_date(entry: Any) -> float | None:
     return calendar.timegm(value) if value else None
 
 
-ENTRY_NAMES = frozenset({"item", "entry"})  # RSS 0.9x, 1.0 and 2.0 items; Atom entries
+ENTRY_TAGS = ("{*}item", "{*}entry")  # RSS 0.9x, 1.0 and 2.0 items; Atom entries
 PUBLISHED_NAMES = ("pubDate", "published", "issued")  # what feedparser takes as published
 UPDATED_NAMES = ("updated", "modified", "date")  # dc:date is "updated" to feedparser
 
@@ -279,32 +282,53 @@ UPDATED_NAMES = ("updated", "modified", "date")  # dc:date is "updated" to feedp
 def _cut(body: bytes, limit: int) -> tuple[bytes, int]:
     """An XML feed of more than ``limit`` entries cut to its newest ``limit`` (as
     :func:`newest` chooses), and how many it had; a feed of fewer, or one lxml cannot
-    read, as it was (with 0: feedparser counts its entries)."""
+    read, as it was (with 0: feedparser counts its entries). Two streaming passes, so
+    that a large feed is never held as a whole tree (60,000 entries: 54 MiB)."""
     tags = body.count(b"<item") + body.count(b"<entry") + body.count(b":item")
     if tags + body.count(b":entry") <= limit:  # every entry opens with one: no parse needed
         return body, 0
-    # No DTD, no network, no entity expansion: only the document's own elements are read.
-    safe = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, recover=True)
     try:
-        root = etree.fromstring(body, safe)
+        dates = []
+        for entry in _entries(_events(body)):
+            dates.append(_xml_date(entry))
+            entry.clear()
+            while entry.getprevious() is not None:  # what was read is let go
+                del entry.getparent()[0]
+        if len(dates) <= limit:
+            return body, 0
+        kept = set(newest(range(len(dates)), limit, dates.__getitem__))
+        events = _events(body)
+        for index, entry in enumerate(_entries(events)):
+            if index not in kept:
+                entry.getparent().remove(entry)
+        cut = etree.tostring(events.root.getroottree(), encoding="utf-8", xml_declaration=True)
     except (etree.XMLSyntaxError, ValueError):
         return body, 0
-    if root is None:
-        return body, 0
-    entries = [
-        element
-        for parent in (root, *root)
-        for element in parent
-        if isinstance(element.tag, str) and _local(element.tag) in ENTRY_NAMES
-    ]
-    if len(entries) <= limit:
-        return body, 0
-    kept = {id(element) for element in newest(entries, limit, _xml_date)}
-    for element in entries:
-        if id(element) not in kept:
-            element.getparent().remove(element)
-    cut = etree.tostring(root.getroottree(), encoding="utf-8", xml_declaration=True)
-    return cut, len(entries)
+    return cut, len(dates)
+
+
+def _events(body: bytes) -> Any:
+    """The end of each item or entry as lxml reads it: no DTD, no network, no entity
+    expanded, only the document's own elements."""
+    return etree.iterparse(
+        io.BytesIO(body),
+        events=("end",),
+        tag=ENTRY_TAGS,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        recover=True,
+    )
+
+
+def _entries(events: Any) -> Iterator[Any]:
+    """The feed's entries: items and entries in the root or in a child of it (RSS 2.0's
+    channel), not any nested deeper."""
+    for _, element in events:
+        parent = element.getparent()
+        above = parent.getparent() if parent is not None else None
+        if parent is not None and (above is None or above.getparent() is None):
+            yield element
 
 
 def _xml_date(entry: Any) -> float | None:
