@@ -209,7 +209,8 @@ def shared_world(tmp: Path) -> Iterator[World]:
         stack = contextlib.AsyncExitStack()
         bot = running_bot(tmp, emulator, policy=POLICY, rate_limits=False, max_age_days=3650.0)
         env = loop.run_until_complete(stack.enter_async_context(bot))
-        env.scan()  # the empty folder's baseline
+        env.write_standing()  # deleting every notice must not empty the folder
+        env.scan()  # the archive's baseline
         world = World(loop, emulator, env)
         world.restart()  # the runtime's own dispatcher, with the model's policy
         ConvergenceModel.world = world
@@ -969,6 +970,7 @@ async def test_published_again_an_album_picture_gets_no_brackets_caption(tmp_pat
     "[]"). Wanted: the picture without a caption."""
     with Emulator(limits=None) as emulator:
         async with running_bot(tmp_path, emulator, rate_limits=False) as env:
+            env.write_standing()
             env.scan()
             env.subscribe(GROUP, type="supergroup", mode="full")
             path = env.write_article("n.md", body=f"{LEAD}<p>本周六停水。</p>{SECOND}")
@@ -998,6 +1000,7 @@ async def test_published_again_a_copy_marked_withdrawn_shows_the_notice(
     extra = f"expires: '{expires}'\n" if why == "expired" else ""
     with Emulator(limits=None) as emulator:
         async with running_bot(tmp_path, emulator, rate_limits=False) as env:
+            env.write_standing()
             env.scan()
             env.subscribe(GROUP, type="supergroup", mode="card")
             path = env.write_article("n.md", title="停水通知", extra=extra)
@@ -1081,6 +1084,7 @@ async def test_published_again_a_marked_album_loses_its_withdrawn_caption(tmp_pa
     album = "".join(f"<img src='https://img.example/{n}.jpg'>" for n in (1, 2))
     with Emulator(limits=None) as emulator:
         async with running_bot(tmp_path, emulator, rate_limits=False) as env:
+            env.write_standing()
             env.scan()
             env.subscribe(GROUP, type="supergroup", mode="full")
             path = env.write_article("n.md", body=f"{LEAD}<p>本周六停水。</p>{album}")
@@ -1111,6 +1115,7 @@ async def test_an_album_someone_cut_is_not_left_behind(tmp_path: Path) -> None:
     new = "".join(f"<img src='https://img.example/new{n}.jpg'>" for n in (1, 2))
     with Emulator(limits=None) as emulator:
         async with running_bot(tmp_path, emulator, rate_limits=False) as env:
+            env.write_standing()
             env.scan()
             env.subscribe(GROUP, type="supergroup", mode="full")
             path = env.write_article("n.md", body=f"{LEAD}<p>第1版。</p>{old}")
