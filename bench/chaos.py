@@ -28,6 +28,7 @@ from tests.chaos import (
     bad_input_scenario,
     crash_scenario,
     fault_scenario,
+    flaky_sources_scenario,
     lifecycle_scenario,
     prepare_ledger,
     start_bot,
@@ -52,6 +53,11 @@ def faults() -> list[str]:
 def lifecycle() -> list[str]:
     with tempfile.TemporaryDirectory() as work:
         return asyncio.run(lifecycle_scenario(Path(work), chats=2000, seed=2026)).lines()
+
+
+def flaky_sources() -> list[str]:
+    with tempfile.TemporaryDirectory() as work:
+        return asyncio.run(flaky_sources_scenario(Path(work), chats=500)).lines()
 
 
 def bad_input() -> list[str]:
@@ -174,6 +180,7 @@ SCENARIOS = {
     "crash": crash,
     "faults": faults,
     "lifecycle": lifecycle,
+    "flaky_sources": flaky_sources,
     "bad_input": bad_input,
     "fuzz": fuzz,
     "model": model,

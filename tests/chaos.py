@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
+import os
 import random
 import signal
 import sqlite3
@@ -19,15 +21,21 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
 
 from bot.config import Config
 from bot.ledger import Chat, Store
 from bot.ledger.copies import loads
 from bot.sending.delivery import SendPolicy
 from bot.sources.scanner import Scanner
-from tests.botenv import TOKEN, running_bot
+from tests.botenv import TOKEN, BotEnv, running_bot
 from tests.emulator import Emulator, Fault
 from tests.process import BOT_COMMAND, clean_env, run_cli
+
+if TYPE_CHECKING:
+    from tests.test_feeds import FeedServer
 
 
 def now_rfc() -> str:
@@ -479,4 +487,172 @@ async def lifecycle_scenario(work: Path, chats: int, seed: int = 1) -> Lifecycle
             n = got[(chat_id, item)]
             report.lost += n == 0
             report.duplicates += max(0, n - 1)
+    return report
+
+
+# --- sources that come and go -------------------------------------------------------------
+@dataclass
+class FlakySourcesReport:
+    chats: int
+    expected: int = 0
+    lost: int = 0
+    duplicates: int = 0
+    wrongful_withdrawals: int = 0  # notices the ledger withdrew, or copies deleted or marked
+    held: int = 0  # scans that held withdrawals instead of applying them
+    feed_errors: int = 0
+    actions: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return [
+            f"flaky sources: a broadcast of 4 notices to {self.chats} chats while "
+            + ", ".join(self.actions),
+            f"  deliveries expected {self.expected}: lost {self.lost} (target 0), duplicates "
+            f"{self.duplicates} (target 0), wrongful withdrawals {self.wrongful_withdrawals} "
+            f"(target 0); {self.held} scans held withdrawals, {self.feed_errors} feed reads"
+            " failed",
+        ]
+
+
+OLD_NEWS = [(f"https://jmj.example.org/n/{i}", f"旧闻{i}") for i in range(3)]
+
+
+def _rss(items: list[tuple[str, str]]) -> bytes:
+    """An RSS feed of (guid, title) items, dated now; a guid that is a URL is the id."""
+    now = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
+    body = "".join(
+        f"<item><title>{title}</title><description>&lt;p&gt;{title}：请居民留意。&lt;/p&gt;"
+        f"</description><link>{guid}</link><guid>{guid}</guid><pubDate>{now}</pubDate></item>"
+        for guid, title in items
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>居委会</title><link>https://jmj.example.org/</link>{body}</channel></rss>"
+    ).encode()
+
+
+async def flaky_sources_scenario(work: Path, chats: int) -> FlakySourcesReport:
+    """A broadcast of new notices from folders and feeds, while a folder cannot be
+    listed, the articles folder is empty (a mount not there yet) and comes back, a feed
+    times out and returns reordered with one of its items in a second feed too, and a
+    file is renamed and its name reused for a new notice."""
+    from tests.test_feeds import FeedServer
+
+    report = FlakySourcesReport(chats=chats)
+    feed_a, feed_b = FeedServer(), FeedServer()
+    feed_a.body = _rss(OLD_NEWS)
+    feed_b.body = _rss([("tag:jd.example.org,2022:9", "街道旧闻")])
+    client = httpx.Client(timeout=5)
+    try:
+        with Emulator(limits=None) as emulator:
+            async with running_bot(
+                work, emulator, rate_limits=False, feeds=(feed_a.url, feed_b.url), feed_deadline=0.5
+            ) as env:
+                report = await _flaky(env, emulator, client, feed_a, feed_b, report)
+    finally:
+        client.close()
+        feed_a.close()
+        feed_b.close()
+    return report
+
+
+async def _flaky(
+    env: BotEnv,
+    emulator: Emulator,
+    client: httpx.Client,
+    feed_a: FeedServer,
+    feed_b: FeedServer,
+    report: FlakySourcesReport,
+) -> FlakySourcesReport:
+    store, posts = env.runtime.store, env.articles
+    for i in range(6):
+        env.write_article(f"p{i}.md", title=f"存档{i}", date=env.clock.now - 86400 * 30)
+    for i in range(3):
+        env.write_article(f"sub/s{i}.md", title=f"子存档{i}", date=env.clock.now - 86400 * 30)
+
+    def scan() -> None:
+        result = env.scan()
+        report.held += bool(result.held)
+
+    async def read_feeds(advance: float = 301) -> None:
+        env.clock.advance(advance)
+        result = await asyncio.to_thread(env.runtime.scanner.read_feeds, client)
+        report.feed_errors += len(result.feed_errors)
+
+    scan()
+    await read_feeds(0)  # the feeds' first read: taken in, not pushed
+    private = list(range(1, report.chats + 1))
+    env.subscribe(*private)
+    env.write_article("n1.md", title="通知甲")
+    env.write_article("sub/n2.md", title="通知乙")
+    scan()
+    news = ("https://jmj.example.org/n/9", "通知丁")
+    feed_a.body = _rss([news, *OLD_NEWS])
+    await read_feeds()
+    dispatcher = asyncio.create_task(env.runtime.dispatcher.run(idle=0.05))
+
+    async def after(sent: int) -> None:
+        while len(emulator.delivered()) < sent:
+            await asyncio.sleep(0.005)
+
+    total = 4 * len(private)
+    real_scandir = os.scandir
+    hidden = os.path.abspath(posts / "sub")
+
+    def stale(path: str | os.PathLike[str] = ".") -> object:
+        if os.path.abspath(path) == hidden:
+            raise OSError(errno.ESTALE, os.strerror(errno.ESTALE), str(path))
+        return real_scandir(path)
+
+    await after(total // 8)
+    os.scandir = stale  # type: ignore[assignment]
+    try:
+        scan()
+        report.actions.append("a subfolder cannot be listed (ESTALE)")
+        await after(total // 4)
+        away = posts.with_name("away")
+        posts.rename(away)
+        posts.mkdir()
+        scan()
+        posts.rmdir()
+        away.rename(posts)
+        scan()
+        report.actions.append("the articles folder is empty, then back")
+        feed_a.mode = "slow"
+        await read_feeds()
+        feed_a.mode = "ok"
+        feed_a.body = _rss([*reversed(OLD_NEWS), news])
+        feed_b.body = _rss([news, ("tag:jd.example.org,2022:9", "街道旧闻")])
+        await read_feeds(601)
+        report.actions.append(
+            "a feed times out, returns reordered and its news is in a second feed too"
+        )
+        await after(total // 2)
+        (posts / "p0.md").rename(posts / "p0-renamed.md")
+        env.write_article("p0.md", title="通知丙")
+        scan()
+        report.actions.append("a file renamed and its name reused for a new notice")
+    finally:
+        os.scandir = real_scandir  # type: ignore[assignment]
+    scan()
+    while store.next_due_time() is not None:
+        await asyncio.sleep(0.05)
+    env.runtime.dispatcher.stop()
+    await dispatcher
+    items = ("通知甲", "通知乙", "通知丙", "通知丁")
+    got: Counter[tuple[int, str]] = Counter()
+    for chat_id in private:
+        for message in emulator.shown(chat_id):
+            for item in items:
+                if (message["text"] or message.get("caption") or "").startswith(item + "\n"):
+                    got[(chat_id, item)] += 1
+    report.expected = len(items) * len(private)
+    for chat_id in private:
+        for item in items:
+            n = got[(chat_id, item)]
+            report.lost += n == 0
+            report.duplicates += max(0, n - 1)
+    withdrawn = store.db.execute("SELECT COUNT(*) FROM articles WHERE status = 'withdrawn'")
+    report.wrongful_withdrawals = withdrawn.fetchone()[0] + sum(
+        1 for c in emulator.calls if c.ok and c.method == "deleteMessage"
+    )
     return report

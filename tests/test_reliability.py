@@ -11,6 +11,7 @@ from tests.chaos import (
     bad_input_scenario,
     crash_scenario,
     fault_scenario,
+    flaky_sources_scenario,
     lifecycle_scenario,
 )
 
@@ -56,5 +57,13 @@ def test_bad_files_beside_good_ones(tmp_path: Path) -> None:
 async def test_upgrades_drafts_and_renames_during_a_broadcast(tmp_path: Path) -> None:
     report = await lifecycle_scenario(tmp_path, chats=200, seed=9)
     assert report.upgraded >= 10
+    assert report.lost == 0, report.lines()
+    assert report.duplicates == 0, report.lines()
+
+
+async def test_folders_and_feeds_that_come_and_go_during_a_broadcast(tmp_path: Path) -> None:
+    report = await flaky_sources_scenario(tmp_path, chats=60)
+    assert report.held >= 1 and report.feed_errors >= 1, report.lines()
+    assert report.wrongful_withdrawals == 0, report.lines()
     assert report.lost == 0, report.lines()
     assert report.duplicates == 0, report.lines()
