@@ -31,7 +31,7 @@ from bot.ledger.moves import (
     import_subscriptions,
     read_export,
 )
-from bot.logs import setup_logging
+from bot.logs import setup_logging, shown_url
 from bot.reading.articles import LoadResult, load_folders
 from bot.reading.identity import path_id
 from bot.sources.announcements import write_announcement
@@ -295,10 +295,13 @@ def _print_report(report: ScanReport) -> None:
         )
     for feed, error in report.feed_errors:
         print(f"  feed failing (tried again later): {feed}: {error}")
+    for feed, entries in report.feeds_cut:
+        print(f"  feed {feed}: {entries} entries, only the newest read (NOTICEBOT_FEED_MAX_ENTRIES)")
 
 
 def _status(args: argparse.Namespace, config: Config) -> int:
     status = Store(config.db).status()
+    status["feeds"] = [{**feed, "url": shown_url(feed["url"])} for feed in status["feeds"]]
     if args.json:
         print(json.dumps(status, ensure_ascii=False))
         return 0

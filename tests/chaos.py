@@ -21,7 +21,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 
@@ -32,10 +31,8 @@ from bot.sending.delivery import SendPolicy
 from bot.sources.scanner import Scanner
 from tests.botenv import TOKEN, BotEnv, running_bot
 from tests.emulator import Emulator, Fault
+from tests.feedserver import FeedServer
 from tests.process import BOT_COMMAND, clean_env, run_cli
-
-if TYPE_CHECKING:
-    from tests.test_feeds import FeedServer
 
 
 def now_rfc() -> str:
@@ -535,8 +532,6 @@ async def flaky_sources_scenario(work: Path, chats: int) -> FlakySourcesReport:
     listed, the articles folder is empty (a mount not there yet) and comes back, a feed
     times out and returns reordered with one of its items in a second feed too, and a
     file is renamed and its name reused for a new notice."""
-    from tests.test_feeds import FeedServer
-
     report = FlakySourcesReport(chats=chats)
     feed_a, feed_b = FeedServer(), FeedServer()
     feed_a.body = _rss(OLD_NEWS)

@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import hashlib
 import json
 import logging
 import ssl
-import tempfile
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -30,6 +26,7 @@ from bot.sending.delivery import RESUME_PAUSE
 from bot.sources.feeds import newest, read_feed
 from tests.botenv import TOKEN, live_bot, running_bot
 from tests.emulator import Emulator
+from tests.feedserver import LOCAL_CERT, FeedServer
 from tests.invariants import check_messages
 from tests.paths import ROOT
 from tests.process import free_port, run_cli
@@ -39,120 +36,12 @@ FEEDS = sorted(
 )
 WEIBO = ROOT / "tests" / "feeds" / "rsshub-weibo-shenzhen-health-commission.xml"
 INTERVAL = 300.0
-DRIP_EVERY = 0.5  # seconds between two bytes of a dripping answer: no read ever times out
-DRIP_BYTES = 30  # then the server gives up (15 s: far past the deadline of the tests)
-# A self-signed certificate for 127.0.0.1 (until 2126) and its key, for feeds over TLS;
-# made with: openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes
-#   -days 36500 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1
-LOCAL_CERT = """\
------BEGIN CERTIFICATE-----
-MIIBkDCCATagAwIBAgIUIrjKaP+LXyVEvbLCaJtVg9NYCFQwCgYIKoZIzj0EAwIw
-FDESMBAGA1UEAwwJMTI3LjAuMC4xMCAXDTI2MTIwNTE4NDUyMVoYDzIxMjYxMTEx
-MTg0NTIxWjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwWTATBgcqhkjOPQIBBggqhkjO
-PQMBBwNCAARUwSUcpxE5QyWRE2qzcNrri57gWx/OuPE5SZtnBoTl40/1jGDqgq3a
-Fskaxzbk0cbj5+QS93xq+AF1LTwC9TBJo2QwYjAdBgNVHQ4EFgQUJyjCrN0JDTYB
-0w/1JAd3bKbJ38IwHwYDVR0jBBgwFoAUJyjCrN0JDTYB0w/1JAd3bKbJ38IwDwYD
-VR0TAQH/BAUwAwEB/zAPBgNVHREECDAGhwR/AAABMAoGCCqGSM49BAMCA0gAMEUC
-IDmfkwhomRxsSOmSgMBGHDR9an2CLjEcHt1DrDx6U5UTAiEAjAQVQbHmKyE5u7VT
-hrttUJH53MqYwo9AUPJRfN9D7uk=
------END CERTIFICATE-----
-"""
-LOCAL_KEY = """\
------BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgcppQcvxU2CqwuJ7m
-XEIfmKu3sZn9Pvf2wJCjnY9enzGhRANCAARUwSUcpxE5QyWRE2qzcNrri57gWx/O
-uPE5SZtnBoTl40/1jGDqgq3aFskaxzbk0cbj5+QS93xq+AF1LTwC9TBJ
------END PRIVATE KEY-----
-"""
 
 
-class FeedServer:
-    """Serves ``body`` at /feed with an ETag, as a feed host does; ``mode`` misbehaves."""
-
-    def __init__(self, tls: bool = False) -> None:
-        self.body = b""
-        self.mode = "ok"  # ok, 500, slow, garbage, huge, drip-headers, drip-body
-        self.answers: list[int] = []
-        self.dripped = threading.Event()  # a dripping answer went out to its end
-        self.hung_up = threading.Event()  # the reader closed the connection mid-drip
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.answer(self)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        scheme = "http"
-        if tls:
-            with tempfile.TemporaryDirectory() as folder:
-                pem = Path(folder) / "local.pem"
-                pem.write_text(LOCAL_CERT + LOCAL_KEY, encoding="ascii")
-                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-                context.load_cert_chain(pem)
-            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-            scheme = "https"
-        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_port}/feed"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def answer(self, request: BaseHTTPRequestHandler) -> None:
-        etag = '"' + hashlib.sha1(self.body).hexdigest() + '"'
-        status, body = 200, self.body
-        if self.mode == "500":
-            status, body = 500, b"Internal Server Error"
-        elif self.mode == "garbage":
-            body = b"<html><body>\xff\xfe Service temporarily unavailable</body></html>"
-        elif self.mode == "slow":
-            time.sleep(1.0)
-        elif request.headers.get("If-None-Match") == etag:
-            status, body = 304, b""
-        self.answers.append(status)
-        if self.mode.startswith("drip"):
-            self._drip(request, body)
-            return
-        request.send_response(status)
-        request.send_header("ETag", etag)
-        request.send_header("Content-Type", "application/rss+xml")
-        if self.mode == "huge":
-            request.send_header("Content-Length", str(50 * 1024 * 1024))
-            request.end_headers()
-            chunk = b"<!-- padding -->" * 4096
-            try:
-                for _ in range(50 * 1024 * 1024 // len(chunk)):
-                    request.wfile.write(chunk)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the reader stopped at its limit
-            return
-        request.send_header("Content-Length", str(len(body)))
-        request.end_headers()
-        request.wfile.write(body)
-
-    def _drip(self, request: BaseHTTPRequestHandler, body: bytes) -> None:
-        """A byte every DRIP_EVERY seconds, from the status line (drip-headers) or from
-        the body (drip-body), until DRIP_BYTES or the reader hangs up."""
-        head = (
-            "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode()
-        request.close_connection = True
-        slow = head + body
-        try:
-            if self.mode == "drip-body":
-                request.wfile.write(head)
-                slow = body
-            for at in range(DRIP_BYTES):
-                request.wfile.write(slow[at : at + 1])
-                time.sleep(DRIP_EVERY)
-        except OSError:  # a broken pipe, a reset, a TLS connection gone
-            self.hung_up.set()
-            return
-        self.dripped.set()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def other_items(feed: bytes) -> bytes:
+    """The feed's posts under other addresses: a second feed with items of its own (the
+    same item in two feeds is one notice)."""
+    return feed.replace(b"https://weibo.com/", b"https://weibo.cn/")
 
 
 @pytest.fixture
@@ -245,7 +134,7 @@ async def test_a_broken_feed_is_reported_retried_later_and_stops_no_other(
     tmp_path: Path, emulator: Emulator, server: FeedServer, mode: str, error: str
 ) -> None:
     good = tmp_path / "good.xml"
-    good.write_bytes(WEIBO.read_bytes())
+    good.write_bytes(other_items(WEIBO.read_bytes()))
     server.body, server.mode = WEIBO.read_bytes(), mode
     async with running_bot(tmp_path, emulator, feeds=(server.url, str(good))) as env:
         with httpx.Client(timeout=0.5) as client:
@@ -326,7 +215,7 @@ async def test_a_dripping_feed_ends_at_its_deadline_and_the_next_feed_is_read_in
     fetch's own deadline ends it, and the feed after it is read all the same."""
     server, other = FeedServer(tls), FeedServer()
     server.body, server.mode = WEIBO.read_bytes(), mode
-    other.body = WEIBO.read_bytes()
+    other.body = other_items(WEIBO.read_bytes())
     verify = ssl.create_default_context(cadata=LOCAL_CERT)
     try:
         feeds = (server.url, other.url)
@@ -465,3 +354,118 @@ def test_the_newest_entries_by_date_else_in_feed_order() -> None:
     assert newest(list(dates), 5, dates.get) == ["a", "b", "c", "d", "f"]  # undated: first wins
     assert newest(["x", "y", "z"], 2, lambda _: None) == ["x", "y"]  # no dates: feed order
     assert newest(["x"], 2, lambda _: None) == ["x"]
+
+
+def _rss_of(items: list[tuple[str, str, str]]) -> bytes:
+    """An RSS feed of (guid, link, title) items, dated now."""
+    now = email.utils.formatdate(usegmt=True)
+    body = "".join(
+        f"<item><title>{title}</title><description>&lt;p&gt;{title}。&lt;/p&gt;</description>"
+        + (f"<link>{link}</link>" if link else "")
+        + (f"<guid isPermaLink='false'>{guid}</guid>" if guid else "")
+        + f"<pubDate>{now}</pubDate></item>"
+        for guid, link, title in items
+    )
+    channel = f"<channel><title>居委会</title>{body}</channel>"
+    return f"<?xml version='1.0'?><rss version='2.0'>{channel}</rss>".encode()
+
+
+async def test_one_item_in_two_feeds_is_one_notice(tmp_path: Path, emulator: Emulator) -> None:
+    """A residents' committee's feed and the street office's feed that mirrors it carry
+    the same item (the same URL guid); the mirror gives it a shorter text. One notice,
+    sent once, and the mirror's version never corrects it."""
+    own, mirror = FeedServer(), FeedServer()
+    try:
+        own.body = _rss_of([])
+        mirror.body = _rss_of([])
+        async with running_bot(tmp_path, emulator, feeds=(own.url, mirror.url)) as env:
+            env.scan()
+            env.subscribe(101)
+            with httpx.Client(timeout=5) as client:
+                env.runtime.scanner.read_feeds(client)  # both feeds' first read
+                item = ("https://jmj.example.org/n/7", "https://jmj.example.org/n/7", "停水通知")
+                own.body = _rss_of([item])
+                mirror.body = _rss_of([item]).replace("停水通知。".encode(), "停水。".encode())
+                env.clock.advance(INTERVAL)
+                first = env.runtime.scanner.read_feeds(client)
+                env.clock.advance(INTERVAL)
+                again = env.runtime.scanner.read_feeds(client)
+            await env.send()
+        assert len(first.new) == 1 and first.queued == 1
+        assert again.new == again.changed == []
+        (card,) = [c for _, c in emulator.delivered() if c.params["chat_id"] == 101]
+        assert "停水通知。" in card.params["text"]
+    finally:
+        own.close()
+        mirror.close()
+
+
+async def test_a_changed_guid_keeps_the_notice_its_link_names(
+    tmp_path: Path, emulator: Emulator, server: FeedServer
+) -> None:
+    """Feed software that renumbers its items (a guid that is no address) changes no
+    notice: the link says which item it is."""
+    server.body = _rss_of([])
+    async with running_bot(tmp_path, emulator, feeds=(server.url,)) as env:
+        env.scan()
+        env.subscribe(101)
+        with httpx.Client(timeout=5) as client:
+            env.runtime.scanner.read_feeds(client)
+            server.body = _rss_of([("1001", "https://jmj.example.org/a", "停水通知")])
+            env.clock.advance(INTERVAL)
+            first = env.runtime.scanner.read_feeds(client)
+            server.body = _rss_of([("2001", "https://jmj.example.org/a", "停水通知")])
+            env.clock.advance(INTERVAL)
+            renumbered = env.runtime.scanner.read_feeds(client)
+        await env.send()
+    assert len(first.new) == 1 and renumbered.new == []
+    assert len([c for _, c in emulator.delivered() if c.params["chat_id"] == 101]) == 1
+
+
+def test_an_entry_keeps_the_id_a_ledger_gave_it(tmp_path: Path, server: FeedServer) -> None:
+    """Ids given before the same item in two feeds was one notice live on in a ledger."""
+    from bot.ledger import Store
+    from bot.reading.identity import earlier_feed_entry_id, feed_entry_id
+    from bot.sources.scanner import Scanner
+
+    guid = "https://jmj.example.org/n/7"
+    server.body = _rss_of([(guid, guid, "停水通知")])
+    earlier = earlier_feed_entry_id(server.url, guid, guid, "停水通知")
+    assert earlier != feed_entry_id(server.url, guid, guid, "停水通知")
+    store = Store(tmp_path / "db.sqlite")
+    store.save_article(
+        {
+            "id": earlier,
+            "path": f"{server.url}#{earlier}",
+            "title": "停水通知",
+            "date": time.time(),
+            "categories": "[]",
+            "tags": "[]",
+            "search_text": "",
+            "content_hash": "old",
+            "error": None,
+            "urgent": 0,
+            "expires": None,
+            "status": "active",
+        }
+    )
+    with httpx.Client(timeout=5) as client:
+        report = Scanner(store, Config(feeds=(server.url,))).read_feeds(client)
+    assert report.new == [] and report.changed == [earlier]
+
+
+async def test_status_and_scan_reports_show_a_feed_without_its_credentials(
+    tmp_path: Path, emulator: Emulator, server: FeedServer
+) -> None:
+    server.mode = "500"
+    locked = server.url.replace("http://", "http://reader:hunter2@") + "?access_key=AK-SECRET-1"
+    shown = server.url.replace("http://", "http://***@") + "?access_key=***"
+    async with running_bot(tmp_path, emulator, feeds=(locked,)) as env:
+        with httpx.Client(timeout=5) as client:
+            report = env.runtime.scanner.read_feeds(client)
+        db = str(env.runtime.config.db)
+        text = run_cli("status", cwd=tmp_path, NOTICEBOT_DB=db).stdout
+        as_json = run_cli("status", "--json", cwd=tmp_path, NOTICEBOT_DB=db).stdout
+    assert report.feed_errors == [(shown, "HTTP 500 Internal Server Error")]
+    assert f"feed {shown}: " in text and json.loads(as_json)["feeds"][0]["url"] == shown
+    assert not [s for s in ("hunter2", "AK-SECRET-1") if s in text + as_json]

@@ -9,6 +9,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ID_KEYS = ("id", "slug", "abbrlink", "permalink")  # an identity that survives a rename
 # /read_<id> must stay a valid bot command: [a-z0-9_], at most 32 characters in all.
@@ -52,3 +53,29 @@ def _resolved(root: Path) -> str:
 
 def short_hash(value: str) -> str:
     return hashlib.sha1(value.encode("utf-8")).hexdigest()[:8]
+
+
+def feed_entry_id(feed: str, guid: str | None, link: str | None, title: str | None) -> str:
+    """A feed entry's id: its guid when that names it anywhere (a URL, a ``urn:`` or a
+    ``tag:``), else its link, else the feed and the guid: the same item in two feeds is
+    one notice, and a guid changed by the feed's software keeps the notice its link has."""
+    if guid and _global(guid):
+        key = guid
+    elif link:
+        key = link
+    else:
+        key = f"{feed}\n{guid or title or ''}"
+    return "f" + hashlib.sha1(key.encode()).hexdigest()[:11]
+
+
+def earlier_feed_entry_id(feed: str, guid: str | None, link: str | None, title: str | None) -> str:
+    """The id earlier releases gave an entry (a ledger keeps it)."""
+    key = guid or link or title or ""
+    return "f" + hashlib.sha1(f"{feed}\n{key}".encode()).hexdigest()[:11]
+
+
+def _global(guid: str) -> bool:
+    if guid.lower().startswith(("urn:", "tag:")):
+        return True
+    parts = urlsplit(guid)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import calendar
 import contextlib
-import hashlib
 import heapq
 import html
 import io
@@ -49,6 +48,7 @@ from bot.config import Config
 from bot.ledger import FeedState
 from bot.logs import redact_urls, shown_url
 from bot.reading.articles import ArticleError, parse_article
+from bot.reading.identity import earlier_feed_entry_id, feed_entry_id
 from bot.sources import ReadFile, read_file
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -443,9 +443,13 @@ def _entry(
     date_of: Callable[[str], float | None],
 ) -> ReadFile | ArticleError:
     """An entry as the article file it would be, read like one."""
-    guid = entry.get("id") or entry.get("link") or entry.get("title") or ""
-    article_id = "f" + hashlib.sha1(f"{feed}\n{guid}".encode()).hexdigest()[:11]
-    where = Path(f"{shown_url(feed)}#{guid}")  # in reports: without the feed's credentials
+    guid, link, title = entry.get("id"), entry.get("link"), entry.get("title")
+    article_id = feed_entry_id(feed, guid, link, title)
+    earlier = earlier_feed_entry_id(feed, guid, link, title)
+    if earlier != article_id and date_of(earlier) is not None:
+        article_id = earlier  # the id a ledger gave it lives on
+    # in reports: without the feed's credentials
+    where = Path(f"{shown_url(feed)}#{guid or link or title or ''}")
     meta: dict[str, Any] = {"id": article_id, "title": entry.get("title") or ""}
     # dict.get: feedparser's own get maps a missing "updated" to "published", with a warning
     published, updated = dict.get(entry, "published_parsed"), dict.get(entry, "updated_parsed")

@@ -23,6 +23,7 @@ import httpx
 from bot.config import Config
 from bot.formatting.formatter import MODE_DIGEST
 from bot.ledger import ACTIVE, WITHDRAWN, Chat, FileState, Store
+from bot.logs import shown_url
 from bot.reading.articles import ArticleError, article_from_json, article_to_json
 from bot.reading.identity import short_hash
 from bot.reading.walk import FolderWalk, walk_folder
@@ -123,6 +124,7 @@ class ScanReport:
     unseen: list[tuple[str, str]] = field(default_factory=list)  # could not be read: kept
     held: list[Held] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)  # folders not the running bot's: skipped
+    feeds_cut: list[tuple[str, int]] = field(default_factory=list)  # (feed, entries it had)
 
     def merged(self, other: ScanReport) -> ScanReport:
         """This scan's report with another's (the feeds' beside the folders')."""
@@ -166,6 +168,7 @@ class ScanReport:
             "unseen": [{"path": p, "reason": r} for p, r in self.unseen],
             "held": [held.as_dict() for held in self.held],
             "foreign": self.foreign,
+            "feeds_cut": [{"feed": f, "entries": n} for f, n in self.feeds_cut],
         }
 
 
@@ -397,20 +400,34 @@ class Scanner:
             try:
                 read = read_feed(url, state, self.config, client, now, self._date_of)
             except Exception as error:  # a bug on this feed: the others are still read
-                log.exception("feed %s could not be read", url)
+                log.exception("feed %s could not be read", shown_url(url))
                 read = failed_read(state, f"unexpected error: {error!r}"[:300], self.config, now)
             silent = state.baselined_at is None
             with self.store.transaction():
                 for entry in read.entries:
                     if isinstance(entry, ArticleError):
                         report.invalid.append((str(entry.path), entry.reason))
+                    elif self._read_from_another_feed(entry.row["id"], url):
+                        report.unchanged += 1
                     else:
                         self._save(entry, f"{url}#{entry.row['id']}", report, silent)
                 baselined = state.baselined_at or (now if read.changed else None)
                 self.store.save_feed_state(replace(read.state, baselined_at=baselined))
             if read.state.error:
-                report.feed_errors.append((url, read.state.error))
+                report.feed_errors.append((shown_url(url), read.state.error))
+            if read.left_out:
+                report.feeds_cut.append((shown_url(url), read.left_out))
         return report
+
+    def _read_from_another_feed(self, article_id: str, url: str) -> bool:
+        """The same item in two feeds is one notice, read from the feed that brought it
+        first while that feed is configured (two versions would correct each other)."""
+        row = self.store.article(article_id)
+        suffix = f"#{article_id}"
+        if row is None or not row["path"].endswith(suffix):
+            return False
+        first = row["path"][: -len(suffix)]
+        return first != url and first in self.config.feeds
 
     def _date_of(self, article_id: str) -> float | None:
         """When a notice says it was published (a feed entry without a date keeps the

@@ -1,0 +1,132 @@
+"""A feed host for tests: serves a feed with an ETag, as hosts do, and can misbehave
+(500, slowly, a byte at a time, garbage, 50 MB), over HTTP or TLS."""
+
+from __future__ import annotations
+
+import hashlib
+import ssl
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+DRIP_EVERY = 0.5  # seconds between two bytes of a dripping answer: no read ever times out
+DRIP_BYTES = 30  # then the server gives up (15 s: far past the deadline of the tests)
+# A self-signed certificate for 127.0.0.1 (until 2126) and its key, for feeds over TLS;
+# made with: openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes
+#   -days 36500 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1
+LOCAL_CERT = """\
+-----BEGIN CERTIFICATE-----
+MIIBkDCCATagAwIBAgIUIrjKaP+LXyVEvbLCaJtVg9NYCFQwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJMTI3LjAuMC4xMCAXDTI2MTIwNTE4NDUyMVoYDzIxMjYxMTEx
+MTg0NTIxWjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAARUwSUcpxE5QyWRE2qzcNrri57gWx/OuPE5SZtnBoTl40/1jGDqgq3a
+Fskaxzbk0cbj5+QS93xq+AF1LTwC9TBJo2QwYjAdBgNVHQ4EFgQUJyjCrN0JDTYB
+0w/1JAd3bKbJ38IwHwYDVR0jBBgwFoAUJyjCrN0JDTYB0w/1JAd3bKbJ38IwDwYD
+VR0TAQH/BAUwAwEB/zAPBgNVHREECDAGhwR/AAABMAoGCCqGSM49BAMCA0gAMEUC
+IDmfkwhomRxsSOmSgMBGHDR9an2CLjEcHt1DrDx6U5UTAiEAjAQVQbHmKyE5u7VT
+hrttUJH53MqYwo9AUPJRfN9D7uk=
+-----END CERTIFICATE-----
+"""
+LOCAL_KEY = """\
+-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgcppQcvxU2CqwuJ7m
+XEIfmKu3sZn9Pvf2wJCjnY9enzGhRANCAARUwSUcpxE5QyWRE2qzcNrri57gWx/O
+uPE5SZtnBoTl40/1jGDqgq3aFskaxzbk0cbj5+QS93xq+AF1LTwC9TBJ
+-----END PRIVATE KEY-----
+"""
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a reader that hung up mid-answer, as readers past their deadline do
+
+
+class FeedServer:
+    """Serves ``body`` at /feed with an ETag, as a feed host does; ``mode`` misbehaves."""
+
+    def __init__(self, tls: bool = False) -> None:
+        self.body = b""
+        self.mode = "ok"  # ok, 500, slow, garbage, huge, drip-headers, drip-body
+        self.answers: list[int] = []
+        self.dripped = threading.Event()  # a dripping answer went out to its end
+        self.hung_up = threading.Event()  # the reader closed the connection mid-drip
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.answer(self)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
+        scheme = "http"
+        if tls:
+            with tempfile.TemporaryDirectory() as folder:
+                pem = Path(folder) / "local.pem"
+                pem.write_text(LOCAL_CERT + LOCAL_KEY, encoding="ascii")
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                context.load_cert_chain(pem)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_port}/feed"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def answer(self, request: BaseHTTPRequestHandler) -> None:
+        etag = '"' + hashlib.sha1(self.body).hexdigest() + '"'
+        status, body = 200, self.body
+        if self.mode == "500":
+            status, body = 500, b"Internal Server Error"
+        elif self.mode == "garbage":
+            body = b"<html><body>\xff\xfe Service temporarily unavailable</body></html>"
+        elif self.mode == "slow":
+            time.sleep(1.0)
+        elif request.headers.get("If-None-Match") == etag:
+            status, body = 304, b""
+        self.answers.append(status)
+        if self.mode.startswith("drip"):
+            self._drip(request, body)
+            return
+        request.send_response(status)
+        request.send_header("ETag", etag)
+        request.send_header("Content-Type", "application/rss+xml")
+        if self.mode == "huge":
+            request.send_header("Content-Length", str(50 * 1024 * 1024))
+            request.end_headers()
+            chunk = b"<!-- padding -->" * 4096
+            try:
+                for _ in range(50 * 1024 * 1024 // len(chunk)):
+                    request.wfile.write(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the reader stopped at its limit
+            return
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+    def _drip(self, request: BaseHTTPRequestHandler, body: bytes) -> None:
+        """A byte every DRIP_EVERY seconds, from the status line (drip-headers) or from
+        the body (drip-body), until DRIP_BYTES or the reader hangs up."""
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        request.close_connection = True
+        slow = head + body
+        try:
+            if self.mode == "drip-body":
+                request.wfile.write(head)
+                slow = body
+            for at in range(DRIP_BYTES):
+                request.wfile.write(slow[at : at + 1])
+                time.sleep(DRIP_EVERY)
+        except OSError:  # a broken pipe, a reset, a TLS connection gone
+            self.hung_up.set()
+            return
+        self.dripped.set()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
