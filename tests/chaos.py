@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -311,6 +312,18 @@ async def fault_scenario(work: Path, chats: int, seed: int = 1) -> FaultReport:
 
 
 # --- bad input ----------------------------------------------------------------------------------
+# Nine nested aliases: expanded, ``priority`` alone would be 10^9 strings.
+ALIAS_BOMB = (
+    "---\ntitle: 别名炸弹\na: &a [x,x,x,x,x,x,x,x,x,x]\n"
+    + "".join(
+        f"{n}: &{n} [{','.join(['*' + p] * 10)}]\n"
+        for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    + "priority: *i\ndate: *i\nexpires: *i\n---\n\n<p>正文照常送达。</p>\n"
+).encode()
+SECRET = "TELEGRAM_BOT_TOKEN = '123456:SECRET-never-sent'\n"
+
+
 def hostile_files(big_bytes: int) -> tuple[dict[str, bytes], dict[str, bytes]]:
     """(bad files that must be rejected, hostile files that must still be delivered)."""
     good = {
@@ -340,6 +353,10 @@ def hostile_files(big_bytes: int) -> tuple[dict[str, bytes], dict[str, bytes]]:
             "零宽\u200b与\u202e反向", "<p>文\u200d字\u202e反向\u2066</p>"
         ).encode(),
         "surrogate.md": article_text("代理", "<p>孤立代理&#xD800;字符&#xDFFF;结束</p>").encode(),
+        "controls.md": article_text(
+            "控制\x1b]0;pwned\x07字符", "<p>清屏\x1b[2J隐藏\x1b[8m剪贴板\x1b]52;c;eA==\x07\x9b</p>"
+        ).encode(),
+        "alias-bomb.md": ALIAS_BOMB,
     }
     bad = {
         "invalid-yaml.md": b"\n---\ntitle: [unclosed\ndate: x: y\n---\n\n<p>x</p>\n",
@@ -358,6 +375,8 @@ class BadInputReport:
     good: int
     delivered: int
     crashed: bool
+    leaked: int = 0  # requests that carried the secret a linked file points to
+    controls: int = 0  # requests that carried a terminal control character
 
     def lines(self) -> list[str]:
         out = [
@@ -368,6 +387,10 @@ class BadInputReport:
         ]
         out += [f"    {name}: {reason}" for name, reason in sorted(self.reasons.items())]
         out.append(f"  valid files delivered: {self.delivered}/{self.good}")
+        out.append(
+            f"  requests carrying a linked file's secret: {self.leaked}, a control character:"
+            f" {self.controls} (targets 0)"
+        )
         return out
 
 
@@ -380,12 +403,17 @@ def bad_input_scenario(work: Path, big_bytes: int) -> BadInputReport:
         wait_for(lambda: any(c.method == "getUpdates" for c in emulator.calls), 60, "start")
         for name, data in {**bad, **good}.items():
             (articles / name).write_bytes(data)
+        (work / "noticebot.toml").write_text(SECRET, "utf-8")
+        (articles / "linked.md").symlink_to(work / "noticebot.toml")
         with contextlib.suppress(AssertionError):
             wait_for(lambda: emulator.cards_per_chat().get(7, 0) >= len(good), 120, "deliveries")
         crashed = process.poll() is not None
         process.send_signal(signal.SIGTERM)
         crashed = crashed or process.wait(timeout=30) != 0
         delivered = emulator.cards_per_chat().get(7, 0)
+        texts = [str(c.params) for c in emulator.calls]
+        leaked = sum(1 for text in texts if "SECRET-never-sent" in text)
+        controls = sum(1 for text in texts if re.search(r"[\x1b\x07\x9b]|\\x1b|\\u001b", text))
     scan = run_cli(
         "scan",
         "--json",
@@ -394,13 +422,16 @@ def bad_input_scenario(work: Path, big_bytes: int) -> BadInputReport:
         NOTICEBOT_ARTICLES=str(articles),
     )
     invalid = {Path(i["path"]).name: i["reason"] for i in json.loads(scan.stdout)["invalid"]}
+    names = [*bad, "linked.md"]
     return BadInputReport(
-        bad=len(bad),
-        listed=sum(1 for name in bad if name in invalid),
-        reasons={name: invalid.get(name, "NOT LISTED") for name in bad},
+        bad=len(names),
+        listed=sum(1 for name in names if name in invalid),
+        reasons={name: invalid.get(name, "NOT LISTED") for name in names},
         good=len(good),
         delivered=delivered,
         crashed=crashed,
+        leaked=leaked,
+        controls=controls,
     )
 
 

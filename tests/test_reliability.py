@@ -50,6 +50,8 @@ def test_bad_files_beside_good_ones(tmp_path: Path) -> None:
     assert not report.crashed
     assert report.listed == report.bad, report.reasons
     assert report.delivered == report.good, report.lines()
+    assert report.leaked == report.controls == 0, report.lines()
+    assert "symbolic link" in report.reasons["linked.md"]
     assert "YAML" in report.reasons["invalid-yaml.md"]
     assert "over the" in report.reasons["huge.md"]
 
