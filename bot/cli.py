@@ -32,7 +32,7 @@ from bot.ledger.moves import (
     read_export,
 )
 from bot.logs import setup_logging, shown_url
-from bot.reading.articles import LoadResult, load_folders
+from bot.reading.articles import LoadResult, load_folders, one_line
 from bot.reading.identity import path_id
 from bot.sources.announcements import write_announcement
 from bot.sources.feeds import TIMEOUT
@@ -276,11 +276,11 @@ def _print_report(report: ScanReport) -> None:
         for article_id in ids:
             print(f"  {label}: {article_id}")
     for path, reason in report.invalid:
-        print(f"  invalid: {path}: {reason}")
+        print(f"  invalid: {one_line(path)}: {reason}")
     for root in report.missing_roots:
         print(f"  missing folder (its articles kept): {root}")
     for path, reason in report.unseen:
-        print(f"  could not read (its articles kept): {path}: {reason}")
+        print(f"  could not read (its articles kept): {one_line(path)}: {reason}")
     for held in report.held:
         folder = held.folder or "folders no longer configured"
         print(
@@ -296,7 +296,9 @@ def _print_report(report: ScanReport) -> None:
     for feed, error in report.feed_errors:
         print(f"  feed failing (tried again later): {feed}: {error}")
     for feed, entries in report.feeds_cut:
-        print(f"  feed {feed}: {entries} entries, only the newest read (NOTICEBOT_FEED_MAX_ENTRIES)")
+        print(
+            f"  feed {feed}: {entries} entries, only the newest read (NOTICEBOT_FEED_MAX_ENTRIES)"
+        )
 
 
 def _status(args: argparse.Namespace, config: Config) -> int:
@@ -520,7 +522,7 @@ def _summary(loaded: LoadResult, roots: Sequence[Path]) -> None:
     print(f"{len(loaded.articles)} article(s), {len(loaded.errors)} error(s) in {folders}")
     for article in loaded.articles:
         for warning in article.warnings:
-            print(f"warning: {article.path}: {warning}", file=sys.stderr)
+            print(f"warning: {one_line(str(article.path))}: {warning}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import logging
 import time
 
 from bot.i18n import t
+from bot.reading.articles import one_line
 from bot.runtime import Runtime
 from bot.sources.scanner import HOLD_FOR, Held, ScanReport
 
@@ -89,7 +90,9 @@ async def _took_in(runtime: Runtime, report: ScanReport, what: str) -> None:
     if report.new or report.changed or report.withdrawn or report.work:
         log.info("%s: %s", what, report.summary())
     for path, reason in report.unseen:
-        log.warning("%s: could not read %s (%s): its notices are kept", what, path, reason)
+        log.warning(
+            "%s: could not read %s (%s): its notices are kept", what, one_line(path), reason
+        )
     if report.work:
         runtime.dispatcher.wake()
     for held in report.held:
