@@ -232,9 +232,9 @@ def _scan(args: argparse.Namespace, config: Config) -> int:
     progress = _progress_bar if sys.stderr.isatty() and not args.json else None
     scanner = Scanner(store, config)
     report = scanner.scan(progress=progress, withdraw=args.withdraw)
-    if args.withdraw and report.foreign:
+    if args.withdraw and not report.complete:
         print(
-            "noticebot: --withdraw needs the running bot's folders; this shell's differ",
+            "noticebot: --withdraw needs the running bot's folders and feeds; this shell's differ",
             file=sys.stderr,
         )
         return 2
@@ -288,11 +288,13 @@ def _print_report(report: ScanReport) -> None:
             f" withdrawn if still gone after {HOLD_FOR / 60:.0f} minutes,"
             " or now with `noticebot scan --withdraw`"
         )
-    if report.foreign:
+    if not report.complete:
         print(
-            "  not the running bot's folders, so not scanned and nothing withdrawn: "
-            + ", ".join(report.foreign)
+            "  this shell's folders or feeds differ from the running bot's: only those they"
+            " share were scanned, and nothing was withdrawn"
         )
+    if report.foreign:
+        print("  not the running bot's folders, so not scanned: " + ", ".join(report.foreign))
     for feed, error in report.feed_errors:
         print(f"  feed failing (tried again later): {feed}: {error}")
     for feed, entries in report.feeds_cut:
@@ -472,7 +474,7 @@ def _feed_line(feed: dict[str, Any], config: Config) -> str:
 
 
 def _list(args: argparse.Namespace, config: Config) -> int:
-    rows = Store(config.db).recent_articles(max(1, args.n))
+    rows = Store(config.db).recent_articles(max(1, args.n), scheduled=True)
     if args.json:
         print(
             json.dumps(

@@ -18,14 +18,15 @@ CHATS = [Chat(chat) for chat in range(901, 961)]  # two seconds at 30 messages a
 
 
 def _published(work: Path) -> str:
-    """A notice in the archive (taken in by a scan, not pushed): what to broadcast."""
+    """A notice in the archive (taken in by the first scan, not pushed), and the chats:
+    what to broadcast, and to whom."""
+    (work / "articles").mkdir(parents=True, exist_ok=True)
     (work / "articles" / "n.md").write_text(article_text("停水通知"), encoding="utf-8")
-    run_cli("scan", cwd=work, NOTICEBOT_DB="state/noticebot.db", NOTICEBOT_ARTICLES="articles")
+    prepare_ledger(work, CHATS)
     return Store(work / "state" / "noticebot.db").recent_articles(1)[0]["id"]
 
 
 def test_a_broadcast_from_the_command_line_beside_a_running_bot(tmp_path: Path) -> None:
-    prepare_ledger(tmp_path, CHATS)
     article_id = _published(tmp_path)
     with Emulator() as emulator:
         process = start_bot(tmp_path, emulator, tmp_path / "bot.log", NOTICEBOT_LOG_LEVEL="INFO")
@@ -46,7 +47,6 @@ def test_a_broadcast_from_the_command_line_beside_a_running_bot(tmp_path: Path) 
 
 
 def test_without_a_bot_it_says_so_sends_itself_with_send_and_cancels(tmp_path: Path) -> None:
-    prepare_ledger(tmp_path, CHATS)
     article_id = _published(tmp_path)
     db = {"NOTICEBOT_DB": "state/noticebot.db"}
     waiting = run_cli("broadcast", article_id, "--yes", cwd=tmp_path, **db)

@@ -121,5 +121,12 @@ class LedgerBase:
         rows = self._rows("SELECT value FROM meta WHERE key = ?", [key])
         return rows[0]["value"] if rows else None
 
+    def metas(self, prefix: str) -> dict[str, str]:
+        """Every meta value whose key begins with ``prefix``, by the rest of its key."""
+        rows = self._rows(
+            "SELECT key, value FROM meta WHERE key >= ? AND key < ?", [prefix, prefix + "\uffff"]
+        )
+        return {row["key"][len(prefix) :]: row["value"] for row in rows}
+
     def set_meta(self, key: str, value: str) -> None:
         self._exec("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])

@@ -190,6 +190,11 @@ def load_article(path: Path, root: Path, config: Config) -> Article:
     return parse_article(raw, path, root, config, mtime=mtime)
 
 
+def content_hash(raw: bytes) -> str:
+    """What tells one version of a file from another."""
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
 def read_inside(path: Path, root: Path, limit: int) -> tuple[bytes, float]:
     """The bytes and mtime of a regular file inside ``root``, read from one open file.
 
@@ -281,7 +286,7 @@ def parse_article(
         images=images,
         body_html=body_html,
         path=path,
-        content_hash=hashlib.sha256(raw).hexdigest()[:16],
+        content_hash=content_hash(raw),
         warnings=tuple(warnings),
         urgent=meta.get("urgent") is True or str(meta.get("priority", "")).lower() == "urgent",
         expires=expires,

@@ -18,6 +18,7 @@ ARTICLE_SUFFIXES = (".md", ".markdown")
 class FolderWalk:
     files: list[tuple[str, os.stat_result]] = field(default_factory=list)
     unseen: list[tuple[str, str]] = field(default_factory=list)  # (folder or file, why)
+    invalid: list[tuple[str, str]] = field(default_factory=list)  # (file, why): not read
 
     @property
     def complete(self) -> bool:
@@ -54,6 +55,10 @@ def walk_folder(root: Path) -> FolderWalk:
         for entry in entries:
             if entry.name.startswith("."):
                 continue
+            if not _text(entry.name):
+                shown = os.fsencode(entry.path).decode("utf-8", "replace")
+                walk.invalid.append((shown, "its name is not UTF-8 text: rename it to be read"))
+                continue
             try:
                 if entry.is_dir(follow_symlinks=False):
                     pending.append(entry.path)
@@ -64,3 +69,13 @@ def walk_folder(root: Path) -> FolderWalk:
             except OSError as error:
                 walk.unseen.append((entry.path, error.strerror or str(error)))
     return walk
+
+
+def _text(name: str) -> bool:
+    """Whether a file name is text (a name in another encoding, as unzipping a GBK zip
+    leaves, is not, and no path made of it can be stored or shown)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

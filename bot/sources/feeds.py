@@ -96,9 +96,11 @@ def read_feed(
     client: httpx.Client,
     now: float,
     date_of: Callable[[str], float | None] = lambda _: None,
+    linked: dict[str, str] | None = None,
 ) -> FeedRead:
     """One fetch: the entries as articles if the feed changed; the state either way.
-    ``date_of``: the date a notice already has (an undated entry keeps it)."""
+    ``date_of``: the date a notice already has (an undated entry keeps it);
+    ``linked``: which guid each id taken from a link belongs to (updated here)."""
     try:
         body, etag, last_modified = _fetch(url, state, client, config.feed_deadline)
     except FeedError as error:
@@ -118,7 +120,8 @@ def read_feed(
             total,
             len(kept),
         )
-    entries = [_entry(url, entry, config, now, date_of) for entry in kept]
+    names = _Names(url, config, date_of, {} if linked is None else linked, kept)
+    entries = [_entry(url, entry, config, now, names) for entry in kept]
     done = replace(
         fetched,
         etag=etag,
@@ -440,14 +443,11 @@ def _entry(
     entry: Any,
     config: Config,
     now: float,
-    date_of: Callable[[str], float | None],
+    names: _Names,
 ) -> ReadFile | ArticleError:
     """An entry as the article file it would be, read like one."""
     guid, link, title = entry.get("id"), entry.get("link"), entry.get("title")
-    article_id = feed_entry_id(feed, guid, link, title)
-    earlier = earlier_feed_entry_id(feed, guid, link, title)
-    if earlier != article_id and date_of(earlier) is not None:
-        article_id = earlier  # the id a ledger gave it lives on
+    article_id = names.id_of(guid, link, title)
     # in reports: without the feed's credentials
     where = Path(f"{shown_url(feed)}#{guid or link or title or ''}")
     meta: dict[str, Any] = {"id": article_id, "title": entry.get("title") or ""}
@@ -457,9 +457,9 @@ def _entry(
         meta["date"] = _date(published or updated)
     if published and updated:
         meta["updated"] = _date(updated)
-    names = [t.get("term") for t in entry.get("tags") or [] if t.get("term")]
-    if names:
-        meta["categories"] = names
+    terms = [t.get("term") for t in entry.get("tags") or [] if t.get("term")]
+    if terms:
+        meta["categories"] = terms
     if entry.get("author"):
         meta["author"] = entry["author"]
     if entry.get("link"):
@@ -469,11 +469,47 @@ def _entry(
         meta["image"] = images
     text = frontmatter.dumps(frontmatter.Post(_body(entry), **meta), allow_unicode=True)
     try:
-        first = date_of(article_id) or now  # an entry without a date keeps its first one
+        first = names.date_of(article_id) or now  # an entry without a date keeps its first one
         article = parse_article(text.encode(), where, where.parent, config, mtime=first)
     except ArticleError as error:
         return error
     return read_file(article, named_by_path=False)
+
+
+@dataclass
+class _Names:
+    """Which notice each entry of one read is (see :func:`feed_entry_id`)."""
+
+    feed: str
+    config: Config
+    date_of: Callable[[str], float | None]  # a notice the ledger has: its date
+    linked: dict[str, str]  # an id taken from a link → the guid of the entry it names
+    entries: list[Any]
+
+    def __post_init__(self) -> None:
+        self.guids_by_link: dict[str, set[str]] = {}
+        for entry in self.entries:
+            if entry.get("link") and entry.get("id"):
+                self.guids_by_link.setdefault(entry["link"], set()).add(entry["id"])
+
+    def id_of(self, guid: str | None, link: str | None, title: str | None) -> str:
+        """The ledger's id for the entry where it has one (earlier releases named an
+        entry by its feed and guid, in this feed or another configured one); else
+        its own. A link names one entry: the first that took it, while that entry is
+        still in the feed (a notice board's page is every entry's link); a renumbered
+        guid keeps it."""
+        for source in dict.fromkeys((self.feed, *self.config.feeds)):
+            earlier = earlier_feed_entry_id(source, guid, link, title)
+            if self.date_of(earlier) is not None:
+                return earlier
+        article_id = feed_entry_id(self.feed, guid, link, title)
+        if not guid or not link or article_id != feed_entry_id("", None, link, None):
+            return article_id  # not named by its link
+        owner = self.linked.get(article_id)
+        if owner not in (None, guid) and owner in self.guids_by_link.get(link, set()):
+            return earlier_feed_entry_id(self.feed, guid, link, title)
+        self.linked[article_id] = guid
+        return article_id
 
 
 def _body(entry: Any) -> str:

@@ -14,7 +14,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from bot.config import Config
-from bot.reading.articles import ArticleError, load_article
+from bot.reading.articles import ArticleError, content_hash, load_article, read_inside
 from bot.reading.identity import path_id
 from bot.sources import ReadFile, read_file
 
@@ -92,6 +92,20 @@ def _read_chunk(
             continue
         read.append(read_file(article, article.id == path_id(Path(path), root, home)))
     return read
+
+
+def contents(files: list[ToRead], config: Config) -> dict[str, str]:
+    """Each file's content hash (the one its article gets), without parsing: where a
+    known file's old content went tells a rename from a reused name. Unreadable
+    files are left out."""
+    hashes = {}
+    for path, root, _ in files:
+        try:
+            raw, _ = read_inside(Path(path), root, config.max_file_bytes)
+        except ArticleError:
+            continue
+        hashes[path] = content_hash(raw)
+    return hashes
 
 
 def _files(chunk: list[ToRead]) -> list[tuple[str, Path]]:

@@ -23,19 +23,22 @@ import httpx
 from bot.config import Config
 from bot.formatting.formatter import MODE_DIGEST
 from bot.ledger import ACTIVE, WITHDRAWN, Chat, FileState, Store
+from bot.ledger.visibility import send_from
 from bot.logs import shown_url
 from bot.reading.articles import ArticleError, article_from_json, article_to_json
 from bot.reading.identity import short_hash
 from bot.reading.walk import FolderWalk, walk_folder
 from bot.sources import ReadFile
 from bot.sources.feeds import failed_read, is_due, read_feed
-from bot.sources.folders import PARALLEL_FROM, ToRead, read_files
+from bot.sources.folders import PARALLEL_FROM, ToRead, contents, read_files
 
 log = logging.getLogger(__name__)
 
 FIRST_SCAN_KEY = "first_scan_done"
 SOURCES_KEY = "sources"  # the folders and feeds of the ledger's running bot
 HELD_KEY = "withdrawals_held"  # folder → since when its files seem gone
+LINK_KEY = "feed_link:"  # a feed entry's id taken from its link → the guid it names
+ALIAS_KEY = "id_alias:"  # a front-matter id given to a known notice → that notice
 HOLD_FOR = 600.0  # seconds a suspicious withdrawal waits for its files to come back
 HOLD_MANY = 5  # a folder losing more files than this at once, and
 HOLD_SHARE = 0.25  # more than this share of them, is suspicious
@@ -45,11 +48,11 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class Sources:
-    """The folders and feeds a scanner reads. ``complete``: all of its configuration's
-    (a shell with other settings than the running bot's reads only what they share,
-    and withdraws nothing)."""
+    """The folders and feeds a scanner reads. ``complete``: all of its configuration's,
+    and all of the running bot's (a shell with other settings reads only what they
+    share, and withdraws nothing)."""
 
-    folders: tuple[str, ...]
+    folders: tuple[str, ...]  # absolute, as the scanner walks them
     feeds: tuple[str, ...]
     complete: bool = True
 
@@ -58,7 +61,7 @@ class Sources:
         return cls(tuple(map(str, config.folders)), tuple(config.feeds))
 
     def to_json(self) -> str:
-        return json.dumps({"folders": _absolute(self.folders), "feeds": sorted(self.feeds)})
+        return json.dumps({"folders": sorted(self.folders), "feeds": sorted(self.feeds)})
 
     @classmethod
     def from_json(cls, text: str) -> Sources:
@@ -66,13 +69,28 @@ class Sources:
         return cls(tuple(data["folders"]), tuple(data["feeds"]))
 
     def shared_with(self, theirs: Sources) -> Sources:
-        folders = tuple(f for f in self.folders if os.path.abspath(f) in theirs.folders)
+        folders = tuple(f for f in self.folders if f in theirs.folders)
         feeds = tuple(f for f in self.feeds if f in theirs.feeds)
-        return Sources(folders, feeds, (folders, feeds) == (self.folders, self.feeds))
+        shared = (set(folders), set(feeds))
+        same = (
+            shared
+            == (set(self.folders), set(self.feeds))
+            == (
+                set(theirs.folders),
+                set(theirs.feeds),
+            )
+        )
+        return Sources(folders, feeds, same)
 
 
-def _absolute(folders: tuple[str, ...]) -> list[str]:
-    return sorted({os.path.abspath(folder) for folder in folders})
+def absolute(config: Config) -> Config:
+    """The configuration with its folders made absolute: the ledger knows a file by one
+    path, whichever way a shell wrote its folder."""
+    return replace(
+        config,
+        articles=tuple(Path(os.path.abspath(folder)) for folder in config.articles),
+        announce_dir=Path(os.path.abspath(config.announce_dir)),
+    )
 
 
 @dataclass
@@ -81,7 +99,11 @@ class Gone:
 
     files: dict[str, FileState] = field(default_factory=dict)
     known: int = 0  # files the ledger knew in the folder
-    seen: int = 0  # of those, seen this scan
+    seen: int = 0  # files the folder holds now
+
+    def carried_on(self, live: set[str]) -> list[str]:
+        """The files whose notice another file carries now."""
+        return [p for p, s in self.files.items() if not s.article_id or s.article_id in live]
 
     @property
     def suspicious(self) -> bool:
@@ -124,13 +146,14 @@ class ScanReport:
     unseen: list[tuple[str, str]] = field(default_factory=list)  # could not be read: kept
     held: list[Held] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)  # folders not the running bot's: skipped
+    complete: bool = True  # the running bot's sources, all of them: it may withdraw
     feeds_cut: list[tuple[str, int]] = field(default_factory=list)  # (feed, entries it had)
 
     def merged(self, other: ScanReport) -> ScanReport:
         """This scan's report with another's (the feeds' beside the folders')."""
         return ScanReport(
             **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
-            | {"first_scan": self.first_scan}
+            | {"first_scan": self.first_scan, "complete": self.complete and other.complete}
         )
 
     @property
@@ -168,6 +191,7 @@ class ScanReport:
             "unseen": [{"path": p, "reason": r} for p, r in self.unseen],
             "held": [held.as_dict() for held in self.held],
             "foreign": self.foreign,
+            "complete": self.complete,
             "feeds_cut": [{"feed": f, "entries": n} for f, n in self.feeds_cut],
         }
 
@@ -175,12 +199,14 @@ class ScanReport:
 class Scanner:
     def __init__(self, store: Store, config: Config, *, owner: bool = False) -> None:
         self.store = store
-        self.config = config
+        self.config = absolute(config)
         self.owner = owner  # the running bot's: its sources are the ledger's
         self._chats: list[Chat] | None = None
         self._gone_by_content: dict[str, str] = {}  # this scan: vanished content → its notice
         self._live_ids: set[str] = set()  # this scan: notices some file still carries
         self._displaced: set[str] = set()  # this scan: notices a known file no longer carries
+        self._moved_away: set[str] = set()  # this scan: known files whose content went elsewhere
+        self._aliases: dict[str, str] = {}  # front-matter id → the notice it names
         self.parallel_from = PARALLEL_FROM
 
     def _push_chats(self) -> list[Chat]:
@@ -194,8 +220,12 @@ class Scanner:
         had its key kept one for all: it stands for the folders it holds files of."""
         if self.store.get_meta(f"{FIRST_SCAN_KEY}:{root}"):
             return True
+        spelled = self.store.metas(f"{FIRST_SCAN_KEY}:")  # older ledgers: as configured
+        legacy = self.store.get_meta(FIRST_SCAN_KEY) is not None
         inside = str(root) + os.sep
-        if self.store.get_meta(FIRST_SCAN_KEY) and any(p.startswith(inside) for p in known):
+        if any(os.path.abspath(folder) == str(root) for folder in spelled) or (
+            legacy and any(os.path.abspath(p).startswith(inside) for p in known)
+        ):
             self.store.set_meta(f"{FIRST_SCAN_KEY}:{root}", str(self.store.clock()))
             return True
         return False
@@ -221,6 +251,7 @@ class Scanner:
         new_roots = [root for root in walks if not self._baselined(root, known)]
         report = ScanReport(first_scan=bool(new_roots))
         report.foreign = [str(r) for r in self.config.folders if str(r) not in owned.folders]
+        report.complete = owned.complete
         seen: set[str] = set()
         todo: list[ToRead] = []
         # the announcements folder appears with the first announcement: not worth a warning
@@ -229,6 +260,7 @@ class Scanner:
         ]
         for root, walk in walks.items():
             report.unseen += walk.unseen
+            report.invalid += walk.invalid
             for path, stat in walk.files:
                 if path in seen:
                     continue  # a folder inside another (announcements in the posts): once
@@ -240,13 +272,12 @@ class Scanner:
                         report.invalid.append((path, state.error))
                 else:
                     todo.append((path, root, stat))
-        # Known files first: one whose name now holds another notice lets its old notice
-        # go to the new file it was renamed to, read after it.
-        todo.sort(key=lambda item: item[0] not in known)
         gone = {path: state for path, state in known.items() if path not in seen}
         self._gone_by_content = {
             s.content_hash: s.article_id for s in gone.values() if s.content_hash and s.article_id
         }
+        self._moved_away = self._moves_among(todo, known)
+        self._aliases = self.store.metas(ALIAS_KEY)
         changed = {path for path, _, _ in todo}
         self._live_ids = {
             s.article_id
@@ -268,7 +299,7 @@ class Scanner:
             if progress:
                 progress(done, len(todo))
         if owned.complete:
-            self._withdraw_gone(self._gone_by_folder(gone, walks, known, seen), report, withdraw)
+            self._withdraw_gone(self._gone_by_folder(gone, walks, known), report, withdraw)
         self._withdraw_displaced(report)
         report.unpinning = self.store.queue_unpins(self.store.clock())
         for root in new_roots:  # a folder missing now is baselined when it appears
@@ -280,7 +311,6 @@ class Scanner:
         gone: dict[str, FileState],
         walks: dict[Path, FolderWalk],
         known: dict[str, FileState],
-        seen: set[str],
     ) -> dict[str, Gone]:
         """The files that are gone, by the folder they were in. A folder that is missing,
         or that could not be read completely, has nothing gone: it could not be seen."""
@@ -292,21 +322,23 @@ class Scanner:
         by_folder: dict[str, Gone] = {}
         for path, state in known.items():
             folder = folder_of(path)
-            if folder and (Path(folder) not in walks or not walks[Path(folder)].complete):
+            walk = walks.get(Path(folder)) if folder else FolderWalk()
+            if walk is None or not walk.complete:
                 continue
-            entry = by_folder.setdefault(folder, Gone())
+            entry = by_folder.setdefault(folder, Gone(seen=len(walk.files)))
             entry.known += 1
             if path in gone:
                 entry.files[path] = state
-            elif path in seen:
-                entry.seen += 1
         return {folder: entry for folder, entry in by_folder.items() if entry.files}
 
     def scan_file(self, path: Path, root: Path) -> ScanReport:
         """One file read and saved, and nothing else looked at (what `noticebot announce`
         needs: a scan with another shell's settings could take the bot's folders for gone)."""
         self._chats = None
+        path, root = Path(os.path.abspath(path)), Path(os.path.abspath(root))
         self._gone_by_content, self._live_ids, self._displaced = {}, set(), set()
+        self._moved_away = set()
+        self._aliases = self.store.metas(ALIAS_KEY)
         report = ScanReport()
         known = self.store.file_states().get(str(path))
         stat = path.stat()
@@ -341,7 +373,9 @@ class Scanner:
             )
             return
         if read.named_by_path:
-            read = self._named_by_place(read, before)
+            read = self._named_by_place(read, path, before)
+        else:
+            read = self._by_given_id(read, before)
         article_id, version = read.row["id"], read.row["content_hash"]
         if before and before.article_id and before.article_id != article_id:
             # withdrawn at the end of the scan, unless a file read later carries it on
@@ -397,8 +431,10 @@ class Scanner:
             now = self.store.clock()
             if not is_due(state, now):
                 continue
+            linked = self.store.metas(LINK_KEY)
+            claimed = dict(linked)
             try:
-                read = read_feed(url, state, self.config, client, now, self._date_of)
+                read = read_feed(url, state, self.config, client, now, self._date_of, linked)
             except Exception as error:  # a bug on this feed: the others are still read
                 log.exception("feed %s could not be read", shown_url(url))
                 read = failed_read(state, f"unexpected error: {error!r}"[:300], self.config, now)
@@ -411,6 +447,9 @@ class Scanner:
                         report.unchanged += 1
                     else:
                         self._save(entry, f"{url}#{entry.row['id']}", report, silent)
+                for article_id, guid in linked.items():
+                    if claimed.get(article_id) != guid:
+                        self.store.set_meta(f"{LINK_KEY}{article_id}", guid)
                 baselined = state.baselined_at or (now if read.changed else None)
                 self.store.save_feed_state(replace(read.state, baselined_at=baselined))
             if read.state.error:
@@ -435,25 +474,72 @@ class Scanner:
         row = self.store.article(article_id)
         return row["date"] if row else None
 
-    def _named_by_place(self, read: ReadFile, before: FileState | None) -> ReadFile:
+    def _moves_among(self, todo: list[ToRead], known: dict[str, FileState]) -> set[str]:
+        """Known files whose old content is now in another file this scan reads (renamed,
+        or two names swapped): that file carries their notice, and they do not. Their
+        old contents join the vanished ones. Costs a read of the changed files, and only
+        when a known file changed."""
+        olds = {
+            known[path].content_hash: path
+            for path, _, _ in todo
+            if path in known and known[path].content_hash and known[path].article_id
+        }
+        if not olds:
+            return set()
+        away = set()
+        now = contents(todo, self.config)
+        for path, content in now.items():
+            old = olds.get(content)
+            if old is not None and old != path and now.get(old) != content:
+                away.add(old)
+                self._gone_by_content[content] = known[old].article_id or ""
+        return away
+
+    def _another_notice(self, read: ReadFile, article_id: str) -> bool:
+        """Whether a file's new content is another notice than ``article_id``: a new title
+        and a new date (a correction changes one at most)."""
+        old = self.store.article(article_id)
+        return bool(old) and old["title"] != read.row["title"] and old["date"] != read.row["date"]
+
+    def _by_given_id(self, read: ReadFile, before: FileState | None) -> ReadFile:
+        """The notice a file whose front matter names an id carries. A known file that
+        gains an id (hexo-abbrlink writes one into every post) or changes it carries the
+        notice it carried, which that id names from then on, unless the id is a notice
+        already or the file now says another notice."""
+        given = read.row["id"]
+        if given in self._aliases:
+            return _with_id(read, self._aliases[given])
+        if (
+            before is None
+            or not before.article_id
+            or before.article_id == given
+            or self.store.article(given) is not None
+            or self._another_notice(read, before.article_id)
+        ):
+            return read
+        self.store.set_meta(f"{ALIAS_KEY}{given}", before.article_id)
+        self._aliases[given] = before.article_id
+        return _with_id(read, before.article_id)
+
+    def _named_by_place(self, read: ReadFile, path: str, before: FileState | None) -> ReadFile:
         """The notice a file without an id of its own carries.
 
-        The very content of a file that disappeared is that notice, renamed or moved.
-        Otherwise a known file carries the notice it carried (whatever id it was first
-        given), corrected, unless its name was reused: a new title and a new date make
-        it a new notice.
+        The very content of a file that disappeared, or of a known file that now says
+        something else, is that notice, renamed or moved. Otherwise a known file carries
+        the notice it carried (whatever id it was first given), corrected, unless its
+        name was reused: its old content went to another file, or it has a new title
+        and a new date.
         """
         content = read.row["content_hash"]
-        if before is None or not before.article_id:
-            moved = self._gone_by_content.pop(content, None)
-            return _with_id(read, moved) if moved else read
-        if before.content_hash == content:
+        known = before is not None and before.article_id is not None
+        if known and before.content_hash == content and path not in self._moved_away:
             return _with_id(read, before.article_id)
         moved = self._gone_by_content.pop(content, None)
         if moved:
             return _with_id(read, moved)
-        old = self.store.article(before.article_id)
-        if old and old["title"] != read.row["title"] and old["date"] != read.row["date"]:
+        if not known:
+            return read
+        if path in self._moved_away or self._another_notice(read, before.article_id):
             return _with_id(read, short_hash(f"{read.row['id']}\n{content}"))
         return _with_id(read, before.article_id)
 
@@ -472,7 +558,7 @@ class Scanner:
         text = f"{row['title']}\n{row['search_text']}"
         chats = [c.id for c in self._push_chats() if c.wants(read.names, text)]
         report.queued += self.store.enqueue(
-            row["id"], chats, not_before=max(now, published), version=row["content_hash"]
+            row["id"], chats, not_before=send_from(now, published), version=row["content_hash"]
         )
 
     def _withdraw_gone(self, gone: dict[str, Gone], report: ScanReport, confirmed: bool) -> None:
@@ -488,15 +574,21 @@ class Scanner:
         still_held: dict[str, float] = {}
         with self.store.transaction():
             for folder, entry in gone.items():
+                for path in entry.carried_on(self._live_ids):  # renamed or moved: nothing to hold
+                    self.store.forget_file(path)
+                    del entry.files[path]
+                if not entry.files:
+                    continue
                 since = held.get(folder, now)
-                if entry.suspicious and not confirmed and now - since < HOLD_FOR:
+                # once held, held until the time is up, whatever comes back meanwhile
+                suspicious = entry.suspicious or folder in held
+                if suspicious and not confirmed and now - since < HOLD_FOR:
                     still_held[folder] = since
-                    hold = Held(folder or "?", len(entry.files), since, folder not in held)
-                    report.held.append(hold)
+                    report.held.append(Held(folder, len(entry.files), since, folder not in held))
                     continue
                 for path, state in entry.files.items():
                     self.store.forget_file(path)
-                    if state.article_id and state.article_id not in self._live_ids:
+                    if state.article_id:
                         self._withdraw(state.article_id, report)
             if still_held != held:
                 self.store.set_meta(HELD_KEY, json.dumps(still_held))
