@@ -487,10 +487,10 @@ class Scanner:
         if not olds:
             return set()
         away = set()
-        now = contents(todo, self.config)
-        for path, content in now.items():
+        current = contents(todo, self.config)
+        for path, content in current.items():
             old = olds.get(content)
-            if old is not None and old != path and now.get(old) != content:
+            if old is not None and old != path and current.get(old) != content:
                 away.add(old)
                 self._gone_by_content[content] = known[old].article_id or ""
         return away
