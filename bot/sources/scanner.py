@@ -319,16 +319,18 @@ class Scanner:
         def folder_of(path: str) -> str:
             return next((f for f in folders if path.startswith(f + os.sep) or path == f), "")
 
+        walked = {str(root): walk for root, walk in walks.items()}
         by_folder: dict[str, Gone] = {}
-        for path, state in known.items():
+        for path, state in gone.items():
             folder = folder_of(path)
-            walk = walks.get(Path(folder)) if folder else FolderWalk()
-            if walk is None or not walk.complete:
-                continue
-            entry = by_folder.setdefault(folder, Gone(seen=len(walk.files)))
-            entry.known += 1
-            if path in gone:
-                entry.files[path] = state
+            walk = walked.get(folder) if folder else FolderWalk()
+            if walk is not None and walk.complete:
+                by_folder.setdefault(folder, Gone(seen=len(walk.files))).files[path] = state
+        if by_folder:  # how many each held before (only when some are gone: a rescan's case)
+            for path in known:
+                entry = by_folder.get(folder_of(path))
+                if entry is not None:
+                    entry.known += 1
         return {folder: entry for folder, entry in by_folder.items() if entry.files}
 
     def scan_file(self, path: Path, root: Path) -> ScanReport:
