@@ -302,15 +302,22 @@ class Deliveries(LedgerBase):
             )
 
     def settle(
-        self, delivery_id: int, status: str, version: str | None, *, edited: bool = False
+        self,
+        delivery_id: int,
+        status: str,
+        version: str | None,
+        *,
+        edited: bool = False,
+        copy: Copy | None = None,
     ) -> None:
         """The copy is the target (``status``: sent or retracted), unless the target
         moved while the reconciler worked (a correction, a withdrawal, the notice
         back): then queued again, due now. ``edited``: a correction reached the copy
-        (counted for ``status``)."""
+        (counted for ``status``); ``copy``: what the chat holds now, recorded with it."""
+        recorded = "" if copy is None else "copy = :copy, pinned = :pinned, "
         with self._lock:
             self._own_records += self._exec(
-                f"UPDATE deliveries SET status = CASE WHEN ({PUBLISHED}) = :published"
+                f"UPDATE deliveries SET {recorded}status = CASE WHEN ({PUBLISHED}) = :published"
                 " AND COALESCE(version, :version) IS :version THEN :status ELSE :queued END,"
                 " shown = CASE WHEN :published THEN COALESCE(shown, :version) ELSE shown END,"
                 " sent_at = CASE WHEN :published THEN COALESCE(sent_at, :now) ELSE sent_at END,"
@@ -324,7 +331,12 @@ class Deliveries(LedgerBase):
                     "now": self.clock(),
                     "edited": int(edited),
                     "id": delivery_id,
-                },
+                }
+                | (
+                    {}
+                    if copy is None
+                    else {"copy": dumps(copy), "pinned": int(any(p.pinned for p in copy))}
+                ),
             )
 
     def retarget(self, article_id: str, version: str, *, edit_sent: bool) -> int:

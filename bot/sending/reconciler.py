@@ -103,6 +103,10 @@ class Reconciler:
             edited = edited or step.op in (Op.EDIT, Op.REPLACE)
             try:
                 copy = await self._apply(step, work, chat, copy, target)
+                if next_step(copy, target, chat.id) is None:  # done: one write, not two
+                    self._settle(work, chat, copy, target, edited, record=True)
+                    return
+                self.store.record_copy(work.delivery.id, copy)
             except SendFailure as failure:
                 moved = self._after(failure, work, chat)
                 if moved is None:
@@ -142,19 +146,29 @@ class Reconciler:
             new_parts=chat.subscribed,
         )
 
-    def _settle(self, work: Work, chat: Chat, copy: Copy, target: Target, edited: bool) -> None:
+    def _settle(
+        self, work: Work, chat: Chat, copy: Copy, target: Target, edited: bool, record: bool = False
+    ) -> None:
+        """The row ends as the copy reached its target; ``record``: with the copy the
+        last call left, in the same write."""
         if chat.trouble:
             self.store.note_trouble(chat.id, None)
+        recorded = copy if record else None
         if target.messages:
-            self.store.settle(work.delivery.id, SENT, work.article_version, edited=edited)
+            self.store.settle(
+                work.delivery.id, SENT, work.article_version, edited=edited, copy=recorded
+            )
         elif copy or work.delivery.shown is not None:
-            self.store.settle(work.delivery.id, RETRACTED, work.article_version)
+            self.store.settle(work.delivery.id, RETRACTED, work.article_version, copy=recorded)
         else:
+            if record:
+                self.store.record_copy(work.delivery.id, copy)
             self.store.finish(work.delivery.id, SKIPPED, "article withdrawn")
 
     # --- one call ---------------------------------------------------------------------
     async def _apply(self, step: Step, work: Work, chat: Chat, copy: Copy, target: Target) -> Copy:
-        """Make the step's call; the copy as it is after it, recorded."""
+        """Make the step's call; the copy as it is after it, for the caller to record
+        (with the row's end, when it was the last call)."""
         parts = list(copy)
         delivery_id = work.delivery.id
         transport = self.sender.transport
@@ -210,9 +224,7 @@ class Reconciler:
             self.store.record_copy(delivery_id, tuple(parts))  # a pin a crash may cut short
             async with transport.turn(chat.id):
                 parts[step.index] = await self._pin(chat, parts[step.index], step.op is Op.PIN)
-        copy = tuple(parts)
-        self.store.record_copy(delivery_id, copy)
-        return copy
+        return tuple(parts)
 
     def _placed(self, step: Step, parts: list[Part], chat: Chat, work: Work) -> Outgoing:
         """A part sent after the copy was complete once goes under the card it belongs to."""
