@@ -1,0 +1,83 @@
+"""`noticebot status` and `noticebot list`: what the ledger holds."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime
+from typing import Any
+
+from bot.config import Config
+from bot.i18n import format_counts, format_datetime
+from bot.ledger import Store
+from bot.logs import shown_url
+
+
+def status(args: argparse.Namespace, config: Config) -> int:
+    status = Store(config.db).status()
+    status["feeds"] = [{**feed, "url": shown_url(feed["url"])} for feed in status["feeds"]]
+    if args.json:
+        print(json.dumps(status, ensure_ascii=False))
+        return 0
+    chats = status["chats"]
+    print(f"articles: {format_counts(status['articles'], 'none')}")
+    print(
+        f"chats: active {chats['active']}, unsubscribed {chats['unsubscribed']}, "
+        f"inactive {len(chats['inactive'])}"
+    )
+    for chat in chats["inactive"]:
+        print(f"  inactive {chat['id']} ({chat['type']}): {chat['reason']}")
+    print(f"deliveries: {format_counts(status['deliveries'], 'none')}")
+    upkeep = status["upkeep"]
+    print(
+        f"copies kept current: {upkeep['edits']} edits, {upkeep['retracted']} retracted,"
+        f" {upkeep['pinned']} pinned now"
+    )
+    for failure in status["last_failures"]:
+        print(
+            f"  {failure['status']} {failure['article_id']} → {failure['chat_id']} "
+            f"after {failure['attempts']} attempt(s): {failure['last_error']}"
+        )
+    for feed in status["feeds"]:
+        print(f"feed {feed['url']}: {_feed_line(feed, config)}")
+    for task, trouble in status["troubles"].items():
+        when = format_datetime(datetime.fromtimestamp(trouble["at"], config.tz), "en", config.tz)
+        print(f"{task}: failed and started again, last at {when}: {trouble['error']}")
+    return 0
+
+
+def _feed_line(feed: dict[str, Any], config: Config) -> str:
+    """Last fetch, last change, last error: what a volunteer checks first."""
+
+    def when(at: float | None) -> str:
+        if at is None:
+            return "never"
+        return format_datetime(datetime.fromtimestamp(at, config.tz), "en", config.tz)
+
+    line = f"fetched {when(feed['fetched_at'])}, changed {when(feed['changed_at'])}"
+    line += f" ({feed['entries']} entries)"
+    if feed["error"]:
+        line += f"; failing ({feed['failures']} in a row) since {when(feed['error_at'])}:"
+        line += f" {feed['error']}; next try {when(feed['next_at'])}"
+    return line
+
+
+def list_articles(args: argparse.Namespace, config: Config) -> int:
+    rows = Store(config.db).recent_articles(max(1, args.n), scheduled=True)
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {**r, "date": datetime.fromtimestamp(r["date"], config.tz).isoformat()}
+                    for r in rows
+                ],
+                ensure_ascii=False,
+            )
+        )
+        return 0
+    for row in rows:
+        when = format_datetime(datetime.fromtimestamp(row["date"], config.tz), "en", config.tz)
+        print(f"{row['id']:<10} {when:<20} {row['title']}")
+    if not rows:
+        print("no articles yet: run `noticebot scan`")
+    return 0
