@@ -36,6 +36,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "missing after {minutes} minutes, they will be. To withdraw them now, run "
         "noticebot scan --withdraw.",
     },
+    "broken_post": {
+        "zh": "⚠️ 文件 {file} 无法读取，这一版本没有发出：{reason}。修改并保存后会重新读取。",
+        "en": "⚠️ The file {file} could not be read, so this version was not sent: {reason}. "
+        "It is read again once it is corrected and saved.",
+    },
+    "broken_posts_more": {
+        "zh": "⚠️ 另有 {count} 个文件无法读取，详见 noticebot status。",
+        "en": "⚠️ {count} more files could not be read: see noticebot status.",
+    },
     "unconfigured_folders": {
         "zh": "（已不在配置中的文件夹）",
         "en": "(folders no longer configured)",

@@ -38,12 +38,19 @@ def status(args: argparse.Namespace, config: Config) -> int:
             f"  {failure['status']} {failure['article_id']} → {failure['chat_id']} "
             f"after {failure['attempts']} attempt(s): {failure['last_error']}"
         )
+    for invalid in status["invalid_files"]:
+        print(f"invalid {_printable(invalid['path'])}: {_printable(invalid['reason'])}")
     for feed in status["feeds"]:
         print(f"feed {feed['url']}: {_feed_line(feed, config)}")
     for task, trouble in status["troubles"].items():
         when = format_datetime(datetime.fromtimestamp(trouble["at"], config.tz), "en", config.tz)
         print(f"{task}: failed and started again, last at {when}: {trouble['error']}")
     return 0
+
+
+def _printable(text: str) -> str:
+    """One line a terminal shows as it is (a file name may hold escape sequences)."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
 def _feed_line(feed: dict[str, Any], config: Config) -> str:

@@ -32,6 +32,9 @@ class Reports(LedgerBase):
 
         return {
             "troubles": self.troubles(),
+            "invalid_files": self._rows(
+                "SELECT path, error AS reason FROM files WHERE error IS NOT NULL ORDER BY path"
+            ),
             "feeds": self._rows(
                 "SELECT url, fetched_at, changed_at, entries, error, error_at, failures, next_at"
                 " FROM feeds ORDER BY url"

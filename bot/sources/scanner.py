@@ -148,6 +148,9 @@ class ScanReport:
     foreign: list[str] = field(default_factory=list)  # folders not the running bot's: skipped
     complete: bool = True  # the running bot's sources, all of them: it may withdraw
     feeds_cut: list[tuple[str, int]] = field(default_factory=list)  # (feed, entries it had)
+    broken: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # invalid versions new to the ledger
 
     def merged(self, other: ScanReport) -> ScanReport:
         """This scan's report with another's (the feeds' beside the folders')."""
@@ -193,6 +196,7 @@ class ScanReport:
             "foreign": self.foreign,
             "complete": self.complete,
             "feeds_cut": [{"feed": f, "entries": n} for f, n in self.feeds_cut],
+            "broken": [{"path": p, "reason": r} for p, r in self.broken],
         }
 
 
@@ -367,6 +371,7 @@ class Scanner:
             # Perhaps half-written: a known notice keeps its last good version (and what
             # is queued of it); the file is read again when it changes.
             report.invalid.append((path, read.reason))
+            report.broken.append((path, read.reason))  # read only when its size or time changed
             article_id = before.article_id if before else None
             if article_id:
                 self._live_ids.add(article_id)

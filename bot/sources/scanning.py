@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from pathlib import Path
 
 from bot.i18n import t
 from bot.reading.articles import one_line
@@ -86,9 +87,10 @@ async def read_feeds_now(runtime: Runtime) -> None:
 
 async def _took_in(runtime: Runtime, report: ScanReport, what: str) -> None:
     """A line when something changed; the dispatcher woken when there is work; the
-    admins told of withdrawals held."""
+    admins told of withdrawals held and of each broken version of a file."""
     if report.new or report.changed or report.withdrawn or report.work:
         log.info("%s: %s", what, report.summary())
+    await _tell_broken(runtime, report.broken)
     for path, reason in report.unseen:
         log.warning(
             "%s: could not read %s (%s): its notices are kept", what, one_line(path), reason
@@ -118,3 +120,30 @@ async def _tell(runtime: Runtime, held: Held) -> None:
         minutes=int(HOLD_FOR // 60),
     )
     await runtime.sender.tell_admins(text, "withdrawals held")
+
+
+TELL_AT_MOST = 5  # broken files told one by one in a scan; the rest in one line
+
+
+async def _tell_broken(runtime: Runtime, broken: list[tuple[str, str]]) -> None:
+    """One WARNING per broken version of a file, and one message to the admins: the
+    person who saved it believes it went out. An archive full of broken files (a first
+    scan) is told in a few messages, not hundreds."""
+    lang = runtime.config.lang
+    for number, (path, reason) in enumerate(broken):
+        name = shown_path(path, runtime.scanner.config.folders)
+        log.warning("%s: %s", name, one_line(reason))
+        if number < TELL_AT_MOST:
+            text = t("broken_post", lang, file=name, reason=one_line(reason))
+            await runtime.sender.tell_admins(text, "broken post")
+    if len(broken) > TELL_AT_MOST:
+        text = t("broken_posts_more", lang, count=len(broken) - TELL_AT_MOST)
+        await runtime.sender.tell_admins(text, "broken posts")
+
+
+def shown_path(path: str, folders: tuple[Path, ...]) -> str:
+    """A file as its editor knows it: below its article folder, else as it is."""
+    for folder in sorted(folders, key=lambda f: len(str(f)), reverse=True):
+        with contextlib.suppress(ValueError):
+            return one_line(str(Path(path).relative_to(folder)))
+    return one_line(path)

@@ -1,0 +1,95 @@
+"""Broken posts are told: the person who saved a file the bot cannot read believes
+it went out, so the log, `noticebot status` and the admins' chat all say so, once
+per version of the file.
+
+End to end: real python-telegram-bot against the emulator, a real ledger, real files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.sources.scanning import scan_now
+from tests.botenv import ADMIN, running_bot
+from tests.emulator import Emulator
+from tests.process import run_cli
+
+BROKEN = "---\ntitle: 五号楼停水\ndate: [2026-12-05\n---\n\n明天停水。\n"
+
+
+@pytest.fixture
+def free() -> Iterator[Emulator]:
+    with Emulator(limits=None) as emulator:
+        yield emulator
+
+
+def told(emulator: Emulator) -> list[str]:
+    return [m["text"] for m in emulator.shown(ADMIN)]
+
+
+def broken_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and r.getMessage().startswith("五号楼停水.md: ")
+    ]
+
+
+async def test_a_broken_post_is_logged_and_told_to_the_admins_once_per_version(
+    tmp_path: Path, free: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with running_bot(tmp_path, free, rate_limits=False, admins=frozenset({ADMIN})) as env:
+        env.write_standing()
+        await scan_now(env.runtime)
+        post = env.articles / "五号楼停水.md"
+        post.write_text(BROKEN, encoding="utf-8")
+        await scan_now(env.runtime)
+        await scan_now(env.runtime)  # still broken, the same version: not told again
+        assert len(broken_lines(caplog)) == 1
+        assert "invalid YAML front matter at line 3" in broken_lines(caplog)[0]
+        assert len(told(free)) == 1
+        assert "五号楼停水.md" in told(free)[0] and "line 3" in told(free)[0]
+        assert "没有发出" in told(free)[0]
+
+        post.write_text(BROKEN.replace("明天", "后天"), encoding="utf-8")
+        await scan_now(env.runtime)  # a new broken version is told again
+        assert len(broken_lines(caplog)) == 2 and len(told(free)) == 2
+
+        post.write_text(BROKEN.replace("[", ""), encoding="utf-8")
+        await scan_now(env.runtime)  # corrected: nothing more to tell
+        assert len(broken_lines(caplog)) == 2 and len(told(free)) == 2
+
+
+async def test_admins_are_told_in_the_bots_language(tmp_path: Path, free: Emulator) -> None:
+    settings = {"admins": frozenset({ADMIN}), "lang": "en"}
+    async with running_bot(tmp_path, free, rate_limits=False, **settings) as env:
+        env.write_standing()
+        await scan_now(env.runtime)
+        (env.articles / "empty.md").write_text("", encoding="utf-8")
+        await scan_now(env.runtime)
+        assert len(told(free)) == 1
+        assert "The file empty.md could not be read" in told(free)[0]
+
+
+async def test_status_lists_the_invalid_files_with_their_reasons(
+    tmp_path: Path, free: Emulator
+) -> None:
+    async with running_bot(tmp_path, free, rate_limits=False) as env:
+        env.write_standing()
+        (env.articles / "五号楼停水.md").write_text(BROKEN, encoding="utf-8")
+        await scan_now(env.runtime)
+        db = str(env.runtime.config.db)
+    env_vars = {"NOTICEBOT_ARTICLES": str(env.articles), "NOTICEBOT_DB": db}
+    shown = run_cli("status", cwd=tmp_path, **env_vars)
+    assert shown.returncode == 0, shown.stderr
+    line = next(x for x in shown.stdout.splitlines() if "五号楼停水.md" in x)
+    assert line.startswith("invalid ") and "invalid YAML front matter at line 3" in line
+    as_json = json.loads(run_cli("status", "--json", cwd=tmp_path, **env_vars).stdout)
+    [invalid] = as_json["invalid_files"]
+    assert invalid["path"].endswith("五号楼停水.md") and "line 3" in invalid["reason"]
