@@ -93,3 +93,28 @@ async def test_status_lists_the_invalid_files_with_their_reasons(
     as_json = json.loads(run_cli("status", "--json", cwd=tmp_path, **env_vars).stdout)
     [invalid] = as_json["invalid_files"]
     assert invalid["path"].endswith("五号楼停水.md") and "line 3" in invalid["reason"]
+
+
+async def test_a_missing_articles_folder_is_told_at_each_start_and_by_status(
+    tmp_path: Path, free: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    missing = tmp_path / "帖子"  # a mistyped path: nothing is ever read from it
+
+    def warnings() -> list[str]:
+        return [
+            r.getMessage()
+            for r in caplog.records
+            if r.levelno == logging.WARNING and str(missing) in r.getMessage()
+        ]
+
+    for start in (1, 2):
+        async with running_bot(tmp_path, free, articles=(missing,)) as env:
+            await scan_now(env.runtime)
+            await scan_now(env.runtime)  # once a start, not at every scan
+            assert len(warnings()) == start
+    assert "is missing" in warnings()[0]
+    env_vars = {"NOTICEBOT_ARTICLES": str(missing), "NOTICEBOT_DB": str(env.runtime.config.db)}
+    shown = run_cli("status", cwd=tmp_path, **env_vars)
+    assert f"articles folder {missing}: missing" in shown.stdout, shown.stdout + shown.stderr
+    as_json = json.loads(run_cli("status", "--json", cwd=tmp_path, **env_vars).stdout)
+    assert as_json["missing_folders"] == [str(missing)]

@@ -16,6 +16,7 @@ from bot.logs import shown_url
 def status(args: argparse.Namespace, config: Config) -> int:
     status = Store(config.db).status()
     status["feeds"] = [{**feed, "url": shown_url(feed["url"])} for feed in status["feeds"]]
+    status["missing_folders"] = [str(f) for f in config.articles if not f.exists()]
     if args.json:
         print(json.dumps(status, ensure_ascii=False))
         return 0
@@ -38,6 +39,8 @@ def status(args: argparse.Namespace, config: Config) -> int:
             f"  {failure['status']} {failure['article_id']} → {failure['chat_id']} "
             f"after {failure['attempts']} attempt(s): {failure['last_error']}"
         )
+    for folder in status["missing_folders"]:
+        print(f"articles folder {_printable(folder)}: missing, nothing is read from it")
     for invalid in status["invalid_files"]:
         print(f"invalid {_printable(invalid['path'])}: {_printable(invalid['reason'])}")
     for feed in status["feeds"]:

@@ -52,6 +52,11 @@ async def _scan_once(runtime: Runtime) -> None:
             runtime.store.record_trouble("scan", repr(error))
         return
     runtime.scan_failures = 0
+    if runtime.scanned_at is None:  # at each start: a mistyped path reads nothing
+        for root in report.missing_roots:
+            log.warning(
+                "the articles folder %s is missing: nothing is read from it", one_line(root)
+            )
     runtime.scan_took, runtime.scanned_at = time.monotonic() - started, time.time()
     await _took_in(runtime, report, "scan")
 
@@ -90,7 +95,7 @@ async def _took_in(runtime: Runtime, report: ScanReport, what: str) -> None:
     admins told of withdrawals held and of each broken version of a file."""
     if report.new or report.changed or report.withdrawn or report.work:
         log.info("%s: %s", what, report.summary())
-    await _tell_broken(runtime, report.broken)
+    await tell_broken(runtime, report.broken)
     for path, reason in report.unseen:
         log.warning(
             "%s: could not read %s (%s): its notices are kept", what, one_line(path), reason
@@ -125,7 +130,7 @@ async def _tell(runtime: Runtime, held: Held) -> None:
 TELL_AT_MOST = 5  # broken files told one by one in a scan; the rest in one line
 
 
-async def _tell_broken(runtime: Runtime, broken: list[tuple[str, str]]) -> None:
+async def tell_broken(runtime: Runtime, broken: list[tuple[str, str]]) -> None:
     """One WARNING per broken version of a file, and one message to the admins: the
     person who saved it believes it went out. An archive full of broken files (a first
     scan) is told in a few messages, not hundreds."""
