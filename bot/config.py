@@ -7,6 +7,8 @@ variable, so startup fails with a sentence instead of a traceback.
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
 import re
 import tomllib
@@ -19,6 +21,47 @@ DEFAULT_API_URL = "https://api.telegram.org"
 DEFAULT_PROXIES = ("https://cors.zfour.workers.dev/?",)
 CONFIG_FILE = "noticebot.toml"
 LANGUAGES = ("zh", "en")
+DEFAULT_DB = Path("state/noticebot.db")
+# The most a number setting may be: beyond it a value is a typo, and some overflow later
+# (a timer of 1e300 seconds, a byte count no file reaches).
+YEAR = 365 * 86400.0
+
+
+SETTINGS = (
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_API_URL",
+    "NOTICEBOT_ARTICLES",
+    "NOTICEBOT_DB",
+    "NOTICEBOT_ADMINS",
+    "NOTICEBOT_SCAN_INTERVAL",
+    "NOTICEBOT_WATCH",
+    "NOTICEBOT_TZ",
+    "NOTICEBOT_LANG",
+    "NOTICEBOT_MAX_AGE_DAYS",
+    "NOTICEBOT_UNWRAP_PROXIES",
+    "NOTICEBOT_MAX_FILE_BYTES",
+    "NOTICEBOT_MAX_IN_FLIGHT",
+    "NOTICEBOT_LOG_LEVEL",
+    "NOTICEBOT_LOG_FORMAT",
+    "NOTICEBOT_METRICS_LISTEN",
+    "NOTICEBOT_WEBHOOK_URL",
+    "NOTICEBOT_WEBHOOK_LISTEN",
+    "NOTICEBOT_EDITS",
+    "NOTICEBOT_SITE_URL",
+    "NOTICEBOT_PERMALINK",
+    "NOTICEBOT_ANNOUNCE_DIR",
+    "NOTICEBOT_FEEDS",
+    "NOTICEBOT_FEED_INTERVAL",
+    "NOTICEBOT_FEED_DEADLINE",
+    "NOTICEBOT_FEED_MAX_ENTRIES",
+)
+# Read by the test suite and the benchmarks, not by the bot: not a typo of a setting.
+HARNESS = (
+    "NOTICEBOT_FUZZ_EXAMPLES",
+    "NOTICEBOT_CLI_FUZZ_EXAMPLES",
+    "NOTICEBOT_MODEL_EXAMPLES",
+    "NOTICEBOT_MODEL_SEED",
+)
 
 
 class ConfigError(ValueError):
@@ -30,7 +73,7 @@ class Config:
     token: str | None = None
     api_url: str = DEFAULT_API_URL
     articles: tuple[Path, ...] = (Path("seeds"),)
-    db: Path = Path("state/noticebot.db")
+    db: Path = DEFAULT_DB
     admins: frozenset[int] = frozenset()
     scan_interval: float = 300.0  # the safety net: watched folders are scanned at once
     watch: bool = True  # watch the article folders for changes
@@ -68,22 +111,29 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
     values = {**_read_file((cwd or Path.cwd()) / CONFIG_FILE), **_nonempty(env)}
     get = values.get
     articles = _paths(get("NOTICEBOT_ARTICLES", "seeds"))
+    db = _path("NOTICEBOT_DB", get("NOTICEBOT_DB", str(DEFAULT_DB)))
     return Config(
         token=get("TELEGRAM_BOT_TOKEN") or None,
         api_url=_http_url("TELEGRAM_API_URL", get("TELEGRAM_API_URL", DEFAULT_API_URL)),
         articles=articles,
-        db=Path(get("NOTICEBOT_DB", "state/noticebot.db")),
+        db=db,
         admins=_admins(get("NOTICEBOT_ADMINS", "")),
-        scan_interval=_positive("NOTICEBOT_SCAN_INTERVAL", get("NOTICEBOT_SCAN_INTERVAL", "300")),
+        scan_interval=_positive(
+            "NOTICEBOT_SCAN_INTERVAL", get("NOTICEBOT_SCAN_INTERVAL", "300"), YEAR
+        ),
         watch=_switch("NOTICEBOT_WATCH", get("NOTICEBOT_WATCH", "on")),
         tz=_zone(get("NOTICEBOT_TZ", "Asia/Shanghai")),
         lang=_lang(get("NOTICEBOT_LANG", "zh")),
-        max_age_days=_positive("NOTICEBOT_MAX_AGE_DAYS", get("NOTICEBOT_MAX_AGE_DAYS", "7")),
+        max_age_days=_positive(
+            "NOTICEBOT_MAX_AGE_DAYS", get("NOTICEBOT_MAX_AGE_DAYS", "7"), 100 * 365
+        ),
         unwrap_proxies=_proxies(get("NOTICEBOT_UNWRAP_PROXIES")),
         max_file_bytes=_whole(
-            "NOTICEBOT_MAX_FILE_BYTES", get("NOTICEBOT_MAX_FILE_BYTES", "2097152")
+            "NOTICEBOT_MAX_FILE_BYTES", get("NOTICEBOT_MAX_FILE_BYTES", "2097152"), 2**40
         ),
-        max_in_flight=_whole("NOTICEBOT_MAX_IN_FLIGHT", get("NOTICEBOT_MAX_IN_FLIGHT", "1")),
+        max_in_flight=_whole(
+            "NOTICEBOT_MAX_IN_FLIGHT", get("NOTICEBOT_MAX_IN_FLIGHT", "1"), 10_000
+        ),
         log_level=_log_level(get("NOTICEBOT_LOG_LEVEL", "INFO")),
         metrics_listen=_listen("NOTICEBOT_METRICS_LISTEN", get("NOTICEBOT_METRICS_LISTEN")),
         webhook_url=_webhook_url(get("NOTICEBOT_WEBHOOK_URL")),
@@ -101,12 +151,38 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
             articles,
         ),
         feeds=_feeds(get("NOTICEBOT_FEEDS", "")),
-        feed_interval=_positive("NOTICEBOT_FEED_INTERVAL", get("NOTICEBOT_FEED_INTERVAL", "300")),
-        feed_deadline=_positive("NOTICEBOT_FEED_DEADLINE", get("NOTICEBOT_FEED_DEADLINE", "30")),
+        feed_interval=_positive(
+            "NOTICEBOT_FEED_INTERVAL", get("NOTICEBOT_FEED_INTERVAL", "300"), YEAR
+        ),
+        feed_deadline=_positive(
+            "NOTICEBOT_FEED_DEADLINE", get("NOTICEBOT_FEED_DEADLINE", "30"), 86400
+        ),
         feed_max_entries=_whole(
-            "NOTICEBOT_FEED_MAX_ENTRIES", get("NOTICEBOT_FEED_MAX_ENTRIES", "200")
+            "NOTICEBOT_FEED_MAX_ENTRIES", get("NOTICEBOT_FEED_MAX_ENTRIES", "200"), 10**6
         ),
     )
+
+
+def unknown_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> list[str]:
+    """A warning for each ``NOTICEBOT_*`` name in the environment or ``noticebot.toml``
+    that no setting has (``NOTICEBOT_ADMIN`` for ``NOTICEBOT_ADMINS``): ignored, so
+    said, with the closest known name."""
+    env = os.environ if env is None else env
+    try:
+        in_file = _read_file((cwd or Path.cwd()) / CONFIG_FILE)
+    except ConfigError:
+        in_file = {}  # load_config has said so
+    names = [*(f"{name} in {CONFIG_FILE}" for name in in_file), *env]
+    warnings = []
+    for named in dict.fromkeys(names):
+        name = named.split(" ")[0]
+        if not name.startswith("NOTICEBOT_") or name in SETTINGS or name in HARNESS:
+            continue
+        known = {setting.removeprefix("NOTICEBOT_"): setting for setting in SETTINGS}
+        close = difflib.get_close_matches(name.removeprefix("NOTICEBOT_"), known, n=1)
+        hint = f" (did you mean {known[close[0]]}?)" if close else ""
+        warnings.append(f"unknown setting {named!s} ignored{hint}")
+    return warnings
 
 
 def _webhook_url(value: str | None) -> str | None:
@@ -126,7 +202,7 @@ def _listen(name: str, value: str | None) -> tuple[str, int] | None:
     if not value:
         return None
     host, _, port = value.strip().rpartition(":")
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not port.isdecimal() or not 0 < int(port) < 65536:
         raise ConfigError(f"{name} must be host:port, such as 127.0.0.1:9464, got {value!r}")
     return host.strip("[]") or "0.0.0.0", int(port)
 
@@ -191,7 +267,7 @@ def _permalink(value: str) -> str:
 
 
 def _announce_dir(value: str, articles: tuple[Path, ...]) -> Path:
-    folder = Path(value)
+    folder = _path("NOTICEBOT_ANNOUNCE_DIR", value)
     if folder in articles:
         raise ConfigError(
             "NOTICEBOT_ANNOUNCE_DIR must not be one of NOTICEBOT_ARTICLES (a folder inside"
@@ -212,10 +288,17 @@ def _feeds(value: str) -> tuple[str, ...]:
 
 
 def _paths(value: str) -> tuple[Path, ...]:
-    paths = tuple(Path(p) for p in value.split(os.pathsep) if p.strip())
+    paths = tuple(_path("NOTICEBOT_ARTICLES", p) for p in value.split(os.pathsep) if p.strip())
     if not paths:
         raise ConfigError("NOTICEBOT_ARTICLES names no folder")
     return paths
+
+
+def _path(name: str, value: str) -> Path:
+    """A path the system can open: no NUL (a TOML string may hold one) and not blank."""
+    if "\0" in value or not value.strip():
+        raise ConfigError(f"{name} must be a path, got {value!r}")
+    return Path(value)
 
 
 def _admins(value: str) -> frozenset[int]:
@@ -224,7 +307,10 @@ def _admins(value: str) -> frozenset[int]:
         if not item:
             continue
         try:
-            ids.add(int(item))
+            user = int(item)
+            if not -(2**63) < user < 2**63:
+                raise ValueError(item)
+            ids.add(user)
         except ValueError:
             raise ConfigError(
                 "NOTICEBOT_ADMINS must be comma-separated Telegram user ids; "
@@ -233,18 +319,18 @@ def _admins(value: str) -> frozenset[int]:
     return frozenset(ids)
 
 
-def _positive(name: str, value: str) -> float:
+def _positive(name: str, value: str, most: float) -> float:
     try:
         number = float(value)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {value!r}") from None
-    if not number > 0:
-        raise ConfigError(f"{name} must be greater than 0, got {value!r}")
+    if not math.isfinite(number) or not 0 < number <= most:
+        raise ConfigError(f"{name} must be greater than 0 and at most {most:,.0f}, got {value!r}")
     return number
 
 
-def _whole(name: str, value: str) -> int:
-    number = _positive(name, value)
+def _whole(name: str, value: str, most: int) -> int:
+    number = _positive(name, value, most)
     if number != int(number):
         raise ConfigError(f"{name} must be a whole number, got {value!r}")
     return int(number)

@@ -113,3 +113,50 @@ def test_a_feed_fetch_has_a_deadline_and_a_feed_an_entry_limit(tmp_path: Path) -
     ]:
         with pytest.raises(ConfigError, match=message):
             load_config({name: value}, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "NOTICEBOT_SCAN_INTERVAL",
+        "NOTICEBOT_MAX_AGE_DAYS",
+        "NOTICEBOT_MAX_FILE_BYTES",
+        "NOTICEBOT_MAX_IN_FLIGHT",
+        "NOTICEBOT_FEED_INTERVAL",
+        "NOTICEBOT_FEED_DEADLINE",
+        "NOTICEBOT_FEED_MAX_ENTRIES",
+    ],
+)
+@pytest.mark.parametrize("value", ["inf", "1e400", "nan", "-inf", "1e300", "-5"])
+def test_numbers_that_are_no_number_of_seconds_or_bytes_name_the_setting(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    """Infinity, not-a-number and the absurdly large are refused at start, not when a
+    timer or a byte count overflows later."""
+    with pytest.raises(ConfigError, match=rf"^{name} must be"):
+        load_config({name: value}, tmp_path)
+
+
+def test_paths_and_ids_that_cannot_be_used_name_the_setting(tmp_path: Path) -> None:
+    (tmp_path / "noticebot.toml").write_text('NOTICEBOT_DB = "a\\u0000b"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"^NOTICEBOT_DB must be a path"):
+        load_config({}, tmp_path)
+    (tmp_path / "noticebot.toml").unlink()
+    with pytest.raises(ConfigError, match=r"^NOTICEBOT_ADMINS"):
+        load_config({"NOTICEBOT_ADMINS": str(2**70)}, tmp_path)
+    with pytest.raises(ConfigError, match=r"^NOTICEBOT_METRICS_LISTEN"):
+        load_config({"NOTICEBOT_METRICS_LISTEN": ":²"}, tmp_path)
+
+
+def test_an_unknown_setting_is_named_with_the_closest_known_one(tmp_path: Path) -> None:
+    from bot.config import unknown_settings
+
+    (tmp_path / "noticebot.toml").write_text("noticebot_scan_intervl = 5\n", encoding="utf-8")
+    env = {"NOTICEBOT_ADMIN": "1", "NOTICEBOT_ADMINS": "2", "NOTICEBOT_COLOUR_OF_THE_SHED": "x"}
+    assert load_config(env, tmp_path).admins == frozenset({2})  # not an error
+    assert unknown_settings(env, tmp_path) == [
+        "unknown setting NOTICEBOT_SCAN_INTERVL in noticebot.toml ignored"
+        " (did you mean NOTICEBOT_SCAN_INTERVAL?)",
+        "unknown setting NOTICEBOT_ADMIN ignored (did you mean NOTICEBOT_ADMINS?)",
+        "unknown setting NOTICEBOT_COLOUR_OF_THE_SHED ignored",
+    ]
