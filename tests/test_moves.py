@@ -53,7 +53,7 @@ async def test_a_backup_taken_during_a_broadcast_holds_every_confirmed_delivery(
     assert held <= {chat for chat, _ in emulator.delivered()}  # and none it did not
     assert f"{len(held)} confirmed deliveries" in done.stdout
     again = run_cli("backup", str(copy), cwd=tmp_path, NOTICEBOT_DB=db)
-    assert again.returncode == 1 and "exists (use --force" in again.stderr
+    assert again.returncode == 2 and "exists (use --force" in again.stderr
 
 
 def test_export_then_import_into_a_fresh_ledger_gives_the_same_subscriptions(
@@ -63,7 +63,7 @@ def test_export_then_import_into_a_fresh_ledger_gives_the_same_subscriptions(
     old.subscribe(Chat(11, language="en"))
     old.update_chat(11, quiet_start="22:00", quiet_end="07:00")
     old.subscribe(Chat(-1002, type="supergroup", title="三号楼", filters=("停水", "停电")))
-    old.update_chat(-1002, mode="digest", digest_time="08:30")
+    old.update_chat(-1002, mode="digest", digest_time="20:00")
     old.subscribe(Chat(-1003, type="supergroup", title="业委会", thread_id=7, mode="full"))
     old.subscribe(Chat(12))
     old.unsubscribe(12)  # not a subscription: not moved
@@ -81,5 +81,5 @@ def test_export_then_import_into_a_fresh_ledger_gives_the_same_subscriptions(
     assert settings(Store(tmp_path / "new.db")) == settings(old)
     (tmp_path / "bad.json").write_text(json.dumps({"chats": []}), "utf-8")
     refused = run_cli("import", "bad.json", cwd=tmp_path, NOTICEBOT_DB="new.db")
-    assert refused.returncode == 1
+    assert refused.returncode == 2
     assert "noticebot import: not a noticebot subscriptions export" in refused.stderr

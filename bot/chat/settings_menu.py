@@ -10,8 +10,7 @@ from bot.chat.replies import Context, language, ledger_chat, runtime, send_text
 from bot.formatting.formatter import DIGEST_TIMES, MODE_CARD, MODE_DIGEST, MODE_FULL
 from bot.i18n import t
 from bot.ledger import Chat
-
-QUIET_START, QUIET_END = "22:00", "07:00"
+from bot.ledger.chat_settings import LANGUAGES, QUIET_END, QUIET_START
 
 
 def describe(chat: Chat, lang: str) -> str:
@@ -102,7 +101,7 @@ def _changes(key: str, value: str) -> dict[str, object]:
         return {"mode": value}
     if key == "digest" and value in DIGEST_TIMES:
         return {"mode": MODE_DIGEST, "digest_time": value}
-    if key == "lang" and value in ("zh", "en"):
+    if key == "lang" and value in LANGUAGES:
         return {"language": value}
     if key == "quiet":
         on = value == "on"

@@ -1,4 +1,5 @@
-"""`noticebot backup`, `export` and `import`: the ledger and its subscriptions moved."""
+"""`noticebot backup`, `export` and `import`: the ledger and its subscriptions moved.
+Exit codes: 2 for what the user gave (a path, a file), 1 for a failure while doing it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import json
 import sqlite3
 import sys
+from pathlib import Path
 
 from bot.cli.inputs import text_of
 from bot.config import Config
@@ -20,13 +22,16 @@ from bot.ledger.moves import (
     backup as copy_ledger,
 )
 
+BAD_INPUT, FAILED = 2, 1
+
 
 def backup(args: argparse.Namespace, config: Config) -> int:
     try:
         copy = copy_ledger(config.db, args.file, force=args.force)
-    except (MoveError, OSError, sqlite3.Error) as error:
-        print(f"noticebot backup: {error}", file=sys.stderr)
-        return 1
+    except MoveError as error:
+        return _fail("backup", error, BAD_INPUT)
+    except (OSError, sqlite3.Error) as error:
+        return _fail("backup", error, FAILED)
     print(
         f"backed up {config.db} to {copy.path} ({copy.bytes:,} bytes, integrity ok):"
         f" {copy.articles} articles, {copy.chats} subscribed chats,"
@@ -36,22 +41,57 @@ def backup(args: argparse.Namespace, config: Config) -> int:
 
 
 def export(args: argparse.Namespace, config: Config) -> int:
+    target: Path | None = args.file
+    if target is not None:
+        if target.is_dir():
+            return _fail("export", f"{target} is a folder; give a file name", BAD_INPUT)
+        if not target.parent.is_dir():
+            return _fail("export", f"{target.parent}: no such folder", BAD_INPUT)
+        if target.exists() and not getattr(args, "force", False):
+            return _fail("export", f"{target} exists (use --force to replace it)", BAD_INPUT)
     chats = Store(config.db).subscribed_chats()
     text = json.dumps(export_subscriptions(chats), ensure_ascii=False, indent=1)
-    if args.file is None:
+    if target is None:
         print(text)
-    else:
-        args.file.write_text(text + "\n", encoding="utf-8")
-        print(f"exported {len(chats)} subscribed chats to {args.file}", file=sys.stderr)
+        return 0
+    try:
+        target.write_text(text + "\n", encoding="utf-8")
+    except OSError as error:
+        return _fail("export", error, FAILED)
+    print(f"exported {_chats(len(chats), 'subscribed ')} to {target}", file=sys.stderr)
     return 0
 
 
 def import_chats(args: argparse.Namespace, config: Config) -> int:
     try:
-        chats = read_export(text_of(args.file))
-    except (MoveError, OSError, UnicodeDecodeError) as error:
-        print(f"noticebot import: {error}", file=sys.stderr)
-        return 1
-    new, updated = import_subscriptions(Store(config.db), chats)
-    print(f"imported {len(chats)} chats: {new} new, {updated} already known (settings taken)")
+        found = read_export(text_of(args.file))
+    except (MoveError, UnicodeDecodeError) as error:
+        return _fail("import", error, BAD_INPUT)
+    except OSError as error:
+        return _fail("import", f"{args.file}: {error.strerror or error}", BAD_INPUT)
+    for line in found.invalid:
+        print(f"noticebot import: {line}", file=sys.stderr)
+    if found.invalid and not getattr(args, "skip_invalid", False):
+        bad, good = len(found.invalid), len(found.chats)
+        return _fail(
+            "import",
+            f"nothing imported: {_chats(bad)} invalid (use --skip-invalid to import"
+            f" the {good} valid one{'' if good == 1 else 's'})",
+            BAD_INPUT,
+        )
+    new, updated = import_subscriptions(Store(config.db), found.chats)
+    skipped = f", {len(found.invalid)} invalid skipped" if found.invalid else ""
+    print(
+        f"imported {_chats(len(found.chats))}: {new} new,"
+        f" {updated} already known (settings taken){skipped}"
+    )
     return 0
+
+
+def _chats(count: int, kind: str = "") -> str:
+    return f"{count} {kind}chat{'' if count == 1 else 's'}"
+
+
+def _fail(command: str, error: object, code: int) -> int:
+    print(f"noticebot {command}: {error}", file=sys.stderr)
+    return code

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.ledger.chat_settings import is_integer, problems, shown
 from bot.ledger.chats import Chat, Chats
 from bot.ledger.states import SENT
 
@@ -33,20 +34,54 @@ class Backup:
 
 def backup(db: Path, target: Path, *, force: bool = False) -> Backup:
     """Copy the ledger with SQLite's online backup API: one consistent snapshot, taken
-    while the bot goes on writing (WAL), checked with ``PRAGMA integrity_check``."""
+    while the bot goes on writing (WAL), checked with ``PRAGMA integrity_check``. The
+    copy holds every chat id, so it is readable by its owner only (0600)."""
     if not db.is_file():
         raise MoveError(f"{db}: no ledger there")
+    _check_target(db, target, force=force)
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)  # left by a copy that was killed
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        counts = _copy(db, partial)
+        os.chmod(partial, 0o600)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return Backup(target, target.stat().st_size, *counts)
+
+
+def _check_target(db: Path, target: Path, *, force: bool) -> None:
+    """Refuse a target that is the live ledger (or its WAL or shared memory: replacing
+    either loses what the bot writes next), a folder, or an existing file without force."""
+    live = os.path.realpath(db)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        part = Path(live + suffix)
+        if os.path.realpath(target) == str(part) or (
+            target.exists() and part.exists() and os.path.samefile(target, part)
+        ):
+            raise MoveError(
+                f"{target} is the live ledger{' ' + suffix[1:].upper() if suffix else ''}"
+                f" ({db}); give a path for the copy elsewhere"
+            )
+    if target.is_dir():
+        raise MoveError(f"{target} is a folder; give a file name for the copy")
+    if not target.parent.is_dir():
+        raise MoveError(f"{target.parent}: no such folder")
     if target.exists() and not force:
         raise MoveError(f"{target} exists (use --force to replace it)")
-    partial = target.with_name(target.name + ".partial")
+
+
+def _copy(db: Path, partial: Path) -> list[int]:
     source = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     copy = sqlite3.connect(partial)
     try:
         source.backup(copy)  # all pages in one step: one read transaction, one snapshot
         check = copy.execute("PRAGMA integrity_check").fetchone()[0]
         if check != "ok":
-            raise MoveError(f"the copy failed its integrity check: {check}")
-        counts = [
+            raise sqlite3.DatabaseError(f"the copy failed its integrity check: {check}")
+        return [
             copy.execute(sql).fetchone()[0]
             for sql in (
                 "SELECT COUNT(*) FROM articles",
@@ -57,8 +92,6 @@ def backup(db: Path, target: Path, *, force: bool = False) -> Backup:
     finally:
         copy.close()
         source.close()
-    os.replace(partial, target)
-    return Backup(target, target.stat().st_size, *counts)
 
 
 def export_subscriptions(chats: list[Chat]) -> dict[str, Any]:
@@ -79,31 +112,56 @@ def export_subscriptions(chats: list[Chat]) -> dict[str, Any]:
     }
 
 
-def imported_chats(data: Any) -> list[Chat]:
-    """The chats of an export, checked; a MoveError names what is wrong."""
+@dataclass(frozen=True)
+class Export:
+    """The chats of an export that may be stored, and one line for each that may not."""
+
+    chats: list[Chat]
+    invalid: list[str]
+
+
+def imported_chats(data: Any) -> Export:
+    """The chats of an export, each checked against the rules /settings follows."""
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
         raise MoveError("not a noticebot subscriptions export")
     if data.get("version") != EXPORT_VERSION:
-        raise MoveError(f"export version {data.get('version')!r}; this noticebot reads 1")
-    chats = []
-    for number, item in enumerate(data.get("chats") or [], start=1):
-        try:
-            chats.append(
-                Chat(
-                    id=int(item["id"]),
-                    type=str(item.get("type") or "private"),
-                    title=item.get("title"),
-                    filters=tuple(str(word) for word in item.get("filters") or ()),
-                    thread_id=item.get("thread_id"),
-                    **{name: item.get(name) for name in SETTINGS if item.get(name)},
-                )
+        raise MoveError(f"export version {shown(data.get('version'))}; this noticebot reads 1")
+    items = data.get("chats")
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise MoveError(f"chats {shown(items)} is not a list of chats")
+    chats: list[Chat] = []
+    invalid: list[str] = []
+    seen: set[int] = set()
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            invalid.append(f"chat {number} of the export: {shown(item)} is not a chat")
+            continue
+        name = (
+            f"chat {item['id']}" if is_integer(item.get("id")) else f"chat {number} of the export"
+        )
+        found = problems(item)
+        if not found and item["id"] in seen:
+            found = ["listed twice"]
+        if found:
+            invalid.append(f"{name}: {'; '.join(found)}")
+            continue
+        seen.add(item["id"])
+        chats.append(
+            Chat(
+                id=item["id"],
+                type=item.get("type") or "private",
+                title=item.get("title"),
+                filters=tuple(item.get("filters") or ()),
+                thread_id=item.get("thread_id"),
+                **{key: item[key] for key in SETTINGS if item.get(key) is not None},
             )
-        except (KeyError, TypeError, ValueError) as error:
-            raise MoveError(f"chat {number} of the export: {error!r}") from None
-    return chats
+        )
+    return Export(chats, invalid)
 
 
-def read_export(text: str) -> list[Chat]:
+def read_export(text: str) -> Export:
     try:
         return imported_chats(json.loads(text))
     except json.JSONDecodeError as error:
