@@ -11,16 +11,65 @@ Ctrl-C detaches without cancelling, and ``--cancel`` stops what is still queued.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TextIO
 
 from bot.config import Config
 from bot.ledger import Store
 
+log = logging.getLogger(__name__)
+
 Progress = dict[str, int]
+
+
+@dataclass
+class OutsideBroadcasts:
+    """The running bot logs a broadcast recorded from the command line as it logs an
+    admin's: a line when it starts, and one when it is finished. It learns of them
+    from the ledger, the only thing the two processes share."""
+
+    store: Store
+    every: float = 1.0  # seconds between looks
+    _seen: int | None = None  # the newest broadcast looked at; None before the first look
+    _open: dict[int, str] = field(default_factory=dict)  # broadcast id → article id
+    _next: float = 0.0
+
+    def look(self) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + self.every
+        rows = self.store.broadcasts_from_outside(self._seen or 0)
+        if self._seen is None:  # at start: only those still under way (a restart resumes them)
+            unfinished = self.store.unfinished_broadcasts()
+            self._seen = max((r["id"] for r in rows), default=0)
+            rows = [r for r in rows if r["id"] in unfinished]
+        for row in rows:
+            self._seen = max(self._seen, row["id"])
+            log.info(
+                "broadcast %s of %s from the command line: %s",
+                row["id"],
+                row["article_id"],
+                plural(row["recipients"] or 0, "chat"),
+            )
+            self._open[row["id"]] = row["article_id"]
+        if not self._open:
+            return
+        unfinished = self.store.unfinished_broadcasts()  # the few rows queued or sending
+        for broadcast_id in [b for b in self._open if b not in unfinished]:
+            counts = self.store.broadcast_progress(broadcast_id)
+            log.info("broadcast %s finished: %s", broadcast_id, counts)
+            del self._open[broadcast_id]
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 chat``, ``2 chats``: a count and its noun agree."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
 
 
 def progress_line(counts: Progress, width: int = 30) -> str:

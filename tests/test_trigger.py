@@ -29,12 +29,16 @@ def _published(work: Path) -> str:
 def test_a_broadcast_from_the_command_line_beside_a_running_bot(tmp_path: Path) -> None:
     article_id = _published(tmp_path)
     with Emulator() as emulator:
-        process = start_bot(tmp_path, emulator, tmp_path / "bot.log", NOTICEBOT_LOG_LEVEL="INFO")
+        log = tmp_path / "bot.log"
+        process = start_bot(tmp_path, emulator, log, NOTICEBOT_LOG_LEVEL="INFO")
         try:
             wait_for(lambda: any(c.method == "getUpdates" for c in emulator.calls), 60, "start")
             done = run_cli(
                 "broadcast", article_id, "--yes", cwd=tmp_path, NOTICEBOT_DB="state/noticebot.db"
             )
+            # the bot logs it as it logs an admin's broadcast: its start, and its end
+            finished = "broadcast 1 finished: {'sent': 60, 'failed': 0, 'deactivated': 0,"
+            wait_for(lambda: finished in log.read_text(encoding="utf-8"), 30, "the log's end line")
         finally:
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=30) == 0
@@ -44,6 +48,10 @@ def test_a_broadcast_from_the_command_line_beside_a_running_bot(tmp_path: Path) 
     assert len(progress) > 2 and "remaining" in progress[0]  # a bar that moved
     assert progress[-1] == f"broadcast 1 done: sent {len(CHATS)}, failed 0, chats gone 0, skipped 0"
     assert emulator.cards_per_chat() == {chat.id: 1 for chat in CHATS}
+    lines = log.read_text(encoding="utf-8").splitlines()
+    started = f"broadcast 1 of {article_id} from the command line: {len(CHATS)} chats"
+    assert sum(started in line for line in lines) == 1
+    assert sum("broadcast 1 finished" in line for line in lines) == 1
 
 
 def test_without_a_bot_it_says_so_sends_itself_with_send_and_cancels(tmp_path: Path) -> None:
@@ -74,3 +82,25 @@ def test_without_a_bot_it_says_so_sends_itself_with_send_and_cancels(tmp_path: P
     assert emulator.cards_per_chat() == {chat.id: 1 for chat in CHATS}  # the cancelled one: none
     store = Store(tmp_path / "state" / "noticebot.db")
     assert store.article(article_id)["status"] == "active"  # not taken for gone
+
+
+def test_a_broadcast_waiting_in_the_ledger_is_logged_by_the_bot_that_sends_it(
+    tmp_path: Path,
+) -> None:
+    article_id = _published(tmp_path)
+    waiting = run_cli(
+        "broadcast", article_id, "--yes", cwd=tmp_path, NOTICEBOT_DB="state/noticebot.db"
+    )
+    assert waiting.returncode == 0, waiting.stderr
+    log = tmp_path / "bot.log"
+    with Emulator() as emulator:
+        process = start_bot(tmp_path, emulator, log, NOTICEBOT_LOG_LEVEL="INFO")
+        try:
+            wait_for(lambda: "broadcast 1 finished" in log.read_text(encoding="utf-8"), 60, "end")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
+    assert emulator.cards_per_chat() == {chat.id: 1 for chat in CHATS}
+    text = log.read_text(encoding="utf-8")
+    assert f"broadcast 1 of {article_id} from the command line: {len(CHATS)} chats" in text
+    assert "broadcast 1 finished: {'sent': 60, 'failed': 0, 'deactivated': 0," in text

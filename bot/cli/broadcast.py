@@ -15,25 +15,59 @@ from bot.ledger import Store
 from bot.reading.identity import path_id
 from bot.sources.announcements import write_announcement
 from bot.sources.scanner import Scanner
-from bot.trigger import follow, send_here
+from bot.trigger import follow, plural, send_here
 
 
 def broadcast(args: argparse.Namespace, config: Config) -> int:
-    store = Store(config.db)
+    """Exit 2 for what was typed wrong, 1 for what the ledger does not hold, 0 when done
+    (or when there is nothing to do)."""
     if args.cancel is not None:
-        cancelled = store.cancel_broadcast(args.cancel)
-        print(f"broadcast {args.cancel}: {cancelled} queued deliveries cancelled")
-        return 0
-    row = store.published(args.article or "")
+        return _cancel(Store(config.db), args.cancel)
+    if not (args.article or "").strip():
+        print("noticebot broadcast: name an article — see noticebot list", file=sys.stderr)
+        return 2
+    store = Store(config.db)
+    row = store.published(args.article)
     if row is None:
-        print(
-            f"noticebot broadcast: no published article {args.article!r} (`noticebot list`)",
-            file=sys.stderr,
-        )
+        print(_unknown(store, args.article), file=sys.stderr)
         return 1
-    if not _confirmed(f"send “{row['title']}” to {store.recipients(row['id'])} chats?", args.yes):
+    recipients = store.recipients(row["id"])
+    if recipients == 0:
+        subscribed = store.recipients(None)
+        print(
+            f"nothing to send: every subscribed chat has “{row['title']}” already, or has it"
+            f" queued ({plural(subscribed, 'chat')})"
+            if subscribed
+            else "nothing to send: no chat is subscribed"
+        )
+        return 0
+    if not _confirmed(f"send “{row['title']}” to {plural(recipients, 'chat')}?", args.yes):
         return 1
     return _cast(store, config, row["id"], args.send)
+
+
+def _cancel(store: Store, broadcast_id: int) -> int:
+    if store.broadcast_row(broadcast_id) is None:
+        print(f"noticebot broadcast: no broadcast {broadcast_id} to cancel", file=sys.stderr)
+        return 1
+    cancelled = store.cancel_broadcast(broadcast_id)
+    if cancelled:
+        queued = plural(cancelled, "queued delivery", "queued deliveries")
+        print(f"broadcast {broadcast_id}: {queued} cancelled")
+    else:
+        print(f"broadcast {broadcast_id}: nothing was left queued to cancel")
+    return 0
+
+
+def _unknown(store: Store, article_id: str) -> str:
+    """Why ``article_id`` cannot be broadcast, naming it."""
+    row = store.article(article_id) if len(article_id) <= 40 else None
+    if row is None:
+        return f"noticebot broadcast: no article “{article_id}” — see noticebot list"
+    return (
+        f"noticebot broadcast: “{row['title']}” ({article_id}) is {row['status']},"
+        " not published now — see noticebot list"
+    )
 
 
 def announce(args: argparse.Namespace, config: Config) -> int:
@@ -41,12 +75,14 @@ def announce(args: argparse.Namespace, config: Config) -> int:
         text = text_of(args.file)
     except (OSError, UnicodeDecodeError) as error:
         print(f"noticebot announce: {error}", file=sys.stderr)
-        return 1
+        return 2
     store = Store(config.db)
     if not text.strip():
-        print("noticebot announce: the text is empty", file=sys.stderr)
-        return 1
-    if not _confirmed(f"announce “{args.title}” to {store.recipients(None)} chats?", args.yes):
+        print(f"noticebot announce: the text of {args.file} is empty", file=sys.stderr)
+        return 2
+    recipients = store.recipients(None)
+    reach = plural(recipients, "chat") if recipients else "no chat yet (none is subscribed)"
+    if not _confirmed(f"announce “{args.title}” to {reach}?", args.yes):
         return 1
     author = os.environ.get("USER") or "noticebot"
     now = datetime.now(config.tz)
@@ -75,7 +111,7 @@ def _cast(store: Store, config: Config, article_id: str, send: bool) -> int:
     """Record the broadcast; follow it as the running bot sends it, or send it here."""
     running = store.owner.held_elsewhere()
     broadcast_id, queued = store.broadcast(article_id, by_user=None)
-    print(f"broadcast {broadcast_id}: {queued} chats queued")
+    print(f"broadcast {broadcast_id}: {plural(queued, 'chat')} queued")
     try:
         if running:
             follow(store, broadcast_id)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.ledger.chats import Chats
 from bot.ledger.deliveries import Deliveries
-from bot.ledger.states import FAILED, HAS_COPY, QUEUED, SENDING, SENT, SKIPPED
+from bot.ledger.states import FAILED, HAS_COPY, QUEUED, RETRACTED, SENDING, SENT, SKIPPED
 
 
 class Broadcasts(Chats, Deliveries):
@@ -30,12 +32,36 @@ class Broadcasts(Chats, Deliveries):
             [self.clock(), broadcast_id],
         )
 
+    def broadcast_row(self, broadcast_id: int) -> dict[str, Any] | None:
+        rows = self._rows("SELECT * FROM broadcasts WHERE id = ?", [broadcast_id])
+        return rows[0] if rows else None
+
+    def broadcasts_from_outside(self, after: int) -> list[dict[str, Any]]:
+        """Broadcasts no admin made in a chat (``noticebot broadcast``, ``announce``)
+        recorded after broadcast ``after``: the running bot logs them as its own."""
+        return self._rows(
+            "SELECT * FROM broadcasts WHERE id > ? AND by_user IS NULL ORDER BY id", [after]
+        )
+
+    def unfinished_broadcasts(self) -> set[int]:
+        """The broadcasts with deliveries still queued or being sent (each status named
+        as a literal: the partial indexes hold only these rows)."""
+        rows = self._rows(
+            f"SELECT broadcast_id AS id FROM deliveries WHERE status = '{QUEUED}'"
+            " AND broadcast_id IS NOT NULL UNION"
+            f" SELECT broadcast_id FROM deliveries WHERE status = '{SENDING}'"
+            " AND broadcast_id IS NOT NULL"
+        )
+        return {r["id"] for r in rows}
+
     def recipients(self, article_id: str | None) -> int:
-        """How many active chats a broadcast of ``article_id`` would reach now."""
+        """How many active chats a broadcast of ``article_id`` would reach now: those
+        without it, as :meth:`enqueue` counts them (a row settled without the notice, as
+        a cancelled broadcast leaves it, is queued again)."""
         return self._rows(
             "SELECT COUNT(*) AS n FROM chats c WHERE c.active = 1 AND c.subscribed = 1"
             " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.chat_id = c.id"
-            " AND d.article_id = ?)",
+            f" AND d.article_id = ? AND d.status NOT IN ('{SKIPPED}', '{RETRACTED}', '{FAILED}'))",
             [article_id],
         )[0]["n"]
 

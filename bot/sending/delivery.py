@@ -25,6 +25,7 @@ from collections import deque
 from bot.ledger import FAILED, Store, Work
 from bot.sending.policy import SendPolicy
 from bot.sending.reconciler import Reconciler
+from bot.trigger import OutsideBroadcasts
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._backlog: deque[Work] = deque()  # claimed (sending), not started yet
         self._started = False
+        self.outside = OutsideBroadcasts(store)  # logged here as an admin's are in the chat
 
     def wake(self) -> None:
         """New work was queued: look now instead of at the next tick."""
@@ -76,6 +78,7 @@ class Dispatcher:
                     # second (a restart after a crash takes a tenth of one).
                     await asyncio.sleep(RESUME_PAUSE)
                 self._start_due()
+                self.outside.look()
                 await self._sleep(self._timeout(idle))
                 failures = 0
             except Exception as error:
