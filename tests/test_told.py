@@ -118,3 +118,22 @@ async def test_a_missing_articles_folder_is_told_at_each_start_and_by_status(
     assert f"articles folder {missing}: missing" in shown.stdout, shown.stdout + shown.stderr
     as_json = json.loads(run_cli("status", "--json", cwd=tmp_path, **env_vars).stdout)
     assert as_json["missing_folders"] == [str(missing)]
+
+
+def test_relative_pictures_without_the_site_address_are_one_warning_per_file(
+    tmp_path: Path,
+) -> None:
+    post = tmp_path / "停水.md"
+    post.write_text(
+        "---\ntitle: 停水\nheadimg: /images/top.png\n---\n\n明天停水。\n\n"
+        "![水管](/images/a.png)\n\n<img src='images/b.png'>\n\n"
+        '<img src="loading.gif" data-src="https://example.org/lazy.png">\n',
+        encoding="utf-8",
+    )
+    shown = run_cli("preview", str(post), cwd=tmp_path)
+    warnings = [line for line in shown.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, shown.stderr
+    assert "停水.md" in warnings[0] and "3 picture(s) with a relative address" in warnings[0]
+    assert "NOTICEBOT_SITE_URL" in warnings[0]
+    resolved = run_cli("preview", str(post), cwd=tmp_path, NOTICEBOT_SITE_URL="https://b.org")
+    assert "warning:" not in resolved.stderr and "https://b.org/images/a.png" in resolved.stdout

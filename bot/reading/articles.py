@@ -76,6 +76,11 @@ SCALAR_KEYS = (
 _SCALARS = (str, int, float, date, time)  # bool is an int, datetime a date
 # C0 and C1 control characters but tab and newline (line ends are made "\n" first):
 # escape sequences set a terminal's title, write its clipboard, hide or clear text.
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")  # an address that is not relative
+_IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_IMG_SOURCE = re.compile(
+    r"""\s(?:src|data-src|data-original)\s*=\s*(["'])\s*([^"']+?)\s*\1""", re.IGNORECASE
+)
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _LINE_BREAKS = re.compile(r"\s*(?:[\x00-\x1f\x7f-\x9f\u2028\u2029]\s*)+")
 _CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
@@ -270,6 +275,12 @@ def parse_article(
     body_html = _without_control_references(to_html(body, config.site_url))
     rich, found = read_html(body_html)  # one parse gives the text and the pictures
     images = _images(meta, found, config.unwrap_proxies, config.site_url)
+    if not config.site_url and (relative := _relative_pictures(meta, body_html)):
+        warnings.append(
+            f"{len(relative)} picture(s) with a relative address left out"
+            f" ({one_line(relative[0])[:100]}): set NOTICEBOT_SITE_URL to where the blog is"
+            " published to send them"
+        )
     expires = _expiry(meta.get("expires"), config.tz, warnings)
     article = Article(
         id=article_id(meta, path, root, config.articles[0] if config.articles else None),
@@ -654,6 +665,23 @@ def _images(
             image = Image(image.url, image.fallback, *sizes[image.url])
         images[image.url] = image
     return tuple(images.values())
+
+
+def _relative_pictures(meta: dict[str, Any], body_html: str) -> list[str]:
+    """Pictures whose address is relative to the website: without its address they
+    lead nowhere from a chat, and are left out."""
+    sources = [item for key in IMAGE_KEYS for item in _listed(meta.get(key))]
+    relative = [_CONTROLS.sub("", s).strip() for s in sources if isinstance(s, str)]
+    relative = [s for s in relative if s and not _SCHEME.match(s) and not s.startswith("//")]
+    for tag in _IMG_TAG.finditer(body_html) if "<img" in body_html.lower() else ():
+        sources = [m.group(2) for m in _IMG_SOURCE.finditer(tag.group())]
+        if sources and not any(_SCHEME.match(s) or s.startswith("//") for s in sources):
+            relative.append(sources[0])  # a lazy-loading theme's absolute data-src is sent
+    return relative
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def make_image(
