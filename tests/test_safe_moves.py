@@ -84,7 +84,14 @@ def test_a_backup_is_readable_by_its_owner_only(tmp_path: Path) -> None:
 
 
 def test_an_export_does_not_overwrite_a_file(tmp_path: Path) -> None:
-    _live_ledger(tmp_path)
+    store = _live_ledger(tmp_path)
+    for ledger in ("noticebot.db", "noticebot.db-wal"):
+        onto = run_cli("export", ledger, cwd=tmp_path, NOTICEBOT_DB="noticebot.db")
+        assert onto.returncode == 2
+        (said,) = _said(onto, "export")
+        assert said.startswith(f"noticebot export: {ledger} is the live ledger")
+    store.subscribe(Chat(2))
+    assert len(Store(tmp_path / "noticebot.db").subscribed_chats()) == 2
     (tmp_path / "subs.json").write_text("the last export, still needed")
     done = run_cli("export", "subs.json", cwd=tmp_path, NOTICEBOT_DB="noticebot.db")
     assert done.returncode == 2

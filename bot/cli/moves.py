@@ -14,6 +14,7 @@ from bot.config import Config
 from bot.ledger import Store
 from bot.ledger.moves import (
     MoveError,
+    check_target,
     export_subscriptions,
     import_subscriptions,
     read_export,
@@ -43,12 +44,10 @@ def backup(args: argparse.Namespace, config: Config) -> int:
 def export(args: argparse.Namespace, config: Config) -> int:
     target: Path | None = args.file
     if target is not None:
-        if target.is_dir():
-            return _fail("export", f"{target} is a folder; give a file name", BAD_INPUT)
-        if not target.parent.is_dir():
-            return _fail("export", f"{target.parent}: no such folder", BAD_INPUT)
-        if target.exists() and not getattr(args, "force", False):
-            return _fail("export", f"{target} exists (use --force to replace it)", BAD_INPUT)
+        try:
+            check_target(config.db, target, force=getattr(args, "force", False), what="export")
+        except MoveError as error:
+            return _fail("export", error, BAD_INPUT)
     chats = Store(config.db).subscribed_chats()
     text = json.dumps(export_subscriptions(chats), ensure_ascii=False, indent=1)
     if target is None:

@@ -38,7 +38,7 @@ def backup(db: Path, target: Path, *, force: bool = False) -> Backup:
     copy holds every chat id, so it is readable by its owner only (0600)."""
     if not db.is_file():
         raise MoveError(f"{db}: no ledger there")
-    _check_target(db, target, force=force)
+    check_target(db, target, force=force)
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)  # left by a copy that was killed
     os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -52,21 +52,21 @@ def backup(db: Path, target: Path, *, force: bool = False) -> Backup:
     return Backup(target, target.stat().st_size, *counts)
 
 
-def _check_target(db: Path, target: Path, *, force: bool) -> None:
+def check_target(db: Path, target: Path, *, force: bool, what: str = "copy") -> None:
     """Refuse a target that is the live ledger (or its WAL or shared memory: replacing
     either loses what the bot writes next), a folder, or an existing file without force."""
-    live = os.path.realpath(db)
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        part = Path(live + suffix)
-        if os.path.realpath(target) == str(part) or (
-            target.exists() and part.exists() and os.path.samefile(target, part)
-        ):
-            raise MoveError(
-                f"{target} is the live ledger{' ' + suffix[1:].upper() if suffix else ''}"
-                f" ({db}); give a path for the copy elsewhere"
-            )
+    for live in {os.path.realpath(db), str(db.absolute())}:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            part = Path(live + suffix)
+            if os.path.realpath(target) == os.path.realpath(part) or (
+                target.exists() and part.exists() and os.path.samefile(target, part)
+            ):
+                raise MoveError(
+                    f"{target} is the live ledger{' ' + suffix[1:].upper() if suffix else ''}"
+                    f" ({db}); give a path for the {what} elsewhere"
+                )
     if target.is_dir():
-        raise MoveError(f"{target} is a folder; give a file name for the copy")
+        raise MoveError(f"{target} is a folder; give a file name for the {what}")
     if not target.parent.is_dir():
         raise MoveError(f"{target.parent}: no such folder")
     if target.exists() and not force:
