@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -25,33 +27,61 @@ from telegram import Update
 from telegram.request import BaseRequest, RequestData
 
 from bot.app import build_application, runtime_of
-from bot.config import Config
+from bot.config import Config, ConfigError, load_config
 from bot.formatting.outgoing import Outgoing, Part
 from bot.formatting.preview import render_terminal
 from bot.sending.delivery import SendPolicy
 
 CONSOLE_USER = 1
 CONSOLE_TOKEN = "0:console"
-CONSOLE_DB = Path("state/console.db")
+HEREDOC_END = "."
 RAW_KEYS = frozenset({"text", "caption", "photo", "animation", "callback_data", "query"})
 SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendAnimation", "sendMediaGroup"})
 # Seconds without output after the end of input: longer than a broadcast's progress edits.
 QUIET_BEFORE_EXIT = 2.5
 
 
-def banner(config: Config) -> str:
+def banner(config: Config, sandbox: bool) -> str:
+    where = (
+        f"ledger: {config.db} and announcements: {config.announce_dir}, both temporary "
+        "(gone when you quit; `noticebot run --console --db FILE` uses a real ledger)"
+        if sandbox
+        else f"ledger: {config.db} (real, as asked); announcements: {config.announce_dir}"
+    )
     return (
         "noticebot console mode — no TELEGRAM_BOT_TOKEN, so nothing is sent to Telegram.\n"
-        f"Articles: {', '.join(map(str, config.articles))}; ledger: {config.db}.\n"
+        f"Articles: {', '.join(map(str, config.articles))}; {where}.\n"
         "You are a local admin in a private chat: try /latest, /read_<id>, /subscribe,\n"
         "/search 关键词, /settings, /broadcast <id>. A number presses a button; Ctrl-D quits.\n"
+        "/announce alone on a line starts a notice: its lines, with **bold**, *italic*,\n"
+        "`code`, [links](https://…) and `- ` or `1. ` lists, until a line with a single '.'.\n"
         "To run for real: export TELEGRAM_BOT_TOKEN=… (from @BotFather) and run again.\n"
     )
 
 
-def console_config(config: Config) -> Config:
-    db = config.db if config.db != Config().db else CONSOLE_DB
-    return replace(config, token=CONSOLE_TOKEN, db=db, admins=config.admins | {CONSOLE_USER})
+def console_config(config: Config, real_db: Path | None, sandbox: Path) -> Config:
+    """The configured bot with the console as its only admin chat. Its ledger and
+    announcements folder are in ``sandbox`` unless a ledger was chosen on purpose:
+    a console /announce must never land in the folder a running bot takes notices from."""
+    admins = config.admins | {CONSOLE_USER}
+    if real_db is not None:
+        return replace(config, token=CONSOLE_TOKEN, db=real_db, admins=admins)
+    return replace(
+        config,
+        token=CONSOLE_TOKEN,
+        db=sandbox / "console.db",
+        announce_dir=sandbox / "announcements",
+        admins=admins,
+    )
+
+
+def chosen_db(config: Config) -> Path | None:
+    """The ledger given with ``run --db``: one that is not the configured NOTICEBOT_DB."""
+    try:
+        configured = load_config().db
+    except ConfigError:
+        return None
+    return config.db if config.db != configured else None
 
 
 class ConsoleRequest(BaseRequest):
@@ -140,7 +170,23 @@ class ConsoleRequest(BaseRequest):
         if not text:
             return []
         self._write(f"\n> {text}\n")
+        if text == "/announce":
+            self._write(
+                f"  (the notice, line by line; a line with a single {HEREDOC_END} ends it)\n"
+            )
+            body = await self._here_document()
+            return [self._update(f"/announce\n{body}" if body else text)]
         return [self._update(text)]
+
+    async def _here_document(self) -> str:
+        """Lines until one holding only the end mark (or the end of input), as typed."""
+        lines: list[str] = []
+        while (line := await self._read_line()) and line.strip() != HEREDOC_END:
+            lines.append(line.rstrip("\r\n"))
+        if not line:
+            self._ended = True
+            self._last_output = time.monotonic()
+        return "\n".join(lines).strip("\n")
 
     async def _read_line(self) -> str:
         """The next line of stdin ('' at the end), read by a daemon thread so that
@@ -190,8 +236,12 @@ class ConsoleRequest(BaseRequest):
             "text": text,
         }
         if text.startswith("/"):
+            command = text.split()[0]
+            rest, entities = markdown_entities(text[len(command) :], offset=_utf16(command))
+            message["text"] = command + rest
             message["entities"] = [
-                {"type": "bot_command", "offset": 0, "length": len(text.split()[0])}
+                {"type": "bot_command", "offset": 0, "length": _utf16(command)},
+                *entities,
             ]
         return {"update_id": update_id, "message": message}
 
@@ -227,6 +277,48 @@ class ConsoleRequest(BaseRequest):
         self._last_output = time.monotonic()
 
 
+_INLINE = re.compile(
+    r"\*\*(?P<bold>[^*\n]+?)\*\*"
+    r"|__(?P<bold2>[^_\n]+?)__"
+    r"|(?<!\*)\*(?P<italic>[^*\s][^*\n]*?)\*(?!\*)"
+    r"|(?<!\w)_(?P<italic2>[^_\s][^_\n]*?)_(?!\w)"
+    r"|`(?P<code>[^`\n]+)`"
+    r"|\[(?P<label>[^\]\n]+)\]\((?P<url>[^)\s]+)\)"
+)
+_KINDS = {"bold": "bold", "bold2": "bold", "italic": "italic", "italic2": "italic"}
+
+
+def markdown_entities(text: str, offset: int = 0) -> tuple[str, list[dict[str, Any]]]:
+    """Markdown typed in the terminal as a Telegram app sends it: the text without the
+    marks, and entities (offsets in UTF-16 units, as the Bot API counts) for what they
+    marked. A terminal has no bold key; the bot reads the entities as it does in chat."""
+    out: list[str] = []
+    entities: list[dict[str, Any]] = []
+    position = offset
+    last = 0
+    for match in _INLINE.finditer(text):
+        before = text[last : match.start()]
+        out.append(before)
+        position += _utf16(before)
+        kind = match.lastgroup or ""
+        if kind in ("label", "url"):
+            shown = match.group("label")
+            entity: dict[str, Any] = {"type": "text_link", "url": match.group("url")}
+        else:
+            shown = match.group(kind)
+            entity = {"type": _KINDS.get(kind, kind)}
+        entities.append({**entity, "offset": position, "length": _utf16(shown)})
+        out.append(shown)
+        position += _utf16(shown)
+        last = match.end()
+    out.append(text[last:])
+    return "".join(out), entities
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
 def _part(method: str, params: dict[str, Any]) -> Part:
     if "reply_markup" in params and method != "sendMessage":
         return "card"
@@ -251,17 +343,27 @@ def decode_params(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
     return params
 
 
-def run_console(config: Config, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
-    """The bot with the terminal in place of Telegram, until Ctrl-D or the end of input."""
-    config = console_config(config)
-    request = ConsoleRequest(stdin, stdout, lang=config.lang, color=stdout.isatty())
-    stdout.write(banner(config))
-    application = build_application(
-        config,
-        policy=SendPolicy(),
-        rate_limits=False,
-        request=request,
-    )
-    request.on_end = application.stop_running
-    runtime_of(application).scanner.scan()  # so the first command already sees the articles
-    application.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=0.0, timeout=1)
+def run_console(
+    config: Config,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    *,
+    db: Path | None = None,
+) -> None:
+    """The bot with the terminal in place of Telegram, until Ctrl-D or the end of input.
+    ``db``: a real ledger chosen on purpose; without it everything lives in a temporary
+    folder removed at the end."""
+    with tempfile.TemporaryDirectory(prefix="noticebot-console-") as sandbox:
+        real_db = db or chosen_db(config)
+        config = console_config(config, real_db, Path(sandbox))
+        request = ConsoleRequest(stdin, stdout, lang=config.lang, color=stdout.isatty())
+        stdout.write(banner(config, sandbox=real_db is None))
+        application = build_application(
+            config,
+            policy=SendPolicy(),
+            rate_limits=False,
+            request=request,
+        )
+        request.on_end = application.stop_running
+        runtime_of(application).scanner.scan()  # so the first command already sees them
+        application.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=0.0, timeout=1)

@@ -12,12 +12,14 @@ from tests.process import BOT_COMMAND, clean_env
 SEED_ID = "f614b98f"
 
 
-def _console(tmp_path: Path, lines: list[str]) -> subprocess.CompletedProcess[str]:
+def _console(
+    tmp_path: Path, lines: list[str], *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
     shutil.copytree(ROOT / "seeds", tmp_path / "seeds")
     return subprocess.run(
-        [*BOT_COMMAND, "run"],
+        [*BOT_COMMAND, "run", *args],
         cwd=tmp_path,
-        env=clean_env(),
+        env=clean_env(**env),
         input="\n".join(lines) + "\n",
         capture_output=True,
         text=True,
@@ -36,7 +38,7 @@ def test_piped_console_shows_the_seed_card(tmp_path: Path) -> None:
     assert "[photo] http://static.1sapp.com/qupost/img/2022/02/01/caa781ce" in card
     assert "2022年2月1日 16:57 · 趣头条" in card and "caption 286/1024" in card
     assert "已订阅" in out.split("> /subscribe")[1]
-    assert (tmp_path / "state" / "console.db").is_file()  # its own ledger
+    assert not (tmp_path / "state").exists()  # a temporary ledger, not one in the tree
     assert "Traceback" not in result.stderr
 
 
@@ -53,3 +55,56 @@ def test_run_help_lists_every_option(tmp_path: Path) -> None:
     )
     for option in ("--console", "--articles", "--db", "--log-level"):
         assert option in result.stdout
+
+
+def test_console_is_a_sandbox_for_announcements(tmp_path: Path) -> None:
+    """A console /announce beside a configured bot writes nothing where that bot reads:
+    neither its announcements folder nor its ledger; the banner says where things go."""
+    real_folder = tmp_path / "posts"
+    real_folder.mkdir()
+    real_db = tmp_path / "live.db"
+    lines = ["/subscribe", "/announce 本周六五号楼停水。", "1"]
+    result = _console(
+        tmp_path,
+        lines,
+        NOTICEBOT_ANNOUNCE_DIR=str(real_folder),
+        NOTICEBOT_DB=str(real_db),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "推送完成：已发送 1" in result.stdout
+    assert list(real_folder.iterdir()) == []
+    assert "temporary" in result.stdout.split("\n> ")[0]
+    assert not real_db.exists() and not (tmp_path / "state").exists()
+
+
+def test_console_with_db_keeps_its_ledger(tmp_path: Path) -> None:
+    real_db = tmp_path / "chosen.db"
+    result = _console(tmp_path, ["/subscribe"], "--db", str(real_db))
+    assert result.returncode == 0, result.stderr
+    assert real_db.is_file() and f"ledger: {real_db} (real" in result.stdout
+
+
+def test_console_announce_here_document_with_markdown(tmp_path: Path) -> None:
+    """Lines after /announce up to a single '.' are one notice; Markdown typed in the
+    terminal is its formatting, as bold and lists are in a chat: the bold first line
+    is the title, the marks are gone, the items are a list."""
+    lines = [
+        "/subscribe",
+        "/announce",
+        "**五号楼停水**",
+        "本周六*上午* 停水，详见 [通知](https://example.org/a)。",
+        "",
+        "- 带好水桶",
+        "- 关好`阀门`",
+        ".",
+        "1",
+    ]
+    result = _console(tmp_path, lines)
+    assert result.returncode == 0, result.stderr
+    sent = result.stdout.split("> 1")[1]
+    assert "推送完成：已发送 1" in sent
+    card = sent.split("[text] sendMessage")[2]
+    assert card.lstrip().startswith("五号楼停水\n")
+    assert "本周六上午 停水，详见 通知。" in card
+    assert "• 带好水桶\n• 关好阀门" in card
+    assert "*" not in card and "](" not in card and "`" not in card
