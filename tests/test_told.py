@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,27 @@ def test_relative_pictures_without_the_site_address_are_one_warning_per_file(
     assert "NOTICEBOT_SITE_URL" in warnings[0]
     resolved = run_cli("preview", str(post), cwd=tmp_path, NOTICEBOT_SITE_URL="https://b.org")
     assert "warning:" not in resolved.stderr and "https://b.org/images/a.png" in resolved.stdout
+
+
+async def test_html_posts_with_front_matter_are_read_and_other_html_is_left_alone(
+    tmp_path: Path, free: Emulator
+) -> None:
+    """Jekyll publishes an HTML file with front matter as a post; a page without it
+    (a theme's, a saved web page) is no post, and no invalid file either."""
+    async with running_bot(tmp_path, free, rate_limits=False) as env:
+        env.write_standing()
+        await scan_now(env.runtime)
+        env.subscribe(101)
+        written = datetime.fromtimestamp(env.clock.now - 60, UTC).isoformat()
+        (env.articles / "2026-12-05-停水.html").write_text(
+            f"---\ntitle: 五号楼停水通知\ndate: {written}\n---\n明天<b>停水</b>，请储水。\n\n"
+            "    <p>联系电话 12345。</p>\n",
+            encoding="utf-8",
+        )
+        (env.articles / "theme.html").write_text("<html><body>页脚</body></html>", "utf-8")
+        report = env.runtime.scanner.scan()
+        await env.send()
+        assert len(report.new) == 1 and report.invalid == []
+        shown = "\n".join(m["text"] or m.get("caption") or "" for m in free.shown(101))
+        assert "五号楼停水通知" in shown and "明天停水，请储水。" in shown
+        assert "<b>" not in shown and "<p>" not in shown and "页脚" not in shown

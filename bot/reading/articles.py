@@ -41,7 +41,7 @@ from bot.reading.htmltext import FoundImage, html_to_rich, read_html, safe_url, 
 from bot.reading.identity import ID_KEYS, article_id, short_hash
 from bot.reading.markdown import absolute_url, to_html
 from bot.reading.richtext import RichText
-from bot.reading.walk import article_files
+from bot.reading.walk import HTML_SUFFIXES, article_files
 
 IMAGE_KEYS = ("headimg", "cover", "thumbnail", "image", "banner", "top_img")
 LINK_KEYS = ("link", "url", "permalink")
@@ -272,6 +272,8 @@ def parse_article(
     meta, body = _split_front_matter(text, path)
     warnings: list[str] = []
     meta = _one_values(meta, warnings)
+    if path.name.lower().endswith(HTML_SUFFIXES):  # an HTML post is HTML, never Markdown
+        body = f"<div>{body}</div>"
     body_html = _without_control_references(to_html(body, config.site_url))
     rich, found = read_html(body_html)  # one parse gives the text and the pictures
     images = _images(meta, found, config.unwrap_proxies, config.site_url)

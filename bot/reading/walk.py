@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ARTICLE_SUFFIXES = (".md", ".markdown")
+# HTML posts (Jekyll's and Hugo's) are articles when they open with front matter; other
+# HTML files beside the posts (a theme's, a downloaded page) are not.
+HTML_SUFFIXES = (".html", ".htm")
+_FRONT_MATTER_STARTS = (b"---\n", b"---\r\n", b"+++\n", b"+++\r\n")
 
 
 @dataclass
@@ -62,13 +66,42 @@ def walk_folder(root: Path) -> FolderWalk:
             try:
                 if entry.is_dir(follow_symlinks=False):
                     pending.append(entry.path)
-                elif entry.name.lower().endswith(ARTICLE_SUFFIXES) and (
-                    entry.is_symlink() or entry.is_file()
-                ):
+                elif _is_article(entry):
                     walk.files.append((entry.path, entry.stat(follow_symlinks=False)))
             except OSError as error:
                 walk.unseen.append((entry.path, error.strerror or str(error)))
     return walk
+
+
+def _is_article(entry: os.DirEntry[str]) -> bool:
+    """A Markdown file (a link too: the loader refuses it, so it is reported), or an
+    HTML file of its own that opens with front matter."""
+    name = entry.name.lower()
+    if name.endswith(ARTICLE_SUFFIXES):
+        return entry.is_symlink() or entry.is_file()
+    return (
+        name.endswith(HTML_SUFFIXES)
+        and entry.is_file(follow_symlinks=False)
+        and has_front_matter(entry.path)
+    )
+
+
+def has_front_matter(path: str) -> bool:
+    """Whether a file opens with front matter (after a byte order mark), as Jekyll
+    decides which HTML files are posts; read without following a link or waiting on
+    a pipe."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return False
+    try:
+        head = os.read(fd, 8)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return head.removeprefix(b"\xef\xbb\xbf").startswith(_FRONT_MATTER_STARTS)
 
 
 def _text(name: str) -> bool:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from watchfiles import Change, DefaultFilter, awatch
 
-from bot.reading.walk import ARTICLE_SUFFIXES
+from bot.reading.walk import ARTICLE_SUFFIXES, HTML_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,9 @@ class ArticleChanges(DefaultFilter):
             return False
         if not super().__call__(change, path):
             return False
-        return name.lower().endswith(ARTICLE_SUFFIXES) or "." not in name  # or a folder
+        return (
+            name.lower().endswith(ARTICLE_SUFFIXES + HTML_SUFFIXES) or "." not in name
+        )  # or a folder
 
 
 async def watch_folders(
