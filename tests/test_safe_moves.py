@@ -134,6 +134,7 @@ BAD = [
         "chat 10 of the export: id 'abc' is not a chat id (a non-zero integer)",
     ),
     ({"id": [1]}, "chat 11 of the export: id a list is not a chat id"),
+    ({"id": 2**70}, f"chat 12 of the export: id {2**70} is not a chat id"),
     ({"id": 11, "mode": "card"}, "chat 11: listed twice"),
 ]
 
@@ -154,11 +155,18 @@ def test_an_import_with_invalid_settings_imports_nothing_and_names_each_bad_chat
     for line, (_, said) in zip(lines, BAD, strict=False):
         assert line.startswith(f"noticebot import: {said}")
     assert lines[-1] == (
-        "noticebot import: nothing imported: 11 chats invalid"
+        "noticebot import: nothing imported: 12 chats invalid"
         " (use --skip-invalid to import the 1 valid one)"
     )
     assert "ValueError" not in done.stderr
     assert Store(tmp_path / "new.db").subscribed_chats() == []
+
+
+def test_an_import_from_a_missing_file_or_a_folder_is_one_line(tmp_path: Path) -> None:
+    for name, said in (("nope.json", "No such file or directory"), (".", "Is a directory")):
+        done = run_cli("import", name, cwd=tmp_path, NOTICEBOT_DB="new.db")
+        assert done.returncode == 2
+        assert _said(done, "import") == [f"noticebot import: {name}: {said}"]
 
 
 def test_invalid_settings_are_not_stored_and_valid_ones_are(tmp_path: Path) -> None:

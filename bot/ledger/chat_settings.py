@@ -22,7 +22,8 @@ def is_clock(value: object) -> bool:
 
 
 def is_integer(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    """A JSON integer SQLite can store (64 bits); not true or false."""
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
 
 
 def shown(value: object) -> str:
