@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -162,3 +163,17 @@ async def test_html_posts_with_front_matter_are_read_and_other_html_is_left_alon
         shown = "\n".join(m["text"] or m.get("caption") or "" for m in free.shown(101))
         assert "五号楼停水通知" in shown and "明天停水，请储水。" in shown
         assert "<b>" not in shown and "<p>" not in shown and "页脚" not in shown
+
+
+async def test_a_file_name_that_is_not_text_is_told_once(tmp_path: Path, free: Emulator) -> None:
+    """A post unzipped from a GBK archive: its name cannot be read, so it is reported
+    at every scan; the admins hear of it once."""
+    async with running_bot(tmp_path, free, rate_limits=False, admins=frozenset({ADMIN})) as env:
+        env.write_standing()
+        await scan_now(env.runtime)
+        gbk_name = os.fsencode(env.articles) + b"/" + "五号楼停水.md".encode("gbk")
+        with open(gbk_name, "wb") as post:
+            post.write("---\ntitle: 停水\n---\n明天停水。\n".encode())
+        await scan_now(env.runtime)
+        await scan_now(env.runtime)
+        assert len(told(free)) == 1 and "not UTF-8" in told(free)[0]

@@ -212,6 +212,14 @@ class Scanner:
         self._moved_away: set[str] = set()  # this scan: known files whose content went elsewhere
         self._aliases: dict[str, str] = {}  # front-matter id → the notice it names
         self.parallel_from = PARALLEL_FROM
+        self._told: dict[str, str] = {}  # invalid without a ledger row (a name, a feed entry)
+
+    def _not_told(self, invalid: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Invalid files the ledger keeps no row for, reported again at every scan: those
+        this scanner has not reported yet, or not with this reason."""
+        fresh = [(path, reason) for path, reason in invalid if self._told.get(path) != reason]
+        self._told.update(fresh)
+        return fresh
 
     def _push_chats(self) -> list[Chat]:
         """Chats that get notices one by one (digest chats get a daily list), read once a scan."""
@@ -265,6 +273,7 @@ class Scanner:
         for root, walk in walks.items():
             report.unseen += walk.unseen
             report.invalid += walk.invalid
+            report.broken += self._not_told(walk.invalid)
             for path, stat in walk.files:
                 if path in seen:
                     continue  # a folder inside another (announcements in the posts): once
@@ -450,6 +459,7 @@ class Scanner:
                 for entry in read.entries:
                     if isinstance(entry, ArticleError):
                         report.invalid.append((str(entry.path), entry.reason))
+                        report.broken += self._not_told([(str(entry.path), entry.reason)])
                     elif self._read_from_another_feed(entry.row["id"], url):
                         report.unchanged += 1
                     else:
