@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+from importlib.metadata import version
 from pathlib import Path
 
+import pytest
+
 from tests.paths import ROOT, SEED
-from tests.process import run_cli
+from tests.process import BOT_COMMAND, clean_env, run_cli
 
 
 def test_preview_shows_the_seed_card_and_lengths(tmp_path: Path) -> None:
@@ -59,3 +63,141 @@ def test_bad_configuration_is_one_clear_line(tmp_path: Path) -> None:
         "(use an IANA name such as Asia/Shanghai)"
     )
     assert "Traceback" not in result.stderr
+
+
+def _scanned_ledger(tmp_path: Path) -> Path:
+    """A real ledger holding the seed article, made by `noticebot scan`."""
+    folder = tmp_path / "articles"
+    folder.mkdir(exist_ok=True)
+    shutil.copy(SEED, folder)
+    db = tmp_path / "kept" / "bot.db"
+    done = run_cli("scan", "--db", str(db), cwd=tmp_path, NOTICEBOT_ARTICLES=str(folder))
+    assert done.returncode == 0, done.stderr
+    return db
+
+
+def test_every_command_takes_db_and_says_which_ledger(tmp_path: Path) -> None:
+    db = _scanned_ledger(tmp_path)
+    for command in ("status", "list", "export"):
+        result = run_cli(command, "--db", str(db), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stderr.splitlines()[0] == f"noticebot: ledger {db} (--db)"
+    shown = run_cli("status", cwd=tmp_path, NOTICEBOT_DB=str(db))
+    assert "articles: active 1" in shown.stdout
+    assert shown.stderr.splitlines()[0] == f"noticebot: ledger {db} (NOTICEBOT_DB)"
+    flag_wins = run_cli("list", "--db", str(db), cwd=tmp_path, NOTICEBOT_DB="elsewhere.db")
+    assert flag_wins.returncode == 0 and "爱申活暖心春" in flag_wins.stdout
+    assert not (tmp_path / "elsewhere.db").exists()
+
+
+def test_a_command_that_would_create_a_ledger_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    for command, env in (
+        (["status"], {}),
+        (["list"], {"NOTICEBOT_DB": "nope/deep/bot.db"}),
+        (["export"], {}),
+        (["backup", "copy.db"], {}),
+        (["broadcast", "--cancel", "1"], {}),
+    ):
+        result = run_cli(*command, cwd=tmp_path, **env)
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        last = result.stderr.splitlines()[-1]
+        assert last.startswith("noticebot: no ledger at ") and "nothing created" in last
+        assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["directory", "below a file", "/proc", "not a database"])
+@pytest.mark.parametrize("command", ["status", "scan", "run"])
+def test_a_ledger_path_that_names_no_ledger_is_one_line(
+    tmp_path: Path, kind: str, command: str
+) -> None:
+    (tmp_path / "file.txt").write_text("not a database, but a letter\n" * 10, encoding="utf-8")
+    (tmp_path / "folder").mkdir()
+    path = {
+        "directory": str(tmp_path / "folder"),
+        "below a file": str(tmp_path / "file.txt" / "bot.db"),
+        "/proc": "/proc/x.db",
+        "not a database": str(tmp_path / "file.txt"),
+    }[kind]
+    before = (tmp_path / "file.txt").read_bytes()
+    result = run_cli(
+        command,
+        cwd=tmp_path,
+        NOTICEBOT_DB=path,
+        NOTICEBOT_ARTICLES="articles",
+        TELEGRAM_BOT_TOKEN="123:no-bot-api-is-asked",
+        TELEGRAM_API_URL="http://127.0.0.1:9",
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    noted = f"noticebot: ledger {path} (NOTICEBOT_DB)"  # which ledger, before opening it
+    said = [
+        line
+        for line in result.stderr.splitlines()
+        if line != noted and " INFO " not in line  # run's log: where it starts
+    ]
+    assert len(said) == 1 and said[0].startswith("noticebot: "), result.stderr
+    assert f"ledger {path}: " in said[0] or f"no ledger at {path}: " in said[0], result.stderr
+    assert (tmp_path / "file.txt").read_bytes() == before
+    assert list((tmp_path / "folder").iterdir()) == []
+
+
+def test_secrets_are_redacted_from_a_one_line_error(tmp_path: Path) -> None:
+    token = "123456789:AAHsecretsecretsecretsecretsecret"
+    result = run_cli(
+        "status",
+        cwd=tmp_path,
+        TELEGRAM_BOT_TOKEN=token,
+        TELEGRAM_API_URL=f"ftp://admin:hunter2@api.example.org/bot{token}",
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("noticebot: configuration error: TELEGRAM_API_URL")
+    assert len(result.stderr.splitlines()) == 1
+    assert "hunter2" not in result.stderr and "AAHsecret" not in result.stderr
+
+
+def test_a_mistyped_argument_is_one_line_exit_2(tmp_path: Path) -> None:
+    for args, named in (
+        (["list", "-n", "1e99"], "argument -n"),
+        (["list", "-n", "99999999999999999999999"], "argument -n"),
+        (["broadcast", "--cancel", "-3"], "argument --cancel"),
+        (["status", "--bogus"], "unrecognized arguments: --bogus"),
+        (["nonsense"], "argument COMMAND"),
+    ):
+        result = run_cli(*args, cwd=tmp_path)
+        assert result.returncode == 2, (args, result.stderr)
+        assert len(result.stderr.splitlines()) == 1 and named in result.stderr, result.stderr
+
+
+def test_an_unknown_setting_is_a_warning_naming_the_closest(tmp_path: Path) -> None:
+    result = run_cli("preview", str(SEED), cwd=tmp_path, NOTICEBOT_ADMIN="1")
+    assert result.returncode == 0, result.stderr
+    assert (
+        "noticebot: WARNING: unknown setting NOTICEBOT_ADMIN ignored"
+        " (did you mean NOTICEBOT_ADMINS?)" in result.stderr.splitlines()
+    )
+
+
+def test_version_is_the_package_version(tmp_path: Path) -> None:
+    result = run_cli("--version", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"noticebot {version('noticebot')}"
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    """`noticebot status | head -2`: the reader's end is closed before the command
+    writes, so every write meets a broken pipe."""
+    db = _scanned_ledger(tmp_path)
+    for command in (["status"], ["list", "-n", "100"], ["preview", str(SEED)]):
+        process = subprocess.Popen(
+            [*BOT_COMMAND, *command, "--db", str(db)],
+            cwd=tmp_path,
+            env=clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        errors = process.stderr.read().decode()
+        assert process.wait(timeout=60) == 1
+        assert "BrokenPipeError" not in errors and "Traceback" not in errors, errors

@@ -1,37 +1,149 @@
 """The ``noticebot`` command line: the parser, and each command in its own module,
-imported when it runs (a command loads what it uses, not what every command uses)."""
+imported when it runs (a command loads what it uses, not what every command uses).
+
+Every command reads one configuration, in this order (a later one wins): the
+defaults, ``noticebot.toml`` in the working folder, the environment, the flags
+(``--db``). Errors are one line on standard error: exit status 2 for what a user
+typed or configured (a setting, an argument, a ledger path), 1 for a failure while
+running; the token and any credential in an address are redacted.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import sqlite3
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from bot.config import LANGUAGES, ConfigError, load_config
-from bot.logs import setup_logging
+from bot.config import DEFAULT_DB, LANGUAGES, Config, ConfigError, load_config, unknown_settings
+from bot.logs import redact, setup_logging
+
+# The commands that may create a ledger where none is: the bot itself, a scan (which
+# records what the folders hold) and an import (subscriptions moved to a new server).
+CREATE_LEDGER = frozenset({"run", "scan", "import"})
+NO_LEDGER = frozenset({"preview"})
+
+
+class UsageError(Exception):
+    """Something the user typed that cannot be done: one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that says a mistake in one line (its usage block is one ``--help`` away)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {_shown(message)} (see {self.prog} --help)\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a reader that goes away (``noticebot status | head -2``) ends it
+    quietly, as the Python documentation advises for SIGPIPE."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush goes nowhere
+        return 1
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a mistake already said
+        return done.code if isinstance(done.code, int) else 0
     try:
         config = load_config()
     except ConfigError as error:
-        print(f"noticebot: configuration error: {error}", file=sys.stderr)
+        _say(f"configuration error: {error}", os.environ.get("TELEGRAM_BOT_TOKEN"))
         return 2
+    for warning in unknown_settings():
+        _say(f"WARNING: {warning}", config.token)
+    if args.db is not None:
+        config = replace(config, db=args.db)
     if args.command != "run":  # run sets its own level; every log line is redacted
         setup_logging("WARNING", config.token, config.log_format)
     module, name = args.handler.split(":")
-    handler = getattr(importlib.import_module(f"bot.cli.{module}"), name)
-    return handler(args, config)
+    try:
+        if _opens_ledger(args, config):
+            _check_ledger(config, args)
+        handler = getattr(importlib.import_module(f"bot.cli.{module}"), name)
+        return handler(args, config)
+    except (UsageError, ConfigError) as error:
+        _say(str(error), config.token)
+        return 2
+    except BrokenPipeError:
+        raise
+    except (OSError, sqlite3.Error, RuntimeError) as error:
+        if isinstance(error, RuntimeError) and type(error).__name__ != "LedgerBusy":
+            raise  # a bug: its traceback is what a report needs
+        _say(f"{args.command}: {error}", config.token)
+        return 1
+
+
+def _opens_ledger(args: argparse.Namespace, config: Config) -> bool:
+    """Whether the command opens the configured ledger (console mode has its own,
+    temporary, unless one is given with --db)."""
+    if args.command in NO_LEDGER:
+        return False
+    console = args.command == "run" and (args.console or not config.token)
+    return not console or args.db is not None
+
+
+def _check_ledger(config: Config, args: argparse.Namespace) -> None:
+    """Refuse a ledger path that names no ledger, and to make one where none is unless
+    making one is the command's point; then say which ledger it is when not the default."""
+    path = config.db
+    if path.is_dir():
+        raise UsageError(f"ledger {path}: is a directory, not a ledger file")
+    if path.exists():
+        with path.open("rb") as file:
+            head = file.read(16)
+        if head and head != b"SQLite format 3\0":
+            raise UsageError(f"ledger {path}: not a noticebot ledger (not an SQLite database)")
+    elif any(folder.exists() and not folder.is_dir() for folder in path.parents):
+        raise UsageError(f"ledger {path}: a folder on its path is a file")
+    elif args.command not in CREATE_LEDGER:
+        raise UsageError(
+            f"no ledger at {path}: nothing created; give the bot's with --db or NOTICEBOT_DB"
+            " (`noticebot run` or `noticebot scan` creates one)"
+        )
+    if path != DEFAULT_DB:
+        source = "--db" if args.db is not None else "NOTICEBOT_DB"
+        _say(f"ledger {path} ({source})", config.token)
+
+
+def _say(text: str, token: str | None) -> None:
+    """One line on standard error, with no secret, whatever bytes it holds."""
+    line = " ".join(redact(text, token).splitlines())
+    print(f"noticebot: {_shown(line)}", file=sys.stderr)
+
+
+def _shown(text: str) -> str:
+    """Text any terminal can print: undecodable bytes (a path's) as escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("noticebot")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="noticebot", description="Community notices from article folders to Telegram chats."
     )
+    parser.add_argument("--version", action="version", version=f"noticebot {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     preview = commands.add_parser(
         "preview",
@@ -66,9 +178,6 @@ def _parser() -> argparse.ArgumentParser:
         "--articles", type=Path, action="append", metavar="DIR", help="article folder (repeatable)"
     )
     run.add_argument(
-        "--db", type=Path, help="SQLite ledger (default NOTICEBOT_DB; console: state/console.db)"
-    )
-    run.add_argument(
         "--log-level",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
         help="default NOTICEBOT_LOG_LEVEL (INFO; WARNING in console mode); the token is "
@@ -85,7 +194,9 @@ def _parser() -> argparse.ArgumentParser:
         "detaches; the broadcast goes on).",
     )
     cast.add_argument("article", nargs="?", metavar="ARTICLE", help="the article's id")
-    cast.add_argument("--cancel", type=int, metavar="N", help="stop what is queued of broadcast N")
+    cast.add_argument(
+        "--cancel", type=_count, metavar="N", help="stop what is queued of broadcast N"
+    )
     announce = commands.add_parser(
         "announce",
         help="post an announcement to every subscribed chat, from outside the chat",
@@ -136,7 +247,7 @@ def _parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=text, description=text)
         command.add_argument("--json", action="store_true", help="machine-readable output")
         if name == "list":
-            command.add_argument("-n", type=int, default=20, help="how many (default 20)")
+            command.add_argument("-n", type=_count, default=20, help="how many (default 20)")
         if name == "scan":
             command.add_argument(
                 "--withdraw",
@@ -145,7 +256,26 @@ def _parser() -> argparse.ArgumentParser:
                 " as a folder not there yet would be)",
             )
         command.set_defaults(handler=handler)
+    for command in commands.choices.values():
+        if command is run:
+            text = "SQLite ledger (default NOTICEBOT_DB; console: state/console.db)"
+        elif command is preview:
+            text = argparse.SUPPRESS  # a preview reads no ledger; taken for one configuration
+        else:
+            text = "the bot's SQLite ledger (default NOTICEBOT_DB, state/noticebot.db)"
+        command.add_argument("--db", type=Path, metavar="FILE", help=text)
     return parser
+
+
+def _count(text: str) -> int:
+    """A count or an id as a user types it: a whole number from 1, small enough to be one."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= number <= 2**31:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {2**31}, got {text}")
+    return number
 
 
 if __name__ == "__main__":

@@ -28,10 +28,16 @@ from typing import Any
 
 import sqlite_utils
 
+from bot.config import ConfigError
 from bot.ledger.owner import Owner
 from bot.ledger.schema import MIGRATIONS, SCHEMA_VERSION
 
 Clock = Callable[[], float]
+
+
+class LedgerUnusable(ConfigError):
+    """The ledger path names no ledger that can be opened (a directory, a path below a
+    file, a file that is not a database): a configuration mistake, said in one line."""
 
 
 class LedgerBase:
@@ -39,17 +45,30 @@ class LedgerBase:
 
     def __init__(self, path: Path | str, clock: Clock = time.time) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self.db = sqlite_utils.Database(conn)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=5000")
+        try:
+            self.db = self._open()
+        except (OSError, ValueError, sqlite3.Error) as error:
+            raise LedgerUnusable(f"ledger {self.path}: {_why(self.path, error)}") from None
         self.clock = clock
         self._lock = threading.RLock()
         self._own_records = 0  # rows the sender's records changed (see Deliveries.current)
         self.owner = Owner(self.path)
         self._migrate()
+
+    def _open(self) -> sqlite_utils.Database:
+        if self.path.is_dir():
+            raise IsADirectoryError(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db = sqlite_utils.Database(conn)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=5000")
+        except BaseException:
+            conn.close()
+            raise
+        return db
 
     def close(self) -> None:
         with self._lock:
@@ -79,7 +98,7 @@ class LedgerBase:
         with self._lock:
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise RuntimeError(
+                raise LedgerTooNew(
                     f"{self.path} has schema version {version}, newer than this "
                     f"noticebot ({SCHEMA_VERSION}); upgrade noticebot"
                 )
@@ -130,3 +149,22 @@ class LedgerBase:
 
     def set_meta(self, key: str, value: str) -> None:
         self._exec("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])
+
+
+class LedgerTooNew(LedgerUnusable, RuntimeError):
+    """A ledger written by a later noticebot: upgrade this one."""
+
+
+def _why(path: Path, error: BaseException) -> str:
+    """What is wrong with a ledger path, as its owner would fix it."""
+    if isinstance(error, IsADirectoryError) or path.is_dir():
+        return "is a directory, not a ledger file"
+    if isinstance(error, (NotADirectoryError, FileExistsError)):
+        return "a folder on its path is a file"
+    if isinstance(error, sqlite3.DatabaseError) and "not a database" in str(error):
+        return "not a noticebot ledger (the file is not an SQLite database)"
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    if isinstance(error, sqlite3.Error):
+        return f"cannot be opened as a database ({error})"
+    return error.strerror or str(error) if isinstance(error, OSError) else str(error)
