@@ -1,20 +1,55 @@
-"""`noticebot preview`: the messages articles become, without a token."""
+"""`noticebot preview`: the messages articles become, without a token.
+
+What it shows is what the bot would send: each file is read from the configured
+folder it lies in (so it gets the scanner's id, and under NOTICEBOT_SITE_URL its
+原文 button), files the scanner would not take are errors with the scanner's reason,
+and a feed (an address, or a file ending .xml, .rss, .atom or .json) is read as the
+bot reads feeds, entry by entry. Only a feed loads the feed reader and HTTP client.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
+import os
+import re
 import sys
-from collections.abc import Sequence
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.config import Config
 from bot.formatting.formatter import format_article
 from bot.formatting.preview import render_html, render_json_lines, render_terminal
-from bot.reading.articles import LoadResult, load_folders, one_line
+from bot.reading.articles import Article, ArticleError, load_article, one_line
+from bot.reading.identity import short_hash
+from bot.reading.walk import ARTICLE_SUFFIXES, HTML_SUFFIXES, has_front_matter, walk_folder
+
+FEED_SUFFIXES = (".xml", ".rss", ".atom", ".json")
+NOT_AN_ARTICLE = (
+    "not an article: the bot reads *.md and *.markdown files, .html files that open "
+    "with front matter, and feeds (an address, or a .xml, .rss, .atom or .json file)"
+)
+
+
+@dataclass
+class Loaded:
+    """What the paths hold, as the bot would read them; ``errors`` one line each."""
+
+    articles: list[Article] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, article: Article, seen: dict[str, str]) -> None:
+        where = str(article.path)
+        if article.id in seen and seen[article.id] != where:  # as the loader does
+            article = replace(article, id=short_hash(where))
+        seen[article.id] = where
+        self.articles.append(article)
 
 
 def preview(args: argparse.Namespace, config: Config) -> int:
-    loaded = load_folders(args.paths or config.articles, config)
+    sources: list[str | Path] = list(_sources(args)) or list(config.articles)
+    loaded = load(sources, config)
     lang = args.lang or config.lang
     rendered = [
         (article.title, format_article(article, lang, config.tz).all())
@@ -22,25 +57,112 @@ def preview(args: argparse.Namespace, config: Config) -> int:
     ]
     out = sys.stdout
     if args.json:
-        for _, messages in rendered:
-            out.write(render_json_lines(messages))
+        out.write("".join(render_json_lines(messages) for _, messages in rendered))
     else:
         color = out.isatty()
         for title, messages in rendered:
             out.write(render_terminal(title, messages, color=color) + "\n")
-        _summary(loaded, args.paths or config.articles)
+        _summary(loaded, sources)
     if args.html:
-        page = render_html(rendered, errors=[str(e) for e in loaded.errors])
-        args.html.write_text(page, encoding="utf-8")
+        args.html.write_text(render_html(rendered, errors=loaded.errors), encoding="utf-8")
         print(f"wrote {args.html}", file=sys.stderr)
     for error in loaded.errors:
         print(f"error: {error}", file=sys.stderr)
     return 1 if loaded.errors else 0
 
 
-def _summary(loaded: LoadResult, roots: Sequence[Path]) -> None:
-    folders = ", ".join(str(r) for r in roots)
-    print(f"{len(loaded.articles)} article(s), {len(loaded.errors)} error(s) in {folders}")
+def _sources(args: argparse.Namespace) -> list[str | Path]:
+    """Paths as given; an address as a string again (the parser's Path folded its ``//``)."""
+    return [_address(p) or p for p in args.paths]
+
+
+def load(sources: list[str | Path], config: Config) -> Loaded:
+    """Every article the sources hold, in order; bad ones become errors, never exceptions."""
+    loaded = Loaded()
+    seen: dict[str, str] = {}
+    for source in sources:
+        if isinstance(source, str) or _kind(source) == "feed":
+            _load_feed(str(source), config, loaded, seen)
+        elif source.is_dir():
+            _load_folder(source, config, loaded, seen)
+        elif not os.path.lexists(source):
+            loaded.errors.append(f"{one_line(str(source))}: {_MISSING}")
+        elif _kind(source) == "article":
+            _load_file(source, _folder_of(source, config) or source.parent, config, loaded, seen)
+        else:
+            loaded.errors.append(f"{one_line(str(source))}: {NOT_AN_ARTICLE}")
+    return loaded
+
+
+_MISSING = f"cannot read file: {os.strerror(errno.ENOENT)}"  # what the loader says
+
+
+def _load_folder(folder: Path, config: Config, loaded: Loaded, seen: dict[str, str]) -> None:
+    root = _folder_of(folder, config) or folder
+    walk = walk_folder(folder)
+    for shown, reason in [*walk.invalid, *walk.unseen]:
+        loaded.errors.append(f"{one_line(shown)}: {reason}")
+    for path, _ in sorted(walk.files):
+        _load_file(Path(path), root, config, loaded, seen)
+
+
+def _load_file(
+    path: Path, root: Path, config: Config, loaded: Loaded, seen: dict[str, str]
+) -> None:
+    try:
+        loaded.add(load_article(path, root, config), seen)
+    except ArticleError as error:
+        loaded.errors.append(str(error))
+    except Exception as exc:  # a bug on one file must not stop the rest
+        loaded.errors.append(f"{one_line(str(path))}: unexpected error: {exc!r}")
+
+
+def _load_feed(url: str, config: Config, loaded: Loaded, seen: dict[str, str]) -> None:
+    """The feed's entries as the bot reads them (the newest NOTICEBOT_FEED_MAX_ENTRIES)."""
+    import httpx
+
+    from bot.ledger.feeds import FeedState
+    from bot.logs import shown_url
+    from bot.reading.articles import article_from_json
+    from bot.sources.feeds import TIMEOUT, read_feed
+
+    with httpx.Client(follow_redirects=True, timeout=TIMEOUT) as client:
+        read = read_feed(url, FeedState(url), config, client, time.time())
+    if read.state.error:
+        loaded.errors.append(f"{one_line(shown_url(url))}: {read.state.error}")
+    for entry in read.entries:
+        if isinstance(entry, ArticleError):
+            loaded.errors.append(str(entry))
+        else:
+            loaded.add(article_from_json(entry.version), seen)
+
+
+def _kind(path: Path) -> str:
+    """What the scanner makes of a file by its name (and an HTML file by its start)."""
+    name = path.name.lower()
+    if name.endswith(ARTICLE_SUFFIXES):
+        return "article"
+    if name.endswith(HTML_SUFFIXES):
+        return "article" if has_front_matter(str(path)) else "other"
+    return "feed" if name.endswith(FEED_SUFFIXES) else "other"
+
+
+def _folder_of(path: Path, config: Config) -> Path | None:
+    """The configured folder (articles or announcements) ``path`` lies in, the innermost
+    one; its ids are the scanner's."""
+    where = path.absolute().resolve()
+    inside = [f for f in config.folders if where.is_relative_to(f.absolute().resolve())]
+    return max(inside, key=lambda f: len(f.absolute().resolve().parts), default=None)
+
+
+def _address(path: Path) -> str | None:
+    scheme = re.match(r"(https?):/+", str(path))
+    return f"{scheme[1]}://{str(path)[scheme.end() :]}" if scheme else None
+
+
+def _summary(loaded: Loaded, sources: list[str | Path]) -> None:
+    shown = ", ".join(one_line(str(s)) for s in sources)
+    print(f"{len(loaded.articles)} article(s), {len(loaded.errors)} error(s) in {shown}")
     for article in loaded.articles:
         for warning in article.warnings:
             print(f"warning: {one_line(str(article.path))}: {warning}", file=sys.stderr)
