@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +21,8 @@ import pytest
 from bot.sources.scanning import scan_now
 from tests.botenv import ADMIN, running_bot
 from tests.emulator import Emulator
-from tests.process import run_cli
+from tests.paths import ROOT
+from tests.process import BOT_COMMAND, clean_env, run_cli
 
 BROKEN = "---\ntitle: 五号楼停水\ndate: [2026-12-05\n---\n\n明天停水。\n"
 
@@ -177,3 +180,22 @@ async def test_a_file_name_that_is_not_text_is_told_once(tmp_path: Path, free: E
         await scan_now(env.runtime)
         await scan_now(env.runtime)
         assert len(told(free)) == 1 and "not UTF-8" in told(free)[0]
+
+
+def test_the_console_says_at_start_that_files_are_broken(tmp_path: Path) -> None:
+    """Console mode shows what the running bot logs: a broken post among the seeds is
+    told at start, pointing at `noticebot status`."""
+    shutil.copytree(ROOT / "seeds", tmp_path / "seeds")
+    (tmp_path / "seeds" / "五号楼停水.md").write_text(BROKEN, encoding="utf-8")
+    result = subprocess.run(
+        [*BOT_COMMAND, "run"],
+        cwd=tmp_path,
+        env=clean_env(),
+        input="/latest\n",
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "1 article file(s) are invalid and not sent" in result.stderr
+    assert "noticebot status" in result.stderr and "Traceback" not in result.stderr

@@ -52,13 +52,25 @@ async def _scan_once(runtime: Runtime) -> None:
             runtime.store.record_trouble("scan", repr(error))
         return
     runtime.scan_failures = 0
-    if runtime.scanned_at is None:  # at each start: a mistyped path reads nothing
-        for root in report.missing_roots:
-            log.warning(
-                "the articles folder %s is missing: nothing is read from it", one_line(root)
-            )
+    if runtime.scanned_at is None:  # at each start
+        _at_start(report)
     runtime.scan_took, runtime.scanned_at = time.monotonic() - started, time.time()
     await _took_in(runtime, report, "scan")
+
+
+def _at_start(report: ScanReport) -> None:
+    """What stays wrong, said at each start: a mistyped folder reads nothing, and files
+    broken before this start are still not sent (each was told when it was saved)."""
+    for root in report.missing_roots:
+        log.warning("the articles folder %s is missing: nothing is read from it", one_line(root))
+    told = {path for path, _ in report.broken}
+    waiting = sum(1 for path, _ in report.invalid if path not in told)
+    if waiting:
+        log.warning(
+            "%d article file(s) are invalid and not sent: `noticebot status` lists them"
+            " with their reasons",
+            waiting,
+        )
 
 
 async def index_for_search(runtime: Runtime) -> None:
