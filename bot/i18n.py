@@ -193,6 +193,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "将推送给 {count} 个订阅者。确认吗？",
         "en": "This goes to {count} subscribers. Send it?",
     },
+    "broadcast_confirm_one": {
+        "zh": "将推送给 1 个订阅者。确认吗？",
+        "en": "This goes to 1 subscriber. Send it?",
+    },
+    "broadcast_nobody": {
+        "zh": "所有订阅者都已收到这篇通知，无需再推送。",
+        "en": "Every subscriber has this notice already: nothing to send.",
+    },
     "btn_confirm": {"zh": "确认发送", "en": "Confirm"},
     "btn_cancel": {"zh": "取消", "en": "Cancel"},
     "broadcast_cancelled": {"zh": "已取消，没有发送。", "en": "Cancelled; nothing was sent."},

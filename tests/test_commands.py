@@ -196,6 +196,8 @@ async def test_admin_broadcast_with_confirm(bot: LiveBot) -> None:
     assert {k: v for k, v in cards.items() if k in (101, 102, 103)} == {101: 1, 102: 1, 103: 1}
     again = await bot.say(callback_update(ADMIN, ADMIN, token))
     assert "失效" in _text(again[0])  # a second press sends nothing again
+    _preview, nobody = await bot.say(message_update(ADMIN, f"/broadcast {article_id}"), replies=2)
+    assert "无需再推送" in _text(nobody) and "reply_markup" not in nobody.params  # all have it
 
 
 async def test_non_admins_are_refused_and_nothing_is_sent(bot: LiveBot) -> None:

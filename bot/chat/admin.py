@@ -143,12 +143,18 @@ def _preview_chat(update: Update, context: Context, lang: str) -> Chat:
     return Chat(here.id, type=here.type, language=lang, mode=MODE_CARD)
 
 
+_CONFIRM = {True: "broadcast_confirm_one", False: "broadcast_confirm"}  # one subscriber, many
+
+
 async def _ask(update: Update, context: Context, action: dict[str, Any]) -> None:
     rt = runtime(context)
-    token = secrets.token_hex(6)
-    rt.pending[token] = {**action, "user": update.effective_user.id}
     lang = language(update, context)
     recipients = rt.store.recipients(action.get("article_id"))
+    if recipients == 0 and action.get("article_id"):
+        await send_text(update, context, t("broadcast_nobody", lang))
+        return
+    token = secrets.token_hex(6)
+    rt.pending[token] = {**action, "user": update.effective_user.id}
     buttons = InlineKeyboardMarkup(
         [
             [
@@ -158,7 +164,10 @@ async def _ask(update: Update, context: Context, action: dict[str, Any]) -> None
         ]
     )
     await send_text(
-        update, context, t("broadcast_confirm", lang, count=recipients), reply_markup=buttons
+        update,
+        context,
+        t(_CONFIRM[recipients == 1], lang, count=recipients),
+        reply_markup=buttons,
     )
 
 
