@@ -2,7 +2,8 @@
 alone converting the same bodies, both as whole processes (start-up included).
 
 ``noticebot preview --json`` reads, parses, formats and prints every article;
-html2text only converts each body's HTML to Markdown. Target: ≤ 1.0×.
+html2text only converts each body's HTML to Markdown, with ``body_width=0`` (no
+re-wrapping: its fastest setting). Target: ≤ 1.0×.
 Run: ``make bench`` (or ``.venv/bin/python -m bench.preview [N]``).
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 import frontmatter, html2text
 for path in sorted(Path(sys.argv[1]).rglob("*.md")):
     post = frontmatter.loads(path.read_text(encoding="utf-8"))
-    sys.stdout.write(html2text.html2text(post.content))
+    sys.stdout.write(html2text.html2text(post.content, bodywidth=0))
 """
 
 
