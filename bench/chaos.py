@@ -85,6 +85,27 @@ def fuzz(examples: int = 10_000) -> list[str]:
     ]
 
 
+def cli_fuzz(examples: int = 5_000) -> list[str]:
+    start = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/test_cli_fuzz.py"],
+        cwd=ROOT,
+        env={**os.environ, "NOTICEBOT_CLI_FUZZ_EXAMPLES": str(examples)},
+        capture_output=True,
+        text=True,
+    )
+    counts = re.findall(r"\d+ (?:passed|failed)", result.stdout)
+    verdict = ", ".join(counts) if counts else f"no result (exit {result.returncode})"
+    seconds = time.monotonic() - start
+    return [
+        f"fuzzing the command line (Hypothesis, {examples:,} random argument lists + "
+        f"{examples:,} random settings, in-process; real processes for the worst): {verdict}"
+        f" in {seconds:.0f} s",
+        "  invariants: no traceback; bad input exits 2 with one line naming the setting or"
+        " argument; the ledger and its folder unchanged",
+    ]
+
+
 def model(examples: int | None = None, seed: int | None = None) -> list[str]:
     """The convergence model (tests/test_convergence_model.py): random sequences of
     corrections, withdrawals, faults, upgrades and kills against the real bot."""
@@ -183,6 +204,7 @@ SCENARIOS = {
     "flaky_sources": flaky_sources,
     "bad_input": bad_input,
     "fuzz": fuzz,
+    "cli_fuzz": cli_fuzz,
     "model": model,
 }
 

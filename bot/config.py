@@ -348,7 +348,7 @@ def _log_level(value: str) -> str:
 def _zone(value: str) -> ZoneInfo:
     try:
         return ZoneInfo(value.strip())
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
         raise ConfigError(
             f"NOTICEBOT_TZ: unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)"
         ) from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import os
 import sqlite3
 import sys
@@ -42,6 +43,9 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a reader that goes away (``noticebot status | head -2``) ends it
     quietly, as the Python documentation advises for SIGPIPE."""
+    for stream in (sys.stdout, sys.stderr):  # a path's undecodable bytes, shown escaped
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     try:
         code = _main(argv)
         sys.stdout.flush()
@@ -126,8 +130,9 @@ def _say(text: str, token: str | None) -> None:
 
 
 def _shown(text: str) -> str:
-    """Text any terminal can print: undecodable bytes (a path's) as escapes."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    """Text that stays one line on any terminal: control characters, line separators and
+    undecodable bytes (a path's) as Python escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _version() -> str:
@@ -151,12 +156,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Show every message each article becomes, as a chat would. "
         "Without PATH, the configured article folders (NOTICEBOT_ARTICLES).",
     )
-    preview.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders")
+    preview.add_argument("paths", nargs="*", type=_path, metavar="PATH", help="files or folders")
     preview.add_argument(
         "--json", action="store_true", help="print the Bot API calls as JSON lines"
     )
     preview.add_argument(
-        "--html", type=Path, metavar="FILE", help="also write a chat-like HTML page"
+        "--html", type=_path, metavar="FILE", help="also write a chat-like HTML page"
     )
     preview.add_argument(
         "--lang", choices=LANGUAGES, help="interface language (default NOTICEBOT_LANG)"
@@ -175,7 +180,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--console", action="store_true", help="console mode even with a token")
     run.add_argument(
-        "--articles", type=Path, action="append", metavar="DIR", help="article folder (repeatable)"
+        "--articles", type=_path, action="append", metavar="DIR", help="article folder (repeatable)"
     )
     run.add_argument(
         "--log-level",
@@ -193,7 +198,7 @@ def _parser() -> argparse.ArgumentParser:
         "recipients and asks first, then follows the progress to the report (Ctrl-C "
         "detaches; the broadcast goes on).",
     )
-    cast.add_argument("article", nargs="?", metavar="ARTICLE", help="the article's id")
+    cast.add_argument("article", nargs="?", type=_text, metavar="ARTICLE", help="the article's id")
     cast.add_argument(
         "--cancel", type=_count, metavar="N", help="stop what is queued of broadcast N"
     )
@@ -203,8 +208,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Write FILE's Markdown (or standard input's, with -) as an announcement "
         "in NOTICEBOT_ANNOUNCE_DIR, as /announce does, and broadcast it.",
     )
-    announce.add_argument("file", metavar="FILE", help="Markdown text, or - for stdin")
-    announce.add_argument("--title", required=True, help="the announcement's title")
+    announce.add_argument("file", type=_name, metavar="FILE", help="Markdown text, or - for stdin")
+    announce.add_argument("--title", type=_text, required=True, help="the announcement's title")
     for command in (cast, announce):
         command.add_argument("--yes", action="store_true", help="do not ask")
         command.add_argument(
@@ -219,7 +224,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Copy NOTICEBOT_DB with SQLite's online backup API (one consistent "
         "snapshot while the bot goes on writing) and check the copy's integrity.",
     )
-    backup.add_argument("file", type=Path, metavar="FILE", help="where the copy goes")
+    backup.add_argument("file", type=_path, metavar="FILE", help="where the copy goes")
     backup.add_argument("--force", action="store_true", help="replace FILE if it exists")
     backup.set_defaults(handler="moves:backup")
     export = commands.add_parser(
@@ -228,7 +233,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Every subscribed chat with its settings (language, mode, filters, quiet "
         "hours, digest time, forum topic) as JSON; `noticebot import` reads it.",
     )
-    export.add_argument("file", type=Path, nargs="?", metavar="FILE", help="default: stdout")
+    export.add_argument("file", type=_path, nargs="?", metavar="FILE", help="default: stdout")
     export.set_defaults(handler="moves:export")
     load = commands.add_parser(
         "import",
@@ -236,7 +241,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Subscribe every chat of a `noticebot export` (FILE, or - for stdin), "
         "with its settings; chats already in the ledger take the exported settings.",
     )
-    load.add_argument("file", metavar="FILE", help="an export, or - for standard input")
+    load.add_argument("file", type=_name, metavar="FILE", help="an export, or - for standard input")
     load.set_defaults(handler="moves:import_chats")
 
     for name, handler, text in (
@@ -263,8 +268,29 @@ def _parser() -> argparse.ArgumentParser:
             text = argparse.SUPPRESS  # a preview reads no ledger; taken for one configuration
         else:
             text = "the bot's SQLite ledger (default NOTICEBOT_DB, state/noticebot.db)"
-        command.add_argument("--db", type=Path, metavar="FILE", help=text)
+        command.add_argument("--db", type=_path, metavar="FILE", help=text)
     return parser
+
+
+def _name(text: str) -> str:
+    """A file's name as typed: any bytes but NUL, which no file's name holds."""
+    if "\0" in text:
+        raise argparse.ArgumentTypeError(f"not a file name: {text!r}")
+    return text
+
+
+def _path(text: str) -> Path:
+    return Path(_name(text))
+
+
+def _text(text: str) -> str:
+    """Words a user typed: bytes that are not UTF-8 (a terminal's other encoding) are
+    refused here rather than met by the ledger."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(f"not UTF-8 text: {text!r}") from None
+    return text
 
 
 def _count(text: str) -> int:
