@@ -202,14 +202,14 @@ async def _start(application: Application) -> None:
     runtime = runtime_of(application)
     runtime.store.owner.take()  # before anything is sent: LedgerBusy if another bot runs
     await set_commands(application)
-    runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="dispatcher"))
-    if runtime.config.metrics_listen:
+    if runtime.config.metrics_listen:  # first: a port in use stops the start, nothing begun
         jobs = application.job_queue
         runtime.metrics_server = serve(
             runtime,
             runtime.config.metrics_listen,
             lambda: bool(jobs and jobs.get_jobs_by_name("scan")),
         )
+    runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="dispatcher"))
     if runtime.config.watch:
         watching = watch_folders(
             runtime.config.folders, lambda: scan_now(runtime), runtime.stopping

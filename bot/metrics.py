@@ -108,6 +108,10 @@ class _Quiet(WSGIRequestHandler):
         log.debug("metrics: " + format, *args)
 
 
+class PortInUse(OSError):
+    """The metrics address cannot be listened on: one line at start, not a traceback."""
+
+
 def serve(
     runtime: Runtime, listen: tuple[str, int], scan_job_alive: Callable[[], bool]
 ) -> WSGIServer:
@@ -125,7 +129,13 @@ def serve(
             return [body]
         return metrics(environ, start_response)
 
-    server = make_server(listen[0], listen[1], app, handler_class=_Quiet)
+    try:
+        server = make_server(listen[0], listen[1], app, handler_class=_Quiet)
+    except OSError as error:
+        raise PortInUse(
+            f"NOTICEBOT_METRICS_LISTEN {listen[0]}:{listen[1]}: {error.strerror or error}"
+            " (another noticebot or another server listens there?)"
+        ) from None
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     log.info("metrics and health on http://%s:%d/metrics, /healthz", *server.server_address[:2])
     return server

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import shutil
+import signal
+import socket
 import subprocess
+import threading
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
+from bot.ledger.owner import Owner
+from tests.emulator import Emulator
 from tests.paths import ROOT, SEED
-from tests.process import BOT_COMMAND, clean_env, run_cli
+from tests.process import BOT_COMMAND, clean_env, free_port, run_cli
 
 
 def test_preview_shows_the_seed_card_and_lengths(tmp_path: Path) -> None:
@@ -201,3 +207,93 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> Non
         errors = process.stderr.read().decode()
         assert process.wait(timeout=60) == 1
         assert "BrokenPipeError" not in errors and "Traceback" not in errors, errors
+
+
+TOKEN_SHAPED = "123456789:AAHsecretsecretsecretsecretsecret"
+
+
+class _Rejecting(http.server.BaseHTTPRequestHandler):
+    """A Bot API that rejects every token, as Telegram does a revoked one."""
+
+    def do_POST(self) -> None:
+        body = json.dumps({"ok": False, "error_code": 401, "description": "Unauthorized"})
+        self.send_response(401)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_rejected_token_is_one_line_without_the_token(tmp_path: Path) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Rejecting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = run_cli(
+            "run",
+            cwd=tmp_path,
+            TELEGRAM_BOT_TOKEN=TOKEN_SHAPED,
+            TELEGRAM_API_URL=f"http://127.0.0.1:{server.server_address[1]}",
+        )
+    finally:
+        server.shutdown()
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "noticebot: Telegram rejected the bot token: check TELEGRAM_BOT_TOKEN (from @BotFather)"
+        " (getMe: 401)"
+    )
+    assert "Traceback" not in result.stderr and "AAHsecret" not in result.stderr
+    assert len(result.stderr.splitlines()) == 2  # where it starts, and why it stopped
+
+
+def test_an_unreachable_bot_api_is_waited_for_one_line_a_try(tmp_path: Path) -> None:
+    env = clean_env(
+        TELEGRAM_BOT_TOKEN=TOKEN_SHAPED, TELEGRAM_API_URL=f"http://127.0.0.1:{free_port()}"
+    )
+    process = subprocess.Popen(
+        [*BOT_COMMAND, "run"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stderr is not None
+    lines = [process.stderr.readline() for _ in range(3)]  # the start, then two tries
+    process.send_signal(signal.SIGTERM)
+    rest = process.stderr.read()
+    assert process.wait(timeout=30) == 0  # stopped while waiting: a clean stop
+    tries = [line for line in lines if "not reachable" in line]
+    assert [t.split("(try ")[1][:1] for t in tries] == ["1", "2"], lines
+    assert "trying again in 1 s" in tries[0] and "trying again in 2 s" in tries[1]
+    assert "Traceback" not in rest and "AAHsecret" not in "".join(lines) + rest
+
+
+def test_a_metrics_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken, Emulator() as emulator:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(
+            "run",
+            cwd=tmp_path,
+            TELEGRAM_BOT_TOKEN=TOKEN_SHAPED,
+            TELEGRAM_API_URL=emulator.url,
+            NOTICEBOT_METRICS_LISTEN=f"127.0.0.1:{port}",
+            NOTICEBOT_ARTICLES=str(tmp_path),
+        )
+    assert result.returncode == 1, result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith(f"noticebot: NOTICEBOT_METRICS_LISTEN 127.0.0.1:{port}: "), last
+    assert "Traceback" not in result.stderr and "destroyed" not in result.stderr, result.stderr
+
+
+def test_console_beside_a_running_bot_is_the_clean_busy_line(tmp_path: Path) -> None:
+    db = _scanned_ledger(tmp_path)
+    owner = Owner(db)  # the running bot's lock, held by this process
+    owner.take()
+    try:
+        console = run_cli("run", "--console", "--db", str(db), cwd=tmp_path)
+        plain = run_cli("run", "--db", str(db), cwd=tmp_path)  # console mode too: no token
+    finally:
+        owner.release()
+    for result in (console, plain):
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.splitlines()[-1].startswith("noticebot: another noticebot (pid ")
