@@ -118,7 +118,7 @@ def _check_ledger(config: Config, args: argparse.Namespace) -> None:
             f"no ledger at {path}: nothing created; give the bot's with --db or NOTICEBOT_DB"
             " (`noticebot run` or `noticebot scan` creates one)"
         )
-    if path != DEFAULT_DB:
+    if path != DEFAULT_DB and args.command != "run":  # run logs it, in its log format
         source = "--db" if args.db is not None else "NOTICEBOT_DB"
         _say(f"ledger {path} ({source})", config.token)
 
