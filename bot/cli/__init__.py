@@ -263,7 +263,7 @@ def _parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=handler)
     for command in commands.choices.values():
         if command is run:
-            text = "SQLite ledger (default NOTICEBOT_DB; console: state/console.db)"
+            text = "SQLite ledger (default NOTICEBOT_DB; console mode: a temporary one)"
         elif command is preview:
             text = argparse.SUPPRESS  # a preview reads no ledger; taken for one configuration
         else:
