@@ -65,6 +65,9 @@ OPTIONS = (
 )
 
 
+KEPT: set[Path] = set()  # what the folder holds before any example
+
+
 @dataclass(frozen=True)
 class Place:
     """A folder holding a real ledger, and the odd paths a user may give."""
@@ -72,6 +75,23 @@ class Place:
     root: Path
     db: Path
     articles: Path
+
+    @property
+    def pristine(self) -> Path:
+        return self.root / "pristine.db"
+
+    def restore(self, kept: set[Path]) -> None:
+        """The folder as made and the ledger as scanned: a command may write on purpose
+        (`preview --html` over the ledger, `export FILE`, `import`), and each example
+        starts from the same state."""
+        for path in sorted(set(self.root.rglob("*")) - kept, reverse=True):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        for extra in ("-wal", "-shm"):
+            self.db.with_name(self.db.name + extra).unlink(missing_ok=True)
+        shutil.copy(self.pristine, self.db)
 
     def paths(self) -> list[str]:
         return [
@@ -101,6 +121,10 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Place]:
             _clean(patch, here)
             with _logging_kept():
                 assert main(["scan"]) == 0
+        with sqlite3.connect(here.db) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        shutil.copy(here.db, here.pristine)
+        KEPT.update(root.rglob("*"))
         yield here
     finally:
         os.chdir(saved)
@@ -163,6 +187,7 @@ VALUES = st.one_of(
 def _check(
     argv: list[str], place: Place, capsys: pytest.CaptureFixture[str], named: list[str]
 ) -> None:
+    place.restore(KEPT)
     before, files = _ledger(place.db), _files(place.root)
     with _logging_kept():
         code = main(argv)

@@ -84,7 +84,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return 2
     except BrokenPipeError:
         raise
-    except (OSError, sqlite3.Error, RuntimeError) as error:
+    except (OSError, sqlite3.Error, UnicodeError, RuntimeError) as error:
         if isinstance(error, RuntimeError) and type(error).__name__ != "LedgerBusy":
             raise  # a bug: its traceback is what a report needs
         _say(f"{args.command}: {error}", config.token)
@@ -273,9 +273,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _name(text: str) -> str:
-    """A file's name as typed: any bytes but NUL, which no file's name holds."""
-    if "\0" in text:
-        raise argparse.ArgumentTypeError(f"not a file name: {text!r}")
+    """A file's name as typed: any bytes (not UTF-8 ones included) but control characters
+    and line breaks: NUL no name holds, and the others are a paste gone wrong that would
+    break every line naming the file."""
+    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" for c in text):
+        raise argparse.ArgumentTypeError(f"a control character in a file name: {text!r}")
     return text
 
 
