@@ -188,3 +188,27 @@ def test_invalid_settings_are_not_stored_and_valid_ones_are(tmp_path: Path) -> N
         "07:00",
         ("停水",),
     )
+
+
+def test_skip_invalid_imports_the_valid_chats_and_lists_the_others(tmp_path: Path) -> None:
+    _export(tmp_path / "subs.json", [GOOD, *(item for item, _ in BAD)])
+    done = run_cli("import", "subs.json", "--skip-invalid", cwd=tmp_path, NOTICEBOT_DB="new.db")
+    assert done.returncode == 0, done.stderr
+    listed = _said(done, "import")
+    assert len(listed) == len(BAD)
+    for line, (_, said) in zip(listed, BAD, strict=True):
+        assert line.startswith(f"noticebot import: {said}")
+    assert done.stdout == (
+        "imported 1 chat: 1 new, 0 already known (settings taken), 12 invalid skipped\n"
+    )
+    assert [chat.id for chat in Store(tmp_path / "new.db").subscribed_chats()] == [11]
+
+
+def test_an_export_replaces_a_file_with_force(tmp_path: Path) -> None:
+    _live_ledger(tmp_path)
+    (tmp_path / "subs.json").write_text("the last export")
+    done = run_cli("export", "subs.json", "--force", cwd=tmp_path, NOTICEBOT_DB="noticebot.db")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "subs.json").read_text())["chats"][0]["id"] == 1
+    onto = run_cli("export", "noticebot.db", "--force", cwd=tmp_path, NOTICEBOT_DB="noticebot.db")
+    assert onto.returncode == 2 and "is the live ledger" in onto.stderr

@@ -234,6 +234,7 @@ def _parser() -> argparse.ArgumentParser:
         "hours, digest time, forum topic) as JSON; `noticebot import` reads it.",
     )
     export.add_argument("file", type=_path, nargs="?", metavar="FILE", help="default: stdout")
+    export.add_argument("--force", action="store_true", help="replace FILE if it exists")
     export.set_defaults(handler="moves:export")
     load = commands.add_parser(
         "import",
@@ -242,6 +243,11 @@ def _parser() -> argparse.ArgumentParser:
         "with its settings; chats already in the ledger take the exported settings.",
     )
     load.add_argument("file", type=_name, metavar="FILE", help="an export, or - for standard input")
+    load.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="import the valid chats of a file with invalid ones (listed), not nothing",
+    )
     load.set_defaults(handler="moves:import_chats")
 
     for name, handler, text in (

@@ -45,7 +45,7 @@ def export(args: argparse.Namespace, config: Config) -> int:
     target: Path | None = args.file
     if target is not None:
         try:
-            check_target(config.db, target, force=getattr(args, "force", False), what="export")
+            check_target(config.db, target, force=args.force, what="export")
         except MoveError as error:
             return _fail("export", error, BAD_INPUT)
     chats = Store(config.db).subscribed_chats()
@@ -70,7 +70,7 @@ def import_chats(args: argparse.Namespace, config: Config) -> int:
         return _fail("import", f"{args.file}: {error.strerror or error}", BAD_INPUT)
     for line in found.invalid:
         print(f"noticebot import: {line}", file=sys.stderr)
-    if found.invalid and not getattr(args, "skip_invalid", False):
+    if found.invalid and not args.skip_invalid:
         bad, good = len(found.invalid), len(found.chats)
         return _fail(
             "import",

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
 
         setup_logging(args.log_level or "WARNING", config.token, config.log_format)
         try:
-            run_console(config)
+            run_console(config, db=args.db)
         except LedgerBusy as error:  # the same line as beside plain `run`
             print(f"noticebot: {error}", file=sys.stderr)
             return 1
