@@ -198,8 +198,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This goes to 1 subscriber. Send it?",
     },
     "broadcast_nobody": {
-        "zh": "所有订阅者都已收到这篇通知，无需再推送。",
-        "en": "Every subscriber has this notice already: nothing to send.",
+        "zh": "所有订阅者都已收到或即将收到这篇通知，无需再推送。",
+        "en": "Every subscriber has this notice already, or will shortly: nothing to send.",
     },
     "btn_confirm": {"zh": "确认发送", "en": "Confirm"},
     "btn_cancel": {"zh": "取消", "en": "Cancel"},

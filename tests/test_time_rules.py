@@ -188,8 +188,9 @@ async def test_a_broadcast_preview_shows_a_notice_from_its_date(env: BotEnv) -> 
     assert _text(reply).startswith("找不到编号为 later 的通知")
     assert env.runtime.pending == {}  # nothing to confirm
     env.clock.advance(7 * DAY)
-    preview, question = await _say(env, ADMIN, "/broadcast later")
-    assert _text(preview).startswith("下周六停水通知") and "确认" in _text(question)
+    preview, answer = await _say(env, ADMIN, "/broadcast later")
+    assert _text(preview).startswith("下周六停水通知")  # shown from its date
+    assert "无需再推送" in _text(answer)  # its scheduled sends reach every subscriber
 
 
 async def test_a_digest_lists_a_notice_on_its_date(env: BotEnv) -> None:
