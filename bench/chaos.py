@@ -65,18 +65,23 @@ def bad_input() -> list[str]:
         return bad_input_scenario(Path(work), big_bytes=50 * 1024 * 1024).lines()
 
 
-def fuzz(examples: int = 10_000) -> list[str]:
+def _pytest_run(test_file: str, setting: str, examples: int) -> tuple[str, float]:
+    """A Hypothesis test file run with ``examples`` examples: its verdict and seconds."""
     start = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/test_fuzz.py"],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", test_file],
         cwd=ROOT,
-        env={**os.environ, "NOTICEBOT_FUZZ_EXAMPLES": str(examples)},
+        env={**os.environ, setting: str(examples)},
         capture_output=True,
         text=True,
     )
     counts = re.findall(r"\d+ (?:passed|failed)", result.stdout)
     verdict = ", ".join(counts) if counts else f"no result (exit {result.returncode})"
-    seconds = time.monotonic() - start
+    return verdict, time.monotonic() - start
+
+
+def fuzz(examples: int = 10_000) -> list[str]:
+    verdict, seconds = _pytest_run("tests/test_fuzz.py", "NOTICEBOT_FUZZ_EXAMPLES", examples)
     return [
         f"fuzzing the formatter (Hypothesis, {examples:,} random HTML trees + "
         f"{max(examples // 3, 50):,} Markdown texts): {verdict} in {seconds:.0f} s",
@@ -86,17 +91,9 @@ def fuzz(examples: int = 10_000) -> list[str]:
 
 
 def cli_fuzz(examples: int = 5_000) -> list[str]:
-    start = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/test_cli_fuzz.py"],
-        cwd=ROOT,
-        env={**os.environ, "NOTICEBOT_CLI_FUZZ_EXAMPLES": str(examples)},
-        capture_output=True,
-        text=True,
+    verdict, seconds = _pytest_run(
+        "tests/test_cli_fuzz.py", "NOTICEBOT_CLI_FUZZ_EXAMPLES", examples
     )
-    counts = re.findall(r"\d+ (?:passed|failed)", result.stdout)
-    verdict = ", ".join(counts) if counts else f"no result (exit {result.returncode})"
-    seconds = time.monotonic() - start
     return [
         f"fuzzing the command line (Hypothesis, {examples:,} random argument lists + "
         f"{examples:,} random settings, in-process; real processes for the worst): {verdict}"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import ssl
 import tempfile
@@ -130,3 +131,17 @@ class FeedServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def rss_of(items: list[tuple[str, str, str]]) -> bytes:
+    """An RSS feed of (guid, link, title) items, dated now."""
+    now = email.utils.formatdate(usegmt=True)
+    body = "".join(
+        f"<item><title>{title}</title><description>&lt;p&gt;{title}。&lt;/p&gt;</description>"
+        + (f"<link>{link}</link>" if link else "")
+        + (f"<guid isPermaLink='false'>{guid}</guid>" if guid else "")
+        + f"<pubDate>{now}</pubDate></item>"
+        for guid, link, title in items
+    )
+    channel = f"<channel><title>居委会</title>{body}</channel>"
+    return f"<?xml version='1.0'?><rss version='2.0'>{channel}</rss>".encode()

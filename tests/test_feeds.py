@@ -26,7 +26,7 @@ from bot.sending.delivery import RESUME_PAUSE
 from bot.sources.feeds import newest, read_feed
 from tests.botenv import TOKEN, live_bot, running_bot
 from tests.emulator import Emulator
-from tests.feedserver import LOCAL_CERT, FeedServer
+from tests.feedserver import LOCAL_CERT, FeedServer, rss_of
 from tests.invariants import check_messages
 from tests.paths import ROOT
 from tests.process import free_port, run_cli
@@ -356,36 +356,22 @@ def test_the_newest_entries_by_date_else_in_feed_order() -> None:
     assert newest(["x"], 2, lambda _: None) == ["x"]
 
 
-def _rss_of(items: list[tuple[str, str, str]]) -> bytes:
-    """An RSS feed of (guid, link, title) items, dated now."""
-    now = email.utils.formatdate(usegmt=True)
-    body = "".join(
-        f"<item><title>{title}</title><description>&lt;p&gt;{title}。&lt;/p&gt;</description>"
-        + (f"<link>{link}</link>" if link else "")
-        + (f"<guid isPermaLink='false'>{guid}</guid>" if guid else "")
-        + f"<pubDate>{now}</pubDate></item>"
-        for guid, link, title in items
-    )
-    channel = f"<channel><title>居委会</title>{body}</channel>"
-    return f"<?xml version='1.0'?><rss version='2.0'>{channel}</rss>".encode()
-
-
 async def test_one_item_in_two_feeds_is_one_notice(tmp_path: Path, emulator: Emulator) -> None:
     """A residents' committee's feed and the street office's feed that mirrors it carry
     the same item (the same URL guid); the mirror gives it a shorter text. One notice,
     sent once, and the mirror's version never corrects it."""
     own, mirror = FeedServer(), FeedServer()
     try:
-        own.body = _rss_of([])
-        mirror.body = _rss_of([])
+        own.body = rss_of([])
+        mirror.body = rss_of([])
         async with running_bot(tmp_path, emulator, feeds=(own.url, mirror.url)) as env:
             env.scan()
             env.subscribe(101)
             with httpx.Client(timeout=5) as client:
                 env.runtime.scanner.read_feeds(client)  # both feeds' first read
                 item = ("https://jmj.example.org/n/7", "https://jmj.example.org/n/7", "停水通知")
-                own.body = _rss_of([item])
-                mirror.body = _rss_of([item]).replace("停水通知。".encode(), "停水。".encode())
+                own.body = rss_of([item])
+                mirror.body = rss_of([item]).replace("停水通知。".encode(), "停水。".encode())
                 env.clock.advance(INTERVAL)
                 first = env.runtime.scanner.read_feeds(client)
                 env.clock.advance(INTERVAL)
@@ -405,16 +391,16 @@ async def test_a_changed_guid_keeps_the_notice_its_link_names(
 ) -> None:
     """Feed software that renumbers its items (a guid that is no address) changes no
     notice: the link says which item it is."""
-    server.body = _rss_of([])
+    server.body = rss_of([])
     async with running_bot(tmp_path, emulator, feeds=(server.url,)) as env:
         env.scan()
         env.subscribe(101)
         with httpx.Client(timeout=5) as client:
             env.runtime.scanner.read_feeds(client)
-            server.body = _rss_of([("1001", "https://jmj.example.org/a", "停水通知")])
+            server.body = rss_of([("1001", "https://jmj.example.org/a", "停水通知")])
             env.clock.advance(INTERVAL)
             first = env.runtime.scanner.read_feeds(client)
-            server.body = _rss_of([("2001", "https://jmj.example.org/a", "停水通知")])
+            server.body = rss_of([("2001", "https://jmj.example.org/a", "停水通知")])
             env.clock.advance(INTERVAL)
             renumbered = env.runtime.scanner.read_feeds(client)
         await env.send()
@@ -429,7 +415,7 @@ def test_an_entry_keeps_the_id_a_ledger_gave_it(tmp_path: Path, server: FeedServ
     from bot.sources.scanner import Scanner
 
     guid = "https://jmj.example.org/n/7"
-    server.body = _rss_of([(guid, guid, "停水通知")])
+    server.body = rss_of([(guid, guid, "停水通知")])
     earlier = earlier_feed_entry_id(server.url, guid, guid, "停水通知")
     assert earlier != feed_entry_id(server.url, guid, guid, "停水通知")
     store = Store(tmp_path / "db.sqlite")

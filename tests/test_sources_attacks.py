@@ -4,7 +4,6 @@ merge. Each test fails on the code it was written against."""
 
 from __future__ import annotations
 
-import email.utils
 import os
 import time
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from bot.sources.scanner import Scanner
 from bot.sources.scanning import scan_now
 from tests.botenv import ADMIN, running_bot
 from tests.emulator import Emulator
-from tests.feedserver import FeedServer
+from tests.feedserver import FeedServer, rss_of
 from tests.process import run_cli
 from tests.test_sources import archive, deletes, sends, shown_titles
 
@@ -191,20 +190,6 @@ async def test_an_id_added_to_a_known_post_keeps_its_notice(tmp_path: Path, free
 # --- feeds ------------------------------------------------------------------------
 
 
-def _rss_of(items: list[tuple[str, str, str]]) -> bytes:
-    """An RSS feed of (guid, link, title) items, dated now."""
-    now = email.utils.formatdate(usegmt=True)
-    body = "".join(
-        f"<item><title>{title}</title><description>&lt;p&gt;{title}。&lt;/p&gt;</description>"
-        + (f"<link>{link}</link>" if link else "")
-        + (f"<guid isPermaLink='false'>{guid}</guid>" if guid else "")
-        + f"<pubDate>{now}</pubDate></item>"
-        for guid, link, title in items
-    )
-    channel = f"<channel><title>居委会</title>{body}</channel>"
-    return f"<?xml version='1.0'?><rss version='2.0'>{channel}</rss>".encode()
-
-
 @pytest.fixture
 def server() -> FeedServer:
     feed_server = FeedServer()
@@ -225,20 +210,18 @@ async def test_two_entries_that_link_to_the_same_page_are_two_notices(
     that merges two notices (before, feed + guid kept them apart). Expected: two
     notices, each sent once."""
     board = "https://jmj.example.org/notices"
-    server.body = _rss_of([])
+    server.body = rss_of([])
     with Emulator(limits=None) as emulator:
         async with running_bot(tmp_path, emulator, rate_limits=False, feeds=(server.url,)) as env:
             env.scan()
             env.subscribe(101)
             with httpx.Client(timeout=5) as client:
                 env.runtime.scanner.read_feeds(client)
-                server.body = _rss_of([("n-1001", board, "停水通知")])
+                server.body = rss_of([("n-1001", board, "停水通知")])
                 env.clock.advance(INTERVAL)
                 env.runtime.scanner.read_feeds(client)
                 await env.send()
-                server.body = _rss_of(
-                    [("n-1002", board, "停电通知"), ("n-1001", board, "停水通知")]
-                )
+                server.body = rss_of([("n-1002", board, "停电通知"), ("n-1001", board, "停水通知")])
                 env.clock.advance(INTERVAL)
                 second = env.runtime.scanner.read_feeds(client)
                 await env.send()
@@ -261,8 +244,8 @@ async def test_an_item_a_ledger_named_in_one_feed_is_not_sent_again_by_another(
     own, mirror = FeedServer(), FeedServer()
     guid = "https://jmj.example.org/n/7"
     try:
-        own.body = _rss_of([(guid, guid, "停水通知")])
-        mirror.body = _rss_of([])
+        own.body = rss_of([(guid, guid, "停水通知")])
+        mirror.body = rss_of([])
         db = tmp_path / "db.sqlite"
         store = Store(db)
         from bot.ledger import Chat
@@ -281,7 +264,7 @@ async def test_an_item_a_ledger_named_in_one_feed_is_not_sent_again_by_another(
             both = Config(db=db, feeds=(own.url, mirror.url))
             store.clock = lambda: time.time() + INTERVAL  # type: ignore[method-assign]
             Scanner(store, both, owner=True).read_feeds(client)  # B's first read
-            mirror.body = _rss_of([(guid, guid, "停水通知")])
+            mirror.body = rss_of([(guid, guid, "停水通知")])
             store.clock = lambda: time.time() + 3 * INTERVAL  # type: ignore[method-assign]
             report = Scanner(store, both, owner=True).read_feeds(client)
     finally:
