@@ -8,9 +8,12 @@ empty header so that it is read as a table, not as a paragraph of pipes."""
 from __future__ import annotations
 
 import re
+from functools import cache
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
-from markdown_it import MarkdownIt
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 from bot.reading.templates import fence_spans, plain_markdown
 
@@ -23,7 +26,17 @@ _RELATIVE_ATTR = re.compile(
     r"""(\s(?:src|href)\s*=\s*)(["'])(?![A-Za-z][A-Za-z0-9+.-]*:|//|#)([^"']+)\2""",
     re.IGNORECASE,
 )
-_MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+
+
+@cache
+def _markdown() -> MarkdownIt:
+    """The renderer, made on first use: generated posts are HTML, and a preview or a
+    scan of them need not load markdown-it at all."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+
+
 # A delimiter row (``|--|--|``, ``:--- | ---:``) that starts a block (after a blank
 # line or a heading) and has a row below it.
 _HEADLESS_TABLE = re.compile(
@@ -40,7 +53,7 @@ def to_html(body: str, site_url: str | None = None) -> str:
     if _HTML_START.match(body):
         html = body
     else:
-        html = _MARKDOWN.render(_headed_tables(plain_markdown(body, site_url)))
+        html = _markdown().render(_headed_tables(plain_markdown(body, site_url)))
     return _absolute_urls(html, site_url)
 
 
