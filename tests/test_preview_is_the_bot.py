@@ -106,3 +106,23 @@ def test_an_unreachable_feed_address_is_an_error(tmp_path: Path) -> None:
         server.close()
     assert result.returncode == 1
     assert "error: http://127.0.0.1:" in result.stderr and "500" in result.stderr
+
+
+def test_a_page_never_replaces_the_ledger_or_a_file_that_is_no_page(tmp_path: Path) -> None:
+    """`preview --html FILE` with FILE mistyped as the ledger, or as a file of the
+    operator's, loses nothing; a page written before is replaced."""
+    shutil.copytree(ROOT / "seeds", tmp_path / "seeds")
+    assert run_cli("scan", cwd=tmp_path, NOTICEBOT_ARTICLES="seeds").returncode == 0
+    ledger = tmp_path / "state" / "noticebot.db"
+    before = ledger.read_bytes()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("the operator's notes", encoding="utf-8")
+    for target, said in ((ledger, "is the live ledger"), (notes, "exists")):
+        result = run_cli("preview", "seeds", "--html", str(target), cwd=tmp_path)
+        assert result.returncode == 2 and said in result.stderr, result.stderr
+    assert ledger.read_bytes() == before and notes.read_text("utf-8") == "the operator's notes"
+    page = tmp_path / "page.html"
+    for _ in range(2):  # written, then replaced
+        result = run_cli("preview", "seeds", "--html", str(page), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert page.read_text("utf-8").lower().startswith("<!doctype html")

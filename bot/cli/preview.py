@@ -48,6 +48,8 @@ class Loaded:
 
 
 def preview(args: argparse.Namespace, config: Config) -> int:
+    if args.html and not _writable_page(args.html, config.db):
+        return 2
     sources: list[str | Path] = list(_sources(args)) or list(config.articles)
     loaded = load(sources, config)
     lang = args.lang or config.lang
@@ -64,7 +66,8 @@ def preview(args: argparse.Namespace, config: Config) -> int:
             out.write(render_terminal(title, messages, color=color) + "\n")
         _summary(loaded, sources)
     if args.html:
-        args.html.write_text(render_html(rendered, errors=loaded.errors), encoding="utf-8")
+        page = render_html(rendered, errors=loaded.errors)
+        args.html.write_text(page, encoding="utf-8", errors="backslashreplace")
         print(f"wrote {args.html}", file=sys.stderr)
     for error in loaded.errors:
         print(f"error: {error}", file=sys.stderr)
@@ -166,3 +169,24 @@ def _summary(loaded: Loaded, sources: list[str | Path]) -> None:
     for article in loaded.articles:
         for warning in article.warnings:
             print(f"warning: {one_line(str(article.path))}: {warning}", file=sys.stderr)
+
+
+def _writable_page(page: Path, db: Path) -> bool:
+    """Whether ``--html`` may write there: never the ledger (or its WAL), a folder, or
+    a file that is not an HTML page already (a mistyped path would lose it)."""
+    from bot.ledger.moves import MoveError, check_target
+
+    try:
+        check_target(db, page, force=_an_html_page(page), what="page")
+    except MoveError as error:
+        print(f"noticebot preview: {error}", file=sys.stderr)
+        return False
+    return True
+
+
+def _an_html_page(path: Path) -> bool:
+    try:
+        with path.open("rb") as file:
+            return file.read(64).lstrip().lower().startswith((b"<!doctype html", b"<html"))
+    except OSError:
+        return False
