@@ -199,3 +199,24 @@ def test_the_console_says_at_start_that_files_are_broken(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     assert "1 article file(s) are invalid and not sent" in result.stderr
     assert "noticebot status" in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_the_running_bot_logs_what_a_file_lost_once_per_version(
+    tmp_path: Path, free: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not only `noticebot preview`: the running bot says which file had pictures left
+    out for want of NOTICEBOT_SITE_URL, once for each version it reads."""
+    caplog.set_level(logging.WARNING, logger="bot.sources.scanning")
+    async with running_bot(tmp_path, free, rate_limits=False) as env:
+        env.write_standing()
+        env.scan()
+        body = "<p>明天停水。</p><img src='/images/a.png'>"
+        env.write_article("停水.md", title="停水", body=body)
+        await scan_now(env.runtime)
+        await scan_now(env.runtime)  # the same version: not again
+        lines = [r.getMessage() for r in caplog.records if "picture(s)" in r.getMessage()]
+        assert len(lines) == 1 and lines[0].startswith("停水.md: "), lines
+        env.write_article("停水.md", title="停水", body=body.replace("明天", "后天"))
+        await scan_now(env.runtime)
+        lines = [r.getMessage() for r in caplog.records if "picture(s)" in r.getMessage()]
+        assert len(lines) == 2, lines

@@ -27,11 +27,19 @@ class ReadFile:
     draft: bool
     names: tuple[str, ...]  # categories and tags, which chats' filters match
     named_by_path: bool  # a file whose id is its path's (no id in its front matter)
+    warnings: tuple[str, ...] = ()  # what the loader left out or guessed, to be logged
 
 
 def read_file(article: Article, named_by_path: bool) -> ReadFile:
     names = (*article.categories, *article.tags)
-    return ReadFile(_row(article), article_to_json(article), article.draft, names, named_by_path)
+    return ReadFile(
+        _row(article),
+        article_to_json(article),
+        article.draft,
+        names,
+        named_by_path,
+        article.warnings,
+    )
 
 
 def _row(article: Article) -> dict[str, Any]:

@@ -148,9 +148,8 @@ class ScanReport:
     foreign: list[str] = field(default_factory=list)  # folders not the running bot's: skipped
     complete: bool = True  # the running bot's sources, all of them: it may withdraw
     feeds_cut: list[tuple[str, int]] = field(default_factory=list)  # (feed, entries it had)
-    broken: list[tuple[str, str]] = field(
-        default_factory=list
-    )  # invalid versions new to the ledger
+    broken: list[tuple[str, str]] = field(default_factory=list)  # invalid versions, new
+    warned: list[tuple[str, str]] = field(default_factory=list)  # (file, what was left out)
 
     def merged(self, other: ScanReport) -> ScanReport:
         """This scan's report with another's (the feeds' beside the folders')."""
@@ -197,6 +196,7 @@ class ScanReport:
             "complete": self.complete,
             "feeds_cut": [{"feed": f, "entries": n} for f, n in self.feeds_cut],
             "broken": [{"path": p, "reason": r} for p, r in self.broken],
+            "warned": [{"path": p, "warning": w} for p, w in self.warned],
         }
 
 
@@ -388,6 +388,7 @@ class Scanner:
                 path, FileState(stat.st_size, stat.st_mtime_ns, article_id, None, read.reason)
             )
             return
+        report.warned += [(path, warning) for warning in read.warnings]
         if read.named_by_path:
             read = self._named_by_place(read, path, before)
         else:

@@ -108,6 +108,11 @@ async def _took_in(runtime: Runtime, report: ScanReport, what: str) -> None:
     if report.new or report.changed or report.withdrawn or report.work:
         log.info("%s: %s", what, report.summary())
     await tell_broken(runtime, report.broken)
+    for number, (path, warning) in enumerate(report.warned):
+        if number == TELL_AT_MOST:
+            log.warning("%s: %d more files with warnings", what, len(report.warned) - number)
+            break
+        log.warning("%s: %s", shown_path(path, runtime.scanner.config.folders), one_line(warning))
     for path, reason in report.unseen:
         log.warning(
             "%s: could not read %s (%s): its notices are kept", what, one_line(path), reason
