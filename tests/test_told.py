@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.ledger import Chat
 from bot.sources.scanning import scan_now
 from tests.botenv import ADMIN, running_bot
 from tests.emulator import Emulator
@@ -80,6 +81,24 @@ async def test_admins_are_told_in_the_bots_language(tmp_path: Path, free: Emulat
         await scan_now(env.runtime)
         assert len(told(free)) == 1
         assert "The file empty.md could not be read" in told(free)[0]
+
+
+async def test_each_admin_is_told_in_the_language_their_chat_chose(
+    tmp_path: Path, free: Emulator
+) -> None:
+    """The bot speaks Chinese; an admin who chose English in /settings reads English."""
+    other = ADMIN + 1
+    admins = frozenset({ADMIN, other})
+    async with running_bot(tmp_path, free, rate_limits=False, admins=admins) as env:
+        env.write_standing()
+        env.runtime.store.subscribe(Chat(other, language="en"))
+        await scan_now(env.runtime)
+        (env.articles / "empty.md").write_text("", encoding="utf-8")
+        await scan_now(env.runtime)
+        (chinese,) = [m["text"] for m in free.shown(ADMIN)]
+        (english,) = [m["text"] for m in free.shown(other)]
+    assert chinese.startswith("⚠️ 文件 empty.md 无法读取")
+    assert english.startswith("⚠️ The file empty.md could not be read")
 
 
 async def test_status_lists_the_invalid_files_with_their_reasons(

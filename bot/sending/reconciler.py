@@ -416,5 +416,10 @@ class Reconciler:
         """Each newly held chat, told to the admins once, in private."""
         while self.held:
             chat, reason = self.held.pop(0)
-            text = t("chat_held", self.config.lang, chat=chat.title or chat.id, reason=reason)
-            await self.sender.tell_admins(text, "held chat")
+            name = chat.title or chat.id
+            await self.sender.tell_admins(
+                lambda lang, name=name, reason=reason: t(
+                    "chat_held", lang, chat=name, reason=reason
+                ),
+                "held chat",
+            )

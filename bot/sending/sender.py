@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -66,10 +67,13 @@ class Sender:
             self._slots = asyncio.Semaphore(self._max_in_flight)
         return self._slots
 
-    async def tell_admins(self, text: str, label: str) -> None:
-        """A note to every admin in private; one that cannot be reached is logged, and
-        the others are still told."""
+    async def tell_admins(self, words: Callable[[str], str], label: str) -> None:
+        """A note to every admin in private, in the language their chat with the bot
+        chose (else the bot's); one that cannot be reached is logged, and the others
+        are still told. ``words``: the note in a language."""
         for admin in sorted(self.config.admins):
+            known = self.store.chat(admin)
+            text = words((known.language if known else None) or self.config.lang)
             try:
                 await self.send_now(
                     Chat(admin), [Outgoing("sendMessage", {"text": text}, "text")], label

@@ -133,15 +133,16 @@ async def _took_in(runtime: Runtime, report: ScanReport, what: str) -> None:
 
 
 async def _tell(runtime: Runtime, held: Held) -> None:
-    lang = runtime.config.lang
-    text = t(
-        "withdrawals_held",
-        lang,
-        folder=held.folder or t("unconfigured_folders", lang),
-        count=held.files,
-        minutes=int(HOLD_FOR // 60),
-    )
-    await runtime.sender.tell_admins(text, "withdrawals held")
+    def words(lang: str) -> str:
+        return t(
+            "withdrawals_held",
+            lang,
+            folder=held.folder or t("unconfigured_folders", lang),
+            count=held.files,
+            minutes=int(HOLD_FOR // 60),
+        )
+
+    await runtime.sender.tell_admins(words, "withdrawals held")
 
 
 TELL_AT_MOST = 5  # broken files told one by one in a scan; the rest in one line
@@ -151,16 +152,19 @@ async def tell_broken(runtime: Runtime, broken: list[tuple[str, str]]) -> None:
     """One WARNING per broken version of a file, and one message to the admins: the
     person who saved it believes it went out. An archive full of broken files (a first
     scan) is told in a few messages, not hundreds."""
-    lang = runtime.config.lang
     for number, (path, reason) in enumerate(broken):
-        name = shown_path(path, runtime.scanner.config.folders)
-        log.warning("%s: %s", name, one_line(reason))
+        name, why = shown_path(path, runtime.scanner.config.folders), one_line(reason)
+        log.warning("%s: %s", name, why)
         if number < TELL_AT_MOST:
-            text = t("broken_post", lang, file=name, reason=one_line(reason))
-            await runtime.sender.tell_admins(text, "broken post")
+            await runtime.sender.tell_admins(
+                lambda lang, name=name, why=why: t("broken_post", lang, file=name, reason=why),
+                "broken post",
+            )
     if len(broken) > TELL_AT_MOST:
-        text = t("broken_posts_more", lang, count=len(broken) - TELL_AT_MOST)
-        await runtime.sender.tell_admins(text, "broken posts")
+        more = len(broken) - TELL_AT_MOST
+        await runtime.sender.tell_admins(
+            lambda lang: t("broken_posts_more", lang, count=more), "broken posts"
+        )
 
 
 def shown_path(path: str, folders: tuple[Path, ...]) -> str:
