@@ -27,7 +27,7 @@ from telegram import Update
 from telegram.request import BaseRequest, RequestData
 
 from bot.app import build_application, runtime_of
-from bot.config import Config, ConfigError, load_config
+from bot.config import Config
 from bot.formatting.outgoing import Outgoing, Part
 from bot.formatting.preview import render_terminal
 from bot.sending.delivery import SendPolicy
@@ -73,15 +73,6 @@ def console_config(config: Config, real_db: Path | None, sandbox: Path) -> Confi
         announce_dir=sandbox / "announcements",
         admins=admins,
     )
-
-
-def chosen_db(config: Config) -> Path | None:
-    """The ledger given with ``run --db``: one that is not the configured NOTICEBOT_DB."""
-    try:
-        configured = load_config().db
-    except ConfigError:
-        return None
-    return config.db if config.db != configured else None
 
 
 class ConsoleRequest(BaseRequest):
@@ -354,10 +345,9 @@ def run_console(
     ``db``: a real ledger chosen on purpose; without it everything lives in a temporary
     folder removed at the end."""
     with tempfile.TemporaryDirectory(prefix="noticebot-console-") as sandbox:
-        real_db = db or chosen_db(config)
-        config = console_config(config, real_db, Path(sandbox))
+        config = console_config(config, db, Path(sandbox))
         request = ConsoleRequest(stdin, stdout, lang=config.lang, color=stdout.isatty())
-        stdout.write(banner(config, sandbox=real_db is None))
+        stdout.write(banner(config, sandbox=db is None))
         application = build_application(
             config,
             policy=SendPolicy(),

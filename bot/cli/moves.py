@@ -22,6 +22,7 @@ from bot.ledger.moves import (
 from bot.ledger.moves import (
     backup as copy_ledger,
 )
+from bot.trigger import plural
 
 BAD_INPUT, FAILED = 2, 1
 
@@ -57,7 +58,7 @@ def export(args: argparse.Namespace, config: Config) -> int:
         target.write_text(text + "\n", encoding="utf-8")
     except OSError as error:
         return _fail("export", error, FAILED)
-    print(f"exported {_chats(len(chats), 'subscribed ')} to {target}", file=sys.stderr)
+    print(f"exported {plural(len(chats), 'subscribed chat')} to {target}", file=sys.stderr)
     return 0
 
 
@@ -74,21 +75,17 @@ def import_chats(args: argparse.Namespace, config: Config) -> int:
         bad, good = len(found.invalid), len(found.chats)
         return _fail(
             "import",
-            f"nothing imported: {_chats(bad)} invalid (use --skip-invalid to import"
-            f" the {good} valid one{'' if good == 1 else 's'})",
+            f"nothing imported: {plural(bad, 'chat')} invalid (use --skip-invalid to import"
+            f" the {plural(good, 'valid one')})",
             BAD_INPUT,
         )
     new, updated = import_subscriptions(Store(config.db), found.chats)
     skipped = f", {len(found.invalid)} invalid skipped" if found.invalid else ""
     print(
-        f"imported {_chats(len(found.chats))}: {new} new,"
+        f"imported {plural(len(found.chats), 'chat')}: {new} new,"
         f" {updated} already known (settings taken){skipped}"
     )
     return 0
-
-
-def _chats(count: int, kind: str = "") -> str:
-    return f"{count} {kind}chat{'' if count == 1 else 's'}"
 
 
 def _fail(command: str, error: object, code: int) -> int:

@@ -22,7 +22,6 @@ def run(args: argparse.Namespace, config: Config) -> int:
     config = replace(
         config,
         articles=tuple(args.articles) if args.articles else config.articles,
-        db=args.db or config.db,
     )
     if args.console or not config.token:
         from bot.console import run_console  # python-telegram-bot loads only when running

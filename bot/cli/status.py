@@ -11,6 +11,7 @@ from bot.config import Config
 from bot.i18n import format_counts, format_datetime
 from bot.ledger import Store
 from bot.logs import shown_url
+from bot.reading.articles import one_line
 
 
 def status(args: argparse.Namespace, config: Config) -> int:
@@ -40,20 +41,15 @@ def status(args: argparse.Namespace, config: Config) -> int:
             f"after {failure['attempts']} attempt(s): {failure['last_error']}"
         )
     for folder in status["missing_folders"]:
-        print(f"articles folder {_printable(folder)}: missing, nothing is read from it")
+        print(f"articles folder {one_line(folder)}: missing, nothing is read from it")
     for invalid in status["invalid_files"]:
-        print(f"invalid {_printable(invalid['path'])}: {_printable(invalid['reason'])}")
+        print(f"invalid {one_line(invalid['path'])}: {one_line(invalid['reason'])}")
     for feed in status["feeds"]:
         print(f"feed {feed['url']}: {_feed_line(feed, config)}")
     for task, trouble in status["troubles"].items():
         when = format_datetime(datetime.fromtimestamp(trouble["at"], config.tz), "en", config.tz)
         print(f"{task}: failed and started again, last at {when}: {trouble['error']}")
     return 0
-
-
-def _printable(text: str) -> str:
-    """One line a terminal shows as it is (a file name may hold escape sequences)."""
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
 def _feed_line(feed: dict[str, Any], config: Config) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +89,26 @@ class Catalogue(LedgerBase):
 
     def forget_file(self, path: str) -> None:
         self._exec("DELETE FROM files WHERE path = ?", [path])
+
+    def dates_of(self, article_ids: Iterable[str]) -> dict[str, float]:
+        """The date of each notice the ledger has among ``article_ids``, in few queries
+        (a feed's read asks for every entry's possible ids at once)."""
+        wanted = list(dict.fromkeys(article_ids))
+        dates: dict[str, float] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for row in self._rows(f"SELECT id, date FROM articles WHERE id IN ({marks})", chunk):
+                dates[row["id"]] = row["date"]
+        return dates
+
+    def file_state(self, path: str) -> FileState | None:
+        with self._lock:
+            row = self.db.execute(
+                "SELECT size, mtime_ns, article_id, content_hash, error FROM files WHERE path = ?",
+                [path],
+            ).fetchone()
+        return FileState(*row) if row else None
 
     def article(self, article_id: str) -> dict[str, Any] | None:
         rows = self._rows("SELECT * FROM articles WHERE id = ?", [article_id])

@@ -44,7 +44,6 @@ def backup(db: Path, target: Path, *, force: bool = False) -> Backup:
     os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     try:
         counts = _copy(db, partial)
-        os.chmod(partial, 0o600)
         os.replace(partial, target)
     except BaseException:
         partial.unlink(missing_ok=True)

@@ -39,7 +39,7 @@ import yaml
 from bot.config import Config
 from bot.reading.htmltext import FoundImage, html_to_rich, read_html, safe_url, walk_html
 from bot.reading.identity import ID_KEYS, article_id, short_hash
-from bot.reading.markdown import absolute_url, to_html
+from bot.reading.markdown import absolute_url, is_relative, to_html
 from bot.reading.richtext import RichText
 from bot.reading.walk import HTML_SUFFIXES, article_files
 
@@ -76,7 +76,6 @@ SCALAR_KEYS = (
 _SCALARS = (str, int, float, date, time)  # bool is an int, datetime a date
 # C0 and C1 control characters but tab and newline (line ends are made "\n" first):
 # escape sequences set a terminal's title, write its clipboard, hide or clear text.
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")  # an address that is not relative
 _IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 _IMG_SOURCE = re.compile(
     r"""\s(?:src|data-src|data-original)\s*=\s*(["'])\s*([^"']+?)\s*\1""", re.IGNORECASE
@@ -674,10 +673,10 @@ def _relative_pictures(meta: dict[str, Any], body_html: str) -> list[str]:
     lead nowhere from a chat, and are left out."""
     sources = [item for key in IMAGE_KEYS for item in _listed(meta.get(key))]
     relative = [_CONTROLS.sub("", s).strip() for s in sources if isinstance(s, str)]
-    relative = [s for s in relative if s and not _SCHEME.match(s) and not s.startswith("//")]
+    relative = [s for s in relative if s and is_relative(s)]
     for tag in _IMG_TAG.finditer(body_html) if "<img" in body_html.lower() else ():
         sources = [m.group(2) for m in _IMG_SOURCE.finditer(tag.group())]
-        if sources and not any(_SCHEME.match(s) or s.startswith("//") for s in sources):
+        if sources and all(is_relative(s) for s in sources):
             relative.append(sources[0])  # a lazy-loading theme's absolute data-src is sent
     return relative
 

@@ -86,8 +86,13 @@ def _absolute_urls(html: str, site_url: str | None) -> str:
     )
 
 
+def is_relative(url: str) -> bool:
+    """An address on the site itself: no scheme, not protocol-relative."""
+    return not _HAS_SCHEME.match(url) and not url.startswith("//")
+
+
 def absolute_url(url: str, site_url: str | None) -> str:
     """``/images/a.png`` on the site; absolute addresses stay as they are."""
-    if not site_url or _HAS_SCHEME.match(url) or url.startswith(("//", "#")):
+    if not site_url or not is_relative(url) or url.startswith("#"):
         return url
     return urljoin(site_url + "/", url)

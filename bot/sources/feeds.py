@@ -30,7 +30,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import mktime_tz, parsedate_tz
@@ -95,11 +95,12 @@ def read_feed(
     config: Config,
     client: httpx.Client,
     now: float,
-    date_of: Callable[[str], float | None] = lambda _: None,
+    dates_of: Callable[[Iterable[str]], dict[str, float]] = lambda _: {},
     linked: dict[str, str] | None = None,
 ) -> FeedRead:
     """One fetch: the entries as articles if the feed changed; the state either way.
-    ``date_of``: the date a notice already has (an undated entry keeps it);
+    ``dates_of``: the dates of the notices the ledger has among some ids (an undated
+    entry keeps its date; an entry keeps the id a ledger gave it);
     ``linked``: which guid each id taken from a link belongs to (updated here)."""
     try:
         body, etag, last_modified = _fetch(url, state, client, config.feed_deadline)
@@ -120,7 +121,7 @@ def read_feed(
             total,
             len(kept),
         )
-    names = _Names(url, config, date_of, {} if linked is None else linked, kept)
+    names = _Names(url, config, dates_of, {} if linked is None else linked, kept)
     entries = [_entry(url, entry, config, now, names) for entry in kept]
     done = replace(
         fetched,
@@ -469,7 +470,7 @@ def _entry(
         meta["image"] = images
     text = frontmatter.dumps(frontmatter.Post(_body(entry), **meta), allow_unicode=True)
     try:
-        first = names.date_of(article_id) or now  # an entry without a date keeps its first one
+        first = names.known.get(article_id) or now  # an entry without a date keeps its first one
         article = parse_article(text.encode(), where, where.parent, config, mtime=first)
     except ArticleError as error:
         return error
@@ -482,7 +483,7 @@ class _Names:
 
     feed: str
     config: Config
-    date_of: Callable[[str], float | None]  # a notice the ledger has: its date
+    dates_of: Callable[[Iterable[str]], dict[str, float]]  # the ledger's, in one lookup
     linked: dict[str, str]  # an id taken from a link → the guid of the entry it names
     entries: list[Any]
 
@@ -491,6 +492,17 @@ class _Names:
         for entry in self.entries:
             if entry.get("link") and entry.get("id"):
                 self.guids_by_link.setdefault(entry["link"], set()).add(entry["id"])
+        self.sources = tuple(dict.fromkeys((self.feed, *self.config.feeds)))
+        self.known = self.dates_of(
+            candidate
+            for entry in self.entries
+            for candidate in self._candidates(*(entry.get(k) for k in ("id", "link", "title")))
+        )
+
+    def _candidates(self, guid: str | None, link: str | None, title: str | None) -> list[str]:
+        """Every id the entry may have in the ledger: its own, and the earlier ones."""
+        own = feed_entry_id(self.feed, guid, link, title)
+        return [own, *(earlier_feed_entry_id(s, guid, link, title) for s in self.sources)]
 
     def id_of(self, guid: str | None, link: str | None, title: str | None) -> str:
         """The ledger's id for the entry where it has one (earlier releases named an
@@ -498,9 +510,9 @@ class _Names:
         its own. A link names one entry: the first that took it, while that entry is
         still in the feed (a notice board's page is every entry's link); a renumbered
         guid keeps it."""
-        for source in dict.fromkeys((self.feed, *self.config.feeds)):
+        for source in self.sources:
             earlier = earlier_feed_entry_id(source, guid, link, title)
-            if self.date_of(earlier) is not None:
+            if earlier in self.known:
                 return earlier
         article_id = feed_entry_id(self.feed, guid, link, title)
         if not guid or not link or article_id != feed_entry_id("", None, link, None):

@@ -71,15 +71,7 @@ class Sources:
     def shared_with(self, theirs: Sources) -> Sources:
         folders = tuple(f for f in self.folders if f in theirs.folders)
         feeds = tuple(f for f in self.feeds if f in theirs.feeds)
-        shared = (set(folders), set(feeds))
-        same = (
-            shared
-            == (set(self.folders), set(self.feeds))
-            == (
-                set(theirs.folders),
-                set(theirs.feeds),
-            )
-        )
+        same = set(self.folders) == set(theirs.folders) and set(self.feeds) == set(theirs.feeds)
         return Sources(folders, feeds, same)
 
 
@@ -355,7 +347,7 @@ class Scanner:
         self._moved_away = set()
         self._aliases = self.store.metas(ALIAS_KEY)
         report = ScanReport()
-        known = self.store.file_states().get(str(path))
+        known = self.store.file_state(str(path))
         stat = path.stat()
         (read,) = next(read_files([[(str(path), root, stat)]], self.config))
         with self.store.transaction():
@@ -443,15 +435,15 @@ class Scanner:
         recorded with its error and tried later; it never stops the others."""
         self._chats = None
         report = ScanReport()
+        linked = self.store.metas(LINK_KEY)  # grows with every entry named by its link
+        claimed = dict(linked)
         for url in self.owned().feeds:
             state = self.store.feed_state(url)
             now = self.store.clock()
             if not is_due(state, now):
                 continue
-            linked = self.store.metas(LINK_KEY)
-            claimed = dict(linked)
             try:
-                read = read_feed(url, state, self.config, client, now, self._date_of, linked)
+                read = read_feed(url, state, self.config, client, now, self.store.dates_of, linked)
             except Exception as error:  # a bug on this feed: the others are still read
                 log.exception("feed %s could not be read", shown_url(url))
                 read = failed_read(state, f"unexpected error: {error!r}"[:300], self.config, now)
@@ -468,6 +460,7 @@ class Scanner:
                 for article_id, guid in linked.items():
                     if claimed.get(article_id) != guid:
                         self.store.set_meta(f"{LINK_KEY}{article_id}", guid)
+                        claimed[article_id] = guid
                 baselined = state.baselined_at or (now if read.changed else None)
                 self.store.save_feed_state(replace(read.state, baselined_at=baselined))
             if read.state.error:
@@ -486,12 +479,6 @@ class Scanner:
         first = row["path"][: -len(suffix)]
         return first != url and first in self.config.feeds
 
-    def _date_of(self, article_id: str) -> float | None:
-        """When a notice says it was published (a feed entry without a date keeps the
-        date it was first read with, instead of taking each read's time)."""
-        row = self.store.article(article_id)
-        return row["date"] if row else None
-
     def _moves_among(self, todo: list[ToRead], known: dict[str, FileState]) -> set[str]:
         """Known files whose old content is now in another file this scan reads (renamed,
         or two names swapped): that file carries their notice, and they do not. Their
@@ -505,12 +492,13 @@ class Scanner:
         if not olds:
             return set()
         away = set()
-        current = contents(todo, self.config)
+        sizes = {known[path].size for path in olds.values()}  # the hash is of the bytes
+        current = contents([f for f in todo if f[2].st_size in sizes], self.config)
         for path, content in current.items():
             old = olds.get(content)
             if old is not None and old != path and current.get(old) != content:
                 away.add(old)
-                self._gone_by_content[content] = known[old].article_id or ""
+                self._gone_by_content[content] = known[old].article_id
         return away
 
     def _another_notice(self, read: ReadFile, article_id: str) -> bool:
