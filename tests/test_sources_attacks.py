@@ -263,14 +263,15 @@ async def test_an_item_a_ledger_named_in_one_feed_is_not_sent_again_by_another(
             store.db.conn.commit()
             both = Config(db=db, feeds=(own.url, mirror.url))
             store.clock = lambda: time.time() + INTERVAL  # type: ignore[method-assign]
-            Scanner(store, both, owner=True).read_feeds(client)  # B's first read
+            first = Scanner(store, both, owner=True).read_feeds(client)  # B's first read
+            assert first.feed_errors == [], first.as_dict()
             mirror.body = rss_of([(guid, guid, "停水通知")])
             store.clock = lambda: time.time() + 3 * INTERVAL  # type: ignore[method-assign]
             report = Scanner(store, both, owner=True).read_feeds(client)
     finally:
         own.close()
         mirror.close()
-    assert report.new == [] and report.queued == 0, report.as_dict()
+    assert report.feed_errors == [] and report.new == [] and report.queued == 0, report.as_dict()
 
 
 # --- the shell and the running bot --------------------------------------------------
@@ -330,7 +331,7 @@ async def test_a_file_name_that_is_not_utf8_stops_no_scan(tmp_path: Path, free: 
         report = env.scan()
         await env.send()
         assert any("好通知" in t for t in shown_titles(free, 101))
-        assert report.invalid or report.new
+        assert any("bad" in path for path, _ in report.invalid), report.as_dict()
 
 
 async def test_a_file_moved_out_of_a_folder_is_no_held_withdrawal(

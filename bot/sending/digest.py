@@ -113,8 +113,7 @@ class Digests:
         if work.sent == 0:
             work.rows = sorted([*work.rows, *newer], key=lambda r: r["date"])
             work.parts = digest_messages(work.rows, lang, self.config.tz)
-        else:
-            work.rows += newer
+        else:  # what went out stays as it went; the newer ones follow
             work.parts += digest_messages(newer, lang, self.config.tz)
 
     async def _send(self, chat: Chat, work: Unfinished) -> bool:
