@@ -133,9 +133,14 @@ class FeedServer:
         self.httpd.server_close()
 
 
+# One date for every item of every feed rss_of makes: an item read twice reads the same
+# (dated at each call, two reads a second apart made the item a correction).
+TODAY = email.utils.formatdate(usegmt=True)
+
+
 def rss_of(items: list[tuple[str, str, str]]) -> bytes:
-    """An RSS feed of (guid, link, title) items, dated now."""
-    now = email.utils.formatdate(usegmt=True)
+    """An RSS feed of (guid, link, title) items, dated today."""
+    now = TODAY
     body = "".join(
         f"<item><title>{title}</title><description>&lt;p&gt;{title}。&lt;/p&gt;</description>"
         + (f"<link>{link}</link>" if link else "")
