@@ -79,9 +79,11 @@ async def bare_rate(url: str, count: int, in_flight: int, *, same_bot: bool) -> 
     """The same message sent by bare python-telegram-bot calls: no ledger, no dispatcher.
 
     ``same_bot``: through the bot noticebot builds (an ExtBot with its Defaults) and with
-    the same request (text, bold title, link previews off), so the ratio is what the
-    ledger and the dispatcher cost. Otherwise a plain ``Bot`` sending text and
-    entities only, the cheapest call python-telegram-bot makes.
+    the same request (text, bold title, link previews off), through the typed method
+    a bot written with python-telegram-bot alone would call (noticebot sends the same
+    parameters through ``do_api_request`` and reads only the message ids). Otherwise
+    a plain ``Bot`` sending text and entities only, the cheapest call
+    python-telegram-bot makes.
     """
     (message,) = announcement(TITLE, TEXT)
     request = HTTPXRequest(connection_pool_size=in_flight + 4)

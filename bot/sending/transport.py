@@ -9,27 +9,18 @@ here, in one place.
 from __future__ import annotations
 
 import enum
-import functools
 import os
-from collections import OrderedDict
+import warnings
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
-from telegram import (
-    Bot,
-    InlineKeyboardMarkup,
-    InputMediaAnimation,
-    InputMediaPhoto,
-    LinkPreviewOptions,
-    Message,
-    MessageEntity,
-    ReplyParameters,
-)
+from telegram import Bot, InputMediaPhoto
 from telegram.error import (
     BadRequest,
     ChatMigrated,
+    EndPointNotFound,
     Forbidden,
     InvalidToken,
     NetworkError,
@@ -37,6 +28,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
+from telegram.warnings import PTBUserWarning
 
 from bot.formatting.outgoing import Outgoing
 from bot.sending.flood import LEDGER, REPLY_IN_TURN, FloodControl
@@ -44,6 +36,9 @@ from bot.sending.flood import LEDGER, REPLY_IN_TURN, FloodControl
 # Opt in to python-telegram-bot's coming behaviour (durations as timedelta), which
 # also silences its deprecation warning on every RetryAfter.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
+# do_api_request asks for the typed method wherever one exists; that advice is for
+# callers who use the parsed answer (see PTBTransport).
+warnings.filterwarnings("ignore", r"Please use 'Bot\.", PTBUserWarning)
 
 PHOTO_ERRORS = (
     "wrong file identifier/http url specified",
@@ -115,15 +110,17 @@ class Transport(Protocol):
 
 
 class PTBTransport:
-    """Sends through a python-telegram-bot :class:`Bot` (with its flood control, if any)."""
+    """Sends through a python-telegram-bot :class:`Bot` (with its flood control, if any).
+
+    Every call goes out as the Bot API's own parameters through ``do_api_request``,
+    with its own retries, timeouts and rate limiter. The sender needs only the ids of
+    the messages made; parsing each answer into a :class:`~telegram.Message` (and
+    each planned call into typed objects) was a tenth of a broadcast's time."""
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
         limiter = getattr(bot, "rate_limiter", None)
         self.flood = limiter if isinstance(limiter, FloodControl) else None
-        # A broadcast sends the same planned call to thousands of chats: convert it once.
-        # Keyed by identity; the value holds the message so its id cannot be reused.
-        self._converted: OrderedDict[int, tuple[Outgoing, dict[str, Any]]] = OrderedDict()
 
     async def send(
         self,
@@ -134,21 +131,27 @@ class PTBTransport:
         silent: bool,
         reply: bool = False,
     ) -> list[int]:
-        kwargs = {**self._kwargs(message), "chat_id": chat_id}
+        params = {**message.params, "chat_id": chat_id}
         if message.method.startswith("send"):  # edits, deletions and pins take neither
             if thread_id is not None:
-                kwargs["message_thread_id"] = thread_id
+                params["message_thread_id"] = thread_id
             if silent:
-                kwargs["disable_notification"] = True
-        if self.flood is not None:
-            kwargs["rate_limit_args"] = REPLY_IN_TURN if reply else LEDGER
-        method = getattr(self.bot, _snake(message.method))
+                params["disable_notification"] = True
+        if message.method == "sendMediaGroup":  # ExtBot's Defaults read each item's fields
+            params["media"] = [InputMediaPhoto(item["media"]) for item in params["media"]]
         try:
-            result = await method(**kwargs)
+            if self.flood is None:
+                result = await self.bot.do_api_request(message.method, api_kwargs=params)
+            else:
+                result = await self.bot.do_api_request(  # type: ignore[call-arg]
+                    message.method,
+                    api_kwargs=params,
+                    rate_limit_args=REPLY_IN_TURN if reply else LEDGER,
+                )
         except TelegramError as error:
             raise classify(error) from error
-        messages = result if isinstance(result, tuple | list) else [result]
-        return [m.message_id for m in messages if isinstance(m, Message)]
+        messages = result if isinstance(result, list) else [result]
+        return [m["message_id"] for m in messages if isinstance(m, dict)]
 
     def turn(self, chat_id: int) -> AbstractAsyncContextManager[object]:
         return nullcontext() if self.flood is None else self.flood.chat_turn(chat_id)
@@ -156,16 +159,6 @@ class PTBTransport:
     def resume_pace(self, chat_id: int, sends: list[tuple[float, int]]) -> None:
         if self.flood is not None:
             self.flood.resume_pace(chat_id, sends)
-
-    def _kwargs(self, message: Outgoing) -> dict[str, Any]:
-        cached = self._converted.get(id(message))
-        if cached is not None and cached[0] is message:
-            return cached[1]
-        kwargs = _ptb_kwargs(message)
-        self._converted[id(message)] = (message, kwargs)
-        if len(self._converted) > 1024:
-            self._converted.popitem(last=False)
-        return kwargs
 
 
 def classify(error: TelegramError) -> SendFailure:
@@ -178,7 +171,7 @@ def classify(error: TelegramError) -> SendFailure:
         return SendFailure(Failure.RETRY_AFTER, text, retry_after=seconds)
     if isinstance(error, ChatMigrated):
         return SendFailure(Failure.MIGRATED, text, new_chat_id=int(error.new_chat_id))
-    if isinstance(error, InvalidToken):
+    if isinstance(error, InvalidToken | EndPointNotFound):  # a revoked token, once running
         raise error
     if isinstance(error, Forbidden):
         return SendFailure(Failure.GONE, text)
@@ -195,33 +188,3 @@ def classify(error: TelegramError) -> SendFailure:
     if isinstance(error, TimedOut | NetworkError):
         return SendFailure(Failure.TRANSIENT, text)
     return SendFailure(Failure.TRANSIENT, text)
-
-
-@functools.cache
-def _snake(method: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in method)
-
-
-def _ptb_kwargs(message: Outgoing) -> dict[str, Any]:
-    """Bot API params → the keyword arguments of python-telegram-bot's typed method."""
-    kwargs: dict[str, Any] = {}
-    for key, value in message.params.items():
-        if key in ("entities", "caption_entities"):
-            kwargs[key] = [MessageEntity.de_json(e, None) for e in value] or None
-        elif key == "reply_markup":
-            kwargs[key] = InlineKeyboardMarkup.de_json(value, None)
-        elif key == "link_preview_options":
-            kwargs[key] = LinkPreviewOptions(**value)
-        elif key == "media" and isinstance(value, dict):  # editMessageMedia
-            kind = InputMediaAnimation if value["type"] == "animation" else InputMediaPhoto
-            entities = [MessageEntity.de_json(e, None) for e in value.get("caption_entities", [])]
-            kwargs[key] = kind(
-                value["media"], caption=value.get("caption"), caption_entities=entities or None
-            )
-        elif key == "media":
-            kwargs[key] = [InputMediaPhoto(item["media"]) for item in value]
-        elif key == "reply_parameters":
-            kwargs[key] = ReplyParameters(**value)
-        else:
-            kwargs[key] = value
-    return kwargs
