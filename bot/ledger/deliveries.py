@@ -184,13 +184,7 @@ class Deliveries(LedgerBase):
                     for chat_id in chat_ids
                 ],
             )
-            changed = self.db.conn.total_changes - before
-            self.db.conn.executemany(  # published again while a retraction waited
-                f"UPDATE deliveries SET version = ? WHERE article_id = ? AND chat_id = ?"
-                f" AND status = '{QUEUED}'",
-                [(version, article_id, chat_id) for chat_id in chat_ids],
-            )
-            return changed
+            return self.db.conn.total_changes - before
 
     def due(self, now: float, limit: int) -> list[int]:
         """Queued rows whose time has come: the oldest of each chat, chats in the order
@@ -397,14 +391,20 @@ class Deliveries(LedgerBase):
 
     def restore_copies(self, article_id: str, version: str) -> int:
         """Published again: every copy still in a chat (marked withdrawn where it could
-        not be deleted, or left as it was) is brought back to the notice, whether or not
-        its chat would be sent the notice today (it left, or the notice is old)."""
+        not be deleted, or left as it was, or its retraction still queued) is brought
+        back to the notice as published now, whether or not its chat would be sent the
+        notice today (it left, or the notice is old)."""
         now = self.clock()
-        return self._exec(
-            f"UPDATE deliveries SET version = ?, {REQUEUE} WHERE article_id = ?"
-            f" AND status IN (?, ?, ?) AND {HAS_COPY}",
-            [version, QUEUED, now, now, article_id, RETRACTED, SKIPPED, FAILED],
-        )
+        with self.transaction():
+            self._exec(
+                f"UPDATE deliveries SET version = ? WHERE article_id = ? AND status = '{QUEUED}'",
+                [version, article_id],
+            )
+            return self._exec(
+                f"UPDATE deliveries SET version = ?, {REQUEUE} WHERE article_id = ?"
+                f" AND status IN (?, ?, ?) AND {HAS_COPY}",
+                [version, QUEUED, now, now, article_id, RETRACTED, SKIPPED, FAILED],
+            )
 
     def queue_unpins(self, now: float) -> int:
         """Pinned copies of notices that expired: queued to be unpinned."""
