@@ -15,8 +15,6 @@ import re
 import sys
 from urllib.parse import unquote
 
-from pythonjsonlogger.json import JsonFormatter
-
 # Libraries that log every request or job run at INFO: a person running the bot needs
 # their warnings, not ~6,000 lines a day.
 CHATTY = ("httpx", "httpcore", "apscheduler")
@@ -55,23 +53,6 @@ SECRET_ENDINGS = ("key", "token", "secret", "password")  # apikey, accesstoken
 class RedactingFormatter(logging.Formatter):
     def __init__(self, fmt: str, token: str | None) -> None:
         super().__init__(fmt)
-        self.token = token
-
-    def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record), self.token)
-
-
-class RedactingJsonFormatter(JsonFormatter):
-    """One JSON object a line (python-json-logger), for log collectors; the token is
-    redacted from the finished line, as in text logs (no token character needs
-    escaping in JSON, so the line stays valid)."""
-
-    def __init__(self, token: str | None) -> None:
-        super().__init__(
-            "%(asctime)s %(levelname)s %(name)s %(message)s",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            json_ensure_ascii=False,
-        )
         self.token = token
 
     def format(self, record: logging.LogRecord) -> str:
@@ -121,11 +102,14 @@ def setup_logging(level: int | str, token: str | None, form: str = "text") -> No
     """Route every logger through one redacting handler on stderr: text for people,
     ``json`` for machines."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        RedactingJsonFormatter(token)
-        if form == "json"
-        else RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", token)
-    )
+    if form == "json":
+        from bot.json_logs import JsonLineFormatter
+
+        handler.setFormatter(JsonLineFormatter(lambda line: redact(line, token)))
+    else:
+        handler.setFormatter(
+            RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", token)
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.json_logs import JsonLineFormatter
 from bot.ledger import Chat
-from bot.logs import RedactingFormatter, RedactingJsonFormatter, redact, shown_url
+from bot.logs import RedactingFormatter, redact, shown_url
 from tests.botenv import TOKEN, message_update
 from tests.chaos import article_text, prepare_ledger, start_bot, wait_for
 from tests.emulator import Emulator, Fault
@@ -127,7 +128,7 @@ def test_the_formatters_hide_credentials_in_any_url_of_a_line() -> None:
         'HTTP Request: GET https://***@h/f?token=***&n=1 "HTTP/1.1 200 OK";'
         ' see "http://h/x?api_key=***"'
     )
-    line = json.loads(RedactingJsonFormatter(TOKEN).format(record))
+    line = json.loads(JsonLineFormatter(lambda line: redact(line, TOKEN)).format(record))
     assert line["message"] == text
     api = f"POST http://127.0.0.1:1/bot{TOKEN}/getMe?secret=S3"
     assert redact(api, TOKEN) == "POST http://127.0.0.1:1/bot<token>/getMe?secret=***"

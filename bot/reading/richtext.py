@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,11 +134,14 @@ class RichText:
         return out
 
 
-def utf16_prefix(text: str) -> list[int]:
+def utf16_prefix(text: str) -> Sequence[int]:
     """``prefix[i]`` = UTF-16 length of ``text[:i]``: index ↔ Telegram offset.
 
-    Built from runs between astral characters (each two units), so the work is
-    done by ``range`` in C rather than a Python step per character."""
+    Without astral characters (most Chinese text) the two are the same: a range.
+    Otherwise built from runs between astral characters (each two units), so the
+    work is done by ``range`` in C rather than a Python step per character."""
+    if _ASTRAL.search(text) is None:
+        return range(len(text) + 1)
     prefix: list[int] = []
     extra = start = 0
     for match in _ASTRAL.finditer(text):
@@ -149,7 +152,7 @@ def utf16_prefix(text: str) -> list[int]:
     return prefix
 
 
-def index_at(prefix: list[int], offset: int) -> int:
+def index_at(prefix: Sequence[int], offset: int) -> int:
     """The string index for a UTF-16 ``offset`` (inside a surrogate pair: the next one)."""
     return min(bisect_left(prefix, offset), len(prefix) - 1)
 
@@ -183,7 +186,7 @@ def _skip_space(text: str, pos: int) -> int:
     return pos
 
 
-def _room_end(units: list[int], pos: int, limit: int) -> int:
+def _room_end(units: Sequence[int], pos: int, limit: int) -> int:
     """The furthest index whose text from ``pos`` still fits in ``limit`` units."""
     budget = units[pos] + limit
     lo, hi = pos, len(units) - 1
