@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
-from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType
@@ -21,8 +20,7 @@ from bot.chat.replies import (
     runtime,
     send_text,
 )
-from bot.formatting.formatter import MODE_FULL
-from bot.formatting.outgoing import Outgoing
+from bot.formatting.formatter import MODE_FULL, without_repeated_text
 from bot.i18n import format_datetime, t
 from bot.ledger import Chat
 from bot.sending.transport import SendFailure
@@ -270,43 +268,6 @@ async def _deliver_article(context: Context, chat: Chat, row: dict) -> bool:
         return False
     await rt.sender.send_now(chat, without_repeated_text(messages), row["id"])
     return True
-
-
-def without_repeated_text(messages: list[Outgoing]) -> list[Outgoing]:
-    """The parts without the full text when the card already holds all of it (a short
-    notice, plain text and a title not shortened): a reader should not get it twice."""
-    cards = [m for m in messages if m.part == "card"]
-    texts = [m for m in messages if m.part == "text"]
-    if len(cards) != 1 or len(texts) != 1:
-        return messages
-    card, (text,) = cards[0].params, texts
-    shown = str(card.get("caption", card.get("text", "")))
-    full = str(text.params.get("text", ""))
-    if not _squeezed(shown).startswith(_squeezed(full)):
-        return messages
-    card_spans = _spans(shown, card.get("caption_entities", card.get("entities", [])))
-    if not _spans(full, text.params.get("entities", [])) <= card_spans:
-        return messages  # formatting or links only the full text carries
-    return [m for m in messages if m is not text]
-
-
-def _squeezed(text: str) -> str:
-    """Text as the card's summary has it: no blank space around line breaks."""
-    return re.sub(r"\s*\n\s*", "\n", text.strip())
-
-
-def _spans(text: str, entities: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
-    """What each entity marks (kind, the text under it, its address): comparable between
-    two messages whose offsets differ."""
-    units = text.encode("utf-16-le")
-    return {
-        (
-            str(e.get("type")),
-            units[2 * e["offset"] : 2 * (e["offset"] + e["length"])].decode("utf-16-le", "replace"),
-            str(e.get("url", "")),
-        )
-        for e in entities
-    }
 
 
 async def private_text(update: Update, context: Context) -> None:
