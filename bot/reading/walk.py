@@ -18,11 +18,15 @@ HTML_SUFFIXES = (".html", ".htm")
 _FRONT_MATTER_STARTS = (b"---\n", b"---\r\n", b"+++\n", b"+++\r\n")
 
 
+FileKey = tuple[int, int]  # (size, mtime in ns): a file unchanged keeps it
+
+
 @dataclass
 class FolderWalk:
     files: list[tuple[str, os.stat_result]] = field(default_factory=list)
     unseen: list[tuple[str, str]] = field(default_factory=list)  # (folder or file, why)
     invalid: list[tuple[str, str]] = field(default_factory=list)  # (file, why): not read
+    not_articles: dict[str, FileKey] = field(default_factory=dict)  # HTML without front matter
 
     @property
     def complete(self) -> bool:
@@ -34,14 +38,17 @@ def article_files(root: Path) -> list[Path]:
     return sorted(Path(path) for path, _ in walk_folder(root).files)
 
 
-def walk_folder(root: Path) -> FolderWalk:
+def walk_folder(root: Path, not_articles: dict[str, FileKey] | None = None) -> FolderWalk:
     """Article files below ``root`` with their stat, skipping hidden names; no recursion.
 
     Linked folders are not entered. A linked file is listed with the link's own stat
     (the loader refuses to read it, so it is reported, never sent, and its target's
     changes do not make it look changed). A missing root is an empty walk.
+    ``not_articles``: HTML files an earlier walk found not to be articles, not opened
+    again while their size and time stay the same (a rescan costs only the walk).
     """
     walk = FolderWalk()
+    not_articles = not_articles or {}
     if root.is_file():
         walk.files.append((str(root), root.stat()))
         return walk
@@ -66,24 +73,28 @@ def walk_folder(root: Path) -> FolderWalk:
             try:
                 if entry.is_dir(follow_symlinks=False):
                     pending.append(entry.path)
-                elif _is_article(entry):
+                elif _is_markdown(entry):
                     walk.files.append((entry.path, entry.stat(follow_symlinks=False)))
+                elif _is_html(entry):
+                    stat = entry.stat(follow_symlinks=False)
+                    key = (stat.st_size, stat.st_mtime_ns)
+                    if not_articles.get(entry.path) == key or not has_front_matter(entry.path):
+                        walk.not_articles[entry.path] = key
+                    else:
+                        walk.files.append((entry.path, stat))
             except OSError as error:
                 walk.unseen.append((entry.path, error.strerror or str(error)))
     return walk
 
 
-def _is_article(entry: os.DirEntry[str]) -> bool:
-    """A Markdown file (a link too: the loader refuses it, so it is reported), or an
-    HTML file of its own that opens with front matter."""
-    name = entry.name.lower()
-    if name.endswith(ARTICLE_SUFFIXES):
-        return entry.is_symlink() or entry.is_file()
-    return (
-        name.endswith(HTML_SUFFIXES)
-        and entry.is_file(follow_symlinks=False)
-        and has_front_matter(entry.path)
-    )
+def _is_markdown(entry: os.DirEntry[str]) -> bool:
+    """A Markdown file: an article (a link too: the loader refuses it, so it is reported)."""
+    return entry.name.lower().endswith(ARTICLE_SUFFIXES) and (entry.is_symlink() or entry.is_file())
+
+
+def _is_html(entry: os.DirEntry[str]) -> bool:
+    """An HTML file of its own: an article if it opens with front matter."""
+    return entry.name.lower().endswith(HTML_SUFFIXES) and entry.is_file(follow_symlinks=False)
 
 
 def has_front_matter(path: str) -> bool:

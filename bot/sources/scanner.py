@@ -27,7 +27,7 @@ from bot.ledger.visibility import send_from
 from bot.logs import shown_url
 from bot.reading.articles import ArticleError, article_from_json, article_to_json
 from bot.reading.identity import short_hash
-from bot.reading.walk import FolderWalk, walk_folder
+from bot.reading.walk import FileKey, FolderWalk, walk_folder
 from bot.sources import ReadFile
 from bot.sources.feeds import failed_read, is_due, read_feed
 from bot.sources.folders import PARALLEL_FROM, ToRead, contents, read_files
@@ -205,6 +205,7 @@ class Scanner:
         self._aliases: dict[str, str] = {}  # front-matter id → the notice it names
         self.parallel_from = PARALLEL_FROM
         self._told: dict[str, str] = {}  # invalid without a ledger row (a name, a feed entry)
+        self._not_articles: dict[str, FileKey] = {}  # HTML files found not to be articles
 
     def _not_told(self, invalid: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """Invalid files the ledger keeps no row for, reported again at every scan: those
@@ -250,7 +251,8 @@ class Scanner:
         self._chats = None
         owned = self.owned()
         roots = [root for root in self.config.folders if str(root) in owned.folders]
-        walks = {root: walk_folder(root) for root in roots if root.exists()}
+        walks = {root: walk_folder(root, self._not_articles) for root in roots if root.exists()}
+        self._not_articles = {p: k for walk in walks.values() for p, k in walk.not_articles.items()}
         known = self.store.file_states()
         new_roots = [root for root in walks if not self._baselined(root, known)]
         report = ScanReport(first_scan=bool(new_roots))
