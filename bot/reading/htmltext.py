@@ -249,8 +249,12 @@ class _Walker:
     open_tags: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     open_entities: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     tables: list[_Table] = field(default_factory=list)
-    in_cell: bool = False  # in a cell of the innermost table
     images: list[FoundImage] = field(default_factory=list)  # every <img>, even in dropped parts
+
+    @property
+    def in_cell(self) -> bool:
+        """In a cell of the innermost table."""
+        return bool(self.tables) and self.tables[-1].in_cell
 
     # --- events -----------------------------------------------------------------
     def start(self, tag: str, attrs: Attrs) -> None:
@@ -313,7 +317,6 @@ class _Walker:
             self._open_cell(tag)
         if tag == "table":
             self.tables.append(_Table())
-            self.in_cell = False
         elif tag == "thead" and self.tables:
             self.tables[-1].in_head = True
         elif tag == "tr" and self.tables:
@@ -361,7 +364,7 @@ class _Walker:
             )
         if node.tag in _CELL and self.tables:
             table = self.tables[-1]
-            table.in_cell = self.in_cell = False
+            table.in_cell = False
             if self.pending_break == " ":  # a block that ended the cell
                 self.pending_break = ""
             text = self.buf.tail(self.buf.size - table.cell_start).strip()
@@ -374,7 +377,6 @@ class _Walker:
             self.tables[-1].in_head = False
         elif node.tag == "table" and self.tables:
             self.tables.pop()
-            self.in_cell = bool(self.tables) and self.tables[-1].in_cell
         if node.tag in _BLOCK:
             self._break(self._block_break(node.tag))
         elif node.tag in _LINE:
@@ -404,7 +406,7 @@ class _Walker:
             else:
                 self._emit(" · ")
         table.cell_start = self.buf.size
-        table.in_cell = self.in_cell = True
+        table.in_cell = True
 
     def _close_row(self, table: _Table) -> None:
         """A header row names the columns and is taken out of the text."""
