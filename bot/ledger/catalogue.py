@@ -235,13 +235,14 @@ class Catalogue(LedgerBase):
     ) -> list[dict[str, Any]]:
         """Notices (not announcements: every chat had those) that became readable in
         ``[start, end)`` (:mod:`bot.ledger.visibility`), dated ``dated_from`` or later and
-        not expired at ``end``, oldest first: what a digest lists."""
+        not expired at ``end``, oldest first: what a digest lists. Active and readable
+        since before ``end`` is readable at ``end`` (its date has come)."""
+        since = readable_since_sql()
         return self._rows(
             "SELECT id, title, date, categories, tags, search_text FROM articles a"
-            f" WHERE {readable_sql()} AND a.status = ?"
-            f" AND {readable_since_sql()} >= ? AND {readable_since_sql()} < ?"
+            f" WHERE a.status = ? AND {since} >= ? AND {since} < ?"
             " AND a.date >= ? AND (a.expires IS NULL OR a.expires > ?) ORDER BY a.date",
-            [end, ACTIVE, start, end, dated_from, end],
+            [ACTIVE, start, end, dated_from, end],
         )
 
 
