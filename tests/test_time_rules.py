@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import itertools
 import os
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import sqlite_utils
 from telegram import Update
 
-from bot.ledger import Store
+from bot.ledger import Store, schema
 from bot.ledger.schema import MIGRATIONS
 from tests.botenv import ADMIN, BotEnv, callback_update, message_update, running_bot
 from tests.emulator import Call, Emulator, Fault
@@ -282,9 +282,12 @@ async def test_a_chat_back_in_digest_mode_gets_only_what_came_since(env: BotEnv)
     assert "汇总模式时的通知" in digest and "卡片模式时的通知" not in digest
 
 
-def test_an_upgraded_ledger_starts_each_digest_chat_from_its_last_digest(tmp_path: Path) -> None:
+def test_an_upgraded_ledger_starts_each_digest_chat_from_its_last_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A version-11 ledger: digest chats get the time they start from (the last digest,
-    or the upgrade); other chats get it when they choose digests."""
+    or the upgrade); other chats get it when they choose digests. The clocks are the
+    test's: the upgrade's (the migration reads the time itself) and the ledger's."""
     path = tmp_path / "db.sqlite"
     old = sqlite_utils.Database(path)
     for migration in MIGRATIONS[:11]:
@@ -297,13 +300,14 @@ def test_an_upgraded_ledger_starts_each_digest_chat_from_its_last_digest(tmp_pat
     ]
     old["chats"].insert_all(chats)
     old.close()
-    before = time.time()
-    store = Store(path)
+    upgraded, chosen = 1_800_000_000.0, 1_800_003_600.0
+    monkeypatch.setattr(schema, "time", SimpleNamespace(time=lambda: upgraded))
+    store = Store(path, clock=lambda: chosen)
     assert store.chat(1).digest_since == 1_700_000_000.0
-    assert before <= store.chat(2).digest_since <= time.time()
+    assert store.chat(2).digest_since == upgraded
     assert store.chat(3).digest_since is None
     store.update_chat(1, mode="digest", digest_time="20:00")  # another time, same mode
     assert store.chat(1).digest_since == 1_700_000_000.0
     store.update_chat(3, mode="digest", digest_time="20:00")
-    assert before <= store.chat(3).digest_since <= time.time()
+    assert store.chat(3).digest_since == chosen
     store.close()
