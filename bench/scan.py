@@ -73,7 +73,7 @@ def main() -> None:
         env = {**os.environ, "NOTICEBOT_ARTICLES": str(articles), "NOTICEBOT_DB": str(db)}
         start = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "bot", "scan", "--json"],
+            [sys.executable, "-m", "bot", "scan", "--json", "--create"],
             env=env,
             capture_output=True,
             text=True,

@@ -27,34 +27,38 @@ DEFAULT_DB = Path("state/noticebot.db")
 YEAR = 365 * 86400.0
 
 
-SETTINGS = (
-    "TELEGRAM_BOT_TOKEN",
-    "TELEGRAM_API_URL",
-    "NOTICEBOT_ARTICLES",
-    "NOTICEBOT_DB",
-    "NOTICEBOT_ADMINS",
-    "NOTICEBOT_SCAN_INTERVAL",
-    "NOTICEBOT_WATCH",
-    "NOTICEBOT_TZ",
-    "NOTICEBOT_LANG",
-    "NOTICEBOT_MAX_AGE_DAYS",
-    "NOTICEBOT_UNWRAP_PROXIES",
-    "NOTICEBOT_MAX_FILE_BYTES",
-    "NOTICEBOT_MAX_IN_FLIGHT",
-    "NOTICEBOT_LOG_LEVEL",
-    "NOTICEBOT_LOG_FORMAT",
-    "NOTICEBOT_METRICS_LISTEN",
-    "NOTICEBOT_WEBHOOK_URL",
-    "NOTICEBOT_WEBHOOK_LISTEN",
-    "NOTICEBOT_EDITS",
-    "NOTICEBOT_SITE_URL",
-    "NOTICEBOT_PERMALINK",
-    "NOTICEBOT_ANNOUNCE_DIR",
-    "NOTICEBOT_FEEDS",
-    "NOTICEBOT_FEED_INTERVAL",
-    "NOTICEBOT_FEED_DEADLINE",
-    "NOTICEBOT_FEED_MAX_ENTRIES",
-)
+# Every setting with its default as written in the environment ("": none). The one list:
+# load_config reads only these names, and a NOTICEBOT_* name not here is warned about as
+# unknown, so a setting cannot be read yet called unknown.
+DEFAULTS: dict[str, str] = {
+    "TELEGRAM_BOT_TOKEN": "",
+    "TELEGRAM_API_URL": DEFAULT_API_URL,
+    "NOTICEBOT_ARTICLES": "seeds",
+    "NOTICEBOT_DB": str(DEFAULT_DB),
+    "NOTICEBOT_ADMINS": "",
+    "NOTICEBOT_SCAN_INTERVAL": "300",
+    "NOTICEBOT_WATCH": "on",
+    "NOTICEBOT_TZ": "Asia/Shanghai",
+    "NOTICEBOT_LANG": "zh",
+    "NOTICEBOT_MAX_AGE_DAYS": "7",
+    "NOTICEBOT_UNWRAP_PROXIES": ",".join(DEFAULT_PROXIES),
+    "NOTICEBOT_MAX_FILE_BYTES": "2097152",
+    "NOTICEBOT_MAX_IN_FLIGHT": "1",
+    "NOTICEBOT_LOG_LEVEL": "INFO",
+    "NOTICEBOT_LOG_FORMAT": "text",
+    "NOTICEBOT_METRICS_LISTEN": "",
+    "NOTICEBOT_WEBHOOK_URL": "",
+    "NOTICEBOT_WEBHOOK_LISTEN": "127.0.0.1:8443",
+    "NOTICEBOT_EDITS": "on",
+    "NOTICEBOT_SITE_URL": "",
+    "NOTICEBOT_PERMALINK": ":year/:month/:day/:title/",
+    "NOTICEBOT_ANNOUNCE_DIR": "state/announcements",
+    "NOTICEBOT_FEEDS": "",
+    "NOTICEBOT_FEED_INTERVAL": "300",
+    "NOTICEBOT_FEED_DEADLINE": "30",
+    "NOTICEBOT_FEED_MAX_ENTRIES": "200",
+}
+SETTINGS = tuple(DEFAULTS)
 # Read by the test suite and the benchmarks, not by the bot: not a typo of a setting.
 HARNESS = (
     "NOTICEBOT_FUZZ_EXAMPLES",
@@ -96,6 +100,9 @@ class Config:
     feed_interval: float = 300.0  # seconds between fetches of one feed
     feed_deadline: float = 30.0  # one fetch, from asking to the last byte (a drip included)
     feed_max_entries: int = 200  # the newest entries of a feed read; the rest left out
+    # The names noticebot.toml set, as read: its unknown ones are warned about without
+    # parsing the file again.
+    in_file: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def folders(self) -> tuple[Path, ...]:
@@ -108,77 +115,64 @@ class Config:
 def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Config:
     """Read the configuration; ``env`` and ``cwd`` are parameters so tests need no patching."""
     env = os.environ if env is None else env
-    values = {**_read_file((cwd or Path.cwd()) / CONFIG_FILE), **_nonempty(env)}
-    get = values.get
-    articles = _paths(get("NOTICEBOT_ARTICLES", "seeds"))
-    db = _path("NOTICEBOT_DB", get("NOTICEBOT_DB", str(DEFAULT_DB)))
+    in_file = _read_file((cwd or Path.cwd()) / CONFIG_FILE)
+    values = {**in_file, **_nonempty(env)}
+
+    def get(name: str) -> str:
+        """A setting's value, else its default; a name not in DEFAULTS is a KeyError, so
+        a setting read here and missing there fails every test that loads a config."""
+        return values.get(name, DEFAULTS[name])
+
+    articles = _paths(get("NOTICEBOT_ARTICLES"))
+    db = _path("NOTICEBOT_DB", get("NOTICEBOT_DB"))
     return Config(
         token=get("TELEGRAM_BOT_TOKEN") or None,
-        api_url=_http_url("TELEGRAM_API_URL", get("TELEGRAM_API_URL", DEFAULT_API_URL)),
+        api_url=_http_url("TELEGRAM_API_URL", get("TELEGRAM_API_URL")),
         articles=articles,
         db=db,
-        admins=_admins(get("NOTICEBOT_ADMINS", "")),
-        scan_interval=_positive(
-            "NOTICEBOT_SCAN_INTERVAL", get("NOTICEBOT_SCAN_INTERVAL", "300"), YEAR
-        ),
-        watch=_switch("NOTICEBOT_WATCH", get("NOTICEBOT_WATCH", "on")),
-        tz=_zone(get("NOTICEBOT_TZ", "Asia/Shanghai")),
-        lang=_lang(get("NOTICEBOT_LANG", "zh")),
-        max_age_days=_positive(
-            "NOTICEBOT_MAX_AGE_DAYS", get("NOTICEBOT_MAX_AGE_DAYS", "7"), 100 * 365
-        ),
+        admins=_admins(get("NOTICEBOT_ADMINS")),
+        scan_interval=_positive("NOTICEBOT_SCAN_INTERVAL", get("NOTICEBOT_SCAN_INTERVAL"), YEAR),
+        watch=_switch("NOTICEBOT_WATCH", get("NOTICEBOT_WATCH")),
+        tz=_zone(get("NOTICEBOT_TZ")),
+        lang=_lang(get("NOTICEBOT_LANG")),
+        max_age_days=_positive("NOTICEBOT_MAX_AGE_DAYS", get("NOTICEBOT_MAX_AGE_DAYS"), 100 * 365),
         unwrap_proxies=_proxies(get("NOTICEBOT_UNWRAP_PROXIES")),
-        max_file_bytes=_whole(
-            "NOTICEBOT_MAX_FILE_BYTES", get("NOTICEBOT_MAX_FILE_BYTES", "2097152"), 2**40
-        ),
-        max_in_flight=_whole(
-            "NOTICEBOT_MAX_IN_FLIGHT", get("NOTICEBOT_MAX_IN_FLIGHT", "1"), 10_000
-        ),
-        log_level=_log_level(get("NOTICEBOT_LOG_LEVEL", "INFO")),
+        max_file_bytes=_whole("NOTICEBOT_MAX_FILE_BYTES", get("NOTICEBOT_MAX_FILE_BYTES"), 2**40),
+        max_in_flight=_whole("NOTICEBOT_MAX_IN_FLIGHT", get("NOTICEBOT_MAX_IN_FLIGHT"), 10_000),
+        log_level=_log_level(get("NOTICEBOT_LOG_LEVEL")),
         metrics_listen=_listen("NOTICEBOT_METRICS_LISTEN", get("NOTICEBOT_METRICS_LISTEN")),
         webhook_url=_webhook_url(get("NOTICEBOT_WEBHOOK_URL")),
-        webhook_listen=_listen(
-            "NOTICEBOT_WEBHOOK_LISTEN", get("NOTICEBOT_WEBHOOK_LISTEN", "127.0.0.1:8443")
-        ),
-        log_format=_choice(
-            "NOTICEBOT_LOG_FORMAT", get("NOTICEBOT_LOG_FORMAT", "text"), ("text", "json")
-        ),
-        edits=_switch("NOTICEBOT_EDITS", get("NOTICEBOT_EDITS", "on")),
+        webhook_listen=_listen("NOTICEBOT_WEBHOOK_LISTEN", get("NOTICEBOT_WEBHOOK_LISTEN")),
+        log_format=_choice("NOTICEBOT_LOG_FORMAT", get("NOTICEBOT_LOG_FORMAT"), ("text", "json")),
+        edits=_switch("NOTICEBOT_EDITS", get("NOTICEBOT_EDITS")),
         site_url=_optional_url("NOTICEBOT_SITE_URL", get("NOTICEBOT_SITE_URL")),
-        permalink=_permalink(get("NOTICEBOT_PERMALINK", ":year/:month/:day/:title/")),
+        permalink=_permalink(get("NOTICEBOT_PERMALINK")),
         announce_dir=_announce_dir(
-            get("NOTICEBOT_ANNOUNCE_DIR", "state/announcements"),
+            get("NOTICEBOT_ANNOUNCE_DIR"),
             articles,
         ),
-        feeds=_feeds(get("NOTICEBOT_FEEDS", "")),
-        feed_interval=_positive(
-            "NOTICEBOT_FEED_INTERVAL", get("NOTICEBOT_FEED_INTERVAL", "300"), YEAR
-        ),
-        feed_deadline=_positive(
-            "NOTICEBOT_FEED_DEADLINE", get("NOTICEBOT_FEED_DEADLINE", "30"), 86400
-        ),
+        feeds=_feeds(get("NOTICEBOT_FEEDS")),
+        feed_interval=_positive("NOTICEBOT_FEED_INTERVAL", get("NOTICEBOT_FEED_INTERVAL"), YEAR),
+        feed_deadline=_positive("NOTICEBOT_FEED_DEADLINE", get("NOTICEBOT_FEED_DEADLINE"), 86400),
         feed_max_entries=_whole(
-            "NOTICEBOT_FEED_MAX_ENTRIES", get("NOTICEBOT_FEED_MAX_ENTRIES", "200"), 10**6
+            "NOTICEBOT_FEED_MAX_ENTRIES", get("NOTICEBOT_FEED_MAX_ENTRIES"), 10**6
         ),
+        in_file=tuple(in_file),
     )
 
 
-def unknown_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> list[str]:
+def unknown_settings(config: Config, env: Mapping[str, str] | None = None) -> list[str]:
     """A warning for each ``NOTICEBOT_*`` name in the environment or ``noticebot.toml``
-    that no setting has (``NOTICEBOT_ADMIN`` for ``NOTICEBOT_ADMINS``): ignored, so
-    said, with the closest known name."""
+    (as ``config`` recorded it) that no setting has (``NOTICEBOT_ADMIN`` for
+    ``NOTICEBOT_ADMINS``): ignored, so said, with the closest known name."""
     env = os.environ if env is None else env
-    try:
-        in_file = _read_file((cwd or Path.cwd()) / CONFIG_FILE)
-    except ConfigError:
-        in_file = {}  # load_config has said so
-    names = [*(f"{name} in {CONFIG_FILE}" for name in in_file), *env]
+    names = [*(f"{name} in {CONFIG_FILE}" for name in config.in_file), *env]
+    known = {setting.removeprefix("NOTICEBOT_"): setting for setting in SETTINGS}
     warnings = []
     for named in dict.fromkeys(names):
         name = named.split(" ")[0]
         if not name.startswith("NOTICEBOT_") or name in SETTINGS or name in HARNESS:
             continue
-        known = {setting.removeprefix("NOTICEBOT_"): setting for setting in SETTINGS}
         close = difflib.get_close_matches(name.removeprefix("NOTICEBOT_"), known, n=1)
         hint = f" (did you mean {known[close[0]]}?)" if close else ""
         warnings.append(f"unknown setting {named!s} ignored{hint}")
@@ -361,7 +355,5 @@ def _lang(value: str) -> str:
     return lang
 
 
-def _proxies(value: str | None) -> tuple[str, ...]:
-    if value is None:
-        return DEFAULT_PROXIES
+def _proxies(value: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in value.split(",") if p.strip())

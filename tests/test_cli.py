@@ -77,7 +77,9 @@ def _scanned_ledger(tmp_path: Path) -> Path:
     folder.mkdir(exist_ok=True)
     shutil.copy(SEED, folder)
     db = tmp_path / "kept" / "bot.db"
-    done = run_cli("scan", "--db", str(db), cwd=tmp_path, NOTICEBOT_ARTICLES=str(folder))
+    done = run_cli(
+        "scan", "--create", "--db", str(db), cwd=tmp_path, NOTICEBOT_ARTICLES=str(folder)
+    )
     assert done.returncode == 0, done.stderr
     return db
 
@@ -97,25 +99,62 @@ def test_every_command_takes_db_and_says_which_ledger(tmp_path: Path) -> None:
 
 
 def test_a_command_that_would_create_a_ledger_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    """Only `run` makes a ledger unasked: any other command pointed at no ledger (a shell
+    without the bot's settings) stops in one line, naming the path and the ways out."""
+    (tmp_path / "subs.json").write_text('{"format": "noticebot-subscriptions"}', "utf-8")
     for command, env in (
         (["status"], {}),
         (["list"], {"NOTICEBOT_DB": "nope/deep/bot.db"}),
         (["export"], {}),
         (["backup", "copy.db"], {}),
         (["broadcast", "--cancel", "1"], {}),
+        (["scan"], {}),
+        (["scan", "--json", "--withdraw"], {"NOTICEBOT_DB": "nope/deep/bot.db"}),
+        (["import", "subs.json"], {}),
+        (["import", "subs.json", "--db", "nope/deep/bot.db"], {}),
     ):
-        result = run_cli(*command, cwd=tmp_path, **env)
+        result = run_cli(*command, cwd=tmp_path, NOTICEBOT_ARTICLES=str(tmp_path), **env)
         assert result.returncode == 2, (command, result.stdout, result.stderr)
-        last = result.stderr.splitlines()[-1]
-        assert last.startswith("noticebot: no ledger at ") and "nothing created" in last
-        assert "Traceback" not in result.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == []
+        assert "Traceback" not in result.stderr and result.stdout == ""
+        said = [line for line in result.stderr.splitlines() if not line.endswith("DB)")]
+        path = env.get("NOTICEBOT_DB") or ("nope/deep/bot.db" if "--db" in command else None)
+        head = f"noticebot: no ledger at {path or 'state/noticebot.db'}: nothing created; "
+        way_out = "give the bot's with --db or NOTICEBOT_DB"
+        if command[0] in ("scan", "import"):
+            way_out += ", or add --create to make a new one here"
+        else:
+            way_out += " (`noticebot run` creates one)"
+        assert said == [head + way_out], (command, result.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["subs.json"]
+
+
+def test_scan_and_import_create_a_ledger_when_asked(tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    shutil.copy(SEED, folder)
+    scanned = run_cli(
+        "scan", "--create", cwd=tmp_path, NOTICEBOT_ARTICLES=str(folder), NOTICEBOT_DB="a/b.db"
+    )
+    assert scanned.returncode == 0, scanned.stderr
+    assert "first scan" in scanned.stdout and (tmp_path / "a" / "b.db").is_file()
+    (tmp_path / "subs.json").write_text(
+        json.dumps({"format": "noticebot-subscriptions", "version": 1, "chats": []}), "utf-8"
+    )
+    imported = run_cli("import", "subs.json", "--create", "--db", "c/d.db", cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    assert (tmp_path / "c" / "d.db").is_file()
+    again = run_cli("scan", cwd=tmp_path, NOTICEBOT_ARTICLES=str(folder), NOTICEBOT_DB="a/b.db")
+    assert again.returncode == 0 and "first scan" not in again.stdout, again.stderr
+    shown = run_cli("scan", "--help", cwd=tmp_path).stdout
+    assert "--create" in shown and "make a new ledger here if there is none" in shown
 
 
 @pytest.mark.parametrize("kind", ["directory", "below a file", "/proc", "not a database"])
-@pytest.mark.parametrize("command", ["status", "scan", "run"])
+@pytest.mark.parametrize(
+    "command", [["status"], ["scan"], ["run"], ["backup", "copy.db"], ["run", "--console"]]
+)
 def test_a_ledger_path_that_names_no_ledger_is_one_line(
-    tmp_path: Path, kind: str, command: str
+    tmp_path: Path, kind: str, command: list[str]
 ) -> None:
     (tmp_path / "file.txt").write_text("not a database, but a letter\n" * 10, encoding="utf-8")
     (tmp_path / "folder").mkdir()
@@ -127,7 +166,8 @@ def test_a_ledger_path_that_names_no_ledger_is_one_line(
     }[kind]
     before = (tmp_path / "file.txt").read_bytes()
     result = run_cli(
-        command,
+        *command,
+        *(["--db", path] if "--console" in command else []),
         cwd=tmp_path,
         NOTICEBOT_DB=path,
         NOTICEBOT_ARTICLES="articles",
@@ -146,6 +186,10 @@ def test_a_ledger_path_that_names_no_ledger_is_one_line(
     assert f"ledger {path}: " in said[0] or f"no ledger at {path}: " in said[0], result.stderr
     assert (tmp_path / "file.txt").read_bytes() == before
     assert list((tmp_path / "folder").iterdir()) == []
+    if command[0] == "run" and kind == "/proc":
+        return  # no ledger there, and run makes one: found unusable only when made
+    assert result.stdout == ""  # not even console mode's banner
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt", "folder"]
 
 
 def test_secrets_are_redacted_from_a_one_line_error(tmp_path: Path) -> None:

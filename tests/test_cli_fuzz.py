@@ -55,6 +55,7 @@ OPTIONS = (
     "--force",
     "--yes",
     "--withdraw",
+    "--create",
     "--lang",
     "--html",
     "--title",
@@ -120,7 +121,7 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Place]:
         with pytest.MonkeyPatch.context() as patch:
             _clean(patch, here)
             with _logging_kept():
-                assert main(["scan"]) == 0
+                assert main(["scan", "--create"]) == 0
         with sqlite3.connect(here.db) as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         shutil.copy(here.db, here.pristine)

@@ -153,10 +153,45 @@ def test_an_unknown_setting_is_named_with_the_closest_known_one(tmp_path: Path) 
 
     (tmp_path / "noticebot.toml").write_text("noticebot_scan_intervl = 5\n", encoding="utf-8")
     env = {"NOTICEBOT_ADMIN": "1", "NOTICEBOT_ADMINS": "2", "NOTICEBOT_COLOUR_OF_THE_SHED": "x"}
-    assert load_config(env, tmp_path).admins == frozenset({2})  # not an error
-    assert unknown_settings(env, tmp_path) == [
+    config = load_config(env, tmp_path)
+    assert config.admins == frozenset({2})  # not an error
+    assert unknown_settings(config, env) == [
         "unknown setting NOTICEBOT_SCAN_INTERVL in noticebot.toml ignored"
         " (did you mean NOTICEBOT_SCAN_INTERVAL?)",
         "unknown setting NOTICEBOT_ADMIN ignored (did you mean NOTICEBOT_ADMINS?)",
         "unknown setting NOTICEBOT_COLOUR_OF_THE_SHED ignored",
     ]
+
+
+def test_every_known_setting_is_one_load_config_reads(tmp_path: Path) -> None:
+    """The list an unknown name is checked against is the list load_config reads: each
+    known setting, given an odd value, changes the configuration or is refused by name
+    (a name listed but never read would be a setting that silently does nothing)."""
+    from dataclasses import fields
+
+    from bot.config import SETTINGS
+
+    default = load_config({}, tmp_path)
+    for name in SETTINGS:
+        try:
+            config = load_config({name: "odd,/value:1"}, tmp_path)
+        except ConfigError as error:
+            assert str(error).startswith(name), (name, error)
+            continue
+        changed = [
+            f.name for f in fields(config) if getattr(config, f.name) != getattr(default, f.name)
+        ]
+        assert changed, f"{name} is a known setting that load_config does not read"
+
+
+def test_every_setting_named_in_the_configuration_is_a_known_one() -> None:
+    """A setting load_config reads but the list lacks is warned about as unknown while it
+    works: every variable name bot/config.py mentions must be in the list."""
+    import inspect
+    import re
+
+    import bot.config
+    from bot.config import HARNESS, SETTINGS
+
+    named = set(re.findall(r'"((?:NOTICEBOT|TELEGRAM)_[A-Z_]+)"', inspect.getsource(bot.config)))
+    assert named - set(HARNESS) <= set(SETTINGS), sorted(named - set(HARNESS) - set(SETTINGS))

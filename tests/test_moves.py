@@ -69,7 +69,7 @@ def test_export_then_import_into_a_fresh_ledger_gives_the_same_subscriptions(
     old.unsubscribe(12)  # not a subscription: not moved
     exported = run_cli("export", str(tmp_path / "subs.json"), cwd=tmp_path, NOTICEBOT_DB="old.db")
     assert exported.returncode == 0 and "exported 3 subscribed chats" in exported.stderr
-    imported = run_cli("import", "subs.json", cwd=tmp_path, NOTICEBOT_DB="new.db")
+    imported = run_cli("import", "subs.json", "--create", cwd=tmp_path, NOTICEBOT_DB="new.db")
     assert imported.returncode == 0 and "3 new" in imported.stdout
 
     moved = ("id", "type", "title", "language", "mode", "filters", "thread_id", "quiet_start")

@@ -45,7 +45,7 @@ def test_a_file_in_a_subfolder_of_the_configured_folder_keeps_its_id(tmp_path: P
     """The folder named on the command line is not the root: the configured one is."""
     (tmp_path / "posts" / "2026").mkdir(parents=True)
     shutil.copy(ROOT / "seeds" / SEED_NAME, tmp_path / "posts" / "2026" / SEED_NAME)
-    scan = run_cli("scan", "--json", cwd=tmp_path, NOTICEBOT_ARTICLES="posts")
+    scan = run_cli("scan", "--json", "--create", cwd=tmp_path, NOTICEBOT_ARTICLES="posts")
     assert scan.returncode == 0, scan.stderr
     scanned = run_cli("list", "--json", cwd=tmp_path, NOTICEBOT_ARTICLES="posts")
     scanner_id = json.loads(scanned.stdout)[0]["id"]
@@ -112,7 +112,7 @@ def test_a_page_never_replaces_the_ledger_or_a_file_that_is_no_page(tmp_path: Pa
     """`preview --html FILE` with FILE mistyped as the ledger, or as a file of the
     operator's, loses nothing; a page written before is replaced."""
     shutil.copytree(ROOT / "seeds", tmp_path / "seeds")
-    assert run_cli("scan", cwd=tmp_path, NOTICEBOT_ARTICLES="seeds").returncode == 0
+    assert run_cli("scan", "--create", cwd=tmp_path, NOTICEBOT_ARTICLES="seeds").returncode == 0
     ledger = tmp_path / "state" / "noticebot.db"
     before = ledger.read_bytes()
     notes = tmp_path / "notes.txt"

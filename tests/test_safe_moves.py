@@ -148,7 +148,7 @@ def test_an_import_with_invalid_settings_imports_nothing_and_names_each_bad_chat
     tmp_path: Path,
 ) -> None:
     _export(tmp_path / "subs.json", [GOOD, *(item for item, _ in BAD)])
-    done = run_cli("import", "subs.json", cwd=tmp_path, NOTICEBOT_DB="new.db")
+    done = run_cli("import", "subs.json", "--create", cwd=tmp_path, NOTICEBOT_DB="new.db")
     assert done.returncode == 2
     lines = _said(done, "import")
     assert len(lines) == len(BAD) + 1
@@ -164,7 +164,7 @@ def test_an_import_with_invalid_settings_imports_nothing_and_names_each_bad_chat
 
 def test_an_import_from_a_missing_file_or_a_folder_is_one_line(tmp_path: Path) -> None:
     for name, said in (("nope.json", "No such file or directory"), (".", "Is a directory")):
-        done = run_cli("import", name, cwd=tmp_path, NOTICEBOT_DB="new.db")
+        done = run_cli("import", name, "--create", cwd=tmp_path, NOTICEBOT_DB="new.db")
         assert done.returncode == 2
         assert _said(done, "import") == [f"noticebot import: {name}: {said}"]
 
@@ -172,7 +172,7 @@ def test_an_import_from_a_missing_file_or_a_folder_is_one_line(tmp_path: Path) -
 def test_invalid_settings_are_not_stored_and_valid_ones_are(tmp_path: Path) -> None:
     settings = [item for item, _ in BAD[:7]]  # each a well-formed chat id with a bad setting
     _export(tmp_path / "bad.json", settings)
-    refused = run_cli("import", "bad.json", cwd=tmp_path, NOTICEBOT_DB="new.db")
+    refused = run_cli("import", "bad.json", "--create", cwd=tmp_path, NOTICEBOT_DB="new.db")
     assert refused.returncode == 2
     assert len(_said(refused, "import")) == len(settings) + 1
     assert Store(tmp_path / "new.db").subscribed_chats() == []
@@ -192,7 +192,9 @@ def test_invalid_settings_are_not_stored_and_valid_ones_are(tmp_path: Path) -> N
 
 def test_skip_invalid_imports_the_valid_chats_and_lists_the_others(tmp_path: Path) -> None:
     _export(tmp_path / "subs.json", [GOOD, *(item for item, _ in BAD)])
-    done = run_cli("import", "subs.json", "--skip-invalid", cwd=tmp_path, NOTICEBOT_DB="new.db")
+    done = run_cli(
+        "import", "subs.json", "--skip-invalid", "--create", cwd=tmp_path, NOTICEBOT_DB="new.db"
+    )
     assert done.returncode == 0, done.stderr
     listed = _said(done, "import")
     assert len(listed) == len(BAD)

@@ -271,7 +271,7 @@ def test_scan_status_list_commands(tmp_path: Path) -> None:
     (tmp_path / "articles").mkdir()
     shutil.copy(SEED, tmp_path / "articles" / "seed.md")
     (tmp_path / "articles" / "bad.md").write_bytes(b"\x00\x01binary")
-    first = _cli("scan", cwd=tmp_path)
+    first = _cli("scan", "--create", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "new 1, changed 0, withdrawn 0, invalid 1" in first.stdout
     assert "first scan" in first.stdout

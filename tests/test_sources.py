@@ -172,7 +172,7 @@ def test_scan_withdraw_confirms_a_held_withdrawal(tmp_path: Path) -> None:
     env = {"NOTICEBOT_ARTICLES": str(folder), "NOTICEBOT_DB": str(tmp_path / "db.sqlite")}
     for i in range(3):
         (folder / f"{i}.md").write_text(f"---\ntitle: 通知{i}\n---\n正文{i}\n", "utf-8")
-    assert run_cli("scan", cwd=tmp_path, **env).returncode == 0
+    assert run_cli("scan", "--create", cwd=tmp_path, **env).returncode == 0
     for path in folder.glob("*.md"):
         path.unlink()
     held = run_cli("scan", cwd=tmp_path, **env)

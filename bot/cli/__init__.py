@@ -23,9 +23,10 @@ from pathlib import Path
 from bot.config import DEFAULT_DB, LANGUAGES, Config, ConfigError, load_config, unknown_settings
 from bot.logs import redact, setup_logging
 
-# The commands that may create a ledger where none is: the bot itself, a scan (which
-# records what the folders hold) and an import (subscriptions moved to a new server).
-CREATE_LEDGER = frozenset({"run", "scan", "import"})
+# The commands that may create a ledger where none is, when told to with --create: a
+# scan (which records what the folders hold) and an import (subscriptions moved to a new
+# server). `run` creates one unasked: starting the bot is making its ledger.
+MAY_CREATE = frozenset({"scan", "import"})
 NO_LEDGER = frozenset({"preview"})
 
 
@@ -67,7 +68,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except ConfigError as error:
         _say(f"configuration error: {error}", os.environ.get("TELEGRAM_BOT_TOKEN"))
         return 2
-    for warning in unknown_settings():
+    for warning in unknown_settings(config):
         _say(f"WARNING: {warning}", config.token)
     if args.db is not None:
         config = replace(config, db=args.db)
@@ -101,26 +102,51 @@ def _opens_ledger(args: argparse.Namespace, config: Config) -> bool:
 
 
 def _check_ledger(config: Config, args: argparse.Namespace) -> None:
-    """Refuse a ledger path that names no ledger, and to make one where none is unless
-    making one is the command's point; then say which ledger it is when not the default."""
+    """Refuse to make a ledger where none is unless the command is `run` or was given
+    --create, and a path that names no ledger; then say which ledger it is when not the
+    default. What is wrong with a path is the ledger's own opening to find and to word."""
     path = config.db
-    if path.is_dir():
-        raise UsageError(f"ledger {path}: is a directory, not a ledger file")
-    if path.exists():
-        with path.open("rb") as file:
-            head = file.read(16)
-        if head and head != b"SQLite format 3\0":
-            raise UsageError(f"ledger {path}: not a noticebot ledger (not an SQLite database)")
-    elif any(folder.exists() and not folder.is_dir() for folder in path.parents):
-        raise UsageError(f"ledger {path}: a folder on its path is a file")
-    elif args.command not in CREATE_LEDGER:
+    if _present(path):
+        _probe(path)
+    elif args.command != "run" and not getattr(args, "create", False):
+        way_out = (
+            ", or add --create to make a new one here"
+            if args.command in MAY_CREATE
+            else " (`noticebot run` creates one)"
+        )
         raise UsageError(
             f"no ledger at {path}: nothing created; give the bot's with --db or NOTICEBOT_DB"
-            " (`noticebot run` or `noticebot scan` creates one)"
+            + way_out
         )
     if path != DEFAULT_DB and args.command != "run":  # run logs it, in its log format
         source = "--db" if args.db is not None else "NOTICEBOT_DB"
         _say(f"ledger {path} ({source})", config.token)
+
+
+def _present(path: Path) -> bool:
+    """Whether something is at ``path``: anything but a plain absence (a file where a
+    folder should be, a folder that cannot be read) is for the ledger to judge."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        return True
+    return True
+
+
+def _probe(path: Path) -> None:
+    """Open what is at ``path`` as every command opens its ledger, and close it: a path
+    that names no ledger is :class:`LedgerUnusable` (a configuration error, one line)
+    before the command does anything. Nothing is upgraded: a backup copies the ledger as
+    it is, and a newer ledger is the command's to refuse."""
+    from bot.ledger.base import LedgerBase
+
+    class Probe(LedgerBase):
+        def _migrate(self) -> None:
+            pass
+
+    Probe(path).close()
 
 
 def _say(text: str, token: str | None) -> None:
@@ -248,6 +274,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="import the valid chats of a file with invalid ones (listed), not nothing",
     )
+    _create_flag(load)
     load.set_defaults(handler="moves:import_chats")
 
     for name, handler, text in (
@@ -260,6 +287,7 @@ def _parser() -> argparse.ArgumentParser:
         if name == "list":
             command.add_argument("-n", type=_count, default=20, help="how many (default 20)")
         if name == "scan":
+            _create_flag(command)
             command.add_argument(
                 "--withdraw",
                 action="store_true",
@@ -276,6 +304,12 @@ def _parser() -> argparse.ArgumentParser:
             text = "the bot's SQLite ledger (default NOTICEBOT_DB, state/noticebot.db)"
         command.add_argument("--db", type=_path, metavar="FILE", help=text)
     return parser
+
+
+def _create_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--create", action="store_true", help="make a new ledger here if there is none"
+    )
 
 
 def _name(text: str) -> str:
