@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_config
+from bot.config import Config, ConfigError, load_config
 
 
 def test_defaults(tmp_path: Path) -> None:
@@ -195,3 +196,11 @@ def test_every_setting_named_in_the_configuration_is_a_known_one() -> None:
 
     named = set(re.findall(r'"((?:NOTICEBOT|TELEGRAM)_[A-Z_]+)"', inspect.getsource(bot.config)))
     assert named - set(HARNESS) <= set(SETTINGS), sorted(named - set(HARNESS) - set(SETTINGS))
+
+
+def test_the_settings_table_and_the_config_agree_on_every_default(tmp_path: Path) -> None:
+    """Defaults are written twice (as settings text, and as Config's typed fields): a
+    bot started with nothing set is the Config every test builds."""
+    loaded, built = load_config(env={}, cwd=tmp_path), Config()
+    differ = [f.name for f in fields(Config) if getattr(loaded, f.name) != getattr(built, f.name)]
+    assert differ == []

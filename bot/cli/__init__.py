@@ -107,7 +107,9 @@ def _check_ledger(config: Config, args: argparse.Namespace) -> None:
     default. What is wrong with a path is the ledger's own opening to find and to word."""
     path = config.db
     if _present(path):
-        _probe(path)
+        from bot.ledger.base import probe
+
+        probe(path)  # what is wrong with it, worded as every command's opening does
     elif args.command != "run" and not getattr(args, "create", False):
         way_out = (
             ", or add --create to make a new one here"
@@ -133,20 +135,6 @@ def _present(path: Path) -> bool:
     except (OSError, ValueError):
         return True
     return True
-
-
-def _probe(path: Path) -> None:
-    """Open what is at ``path`` as every command opens its ledger, and close it: a path
-    that names no ledger is :class:`LedgerUnusable` (a configuration error, one line)
-    before the command does anything. Nothing is upgraded: a backup copies the ledger as
-    it is, and a newer ledger is the command's to refuse."""
-    from bot.ledger.base import LedgerBase
-
-    class Probe(LedgerBase):
-        def _migrate(self) -> None:
-            pass
-
-    Probe(path).close()
 
 
 def _say(text: str, token: str | None) -> None:

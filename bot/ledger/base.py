@@ -40,26 +40,18 @@ class LedgerUnusable(ConfigError):
     file, a file that is not a database): a configuration mistake, said in one line."""
 
 
-class LedgerBase:
-    """What every part of the ledger shares. All methods are synchronous and short."""
+def probe(path: Path) -> None:
+    """Open what is at ``path`` as a ledger, and close it: :class:`LedgerUnusable` if it
+    names none. Nothing is upgraded (a backup copies a ledger as it is)."""
+    _connect(path).conn.close()
 
-    def __init__(self, path: Path | str, clock: Clock = time.time) -> None:
-        self.path = Path(path)
-        try:
-            self.db = self._open()
-        except (OSError, ValueError, sqlite3.Error) as error:
-            raise LedgerUnusable(f"ledger {self.path}: {_why(self.path, error)}") from None
-        self.clock = clock
-        self._lock = threading.RLock()
-        self._own_records = 0  # rows the sender's records changed (see Deliveries.current)
-        self.owner = Owner(self.path)
-        self._migrate()
 
-    def _open(self) -> sqlite_utils.Database:
-        if self.path.is_dir():
-            raise IsADirectoryError(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+def _connect(path: Path) -> sqlite_utils.Database:
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         db = sqlite_utils.Database(conn)
         try:
             db.execute("PRAGMA journal_mode=WAL")
@@ -69,6 +61,21 @@ class LedgerBase:
             conn.close()
             raise
         return db
+    except (OSError, ValueError, sqlite3.Error) as error:
+        raise LedgerUnusable(f"ledger {path}: {_why(path, error)}") from None
+
+
+class LedgerBase:
+    """What every part of the ledger shares. All methods are synchronous and short."""
+
+    def __init__(self, path: Path | str, clock: Clock = time.time) -> None:
+        self.path = Path(path)
+        self.db = _connect(self.path)
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._own_records = 0  # rows the sender's records changed (see Deliveries.current)
+        self.owner = Owner(self.path)
+        self._migrate()
 
     def close(self) -> None:
         with self._lock:
