@@ -7,11 +7,9 @@ variable, so startup fails with a sentence instead of a traceback.
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,6 +171,8 @@ def unknown_settings(config: Config, env: Mapping[str, str] | None = None) -> li
         name = named.split(" ")[0]
         if not name.startswith("NOTICEBOT_") or name in SETTINGS or name in HARNESS:
             continue
+        import difflib  # only for a mistyped name
+
         close = difflib.get_close_matches(name.removeprefix("NOTICEBOT_"), known, n=1)
         hint = f" (did you mean {known[close[0]]}?)" if close else ""
         warnings.append(f"unknown setting {named!s} ignored{hint}")
@@ -225,6 +225,8 @@ def _read_file(path: Path) -> dict[str, str]:
     """``noticebot.toml`` uses the variable names as keys (any case)."""
     if not path.is_file():
         return {}
+    import tomllib  # most bots are configured by their environment alone
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
