@@ -26,7 +26,6 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
-from email.utils import parsedate_to_datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -76,10 +75,6 @@ SCALAR_KEYS = (
 _SCALARS = (str, int, float, date, time)  # bool is an int, datetime a date
 # C0 and C1 control characters but tab and newline (line ends are made "\n" first):
 # escape sequences set a terminal's title, write its clipboard, hide or clear text.
-_IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
-_IMG_SOURCE = re.compile(
-    r"""\s(?:src|data-src|data-original)\s*=\s*(["'])\s*([^"']+?)\s*\1""", re.IGNORECASE
-)
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _LINE_BREAKS = re.compile(r"\s*(?:[\x00-\x1f\x7f-\x9f\u2028\u2029]\s*)+")
 _CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
@@ -274,9 +269,9 @@ def parse_article(
     if path.name.lower().endswith(HTML_SUFFIXES):  # an HTML post is HTML, never Markdown
         body = f"<div>{body}</div>"
     body_html = _without_control_references(to_html(body, config.site_url))
-    rich, found = read_html(body_html)  # one parse gives the text and the pictures
+    rich, found, relative_in_body = read_html(body_html)  # one parse: text and pictures
     images = _images(meta, found, config.unwrap_proxies, config.site_url)
-    if not config.site_url and (relative := _relative_pictures(meta, body_html)):
+    if not config.site_url and (relative := _relative_pictures(meta, relative_in_body)):
         warnings.append(
             f"{len(relative)} picture(s) with a relative address left out"
             f" ({one_line(relative[0])[:100]}): set NOTICEBOT_SITE_URL to where the blog is"
@@ -628,6 +623,8 @@ def parse_date(value: Any, tz: ZoneInfo) -> datetime | None:
 
 
 def _parse_date_text(text: str) -> datetime | None:
+    from email.utils import parsedate_to_datetime  # RFC 2822 dates are rare: a lazy import
+
     try:
         return parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
@@ -668,17 +665,13 @@ def _images(
     return tuple(images.values())
 
 
-def _relative_pictures(meta: dict[str, Any], body_html: str) -> list[str]:
+def _relative_pictures(meta: dict[str, Any], in_body: list[str]) -> list[str]:
     """Pictures whose address is relative to the website: without its address they
-    lead nowhere from a chat, and are left out."""
+    lead nowhere from a chat, and are left out. (A lazy-loading theme's absolute
+    ``data-src`` beside a relative ``src`` is sent.)"""
     sources = [item for key in IMAGE_KEYS for item in _listed(meta.get(key))]
     relative = [_CONTROLS.sub("", s).strip() for s in sources if isinstance(s, str)]
-    relative = [s for s in relative if s and is_relative(s)]
-    for tag in _IMG_TAG.finditer(body_html) if "<img" in body_html.lower() else ():
-        sources = [m.group(2) for m in _IMG_SOURCE.finditer(tag.group())]
-        if sources and all(is_relative(s) for s in sources):
-            relative.append(sources[0])  # a lazy-loading theme's absolute data-src is sent
-    return relative
+    return [s for s in relative if s and is_relative(s)] + in_body
 
 
 def _listed(value: Any) -> list[Any]:

@@ -30,11 +30,12 @@ import re
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import lxml.etree
 
+from bot.reading.markdown import is_relative
 from bot.reading.richtext import Entity, RichText
 
 FoundImage = tuple[str, int | None, int | None]  # an <img>'s source, width and height
@@ -141,6 +142,7 @@ _URL_LIKE = re.compile(
     r"^(https?://|www\.)[^\s/]+\.[^\s]+$|^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}(/\S*)?$", re.I
 )
 _ANY_SPACE = re.compile(r"\s")
+_IMAGE_SOURCES = ("src", "data-src", "data-original")  # lazy-loading themes use data-*
 Attrs = dict[str, str]  # as lxml gives them
 _SPACE = re.compile(r"[ \t\n\r\f\v\u00a0\u3000\u2000-\u200a\u202f\u205f]+")
 
@@ -250,6 +252,7 @@ class _Walker:
     open_entities: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     tables: list[_Table] = field(default_factory=list)
     images: list[FoundImage] = field(default_factory=list)  # every <img>, even in dropped parts
+    relative: list[str] = field(default_factory=list)  # <img>s with only site-relative sources
 
     @property
     def in_cell(self) -> bool:
@@ -303,6 +306,10 @@ class _Walker:
         src = _image_url(attrs)
         if src is not None:
             self.images.append((src, *_size(attrs)))
+            return
+        given = [value for key in _IMAGE_SOURCES if (value := (attrs.get(key) or "").strip())]
+        if given and all(is_relative(value) for value in given):
+            self.relative.append(given[0])
 
     # --- structure --------------------------------------------------------------
     def _open(self, tag: str, attrs: Attrs) -> None:
@@ -549,10 +556,7 @@ def _misleading(text: str, url: str | None) -> bool:
 def _image_url(attrs: Attrs) -> str | None:
     """An <img>'s source as it is written, if it is one a chat can open (lazy-loading
     themes put it in ``data-src``)."""
-    return next(
-        (attrs[k] for k in ("src", "data-src", "data-original") if safe_url(attrs.get(k))),
-        None,
-    )
+    return next((attrs[k] for k in _IMAGE_SOURCES if safe_url(attrs.get(k))), None)
 
 
 def _code_language(attrs: Attrs) -> str | None:
@@ -587,8 +591,14 @@ def walk_html(html: str, target: Any, parser: Any = None) -> Any:
 _readers = threading.local()
 
 
-def read_html(html: str) -> tuple[RichText, list[FoundImage]]:
-    """The text with entities, and every picture's source and size, in one parse.
+class HtmlRead(NamedTuple):
+    text: RichText
+    images: list[FoundImage]  # every picture's source and size
+    relative: list[str]  # pictures whose every source is relative to the website
+
+
+def read_html(html: str) -> HtmlRead:
+    """The text with entities and the pictures, in one parse.
 
     Each thread keeps one parser and its walker: lxml inspects a target's methods
     whenever a parser is made, which cost a tenth of a short article's walk.
@@ -602,7 +612,7 @@ def read_html(html: str) -> tuple[RichText, list[FoundImage]]:
     _readers.reader = None  # not reused if this walk fails half-way
     rich = walk_html(html, walker, parser)
     _readers.reader = reader
-    return rich, walker.images
+    return HtmlRead(rich, walker.images, walker.relative)
 
 
 def html_to_rich(html: str) -> RichText:
