@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -34,36 +35,44 @@ NOT_AN_ARTICLE = (
 
 @dataclass
 class Loaded:
-    """What the paths hold, as the bot would read them; ``errors`` one line each."""
+    """What the paths held, as the bot would read them; ``errors`` one line each.
 
-    articles: list[Article] = field(default_factory=list)
+    The articles themselves are streamed (:func:`load`): a preview of thousands holds
+    one at a time."""
+
+    count: int = 0
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seen: dict[str, str] = field(default_factory=dict)  # id → where, as the loader keeps
 
-    def add(self, article: Article, seen: dict[str, str]) -> None:
+    def add(self, article: Article) -> Article:
         where = str(article.path)
-        if article.id in seen and seen[article.id] != where:  # as the loader does
+        if article.id in self.seen and self.seen[article.id] != where:
             article = replace(article, id=short_hash(where))
-        seen[article.id] = where
-        self.articles.append(article)
+        self.seen[article.id] = where
+        self.count += 1
+        self.warnings += [f"{one_line(where)}: {warning}" for warning in article.warnings]
+        return article
 
 
 def preview(args: argparse.Namespace, config: Config) -> int:
     if args.html and not _writable_page(args.html, config.db):
         return 2
     sources: list[str | Path] = list(_sources(args)) or list(config.articles)
-    loaded = load(sources, config)
     lang = args.lang or config.lang
-    rendered = [
-        (article.title, format_article(article, lang, config.tz).all())
-        for article in loaded.articles
-    ]
     out = sys.stdout
-    if args.json:
-        out.write("".join(render_json_lines(messages) for _, messages in rendered))
-    else:
-        color = out.isatty()
-        for title, messages in rendered:
-            out.write(render_terminal(title, messages, color=color) + "\n")
+    color = out.isatty()
+    loaded = Loaded()
+    rendered = []  # for the page
+    for article in load(sources, config, loaded):
+        messages = format_article(article, lang, config.tz).all()
+        if args.json:
+            out.write(render_json_lines(messages))
+        else:
+            out.write(render_terminal(article.title, messages, color=color) + "\n")
+        if args.html:
+            rendered.append((article.title, messages))
+    if not args.json:
         _summary(loaded, sources)
     if args.html:
         page = render_html(rendered, errors=loaded.errors)
@@ -79,48 +88,47 @@ def _sources(args: argparse.Namespace) -> list[str | Path]:
     return [_address(p) or p for p in args.paths]
 
 
-def load(sources: list[str | Path], config: Config) -> Loaded:
+def load(sources: list[str | Path], config: Config, loaded: Loaded) -> Iterator[Article]:
     """Every article the sources hold, in order; bad ones become errors, never exceptions."""
-    loaded = Loaded()
-    seen: dict[str, str] = {}
     for source in sources:
         if isinstance(source, str) or _kind(source) == "feed":
-            _load_feed(str(source), config, loaded, seen)
+            yield from _load_feed(str(source), config, loaded)
         elif source.is_dir():
-            _load_folder(source, config, loaded, seen)
+            yield from _load_folder(source, config, loaded)
         elif not os.path.lexists(source):
             loaded.errors.append(f"{one_line(str(source))}: {_MISSING}")
         elif _kind(source) == "article":
-            _load_file(source, _folder_of(source, config) or source.parent, config, loaded, seen)
+            yield from _load_file(
+                source, _folder_of(source, config) or source.parent, config, loaded
+            )
         else:
             loaded.errors.append(f"{one_line(str(source))}: {NOT_AN_ARTICLE}")
-    return loaded
 
 
 _MISSING = f"cannot read file: {os.strerror(errno.ENOENT)}"  # what the loader says
 
 
-def _load_folder(folder: Path, config: Config, loaded: Loaded, seen: dict[str, str]) -> None:
+def _load_folder(folder: Path, config: Config, loaded: Loaded) -> Iterator[Article]:
     root = _folder_of(folder, config) or folder
     walk = walk_folder(folder)
     for shown, reason in [*walk.invalid, *walk.unseen]:
         loaded.errors.append(f"{one_line(shown)}: {reason}")
     for path, _ in sorted(walk.files):
-        _load_file(Path(path), root, config, loaded, seen)
+        yield from _load_file(Path(path), root, config, loaded)
 
 
-def _load_file(
-    path: Path, root: Path, config: Config, loaded: Loaded, seen: dict[str, str]
-) -> None:
+def _load_file(path: Path, root: Path, config: Config, loaded: Loaded) -> Iterator[Article]:
     try:
-        loaded.add(load_article(path, root, config), seen)
+        article = load_article(path, root, config)
     except ArticleError as error:
         loaded.errors.append(str(error))
     except Exception as exc:  # a bug on one file must not stop the rest
         loaded.errors.append(f"{one_line(str(path))}: unexpected error: {exc!r}")
+    else:
+        yield loaded.add(article)
 
 
-def _load_feed(url: str, config: Config, loaded: Loaded, seen: dict[str, str]) -> None:
+def _load_feed(url: str, config: Config, loaded: Loaded) -> Iterator[Article]:
     """The feed's entries as the bot reads them (the newest NOTICEBOT_FEED_MAX_ENTRIES)."""
     import httpx
 
@@ -137,7 +145,7 @@ def _load_feed(url: str, config: Config, loaded: Loaded, seen: dict[str, str]) -
         if isinstance(entry, ArticleError):
             loaded.errors.append(str(entry))
         else:
-            loaded.add(article_from_json(entry.version), seen)
+            yield loaded.add(article_from_json(entry.version))
 
 
 def _kind(path: Path) -> str:
@@ -165,10 +173,9 @@ def _address(path: Path) -> str | None:
 
 def _summary(loaded: Loaded, sources: list[str | Path]) -> None:
     shown = ", ".join(one_line(str(s)) for s in sources)
-    print(f"{len(loaded.articles)} article(s), {len(loaded.errors)} error(s) in {shown}")
-    for article in loaded.articles:
-        for warning in article.warnings:
-            print(f"warning: {one_line(str(article.path))}: {warning}", file=sys.stderr)
+    print(f"{loaded.count} article(s), {len(loaded.errors)} error(s) in {shown}")
+    for warning in loaded.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def _writable_page(page: Path, db: Path) -> bool:
