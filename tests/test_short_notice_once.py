@@ -1,6 +1,6 @@
 """A short notice whose card already holds its whole text comes once, as the card, to
-a reader of ``/read`` (in a chat of any mode); a subscriber in full mode still gets
-card and text.
+a reader of ``/read`` (in a chat of any mode); a subscriber in full mode gets card and
+text of a notice the card cannot hold.
 
 End to end: real python-telegram-bot against the emulator, a real SQLite ledger,
 real article files.
@@ -18,7 +18,6 @@ from tests.botenv import live_bot, message_update, running_bot
 from tests.emulator import Emulator
 
 GROUP = -555
-SHORT = "<p>本周六上午五号楼停水，请提前储水。</p>"
 MORE = "<p>本周六上午五号楼停水，请提前储水。</p>" * 40
 
 
@@ -36,34 +35,18 @@ def _sends(emulator: Emulator, chat_id: int) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize(
-    ("body", "count"),
-    [
-        pytest.param(
-            SHORT,
-            1,
-            id="short",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="full mode sends card + text whatever the card holds (README: card +"
-                " full text); tests of test_converge*.py and test_delivery.py count on it",
-            ),
-        ),
-        pytest.param(MORE, 2, id="long"),
-    ],
-)
-async def test_a_full_mode_subscriber_gets_a_short_notice_once(
-    tmp_path: Path, free: Emulator, body: str, count: int
+async def test_a_full_mode_subscriber_gets_card_and_text_of_a_long_notice(
+    tmp_path: Path, free: Emulator
 ) -> None:
     async with running_bot(tmp_path, free, rate_limits=False) as env:
         env.write_standing()
         env.scan()
         env.subscribe(GROUP, type="group", mode="full")
-        env.write_article("n.md", title="停水通知", body=body)
+        env.write_article("n.md", title="停水通知", body=MORE)
         env.scan()
         await env.send()
         sent = _sends(free, GROUP)
-        assert len(sent) == count, sent
+        assert len(sent) == 2, sent
         assert "本周六上午五号楼停水" in sent[0]
 
 
