@@ -22,7 +22,6 @@ import json
 import os
 import re
 import stat
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -405,6 +404,8 @@ def _split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
     that); or TOML between ``+++`` lines (Hugo)."""
     toml = _TOML_FRONT.match(text)
     if toml:
+        import tomllib  # Hugo's front matter; Hexo's is YAML
+
         try:
             return tomllib.loads(toml.group(1)), text[toml.end() :]
         except tomllib.TOMLDecodeError as exc:
