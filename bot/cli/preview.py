@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bot.config import Config
 from bot.formatting.formatter import format_article
+from bot.formatting.outgoing import Outgoing
 from bot.formatting.preview import render_html, render_json_lines, render_terminal
 from bot.reading.articles import Article, ArticleError, load_article, one_line
 from bot.reading.identity import short_hash
@@ -33,45 +34,55 @@ NOT_AN_ARTICLE = (
 )
 
 
+@dataclass(frozen=True)
+class Shown:
+    """An article as the preview shows it (made in a worker process for big folders)."""
+
+    id: str
+    path: str
+    title: str
+    warnings: tuple[str, ...]
+    messages: list[Outgoing]
+
+
 @dataclass
 class Loaded:
     """What the paths held, as the bot would read them; ``errors`` one line each.
 
     The articles themselves are streamed (:func:`load`): a preview of thousands holds
-    one at a time."""
+    a few at a time."""
 
     count: int = 0
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seen: dict[str, str] = field(default_factory=dict)  # id → where, as the loader keeps
 
-    def add(self, article: Article) -> Article:
-        where = str(article.path)
-        if article.id in self.seen and self.seen[article.id] != where:
-            article = replace(article, id=short_hash(where))
-        self.seen[article.id] = where
+    def taken(self, article_id: str, where: str) -> bool:
+        return self.seen.get(article_id, where) != where
+
+    def add(self, shown: Shown) -> Shown:
+        self.seen[shown.id] = shown.path
         self.count += 1
-        self.warnings += [f"{one_line(where)}: {warning}" for warning in article.warnings]
-        return article
+        self.warnings += [f"{one_line(shown.path)}: {w}" for w in shown.warnings]
+        return shown
 
 
 def preview(args: argparse.Namespace, config: Config) -> int:
     if args.html and not _writable_page(args.html, config.db):
         return 2
     sources: list[str | Path] = list(_sources(args)) or list(config.articles)
-    lang = args.lang or config.lang
+    config = replace(config, lang=args.lang or config.lang)
     out = sys.stdout
     color = out.isatty()
     loaded = Loaded()
     rendered = []  # for the page
-    for article in load(sources, config, loaded):
-        messages = format_article(article, lang, config.tz).all()
+    for shown in load(sources, config, loaded):
         if args.json:
-            out.write(render_json_lines(messages))
+            out.write(render_json_lines(shown.messages))
         else:
-            out.write(render_terminal(article.title, messages, color=color) + "\n")
+            out.write(render_terminal(shown.title, shown.messages, color=color) + "\n")
         if args.html:
-            rendered.append((article.title, messages))
+            rendered.append((shown.title, shown.messages))
     if not args.json:
         _summary(loaded, sources)
     if args.html:
@@ -88,8 +99,9 @@ def _sources(args: argparse.Namespace) -> list[str | Path]:
     return [_address(p) or p for p in args.paths]
 
 
-def load(sources: list[str | Path], config: Config, loaded: Loaded) -> Iterator[Article]:
-    """Every article the sources hold, in order; bad ones become errors, never exceptions."""
+def load(sources: list[str | Path], config: Config, loaded: Loaded) -> Iterator[Shown]:
+    """Every article the sources hold, in order, as shown; bad ones become errors,
+    never exceptions."""
     for source in sources:
         if isinstance(source, str) or _kind(source) == "feed":
             yield from _load_feed(str(source), config, loaded)
@@ -98,37 +110,68 @@ def load(sources: list[str | Path], config: Config, loaded: Loaded) -> Iterator[
         elif not os.path.lexists(source):
             loaded.errors.append(f"{one_line(str(source))}: {_MISSING}")
         elif _kind(source) == "article":
-            yield from _load_file(
-                source, _folder_of(source, config) or source.parent, config, loaded
-            )
+            files = [(str(source), _folder_of(source, config) or source.parent)]
+            yield from _taken_in(show_files(files, config), files, config, loaded)
         else:
             loaded.errors.append(f"{one_line(str(source))}: {NOT_AN_ARTICLE}")
 
 
 _MISSING = f"cannot read file: {os.strerror(errno.ENOENT)}"  # what the loader says
+CHUNK = 50  # files a worker process reads and formats at a time
 
 
-def _load_folder(folder: Path, config: Config, loaded: Loaded) -> Iterator[Article]:
+def _load_folder(folder: Path, config: Config, loaded: Loaded) -> Iterator[Shown]:
+    """A big folder is read and formatted by worker processes, as a scan reads it."""
+    from bot.sources.folders import read_files
+
     root = _folder_of(folder, config) or folder
     walk = walk_folder(folder)
     for shown, reason in [*walk.invalid, *walk.unseen]:
         loaded.errors.append(f"{one_line(shown)}: {reason}")
-    for path, _ in sorted(walk.files):
-        yield from _load_file(Path(path), root, config, loaded)
+    todo = [(path, root, stat) for path, stat in sorted(walk.files)]
+    chunks = [todo[start : start + CHUNK] for start in range(0, len(todo), CHUNK)]
+    for chunk, made in zip(chunks, read_files(chunks, config, show_files), strict=True):
+        yield from _taken_in(made, [(path, root) for path, root, _ in chunk], config, loaded)
 
 
-def _load_file(path: Path, root: Path, config: Config, loaded: Loaded) -> Iterator[Article]:
-    try:
-        article = load_article(path, root, config)
-    except ArticleError as error:
-        loaded.errors.append(str(error))
-    except Exception as exc:  # a bug on one file must not stop the rest
-        loaded.errors.append(f"{one_line(str(path))}: unexpected error: {exc!r}")
-    else:
-        yield loaded.add(article)
+def _taken_in(
+    made: list[Shown | ArticleError],
+    files: list[tuple[str, Path]],
+    config: Config,
+    loaded: Loaded,
+) -> Iterator[Shown]:
+    """Each article of a chunk, taken in; one whose id another file has is told apart
+    as the loader does (the second keeps a hash of where it lies)."""
+    for item, (path, root) in zip(made, files, strict=True):
+        if isinstance(item, ArticleError):
+            loaded.errors.append(str(item))
+            continue
+        if loaded.taken(item.id, item.path):
+            article = load_article(Path(path), root, config)
+            item = _show(replace(article, id=short_hash(item.path)), config)
+        yield loaded.add(item)
 
 
-def _load_feed(url: str, config: Config, loaded: Loaded) -> Iterator[Article]:
+def show_files(files: list[tuple[str, Path]], config: Config) -> list[Shown | ArticleError]:
+    """Files read and formatted as the bot would send them (in a worker process, or
+    here); what is no article, with the scanner's reason."""
+    shown: list[Shown | ArticleError] = []
+    for path, root in files:
+        try:
+            shown.append(_show(load_article(Path(path), root, config), config))
+        except ArticleError as error:
+            shown.append(error)
+        except Exception as exc:  # a bug on one file must not stop the rest
+            shown.append(ArticleError(Path(path), f"unexpected error: {exc!r}"))
+    return shown
+
+
+def _show(article: Article, config: Config) -> Shown:
+    messages = format_article(article, config.lang, config.tz).all()
+    return Shown(article.id, str(article.path), article.title, article.warnings, messages)
+
+
+def _load_feed(url: str, config: Config, loaded: Loaded) -> Iterator[Shown]:
     """The feed's entries as the bot reads them (the newest NOTICEBOT_FEED_MAX_ENTRIES)."""
     import httpx
 
@@ -144,8 +187,11 @@ def _load_feed(url: str, config: Config, loaded: Loaded) -> Iterator[Article]:
     for entry in read.entries:
         if isinstance(entry, ArticleError):
             loaded.errors.append(str(entry))
-        else:
-            yield loaded.add(article_from_json(entry.version))
+            continue
+        article = article_from_json(entry.version)
+        if loaded.taken(article.id, str(article.path)):
+            article = replace(article, id=short_hash(str(article.path)))
+        yield loaded.add(_show(article, config))
 
 
 def _kind(path: Path) -> str:

@@ -8,10 +8,11 @@ import logging
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import TypeVar
 
 from bot.config import Config
 from bot.reading.articles import ArticleError, content_hash, load_article, read_inside
@@ -23,21 +24,27 @@ log = logging.getLogger(__name__)
 PARALLEL_FROM = 400  # files to read before worker processes pay for their start
 MAX_WORKERS = 4  # a container's CPU quota is not in its affinity: stay modest
 ToRead = tuple[str, Path, os.stat_result]
+T = TypeVar("T")
+ChunkReader = Callable[[list[tuple[str, Path]], Config], list[T]]  # (path, its folder)
 
 
 def read_files(
-    chunks: list[list[ToRead]], config: Config, parallel_from: int = PARALLEL_FROM
-) -> Iterator[list[ReadFile | ArticleError]]:
-    """The chunks' files read and parsed, in order, without holding the ledger.
+    chunks: list[list[ToRead]],
+    config: Config,
+    read: ChunkReader[T],
+    parallel_from: int = PARALLEL_FROM,
+) -> Iterator[list[T]]:
+    """The chunks' files read and parsed (by ``read``, a module-level function), in
+    order, without holding the ledger.
 
     Many files are read by worker processes, one per core, while this process
-    saves what they read: parsing is two thirds of a first scan, and one process
-    uses one core. A few chunks run ahead, not all: memory stays small.
+    saves (or shows) what they read: parsing is two thirds of a first scan, and one
+    process uses one core. A few chunks run ahead, not all: memory stays small.
     """
     workers = min(_cores(), MAX_WORKERS)
     if workers < 2 or sum(map(len, chunks)) < parallel_from:
         for chunk in chunks:
-            yield _read_chunk(_files(chunk), config)
+            yield read(_files(chunk), config)
         return
     pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
         workers,
@@ -45,14 +52,14 @@ def read_files(
         initializer=_start_worker,
         initargs=(config,),
     )
-    ahead: deque[tuple[list[ToRead], Future[list[ReadFile | ArticleError]] | None]] = deque()
+    ahead: deque[tuple[list[ToRead], Future[list[T]] | None]] = deque()
     try:
         for chunk in chunks:
-            ahead.append((chunk, pool.submit(_read_chunk, _files(chunk)) if pool else None))
+            ahead.append((chunk, pool.submit(_in_worker, read, _files(chunk)) if pool else None))
             while ahead and (len(ahead) > 2 * workers or chunk is chunks[-1]):
                 done, future = ahead.popleft()
                 try:
-                    read = future.result() if future else None
+                    result = future.result() if future else None
                 except BrokenProcessPool as error:
                     log.warning(
                         "scan workers failed (%s); this process reads the rest. (A script"
@@ -61,9 +68,9 @@ def read_files(
                     )
                     if pool:
                         pool.shutdown(wait=False, cancel_futures=True)
-                    pool, read = None, None
+                    pool, result = None, None
                     ahead = deque((waiting, None) for waiting, _ in ahead)
-                yield read if read is not None else _read_chunk(_files(done), config)
+                yield result if result is not None else read(_files(done), config)
     finally:
         if pool:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -77,11 +84,13 @@ def _start_worker(config: Config) -> None:
     _worker_config = config
 
 
-def _read_chunk(
-    files: list[tuple[str, Path]], config: Config | None = None
-) -> list[ReadFile | ArticleError]:
-    config = config or _worker_config
-    assert config is not None, "a worker starts with the scanner's config"
+def _in_worker(read: ChunkReader[T], files: list[tuple[str, Path]]) -> list[T]:
+    assert _worker_config is not None, "a worker starts with the scanner's config"
+    return read(files, _worker_config)
+
+
+def read_chunk(files: list[tuple[str, Path]], config: Config) -> list[ReadFile | ArticleError]:
+    """The scanner's reading: each file as the row it saves, or why it is no article."""
     read: list[ReadFile | ArticleError] = []
     home = config.articles[0] if config.articles else None
     for path, root in files:

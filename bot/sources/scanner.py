@@ -30,7 +30,7 @@ from bot.reading.identity import short_hash
 from bot.reading.walk import FileKey, FolderWalk, walk_folder
 from bot.sources import ReadFile
 from bot.sources.feeds import failed_read, is_due, read_feed
-from bot.sources.folders import PARALLEL_FROM, ToRead, contents, read_files
+from bot.sources.folders import PARALLEL_FROM, ToRead, contents, read_chunk, read_files
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +295,7 @@ class Scanner:
         chunks = [todo[start : start + CHUNK] for start in range(0, len(todo), CHUNK)]
         done = 0
         for chunk, read in zip(
-            chunks, read_files(chunks, self.config, self.parallel_from), strict=True
+            chunks, read_files(chunks, self.config, read_chunk, self.parallel_from), strict=True
         ):
             with self.store.transaction():  # a commit per file was a sixth of a first scan
                 for (path, root, stat), article in zip(chunk, read, strict=True):
@@ -351,7 +351,7 @@ class Scanner:
         report = ScanReport()
         known = self.store.file_state(str(path))
         stat = path.stat()
-        (read,) = next(read_files([[(str(path), root, stat)]], self.config))
+        (read,) = next(read_files([[(str(path), root, stat)]], self.config, read_chunk))
         with self.store.transaction():
             silent = root == self.config.announce_dir
             self._scan_file(str(path), root, stat, read, known, report, silent)
