@@ -160,23 +160,36 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
 
 
 def unknown_settings(config: Config, env: Mapping[str, str] | None = None) -> list[str]:
-    """A warning for each ``NOTICEBOT_*`` name in the environment or ``noticebot.toml``
-    (as ``config`` recorded it) that no setting has (``NOTICEBOT_ADMIN`` for
-    ``NOTICEBOT_ADMINS``): ignored, so said, with the closest known name."""
+    """A warning for each name in ``noticebot.toml`` (as ``config`` recorded it) or
+    ``NOTICEBOT_*`` name in the environment that no setting has (``NOTICEBOT_ADMIN``
+    for ``NOTICEBOT_ADMINS``): ignored, so said, with the closest known name. A
+    ``TELEGRAM_*`` name in the environment is said only when it looks like ours
+    (``TELEGRAM_BOT_TOKN``): other tools use that prefix too."""
     env = os.environ if env is None else env
-    names = [*(f"{name} in {CONFIG_FILE}" for name in config.in_file), *env]
-    known = {setting.removeprefix("NOTICEBOT_"): setting for setting in SETTINGS}
+    named = {**{f"{name} in {CONFIG_FILE}": name for name in config.in_file}, **{n: n for n in env}}
     warnings = []
-    for named in dict.fromkeys(names):
-        name = named.split(" ")[0]
-        if not name.startswith("NOTICEBOT_") or name in SETTINGS or name in HARNESS:
+    for shown, name in named.items():
+        if name in SETTINGS or name in HARNESS:
             continue
-        import difflib  # only for a mistyped name
-
-        close = difflib.get_close_matches(name.removeprefix("NOTICEBOT_"), known, n=1)
-        hint = f" (did you mean {known[close[0]]}?)" if close else ""
-        warnings.append(f"unknown setting {named!s} ignored{hint}")
+        from_file = shown != name
+        close = _closest(name)
+        if from_file or name.startswith("NOTICEBOT_") or (name.startswith("TELEGRAM_") and close):
+            hint = f" (did you mean {close}?)" if close else ""
+            warnings.append(f"unknown setting {shown} ignored{hint}")
     return warnings
+
+
+def _closest(name: str) -> str | None:
+    """The setting ``name`` was likely meant to be; names are compared after their
+    prefix (which would make every name close), and ``TELEGRAM_*`` names, which other
+    tools use too, only when very close."""
+    import difflib  # only for a mistyped name
+
+    prefix = next((p for p in ("NOTICEBOT_", "TELEGRAM_") if name.startswith(p)), "")
+    known = {s.removeprefix(prefix): s for s in SETTINGS if s.startswith(prefix)}
+    cutoff = 0.8 if prefix == "TELEGRAM_" else 0.6
+    close = difflib.get_close_matches(name.removeprefix(prefix), known, n=1, cutoff=cutoff)
+    return known[close[0]] if close else None
 
 
 def _webhook_url(value: str | None) -> str | None:
@@ -222,8 +235,11 @@ def _nonempty(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def _read_file(path: Path) -> dict[str, str]:
-    """``noticebot.toml`` uses the variable names as keys (any case)."""
+    """``noticebot.toml`` uses the variable names as keys (any case), each at the top
+    level: a string, a number, a boolean, or a list of strings or numbers."""
     if not path.is_file():
+        if path.exists() or path.is_symlink():  # a folder, a dangling link
+            raise ConfigError(f"{path}: not a readable file (a folder, or a broken link)")
         return {}
     import tomllib  # most bots are configured by their environment alone
 
@@ -233,11 +249,15 @@ def _read_file(path: Path) -> dict[str, str]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     out: dict[str, str] = {}
     for key, value in data.items():
+        name = key.upper()
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, str | int | float) for item in items):
+            what = "a [table]" if isinstance(value, dict) else "a value that is no text or number"
+            raise ConfigError(f'{path}: {key} is {what}; write {name} = "…" at the top')
         if isinstance(value, list):
             commas = ("NOTICEBOT_ADMINS", "NOTICEBOT_UNWRAP_PROXIES", "NOTICEBOT_FEEDS")
-            sep = "," if key.upper() in commas else None
-            value = (sep or os.pathsep).join(str(v) for v in value)
-        out[key.upper()] = str(value)
+            value = ("," if name in commas else os.pathsep).join(str(v) for v in value)
+        out[name] = str(value)
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import fields
 from pathlib import Path
 
@@ -204,3 +205,38 @@ def test_the_settings_table_and_the_config_agree_on_every_default(tmp_path: Path
     loaded, built = load_config(env={}, cwd=tmp_path), Config()
     differ = [f.name for f in fields(Config) if getattr(loaded, f.name) != getattr(built, f.name)]
     assert differ == []
+
+
+def test_a_mistyped_telegram_name_is_said_and_other_tools_names_are_not(tmp_path: Path) -> None:
+    from bot.config import unknown_settings
+
+    env = {"TELEGRAM_BOT_TOKN": "1:x", "TELEGRAM_API_ID": "12345"}
+    assert unknown_settings(load_config(env, tmp_path), env) == [
+        "unknown setting TELEGRAM_BOT_TOKN ignored (did you mean TELEGRAM_BOT_TOKEN?)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("[bot]\nNOTICEBOT_DB = 'x.db'\n", "bot is a [table]"),
+        ("NOTICEBOT_FEEDS = [1, {a = 2}]\n", "NOTICEBOT_FEEDS is a value that is no text"),
+        ("NOTICEBOT_DB = 2026-12-05\n", "NOTICEBOT_DB is a value that is no text"),
+    ],
+)
+def test_a_noticebot_toml_value_that_is_no_setting_is_refused(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    (tmp_path / "noticebot.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        load_config({}, tmp_path)
+
+
+def test_a_noticebot_toml_that_is_no_file_is_said(tmp_path: Path) -> None:
+    (tmp_path / "noticebot.toml").mkdir()
+    with pytest.raises(ConfigError, match="not a readable file"):
+        load_config({}, tmp_path)
+    (tmp_path / "noticebot.toml").rmdir()
+    (tmp_path / "noticebot.toml").symlink_to(tmp_path / "gone.toml")
+    with pytest.raises(ConfigError, match="not a readable file"):
+        load_config({}, tmp_path)
