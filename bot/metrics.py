@@ -6,15 +6,21 @@ on the sending path pays for them. A feed's label is its address without its
 credentials (:func:`bot.logs.shown_url`). ``/healthz`` answers 503 with the reasons when
 the dispatcher has stopped, the scan job is gone, or the last scan is older than
 three scan intervals.
+
+Each connection is served in its own thread with a socket timeout: one client that
+connects and sends nothing (or a slow scraper) must not keep a health check from its
+answer, or the container is restarted while the bot is fine.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -103,9 +109,30 @@ def health(runtime: Runtime, scan_job_alive: Callable[[], bool]) -> list[str]:
     return problems
 
 
+# Seconds a connection may take to send its request (and to take the answer); read at
+# each connection, so a test can shorten it.
+TIMEOUT = 10.0
+
+
 class _Quiet(WSGIRequestHandler):
+    def setup(self) -> None:
+        self.timeout = TIMEOUT  # StreamRequestHandler sets it on the socket
+        super().setup()
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("metrics: " + format, *args)
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    """A thread a connection, so a silent one waits alone; daemon threads, so a stop
+    does not wait for a client that went quiet."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that timed out or hung up: one DEBUG line, not a traceback on stderr."""
+        log.debug("metrics: connection from %s ended: %s", client_address, sys.exc_info()[1])
 
 
 class PortInUse(OSError):
@@ -130,7 +157,9 @@ def serve(
         return metrics(environ, start_response)
 
     try:
-        server = make_server(listen[0], listen[1], app, handler_class=_Quiet)
+        server = make_server(
+            listen[0], listen[1], app, server_class=_ThreadingServer, handler_class=_Quiet
+        )
     except OSError as error:
         raise PortInUse(
             f"NOTICEBOT_METRICS_LISTEN {listen[0]}:{listen[1]}: {error.strerror or error}"
