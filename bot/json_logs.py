@@ -11,8 +11,9 @@ from pythonjsonlogger.json import JsonFormatter
 
 class JsonLineFormatter(JsonFormatter):
     """One JSON object a line (python-json-logger); ``clean`` is applied to the
-    finished line (the token's redaction: no token character needs escaping in
-    JSON, so the line stays valid)."""
+    finished line, traceback field included (the redaction: no token character needs
+    escaping in JSON, and a held secret is also looked for as JSON escapes it; what
+    replaces a secret needs no escaping either, so the line stays valid)."""
 
     def __init__(self, clean: Callable[[str], str]) -> None:
         super().__init__(

@@ -3,17 +3,23 @@
 httpx logs every request URL at INFO and python-telegram-bot its API URL at
 DEBUG; both contain ``bot<token>``, and a feed's address may carry a password or
 an access key. The formatter redacts the configured token, anything shaped like
-one, and the credentials in every URL (:func:`shown_url`), after formatting, so
-arguments, tracebacks and exception texts are covered too. :func:`shown_url` is
-also how a feed's address is shown anywhere else: status, metrics, reports.
+one, the credentials in every URL (:func:`shown_url`) and every secret the process
+was told it holds (:func:`hold_secret`: the webhook's secret token, a feed's password or
+access key), wherever they stand in a line, after formatting, so arguments (a repr of
+request parameters), tracebacks and exception texts are covered too. :func:`shown_url`
+is also how a feed's address is shown anywhere else: status, metrics, reports.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import re
 import sys
-from urllib.parse import unquote
+import threading
+from types import TracebackType
+from urllib.parse import quote, unquote, urlsplit
 
 # Libraries that log every request or job run at INFO: a person running the bot needs
 # their warnings, not ~6,000 lines a day.
@@ -48,6 +54,12 @@ SECRET_WORDS = frozenset(
     }
 )
 SECRET_ENDINGS = ("key", "token", "secret", "password")  # apikey, accesstoken
+# A held secret shorter than this is hidden only where a URL shows it: hiding "pw" or
+# "1234" in every line would garble the log more than it protects.
+MIN_HELD = 4
+_held: set[str] = set()
+_held_pattern: re.Pattern[str] | None = None
+_held_lock = threading.Lock()
 
 
 class RedactingFormatter(logging.Formatter):
@@ -63,7 +75,53 @@ def redact(text: str, token: str | None) -> str:
     text = redact_urls(text)  # first: a token in a URL's path would end the URL early
     if token:
         text = text.replace(token, REDACTED)
-    return _TOKEN_SHAPE.sub(REDACTED, text)
+    text = _TOKEN_SHAPE.sub(REDACTED, text)
+    pattern = _held_pattern
+    return pattern.sub(HIDDEN, text) if pattern is not None else text
+
+
+def hold_secret(value: str | None) -> None:
+    """Tell the redactor the process holds this secret, so that no log line shows it
+    anywhere: a URL's rules alone miss it in a repr of request parameters (how
+    python-telegram-bot logs setWebhook's ``secret_token``) or in an address split into
+    parts. Its escaped forms (percent-encoded, JSON, repr) are hidden too."""
+    if not value or len(value) < MIN_HELD:
+        return
+    plain = {value, unquote(value)}
+    plain |= {quote(form, safe="") for form in plain}
+    shown = plain | {repr(form)[1:-1] for form in plain}  # as a repr quotes it
+    forms = shown | {json.dumps(form, ensure_ascii=False)[1:-1] for form in shown}  # in JSON
+    global _held_pattern
+    with _held_lock:
+        if forms <= _held:
+            return
+        _held.update(f for f in forms if len(f) >= MIN_HELD)
+        longest_first = sorted(_held, key=len, reverse=True)
+        _held_pattern = re.compile("|".join(map(re.escape, longest_first)))
+
+
+def hold_url_secrets(url: str) -> None:
+    """Hold the credentials in an address (a feed's): what is before its ``@``, the
+    password alone, the Basic authorization they make, and the value of each parameter
+    named like a credential — what :func:`shown_url` hides in a URL, hidden everywhere."""
+    if "://" not in url:
+        return  # a file
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    netloc = parts.netloc if parts else url.split("://", 1)[1].split("/", 1)[0]
+    userinfo = netloc.rpartition("@")[0]
+    if userinfo:
+        user, colon, password = userinfo.partition(":")
+        hold_secret(userinfo)
+        hold_secret(password if colon else user)  # no password: the user is the token
+        basic = f"{unquote(user)}:{unquote(password)}".encode()
+        hold_secret(base64.b64encode(basic).decode())
+    for tail in (parts.query, parts.fragment) if parts else ():
+        for _, name, value in _PARAMETER.findall("&" + tail):
+            if value and is_secret_name(name):
+                hold_secret(value)
 
 
 def shown_url(url: str) -> str:
@@ -116,3 +174,33 @@ def setup_logging(level: int | str, token: str | None, form: str = "text") -> No
     quiet = logging.WARNING if root.level > logging.DEBUG else logging.NOTSET
     for chatty in CHATTY:
         logging.getLogger(chatty).setLevel(quiet)
+
+
+def log_uncaught() -> None:
+    """Send a traceback no one caught (the main thread's or another thread's) through the
+    redacting handler instead of Python's plain print to stderr: its text may quote a
+    secret. Ctrl-C and a closed pipe keep Python's own handling."""
+    logger = logging.getLogger("noticebot")
+    plain = sys.excepthook
+
+    def main_thread(
+        kind: type[BaseException], error: BaseException, trace: TracebackType | None
+    ) -> None:
+        if issubclass(kind, (KeyboardInterrupt, BrokenPipeError)):
+            plain(kind, error, trace)
+        else:
+            logger.critical("uncaught %s", kind.__name__, exc_info=(kind, error, trace))
+
+    def other_thread(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread else "?"
+        logger.critical(
+            "uncaught %s in thread %s",
+            args.exc_type.__name__,
+            name,
+            exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback),
+        )
+
+    sys.excepthook = main_thread
+    threading.excepthook = other_thread

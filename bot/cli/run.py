@@ -15,7 +15,13 @@ from urllib.parse import urlsplit
 
 from bot.config import Config
 from bot.ledger import LedgerBusy
-from bot.logs import redact, setup_logging, shown_url
+from bot.logs import hold_secret, hold_url_secrets, log_uncaught, redact, setup_logging, shown_url
+
+# A Telegram update is a few kilobytes; a webhook body over this is refused before it is
+# read (the secret token is checked only once the whole body is in memory).
+WEBHOOK_MAX_BODY = 1_000_000
+WEBHOOK_BODY_TIMEOUT = 30.0  # seconds for a body to arrive: no dripping sender held longer
+WEBHOOK_IDLE_TIMEOUT = 120.0  # seconds a connection may sit between requests, or in headers
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
@@ -40,6 +46,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
     from bot.metrics import PortInUse
 
     setup_logging(args.log_level or config.log_level, config.token, config.log_format)
+    log_uncaught()
+    for feed in config.feeds:  # before anything is fetched or logged
+        hold_url_secrets(feed)
     logging.getLogger(__name__).info(
         "noticebot starting: articles %s, database %s, API %s",
         ", ".join(map(str, config.articles)),
@@ -129,9 +138,13 @@ class _Stop:
 def _run_webhook(application: Any, config: Config, updates: list[str]) -> None:
     """Telegram POSTs each update to NOTICEBOT_WEBHOOK_URL (a proxy in front of us ends
     TLS); we listen on NOTICEBOT_WEBHOOK_LISTEN at the same path. The secret token is
-    new at every start, so a request without this run's token is refused."""
+    new at every start, so a request without this run's token is refused; it is held by
+    the redactor before python-telegram-bot logs setWebhook's parameters at DEBUG."""
     assert config.webhook_url is not None and config.webhook_listen is not None
     host, port = config.webhook_listen
+    secret = secrets.token_urlsafe(32)
+    hold_secret(secret)
+    _limit_webhook_server()
     logging.getLogger(__name__).info(
         "webhook: Telegram posts to %s, served on %s:%d", config.webhook_url, host, port
     )
@@ -140,6 +153,22 @@ def _run_webhook(application: Any, config: Config, updates: list[str]) -> None:
         port=port,
         url_path=urlsplit(config.webhook_url).path.lstrip("/"),
         webhook_url=config.webhook_url,
-        secret_token=secrets.token_urlsafe(32),
+        secret_token=secret,
         allowed_updates=updates,
+    )
+
+
+def _limit_webhook_server() -> None:
+    """python-telegram-bot makes its tornado ``HTTPServer`` with tornado's defaults (a
+    100 MB body read whole before the secret is checked, an hour for headers) and has no
+    parameter for them; tornado's documented ``Configurable.configure`` sets defaults for
+    every ``HTTPServer`` the process makes, and the webhook's is the only one. A body over
+    the limit is refused on its Content-Length, before it is read."""
+    from tornado.httpserver import HTTPServer
+
+    HTTPServer.configure(
+        None,
+        max_body_size=WEBHOOK_MAX_BODY,
+        body_timeout=WEBHOOK_BODY_TIMEOUT,
+        idle_connection_timeout=WEBHOOK_IDLE_TIMEOUT,
     )

@@ -46,7 +46,7 @@ from lxml import etree
 
 from bot.config import Config
 from bot.ledger import FeedState
-from bot.logs import redact_urls, shown_url
+from bot.logs import hold_url_secrets, redact_urls, shown_url
 from bot.reading.articles import ArticleError, parse_article
 from bot.reading.identity import earlier_feed_entry_id, feed_entry_id
 from bot.sources import ReadFile, read_file
@@ -102,6 +102,7 @@ def read_feed(
     ``dates_of``: the dates of the notices the ledger has among some ids (an undated
     entry keeps its date; an entry keeps the id a ledger gave it);
     ``linked``: which guid each id taken from a link belongs to (updated here)."""
+    hold_url_secrets(url)  # whatever command reads it: its credentials hidden in every log line
     try:
         body, etag, last_modified = _fetch(url, state, client, config.feed_deadline)
     except FeedError as error:
