@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +17,13 @@ from bot.ledger.visibility import (
     readable_since_sql,
     readable_sql,
 )
+
+SEARCH_WITHIN = 2.0  # seconds a search may hold the ledger
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class SearchTooSlow(Exception):
+    """A search stopped at its time limit (a pathological query, a huge archive)."""
 
 
 @dataclass(frozen=True)
@@ -198,14 +208,18 @@ class Catalogue(LedgerBase):
             total += added
         return total
 
-    def search(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
+    def search(
+        self, query: str, limit: int = 10, within: float = SEARCH_WITHIN
+    ) -> list[dict[str, Any]]:
         """Readable articles matching every word of ``query``, newest first.
 
         Words of three or more characters use the trigram index (quoted, so FTS
         syntax in a query is just text), and LIKE for articles not indexed yet;
         shorter words (most Chinese words have two characters) always use LIKE.
+        Control characters are no part of a word. A search that takes longer than
+        ``within`` seconds is stopped (:class:`SearchTooSlow`): it holds the ledger.
         """
-        words = [w for w in query.split() if w][:16]
+        words = [w for w in _CONTROLS.sub(" ", query).split() if w][:16]
         if not words:
             return []
         long_words = [w for w in words if len(w) >= 3]
@@ -224,11 +238,21 @@ class Catalogue(LedgerBase):
             likes, like_params = _all_like(short_words)
             where.append(likes)
             params += like_params
-        return self._rows(
-            f"SELECT a.id, a.title, a.date, a.expires FROM articles a WHERE {' AND '.join(where)}"
-            " ORDER BY a.date DESC LIMIT ?",
-            [*params, limit],
-        )
+        deadline = time.monotonic() + within
+        with self._lock:
+            self.db.conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
+            try:
+                return self._rows(
+                    "SELECT a.id, a.title, a.date, a.expires FROM articles a"
+                    f" WHERE {' AND '.join(where)} ORDER BY a.date DESC LIMIT ?",
+                    [*params, limit],
+                )
+            except sqlite3.OperationalError as error:
+                if "interrupted" not in str(error):
+                    raise
+                raise SearchTooSlow(query) from None
+            finally:
+                self.db.conn.set_progress_handler(None, 0)
 
     def articles_between(
         self, start: float, end: float, *, dated_from: float
