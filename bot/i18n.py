@@ -176,6 +176,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "To change keywords, send /subscribe word1 word2",
     },
     "saved": {"zh": "已保存", "en": "Saved"},
+    "settings_admins_only": {
+        "zh": "抱歉，只有管理员可以更改这里的设置。",
+        "en": "Sorry, only administrators can change the settings here.",
+    },
+    "button_invalid": {"zh": "无效的按钮。", "en": "This button does nothing."},
     # digest
     "digest_title": {"zh": "今日通知汇总（{count} 篇）：", "en": "Today's notices ({count}):"},
     # admin
@@ -204,6 +209,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "btn_confirm": {"zh": "确认发送", "en": "Confirm"},
     "btn_cancel": {"zh": "取消", "en": "Cancel"},
     "broadcast_cancelled": {"zh": "已取消，没有发送。", "en": "Cancelled; nothing was sent."},
+    "confirm_not_yours": {
+        "zh": "只有发起人可以确认。",
+        "en": "Only the admin who asked can confirm.",
+    },
     "broadcast_expired": {
         "zh": "此确认已失效，请重新发送命令。",
         "en": "This confirmation has expired; send the command again.",

@@ -31,7 +31,12 @@ unless built with ``limits=None``:
   delete forum topics (``close_topic``, ``delete_topic``);
 - a member's messages (``user_posts``) are not the bot's: it cannot edit them, deletes
   them in a group only with ``can_delete_messages``; ``tampered`` lists the calls that
-  changed a message the bot did not send (a bot that mixes up chats shows there).
+  changed a message the bot did not send (a bot that mixes up chats shows there);
+- buttons: Telegram does not check callback data against a message's buttons, so
+  ``press`` forges a callback query from anyone who can see a message (a private chat's
+  owner, a group's or channel's member or admin), with any data; in a channel its
+  ``from`` is the pressing user. ``getChatMember`` answers what ``set_member`` said per
+  chat (member by default; "left" and "kicked" cannot see the chat's messages).
 
 Faults: ``fail(chat, method, fault, times)`` on any method; ``once`` (sends only) and
 ``always`` (sends; a migration also refuses edits, deletes and pins). ``Fault.drop``
@@ -75,6 +80,7 @@ MESSAGE_METHODS = {
     "unpinChatMessage",
 }
 UPGRADED = "Bad Request: group chat was upgraded to a supergroup chat"
+MEMBER_STATUSES = ("creator", "administrator", "member", "left", "kicked")
 MEDIA_KINDS = {"photo": "photos", "video": "videos", "animation": "animations"}
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
@@ -294,6 +300,80 @@ class Emulator:
             status = 0  # nobody listening
         with self._lock:
             self.webhook_answers.append(status)
+
+    def set_member(self, chat_id: int, user_id: int, status: str) -> None:
+        """The user's status in a group or channel, as getChatMember answers it: "creator",
+        "administrator", "member", "left" or "kicked"."""
+        assert status in MEMBER_STATUSES, status
+        with self._lock:
+            self.members[(chat_id, user_id)] = status
+
+    def can_see(self, chat_id: int, user_id: int) -> bool:
+        """Whether the user sees the chat's messages: a private chat its owner only, a
+        group or channel anyone in it."""
+        if chat_id > 0:
+            return chat_id == user_id
+        return self.members.get((chat_id, user_id), "member") not in ("left", "kicked")
+
+    def press(
+        self,
+        chat_id: int,
+        message_id: int,
+        user_id: int,
+        data: str,
+        *,
+        language: str = "zh-hans",
+        first_name: str = "u",
+    ) -> int:
+        """A callback query as Telegram delivers it when ``user_id`` presses ``data`` on
+        the bot's message: any data, whatever buttons the message shows (Telegram does not
+        check), the message as it is now, ``from`` the presser (in a channel too).
+
+        Only someone who sees the message can press: a test that forges a press nobody
+        could make is wrong, and says so."""
+        key = (chat_id, message_id)
+        with self._lock:
+            shown = self.messages.get(key)
+            kind = self._chat_kind(chat_id)
+        assert shown is not None and key in self.bots_own, f"no message of the bot's at {key}"
+        assert self.can_see(chat_id, user_id), f"user {user_id} cannot see chat {chat_id}"
+        chat: dict[str, Any] = {"id": chat_id, "type": kind}
+        if kind == "private":
+            chat["first_name"] = first_name
+        else:
+            chat["title"] = f"chat {chat_id}"
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "date": int(time.time() + self.offset),
+            "chat": chat,
+        }
+        if shown.get("media"):
+            message["photo"] = [{"file_id": "p", "file_unique_id": "p", "width": 1, "height": 1}]
+            if shown.get("text") is not None:
+                message["caption"] = shown["text"]
+        else:
+            message["text"] = shown.get("text") or "…"
+        if kind == "channel":
+            message["sender_chat"] = chat
+        if shown.get("reply_markup"):
+            message["reply_markup"] = shown["reply_markup"]
+        query = {
+            "id": str(time.time_ns()),
+            "from": {
+                "id": user_id,
+                "is_bot": False,
+                "first_name": first_name,
+                "language_code": language,
+            },
+            "chat_instance": f"ci{chat_id}",
+            "data": data,
+            "message": message,
+        }
+        return self.push({"callback_query": query})
+
+    def _chat_kind(self, chat_id: int) -> str:
+        """A chat's type: the emulator knows its channels (ids alone do not say)."""
+        return "channel" if chat_id in self.channels else _chat_type(chat_id)
 
     def upgrade_group(self, old: int, new: int) -> None:
         """A group becomes a supergroup, as Telegram does it: sends, edits, deletes and pins
@@ -711,6 +791,8 @@ class Emulator:
             member.update(dict.fromkeys(rights.split(), False))
         if status == "creator":
             member["is_anonymous"] = False
+        if status == "kicked":
+            member["until_date"] = 0
         return member
 
     def _next_id(self, chat_id: int) -> int:
@@ -737,7 +819,7 @@ class Emulator:
         message: dict[str, Any] = {
             "message_id": message_id,
             "date": int(time.time() + self.offset),
-            "chat": {"id": chat_id, "type": _chat_type(chat_id)},
+            "chat": {"id": chat_id, "type": self._chat_kind(chat_id)},
         }
         if "text" in params:
             message["text"] = params["text"]

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +20,17 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 
-from bot.chat.replies import Context, is_admin, language, ledger_chat, reply, runtime, send_text
+from bot.chat.commands import answer_invalid, button_data, log_ignored
+from bot.chat.replies import (
+    Context,
+    is_admin,
+    language,
+    language_for_user,
+    ledger_chat,
+    reply,
+    runtime,
+    send_text,
+)
 from bot.formatting.formatter import MODE_CARD, format_article
 from bot.i18n import format_statuses, t
 from bot.ledger import Chat
@@ -36,6 +47,8 @@ from bot.sources.scanning import scan_now
 log = logging.getLogger(__name__)
 
 _COMMAND = re.compile(r"^\s*/announce(@\w+)?\s*")
+_CONFIRM_DATA = re.compile(r"bc:(yes|no):([0-9a-f]{12})")
+CONFIRM_FOR = 15 * 60.0  # seconds a confirmation question may be answered
 
 # Seconds between looks at a broadcast's progress: a group or channel may get only
 # 20 messages a minute, edits included, and the notice itself may be one of them.
@@ -147,14 +160,23 @@ _CONFIRM = {True: "broadcast_confirm_one", False: "broadcast_confirm"}  # one su
 
 
 async def _ask(update: Update, context: Context, action: dict[str, Any]) -> None:
+    """The confirmation question. Its buttons carry a fresh token, the only copy of which
+    is on this question; the pending action remembers who asked and where, so only that
+    admin's press there, once and while fresh, sends."""
     rt = runtime(context)
     lang = language(update, context)
     recipients = rt.store.recipients(action.get("article_id"))
     if recipients == 0 and action.get("article_id"):
         await send_text(update, context, t("broadcast_nobody", lang))
         return
+    _forget_stale(rt.pending)
     token = secrets.token_hex(6)
-    rt.pending[token] = {**action, "user": update.effective_user.id}
+    rt.pending[token] = {
+        **action,
+        "user": update.effective_user.id,
+        "chat": update.effective_chat.id,
+        "asked_at": time.monotonic(),
+    }
     buttons = InlineKeyboardMarkup(
         [
             [
@@ -171,19 +193,49 @@ async def _ask(update: Update, context: Context, action: dict[str, Any]) -> None
     )
 
 
+def _forget_stale(pending: dict[str, dict[str, Any]]) -> None:
+    """Confirmations older than ``CONFIRM_FOR`` cannot be pressed any more."""
+    now = time.monotonic()
+    for token in [k for k, v in pending.items() if now - v["asked_at"] >= CONFIRM_FOR]:
+        del pending[token]
+
+
 async def confirm_button(update: Update, context: Context) -> None:
+    """Confirm or cancel: only a bot admin, only the one who asked, only in the chat the
+    question was asked in, only once and while fresh. Anything else changes nothing
+    and is answered in the presser's language."""
     query = update.callback_query
-    lang = language(update, context)
+    presser = update.effective_user
+    own_lang = language_for_user(update, context)
+    data = button_data(update)
+    match = _CONFIRM_DATA.fullmatch(data or "")
+    if match is None:
+        if data is not None:
+            log_ignored(update, "not a confirmation")
+        await answer_invalid(update, context)
+        return
     if not is_admin(update, context):
-        log.warning("refused broadcast confirmation from user %s", update.effective_user.id)
-        await query.answer(t("refused", lang), show_alert=True)
+        log.warning("refused broadcast confirmation from user %s", presser and presser.id)
+        await query.answer(t("refused", own_lang), show_alert=True)
         return
-    _, answer, token = (query.data or "::").split(":", 2)
-    action = runtime(context).pending.pop(token, None)
+    answer, token = match.groups()
+    pending = runtime(context).pending
+    _forget_stale(pending)
+    action = pending.get(token)
+    message = query.message
+    if action is None or message is None or action["chat"] != message.chat.id:
+        log_ignored(update, "no such confirmation waits in this chat (used, stale or forged)")
+        await query.answer(t("broadcast_expired", own_lang), show_alert=True)
+        return
+    if action["user"] != presser.id:
+        log.warning(
+            "refused confirmation by user %s of what user %s asked", presser.id, action["user"]
+        )
+        await query.answer(t("confirm_not_yours", own_lang), show_alert=True)
+        return
+    del pending[token]
     await query.answer()
-    if action is None:
-        await query.edit_message_text(t("broadcast_expired", lang))
-        return
+    lang = language(update, context)
     if answer != "yes":
         await query.edit_message_text(t("broadcast_cancelled", lang))
         return
@@ -194,13 +246,12 @@ async def confirm_button(update: Update, context: Context) -> None:
         if article_id is None:
             await query.edit_message_text(t("announce_unreadable", lang, reason=reason))
             return
-    broadcast_id, _ = store.broadcast(article_id, by_user=update.effective_user.id)
-    log.info("broadcast %s of %s by %s", broadcast_id, article_id, update.effective_user.id)
+    broadcast_id, _ = store.broadcast(article_id, by_user=presser.id)
+    log.info("broadcast %s of %s by %s", broadcast_id, article_id, presser.id)
     runtime(context).dispatcher.wake()
-    message = query.message
     private = message.chat.type == ChatType.PRIVATE
     every = PROGRESS_EVERY if private else PROGRESS_EVERY_IN_GROUPS
-    await _follow(context, Progress(message.chat_id, message.message_id, broadcast_id, lang, every))
+    await _follow(context, Progress(message.chat.id, message.message_id, broadcast_id, lang, every))
 
 
 async def _progress_job(context: Context) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -33,6 +34,9 @@ SEARCH_LIMIT = 10
 ADMIN_STATUSES = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
 # Telegram's stand-in for an anonymous group administrator.
 GROUP_ANONYMOUS_BOT = 1087968824
+MEMBER_CACHE_SECONDS = 60.0
+MEMBER_CACHE_SIZE = 10_000  # entries before the stale ones are dropped
+MAX_BUTTON_DATA = 64  # bytes: Telegram's limit on a button's callback data
 _READ_LINK = re.compile(r"^/read_([a-z0-9_]{1,40})(?:@\w+)?$")
 
 
@@ -109,22 +113,96 @@ async def unsubscribe(update: Update, context: Context) -> None:
 
 
 async def may_manage(update: Update, context: Context) -> bool:
-    """Private chats: anyone. Channels: posts come from admins. Groups: admins only."""
+    """Who may change this chat's subscription and settings.
+
+    A button press is judged by who pressed it, every time: Telegram lets anyone who
+    sees a message press any data on it, and in a channel the presser is a subscriber,
+    never "the channel". A private chat's presses come from its owner; in a group or
+    channel the presser must administer it. A message: a private chat's owner, a channel
+    post (only admins post), an anonymous administrator speaking as the group, or a
+    group member getChatMember calls an administrator.
+    """
     tg = update.effective_chat
+    user = update.effective_user
+    if tg is None:
+        return False
+    if update.callback_query is not None:
+        if user is None:
+            return False
+        if tg.type == ChatType.PRIVATE:
+            return user.id == tg.id
+        return user.id != GROUP_ANONYMOUS_BOT and await _administers(context, tg.id, user.id)
     if tg.type in (ChatType.PRIVATE, ChatType.CHANNEL):
         return True
     message = update.effective_message
     if message and message.sender_chat and message.sender_chat.id == tg.id:
         return True  # an anonymous administrator speaking as the group
-    user = update.effective_user
     if user is None or user.id == GROUP_ANONYMOUS_BOT:
         return False
+    return await _administers(context, tg.id, user.id)
+
+
+async def _administers(context: Context, chat_id: int, user_id: int) -> bool:
+    """getChatMember of the user, remembered for ``MEMBER_CACHE_SECONDS`` per (chat, user):
+    a user hammering buttons costs one lookup a minute, a demotion counts within one."""
+    cache: dict[tuple[int, int], tuple[float, bool]] = context.bot_data.setdefault(
+        "administers", {}
+    )
+    now = time.monotonic()
+    known = cache.get((chat_id, user_id))
+    if known is not None and now - known[0] < MEMBER_CACHE_SECONDS:
+        return known[1]
     try:
-        member = await context.bot.get_chat_member(tg.id, user.id)
+        member = await context.bot.get_chat_member(chat_id, user_id)
     except TelegramError as error:
-        log.warning("getChatMember %s/%s failed: %s", tg.id, user.id, error)
+        log.warning("getChatMember %s/%s failed: %s", chat_id, user_id, error)
         return False
-    return member.status in ADMIN_STATUSES
+    if len(cache) > MEMBER_CACHE_SIZE:
+        for key in [k for k, (at, _) in cache.items() if now - at >= MEMBER_CACHE_SECONDS]:
+            del cache[key]
+    admin = member.status in ADMIN_STATUSES
+    cache[(chat_id, user_id)] = (now, admin)
+    return admin
+
+
+def button_data(update: Update) -> str | None:
+    """The pressed data, or None (logged) when it cannot be a button of ours: missing or
+    over Telegram's 64 bytes. Telegram does not check it, so every handler must."""
+    query = update.callback_query
+    data = query.data if query is not None else None
+    if data and len(data.encode()) <= MAX_BUTTON_DATA:
+        return data
+    log_ignored(update, "over-long or empty data")
+    return None
+
+
+def log_ignored(update: Update, why: str) -> None:
+    """One INFO line for a press the bot ignores: forged or stale, not the bot's error."""
+    query = update.callback_query
+    data = (query.data or "") if query is not None else ""
+    user = update.effective_user
+    chat = update.effective_chat
+    log.info(
+        "ignored button %r from user %s in chat %s: %s",
+        data[:MAX_BUTTON_DATA],
+        user and user.id,
+        chat and chat.id,
+        why,
+    )
+
+
+async def answer_invalid(update: Update, context: Context) -> None:
+    """A short answer, in the presser's language, to a press that means nothing."""
+    await update.callback_query.answer(t("button_invalid", language_for_user(update, context)))
+
+
+async def unknown_button(update: Update, context: Context) -> None:
+    """Any press no other handler took (a forged prefix): answered, so the spinner stops,
+    and otherwise ignored."""
+    if update.callback_query is None:
+        return
+    log_ignored(update, "unknown button")
+    await answer_invalid(update, context)
 
 
 async def latest(update: Update, context: Context) -> None:
@@ -183,7 +261,11 @@ async def read_button(update: Update, context: Context) -> None:
     group or channel the text goes to the reader's private chat, so one reader's tap
     does not post it for everyone; a reader the bot cannot write to yet is taken there."""
     query = update.callback_query
-    article_id = (query.data or "").removeprefix("read:")
+    data = button_data(update)
+    if data is None:
+        await answer_invalid(update, context)
+        return
+    article_id = data.removeprefix("read:")
     if update.effective_chat is None or update.effective_chat.type == ChatType.PRIVATE:
         await query.answer()
         await _send_article(update, context, article_id)

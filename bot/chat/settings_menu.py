@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+import logging
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MaybeInaccessibleMessage,
+    Message,
+    Update,
+)
 from telegram.error import BadRequest
 
-from bot.chat.commands import may_manage
-from bot.chat.replies import Context, language, ledger_chat, runtime, send_text
+from bot.chat.commands import answer_invalid, button_data, log_ignored, may_manage
+from bot.chat.replies import (
+    Context,
+    language,
+    language_for_user,
+    ledger_chat,
+    runtime,
+    send_text,
+)
 from bot.formatting.formatter import DIGEST_TIMES, MODE_CARD, MODE_DIGEST, MODE_FULL
 from bot.i18n import t
 from bot.ledger import Chat
 from bot.ledger.chat_settings import LANGUAGES, QUIET_END, QUIET_START
+
+log = logging.getLogger(__name__)
 
 
 def describe(chat: Chat, lang: str) -> str:
@@ -75,37 +92,68 @@ async def settings(update: Update, context: Context) -> None:
 
 
 async def settings_button(update: Update, context: Context) -> None:
+    """A press on a settings menu: the data checked first (Telegram does not check it
+    against the menu's buttons), then the presser's right to change this chat."""
     query = update.callback_query
-    if not await may_manage(update, context):
-        await query.answer(t("admins_only", language(update, context)), show_alert=True)
+    data = button_data(update)
+    changes = _changes(data) if data is not None else None
+    if changes is None or not _on_a_settings_menu(query.message):
+        if data is not None:
+            log_ignored(update, "not a setting of a settings menu")
+        await answer_invalid(update, context)
         return
-    _, key, value = (query.data or "::").split(":", 2)
+    if not await may_manage(update, context):
+        log_ignored(update, "the presser may not change this chat's settings")
+        await query.answer(
+            t("settings_admins_only", language_for_user(update, context)), show_alert=True
+        )
+        return
     store = runtime(context).store
     chat = ledger_chat(update, context)
-    changes = _changes(key, value)
-    if changes:
-        store.update_chat(chat.id, **changes)
+    store.update_chat(chat.id, **changes)
     chat = store.chat(chat.id) or chat
     lang = language(update, context)
-    await query.answer(t("saved", lang))
+    await query.answer(t("saved", language_for_user(update, context)))
     text = describe(chat, lang) + "\n\n" + t("settings_filters_hint", lang)
     try:
         await query.edit_message_text(text, reply_markup=keyboard(chat, lang))
     except BadRequest as error:  # "message is not modified" when nothing changed
         if "not modified" not in error.message.lower():
-            raise
+            log.warning("settings menu in chat %s not updated: %s", chat.id, error)
 
 
-def _changes(key: str, value: str) -> dict[str, object]:
+def _on_a_settings_menu(message: MaybeInaccessibleMessage | None) -> bool:
+    """The pressed message is a settings menu: one whose buttons are settings. A card's
+    buttons are not, so a forged setting on a card changes nothing (a message shown
+    without buttons is taken as it comes: the presser's right decides)."""
+    if not isinstance(message, Message):
+        return False
+    markup = message.reply_markup
+    if markup is None:
+        return True
+    return any(
+        (button.callback_data or "").startswith("set:")
+        for row in markup.inline_keyboard
+        for button in row
+        if isinstance(button.callback_data, str)
+    )
+
+
+def _changes(data: str) -> dict[str, object] | None:
+    """What a settings button's data changes; None for data no button of ours carries."""
+    prefix, _, rest = data.partition(":")
+    key, _, value = rest.partition(":")
+    if prefix != "set":
+        return None
     if key == "mode" and value in (MODE_CARD, MODE_FULL):
         return {"mode": value}
     if key == "digest" and value in DIGEST_TIMES:
         return {"mode": MODE_DIGEST, "digest_time": value}
     if key == "lang" and value in LANGUAGES:
         return {"language": value}
-    if key == "quiet":
+    if key == "quiet" and value in ("on", "off"):
         on = value == "on"
         return {"quiet_start": QUIET_START if on else None, "quiet_end": QUIET_END if on else None}
     if key == "filters" and value == "clear":
         return {"filters": ()}
-    return {}
+    return None
