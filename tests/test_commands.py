@@ -194,8 +194,18 @@ async def test_admin_broadcast_with_confirm(bot: LiveBot) -> None:
     assert "推送完成：已发送 3，失败 0，已停用 0" in _text(edits[-1])
     cards = bot.emulator.cards_per_chat()
     assert {k: v for k, v in cards.items() if k in (101, 102, 103)} == {101: 1, 102: 1, 103: 1}
-    again = await bot.say(callback_update(ADMIN, ADMIN, token))
-    assert "失效" in _text(again[0])  # a second press sends nothing again
+    start = bot.mark()
+    bot.emulator.push(callback_update(ADMIN, ADMIN, token, message_id=question.message_ids[0]))
+    for _ in range(200):
+        answers = [c for c in bot.emulator.calls[start:] if c.method == "answerCallbackQuery"]
+        if answers:
+            break
+        await bot.quiet(0.03)
+    await bot.quiet(0.3)
+    (answer,) = answers
+    assert "失效" in answer.params["text"]  # a second press sends and edits nothing
+    made = [c.method for c in bot.emulator.calls[start:] if c.method != "getUpdates"]
+    assert made == ["answerCallbackQuery"]
     _preview, nobody = await bot.say(message_update(ADMIN, f"/broadcast {article_id}"), replies=2)
     assert "无需再推送" in _text(nobody) and "reply_markup" not in nobody.params  # all have it
 
