@@ -43,13 +43,17 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a reader that goes away (``noticebot status | head -2``) ends it
-    quietly, as the Python documentation advises for SIGPIPE."""
+    quietly, as the Python documentation advises for SIGPIPE, and Ctrl-C in one line
+    with the shell's status for it (128 + SIGINT)."""
     for stream in (sys.stdout, sys.stderr):  # a path's undecodable bytes, shown escaped
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
     try:
         code = _main(argv)
         sys.stdout.flush()
+    except KeyboardInterrupt:  # what was written is whole: every write is a transaction
+        print("noticebot: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush goes nowhere
@@ -102,15 +106,18 @@ def _opens_ledger(args: argparse.Namespace, config: Config) -> bool:
 
 
 def _check_ledger(config: Config, args: argparse.Namespace) -> None:
-    """Refuse to make a ledger where none is unless the command is `run` or was given
-    --create, and a path that names no ledger; then say which ledger it is when not the
+    """Refuse to make a ledger where none is (nothing, an empty file, a database without
+    tables) unless the command is `run` or was given --create, and a path that names no
+    ledger (another program's database among them); then say which ledger it is when not the
     default. What is wrong with a path is the ledger's own opening to find and to word."""
     path = config.db
     if _present(path):
         from bot.ledger.base import probe
 
-        probe(path)  # what is wrong with it, worded as every command's opening does
-    elif args.command != "run" and not getattr(args, "create", False):
+        found = probe(path)  # what is wrong with it, worded as every command's opening does
+    else:
+        found = False
+    if not found and args.command != "run" and not getattr(args, "create", False):
         way_out = (
             ", or add --create to make a new one here"
             if args.command in MAY_CREATE
@@ -293,7 +300,7 @@ def _parser() -> argparse.ArgumentParser:
         if command is run:
             text = "SQLite ledger (default NOTICEBOT_DB; console mode: a temporary one)"
         elif command is preview:
-            text = argparse.SUPPRESS  # a preview reads no ledger; taken for one configuration
+            text = "the bot's ledger, read only: the ids it gave moved files (default NOTICEBOT_DB)"
         else:
             text = "the bot's SQLite ledger (default NOTICEBOT_DB, state/noticebot.db)"
         command.add_argument("--db", type=_path, metavar="FILE", help=text)

@@ -18,6 +18,7 @@ from bot.ledger.moves import (
     export_subscriptions,
     import_subscriptions,
     read_export,
+    write_private,
 )
 from bot.ledger.moves import (
     backup as copy_ledger,
@@ -43,7 +44,7 @@ def backup(args: argparse.Namespace, config: Config) -> int:
 
 
 def export(args: argparse.Namespace, config: Config) -> int:
-    target: Path | None = args.file
+    target: Path | None = None if args.file in (None, Path("-")) else args.file
     if target is not None:
         try:
             check_target(config.db, target, force=args.force, what="export")
@@ -51,11 +52,11 @@ def export(args: argparse.Namespace, config: Config) -> int:
             return _fail("export", error, BAD_INPUT)
     chats = Store(config.db).subscribed_chats()
     text = json.dumps(export_subscriptions(chats), ensure_ascii=False, indent=1)
-    if target is None:
+    if target is None:  # `-` too, as `import -` reads standard input
         print(text)
         return 0
     try:
-        target.write_text(text + "\n", encoding="utf-8")
+        write_private(target, text + "\n")
     except OSError as error:
         return _fail("export", error, FAILED)
     print(f"exported {plural(len(chats), 'subscribed chat')} to {target}", file=sys.stderr)
@@ -65,8 +66,14 @@ def export(args: argparse.Namespace, config: Config) -> int:
 def import_chats(args: argparse.Namespace, config: Config) -> int:
     try:
         found = read_export(text_of(args.file))
-    except (MoveError, UnicodeDecodeError) as error:
+    except MoveError as error:
         return _fail("import", error, BAD_INPUT)
+    except UnicodeDecodeError as error:
+        name = "standard input" if args.file == "-" else args.file
+        byte = error.object[error.start : error.start + 1].hex()
+        return _fail(
+            "import", f"{name}: not UTF-8 text (byte 0x{byte} at {error.start})", BAD_INPUT
+        )
     except OSError as error:
         return _fail("import", f"{args.file}: {error.strerror or error}", BAD_INPUT)
     for line in found.invalid:

@@ -18,6 +18,7 @@ later release opens an older database and upgrades it in place.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 import time
@@ -40,10 +41,60 @@ class LedgerUnusable(ConfigError):
     file, a file that is not a database): a configuration mistake, said in one line."""
 
 
-def probe(path: Path) -> None:
-    """Open what is at ``path`` as a ledger, and close it: :class:`LedgerUnusable` if it
-    names none. Nothing is upgraded (a backup copies a ledger as it is)."""
-    _connect(path).conn.close()
+def probe(path: Path) -> bool:
+    """Whether a ledger is at ``path``, read without writing a byte (no WAL switch, no
+    upgrade: a backup copies a ledger as it is): False for a file no ledger was ever
+    written to (empty, or a database without tables), which only a command allowed to
+    create a ledger may make into one; :class:`LedgerUnusable` if it names none."""
+    try:
+        if path.is_file() and path.stat().st_size == 0:
+            return False
+    except (OSError, ValueError):
+        pass  # for the opening below to word
+    try:
+        # read-write, only read: closed, the last connection to a WAL ledger removes its
+        # -wal and -shm files, where a read-only one would leave them behind
+        conn = sqlite3.connect(path)
+        try:
+            conn.execute("PRAGMA query_only=1")
+            tables, version = _tables(conn), conn.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        _connect(path).conn.close()  # what is wrong with it, worded as every opening does
+        return True
+    _refuse_foreign(path, tables, version)
+    return bool(tables)
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    return {name for (name,) in rows if not name.startswith("sqlite_")}
+
+
+def _refuse_foreign(path: Path, tables: set[str], version: int) -> None:
+    """Refuse another program's database: at version 0 (never migrated) a table that is
+    none of noticebot's says the file belongs to someone else, and upgrading it in place
+    would write noticebot's tables (and WAL mode) into their file."""
+    foreign = sorted(tables - _own_tables()) if version == 0 and tables else []
+    if foreign:
+        raise LedgerUnusable(
+            f"ledger {path}: not a noticebot ledger (it holds another program's tables:"
+            f" {', '.join(foreign)})"
+        )
+
+
+@functools.cache
+def _own_tables() -> frozenset[str]:
+    """Every table the migrations make, found by making them in memory (only when a
+    version-0 database with tables is opened), so the list cannot fall behind them."""
+    db = sqlite_utils.Database(memory=True)
+    try:
+        for migration in MIGRATIONS:
+            migration(db)
+        return frozenset(_tables(db.conn))
+    finally:
+        db.conn.close()
 
 
 def _connect(path: Path) -> sqlite_utils.Database:
@@ -54,6 +105,8 @@ def _connect(path: Path) -> sqlite_utils.Database:
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         db = sqlite_utils.Database(conn)
         try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            _refuse_foreign(path, _tables(conn), version)  # before WAL mode writes to it
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=5000")
@@ -61,6 +114,8 @@ def _connect(path: Path) -> sqlite_utils.Database:
             conn.close()
             raise
         return db
+    except LedgerUnusable:
+        raise
     except (OSError, ValueError, sqlite3.Error) as error:
         raise LedgerUnusable(f"ledger {path}: {_why(path, error)}") from None
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -13,6 +14,20 @@ from bot.formatting.formatter import DIGEST_TIMES, MODE_CARD, MODE_DIGEST, MODE_
 MODES = (MODE_CARD, MODE_FULL, MODE_DIGEST)
 CHAT_TYPES = ("private", "group", "supergroup", "channel")
 QUIET_START, QUIET_END = "22:00", "07:00"  # what the quiet-hours button turns on
+# every field an exported chat may hold: any other is a typing mistake, refused rather
+# than dropped (a misspelt setting would otherwise come back as its default, unsaid)
+FIELDS = (
+    "id",
+    "type",
+    "title",
+    "language",
+    "mode",
+    "filters",
+    "quiet_start",
+    "quiet_end",
+    "digest_time",
+    "thread_id",
+)
 _CLOCK = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 
 
@@ -45,10 +60,16 @@ def _one_of(name: str, value: object, allowed: tuple[str, ...]) -> str | None:
     return f"{name} {shown(value)} is not one of {', '.join(allowed)}"
 
 
+def _unknown(name: str) -> str:
+    """An unknown field, with the known one it most likely misspells."""
+    close = difflib.get_close_matches(name, FIELDS, n=1)
+    return f"unknown field {shown(name)}" + (f" ({close[0]}?)" if close else "")
+
+
 def problems(item: Mapping[str, Any]) -> list[str]:
     """Everything wrong with one exported chat, one phrase per field; empty when it may
     be stored as it is. Absent or null settings are the defaults."""
-    found = []
+    found = [_unknown(name) for name in item if name not in FIELDS]
     if not is_integer(item.get("id")) or item.get("id") == 0:
         found.append(f"id {shown(item.get('id'))} is not a chat id (a non-zero integer)")
     if item.get("type") is not None and (error := _one_of("type", item["type"], CHAT_TYPES)):

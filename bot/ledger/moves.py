@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,9 +40,7 @@ def backup(db: Path, target: Path, *, force: bool = False) -> Backup:
     if not db.is_file():
         raise MoveError(f"{db}: no ledger there")
     check_target(db, target, force=force)
-    partial = target.with_name(target.name + ".partial")
-    partial.unlink(missing_ok=True)  # left by a copy that was killed
-    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    partial = _partial(target)
     try:
         counts = _copy(db, partial)
         os.replace(partial, target)
@@ -49,6 +48,33 @@ def backup(db: Path, target: Path, *, force: bool = False) -> Backup:
         partial.unlink(missing_ok=True)
         raise
     return Backup(target, target.stat().st_size, *counts)
+
+
+def write_private(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` readable by its owner only (an export holds every
+    chat id), whole or not at all: a new file renamed over the old one, so a replaced
+    file's wider mode is not kept and a reader never sees half an export."""
+    partial = _partial(target)
+    try:
+        with open(partial, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def _partial(target: Path) -> Path:
+    """A new empty file (0600) beside ``target``, to be renamed over it when complete.
+    A regular file left by a copy that was killed is removed first; anything else by
+    that name is not ours to remove (creating the file then fails)."""
+    partial = target.with_name(target.name + ".partial")
+    if partial.is_file() and not partial.is_symlink():
+        partial.unlink()
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    return partial
 
 
 def check_target(db: Path, target: Path, *, force: bool, what: str = "copy") -> None:
@@ -66,10 +92,34 @@ def check_target(db: Path, target: Path, *, force: bool, what: str = "copy") -> 
                 )
     if target.is_dir():
         raise MoveError(f"{target} is a folder; give a file name for the {what}")
+    kind = _special_kind(target)
+    if kind:  # replaced by a file, a device or pipe would be lost; written to, a pipe waits
+        raise MoveError(
+            f"{target} is {kind}, not a regular file: nothing written; give a file name"
+            f" for the {what}"
+        )
     if not target.parent.is_dir():
         raise MoveError(f"{target.parent}: no such folder")
     if target.exists() and not force:
         raise MoveError(f"{target} exists (use --force to replace it)")
+
+
+def _special_kind(path: Path) -> str | None:
+    """What ``path`` names (through a symbolic link) when it is something other than a
+    regular file or a folder: a device node, a FIFO, a socket; None otherwise."""
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):
+        return None  # nothing there (or for the write to report)
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a file"
 
 
 def _copy(db: Path, partial: Path) -> list[int]:
@@ -123,7 +173,7 @@ def imported_chats(data: Any) -> Export:
     """The chats of an export, each checked against the rules /settings follows."""
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
         raise MoveError("not a noticebot subscriptions export")
-    if data.get("version") != EXPORT_VERSION:
+    if not is_integer(data.get("version")) or data["version"] != EXPORT_VERSION:
         raise MoveError(f"export version {shown(data.get('version'))}; this noticebot reads 1")
     items = data.get("chats")
     if items is None:
@@ -162,9 +212,14 @@ def imported_chats(data: Any) -> Export:
 
 def read_export(text: str) -> Export:
     try:
-        return imported_chats(json.loads(text))
+        data = json.loads(text)
     except json.JSONDecodeError as error:
         raise MoveError(f"not JSON: {error}") from None
+    except RecursionError:  # the decoder recurses once per [ or {
+        raise MoveError(
+            "not JSON this noticebot reads: lists or objects nested too deeply"
+        ) from None
+    return imported_chats(data)
 
 
 def import_subscriptions(ledger: Chats, chats: list[Chat]) -> tuple[int, int]:
