@@ -260,7 +260,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Every subscribed chat with its settings (language, mode, filters, quiet "
         "hours, digest time, forum topic) as JSON; `noticebot import` reads it.",
     )
-    export.add_argument("file", type=_path, nargs="?", metavar="FILE", help="default: stdout")
+    export.add_argument(
+        "file",
+        type=_path,
+        nargs="?",
+        metavar="FILE",
+        help="readable by its owner only; - or none: standard output",
+    )
     export.add_argument("--force", action="store_true", help="replace FILE if it exists")
     export.set_defaults(handler="moves:export")
     load = commands.add_parser(
