@@ -13,6 +13,8 @@ import argparse
 import errno
 import os
 import re
+import sqlite3
+import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -25,7 +27,13 @@ from bot.formatting.outgoing import Outgoing
 from bot.formatting.preview import render_html, render_json_lines, render_terminal
 from bot.reading.articles import Article, ArticleError, load_article, one_line
 from bot.reading.identity import short_hash
-from bot.reading.walk import ARTICLE_SUFFIXES, HTML_SUFFIXES, has_front_matter, walk_folder
+from bot.reading.walk import (
+    ARTICLE_SUFFIXES,
+    HTML_SUFFIXES,
+    has_front_matter,
+    walk_file,
+    walk_folder,
+)
 
 FEED_SUFFIXES = (".xml", ".rss", ".atom", ".json")
 NOT_AN_ARTICLE = (
@@ -56,6 +64,7 @@ class Loaded:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seen: dict[str, str] = field(default_factory=dict)  # id → where, as the loader keeps
+    ids: dict[str, str] = field(default_factory=dict)  # file (absolute) → the ledger's notice
 
     def taken(self, article_id: str, where: str) -> bool:
         return self.seen.get(article_id, where) != where
@@ -70,11 +79,16 @@ class Loaded:
 def preview(args: argparse.Namespace, config: Config) -> int:
     if args.html and not _writable_page(args.html, config.db):
         return 2
+    try:
+        ids = ledger_ids(config.db, given=args.db is not None)
+    except LedgerUnread as error:
+        print(f"noticebot preview: {error}", file=sys.stderr)
+        return 2
     sources: list[str | Path] = list(_sources(args)) or list(config.articles)
     config = replace(config, lang=args.lang or config.lang)
     out = sys.stdout
     color = out.isatty()
-    loaded = Loaded()
+    loaded = Loaded(ids=ids)
     rendered = []  # for the page
     for shown in load(sources, config, loaded):
         if args.json:
@@ -84,7 +98,7 @@ def preview(args: argparse.Namespace, config: Config) -> int:
         if args.html:
             rendered.append((shown.title, shown.messages))
     if not args.json:
-        _summary(loaded, sources)
+        _summary(loaded, sources, config.token)
     if args.html:
         page = render_html(rendered, errors=loaded.errors)
         args.html.write_text(page, encoding="utf-8", errors="backslashreplace")
@@ -109,15 +123,25 @@ def load(sources: list[str | Path], config: Config, loaded: Loaded) -> Iterator[
             yield from _load_folder(source, config, loaded)
         elif not os.path.lexists(source):
             loaded.errors.append(f"{one_line(str(source))}: {_MISSING}")
-        elif _kind(source) == "article":
-            files = [(str(source), _folder_of(source, config) or source.parent)]
-            yield from _taken_in(show_files(files, config), files, config, loaded)
         else:
-            loaded.errors.append(f"{one_line(str(source))}: {NOT_AN_ARTICLE}")
+            yield from _load_file(source, config, loaded)
 
 
 _MISSING = f"cannot read file: {os.strerror(errno.ENOENT)}"  # what the loader says
 CHUNK = 50  # files a worker process reads and formats at a time
+
+
+def _load_file(path: Path, config: Config, loaded: Loaded) -> Iterator[Shown]:
+    """A file named alone, judged by the rules a scan's walk judges each file by (a
+    link, a pipe, a name that is not UTF-8 refused in its words), then read as it reads."""
+    walk = walk_file(path)
+    for shown, reason in [*walk.invalid, *walk.unseen]:
+        loaded.errors.append(f"{one_line(shown)}: {reason}")
+    files = [(name, _folder_of(path, config) or path.parent) for name, _ in walk.files]
+    if files:
+        yield from _taken_in(show_files(files, config), files, config, loaded)
+    elif not walk.invalid and not walk.unseen:
+        loaded.errors.append(f"{one_line(str(path))}: {NOT_AN_ARTICLE}")
 
 
 def _load_folder(folder: Path, config: Config, loaded: Loaded) -> Iterator[Shown]:
@@ -128,7 +152,7 @@ def _load_folder(folder: Path, config: Config, loaded: Loaded) -> Iterator[Shown
     walk = walk_folder(folder)
     for shown, reason in [*walk.invalid, *walk.unseen]:
         loaded.errors.append(f"{one_line(shown)}: {reason}")
-    todo = [(path, root, stat) for path, stat in sorted(walk.files)]
+    todo = [(path, root, status) for path, status in sorted(walk.files)]
     chunks = [todo[start : start + CHUNK] for start in range(0, len(todo), CHUNK)]
     for chunk, made in zip(chunks, read_files(chunks, config, show_files), strict=True):
         yield from _taken_in(made, [(path, root) for path, root, _ in chunk], config, loaded)
@@ -146,6 +170,9 @@ def _taken_in(
         if isinstance(item, ArticleError):
             loaded.errors.append(str(item))
             continue
+        kept = loaded.ids.get(os.path.abspath(path))
+        if kept and kept != item.id:  # moved or renamed: the scanner kept its notice's id
+            item = _show(replace(load_article(Path(path), root, config), id=kept), config)
         if loaded.taken(item.id, item.path):
             article = load_article(Path(path), root, config)
             item = _show(replace(article, id=short_hash(item.path)), config)
@@ -207,9 +234,9 @@ def _kind(path: Path) -> str:
 def _folder_of(path: Path, config: Config) -> Path | None:
     """The configured folder (articles or announcements) ``path`` lies in, the innermost
     one; its ids are the scanner's."""
-    where = path.absolute().resolve()
-    inside = [f for f in config.folders if where.is_relative_to(f.absolute().resolve())]
-    return max(inside, key=lambda f: len(f.absolute().resolve().parts), default=None)
+    where = Path(os.path.realpath(path.parent), path.name)  # the file itself not followed
+    inside = [f for f in config.folders if where.is_relative_to(os.path.realpath(f))]
+    return max(inside, key=lambda f: len(Path(os.path.realpath(f)).parts), default=None)
 
 
 def _address(path: Path) -> str | None:
@@ -217,29 +244,94 @@ def _address(path: Path) -> str | None:
     return f"{scheme[1]}://{str(path)[scheme.end() :]}" if scheme else None
 
 
-def _summary(loaded: Loaded, sources: list[str | Path]) -> None:
-    shown = ", ".join(one_line(str(s)) for s in sources)
+def _summary(loaded: Loaded, sources: list[str | Path], token: str | None) -> None:
+    shown = ", ".join(_shown_source(s, token) for s in sources)
     print(f"{loaded.count} article(s), {len(loaded.errors)} error(s) in {shown}")
     for warning in loaded.warnings:
         print(f"warning: {warning}", file=sys.stderr)
 
 
+def _shown_source(source: str | Path, token: str | None) -> str:
+    """A source as printed: an address without its credentials, nothing with the token."""
+    from bot.logs import redact, shown_url
+
+    text = shown_url(source) if isinstance(source, str) else str(source)
+    return one_line(redact(text, token))
+
+
+class LedgerUnread(Exception):
+    """The ledger named with --db cannot be read: one line, exit status 2."""
+
+
+def ledger_ids(db: Path, *, given: bool) -> dict[str, str]:
+    """Which notice each file carries (by absolute path), as the ledger's last scan
+    recorded: a moved or renamed file keeps its notice's id, and preview shows that
+    one. Read only: no ledger is made, migrated or locked for writing. No ledger at
+    the configured place is an empty answer; one named with --db must be there."""
+    if not os.path.lexists(db):
+        if not given:
+            return {}
+        raise LedgerUnread(f"no ledger at {db}; give the bot's with --db or NOTICEBOT_DB")
+    # With no write-ahead log beside it no bot has it open; reading it as it stands
+    # then makes no -wal or -shm file (a read-only open of a WAL ledger would).
+    wal = os.path.lexists(f"{db}-wal")
+    mode = "mode=ro" if wal else "mode=ro&immutable=1"
+    try:
+        if not db.is_file():
+            raise ValueError("not a file")
+        conn = sqlite3.connect(f"{db.absolute().as_uri()}?{mode}", uri=True, timeout=5)
+        try:
+            rows = conn.execute(
+                "SELECT path, article_id FROM files WHERE article_id IS NOT NULL"
+            ).fetchall()
+        finally:
+            conn.close()
+    except (sqlite3.Error, ValueError, OSError) as error:
+        if given:
+            raise LedgerUnread(f"ledger {db}: not read ({error})") from None
+        said = f"ledger {db} not read ({error}): ids by where files lie"
+        print(f"noticebot preview: {said}", file=sys.stderr)
+        return {}
+    return dict(rows)
+
+
 def _writable_page(page: Path, db: Path) -> bool:
-    """Whether ``--html`` may write there: never the ledger (or its WAL), a folder, or
-    a file that is not an HTML page already (a mistyped path would lose it)."""
+    """Whether ``--html`` may write there: never the ledger (or its WAL), a folder, a
+    named pipe or device (writing would wait for a reader), or a file that is not an
+    HTML page already (a mistyped path would lose it)."""
     from bot.ledger.moves import MoveError, check_target
 
     try:
-        check_target(db, page, force=_an_html_page(page), what="page")
+        check_target(db, page, force=True, what="page")
     except MoveError as error:
         print(f"noticebot preview: {error}", file=sys.stderr)
+        return False
+    try:
+        mode = page.stat().st_mode
+    except OSError:
+        return True  # nothing there yet (a link leading nowhere is the write's to report)
+    if not stat.S_ISREG(mode):
+        said = f"{page} is not a regular file (a named pipe or a device)"
+        print(f"noticebot preview: {said}; give a file name for the page", file=sys.stderr)
+        return False
+    if not _an_html_page(page):
+        said = f"{page} exists and is not an HTML page: nothing written"
+        print(f"noticebot preview: {said}; give another file name for the page", file=sys.stderr)
         return False
     return True
 
 
 def _an_html_page(path: Path) -> bool:
+    """Whether a regular file opens as an HTML page (a page preview wrote before)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # never waits, should it be a pipe now
     try:
-        with path.open("rb") as file:
-            return file.read(64).lstrip().lower().startswith((b"<!doctype html", b"<html"))
+        fd = os.open(path, flags)
     except OSError:
         return False
+    try:
+        head = os.read(fd, 64)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return head.lstrip().lower().startswith((b"<!doctype html", b"<html"))

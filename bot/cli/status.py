@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from bot.config import Config
@@ -12,12 +14,14 @@ from bot.i18n import format_counts, format_datetime
 from bot.ledger import Store
 from bot.logs import shown_url
 from bot.reading.articles import one_line
+from bot.reading.walk import walk_folder
 
 
 def status(args: argparse.Namespace, config: Config) -> int:
     status = Store(config.db).status()
     status["feeds"] = [{**feed, "url": shown_url(feed["url"])} for feed in status["feeds"]]
     status["missing_folders"] = [str(f) for f in config.articles if not f.exists()]
+    status["invalid_files"] = _invalid_files(status["invalid_files"], config)
     if args.json:
         print(json.dumps(status, ensure_ascii=False))
         return 0
@@ -50,6 +54,20 @@ def status(args: argparse.Namespace, config: Config) -> int:
         when = format_datetime(datetime.fromtimestamp(trouble["at"], config.tz), "en", config.tz)
         print(f"{task}: failed and started again, last at {when}: {trouble['error']}")
     return 0
+
+
+def _invalid_files(recorded: list[dict[str, str]], config: Config) -> list[dict[str, str]]:
+    """The ledger's invalid files, and those it keeps no row for, found by walking the
+    folders as a scan does: a name that is not UTF-8 cannot be stored, and a named pipe
+    is never read, yet a post saved as either is believed sent until someone is told."""
+    listed = {row["path"] for row in recorded}
+    found = []
+    for root in dict.fromkeys(Path(os.path.abspath(folder)) for folder in config.folders):
+        for path, reason in walk_folder(root).invalid:
+            if path not in listed:
+                listed.add(path)
+                found.append({"path": path, "reason": reason})
+    return sorted([*recorded, *found], key=lambda row: row["path"])
 
 
 def _feed_line(feed: dict[str, Any], config: Config) -> str:

@@ -111,8 +111,8 @@ def read_feed(
     if body is None:  # 304, or a file as it was
         return FeedRead(replace(fetched, error=None, failures=0), [], False)
     parsed, total = _parsed(body, config.feed_max_entries)
-    if parsed.bozo and not parsed.entries:
-        reason = f"not a feed: {parsed.get('bozo_exception') or 'nothing readable'}"
+    reason = _not_a_feed(body, parsed)
+    if reason:
         return failed_read(fetched, reason[:300], config, now)
     kept = newest(parsed.entries, config.feed_max_entries, _entry_date)  # what lxml could not cut
     if total > len(kept):
@@ -134,6 +134,24 @@ def read_feed(
         failures=0,
     )
     return FeedRead(done, entries, True, left_out=total - len(kept))
+
+
+_HTML_START = re.compile(  # a page, after an XML declaration or comments if any
+    rb"\s*(?:<\?xml[^>]*>\s*|<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b", re.I | re.S
+)
+
+
+def _not_a_feed(body: bytes, parsed: feedparser.FeedParserDict) -> str | None:
+    """Why a document is no feed, or None: it must be RSS, Atom or JSON Feed (feedparser
+    names which in ``version``), else a web page given as a feed's address reads as a
+    healthy feed that never has an entry, and nobody looks at it again."""
+    if parsed.entries or (parsed.get("version") and not parsed.bozo):
+        return None
+    if _HTML_START.match(body.removeprefix(b"\xef\xbb\xbf")[:4096]):
+        return "not a feed (an HTML page)"
+    if parsed.bozo:
+        return f"not a feed: {parsed.get('bozo_exception') or 'nothing readable'}"
+    return "not a feed (neither RSS, Atom nor JSON Feed)"
 
 
 def _parsed(body: bytes, limit: int) -> tuple[feedparser.FeedParserDict, int]:
@@ -395,7 +413,7 @@ def _json_feed(body: bytes, limit: int) -> tuple[feedparser.FeedParserDict, int]
         return feedparser.FeedParserDict(bozo=1, bozo_exception="JSON without items", entries=[]), 0
     items = [item for item in data["items"] if isinstance(item, dict)]
     entries = [_json_item(item) for item in newest(items, limit, _json_date)]
-    return feedparser.FeedParserDict(bozo=0, entries=entries), len(items)
+    return feedparser.FeedParserDict(bozo=0, version="json1", entries=entries), len(items)
 
 
 def _json_date(item: dict[str, Any]) -> float | None:
