@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -80,7 +81,10 @@ _worker_config: Config | None = None
 
 
 def _start_worker(config: Config) -> None:
+    """A worker keeps the scan's config; a Ctrl-C is the parent's to handle (a terminal
+    sends it to every process of the group, and a worker would print a traceback)."""
     global _worker_config
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_config = config
 
 
