@@ -45,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a reader that goes away (``noticebot status | head -2``) ends it
     quietly, as the Python documentation advises for SIGPIPE, and Ctrl-C in one line
     with the shell's status for it (128 + SIGINT)."""
+    # The ledger, its lock, backups, exports and announcements hold every private
+    # user's id and name: whatever this process makes is its user's alone.
+    os.umask(0o077)
     for stream in (sys.stdout, sys.stderr):  # a path's undecodable bytes, shown escaped
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
