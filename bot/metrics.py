@@ -14,6 +14,7 @@ answer, or the container is restarted while the bot is fine.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sys
@@ -121,6 +122,20 @@ class _Quiet(WSGIRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("metrics: " + format, *args)
+
+    def get_stderr(self) -> io.StringIO:
+        """Where wsgiref prints the traceback of a scrape that failed: the log, through
+        the redacting handler, not stderr as it is."""
+        return _ErrorsToLog()
+
+
+class _ErrorsToLog(io.StringIO):
+    def flush(self) -> None:
+        text = self.getvalue().rstrip()
+        if text:
+            log.error("metrics: a request failed:\n%s", text)
+        self.seek(0)
+        self.truncate()
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):

@@ -7,6 +7,7 @@ import asyncio
 import socket
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -60,3 +61,32 @@ async def test_a_silent_connection_is_closed_after_the_timeout(
             silent.close()
     assert end == b""
     assert 0.3 < waited < 3.0
+
+
+async def test_a_failed_scrape_is_logged_through_the_redactor(
+    tmp_path: Path,
+    emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """wsgiref prints a failed request's traceback to stderr itself: it goes to the log
+    instead, whose formatter hides what the error quotes."""
+    feed = "https://reader:Scrape-Pass-77@rss.example.org/f"
+    port = free_port()
+    async with live_bot(tmp_path, emulator, metrics_listen=("127.0.0.1", port)) as bot:
+
+        def broken() -> dict:
+            raise RuntimeError(f"ledger gone while reading {urlsplit(feed)!r}")
+
+        monkeypatch.setattr(bot.runtime.store, "status", broken)
+        scrape = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/metrics")
+    assert scrape.status_code == 500
+    assert "Scrape-Pass-77" not in capfd.readouterr().err  # nothing printed beside the log
+    failed = [r for r in caplog.records if "a request failed" in r.getMessage()]
+    assert len(failed) == 1 and "RuntimeError: ledger gone" in failed[0].getMessage()
+    from bot.logs import RedactingFormatter, hold_url_secrets
+
+    hold_url_secrets(feed)  # as the run command does with each configured feed
+    shown = RedactingFormatter("%(message)s", None).format(failed[0])
+    assert "netloc='***@rss.example.org'" in shown and "Scrape-Pass-77" not in shown
