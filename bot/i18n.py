@@ -132,6 +132,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "btn_read_privately": {"zh": "私聊阅读全文", "en": "Read privately"},
     "search_usage": {"zh": "用法：/search 关键词", "en": "Usage: /search words"},
+    "search_too_slow": {
+        "zh": "这次搜索太慢，已停止。请换更具体的关键词再试。",
+        "en": "That search took too long and was stopped. Try more specific words.",
+    },
     "search_empty": {
         "zh": "没有找到与「{query}」相关的通知。",
         "en": "Nothing found for “{query}”.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -454,3 +455,27 @@ async def test_an_announcement_keeps_its_formatting_in_its_file_and_every_chat(
             break
         await bot.quiet(0.05)
     assert bot.emulator.shown(131) == bot.emulator.shown(132) == []
+
+
+async def test_a_search_runs_off_the_event_loop_and_reads_no_control_character(
+    bot: LiveBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow search (a huge archive) keeps no other chat waiting; a NUL in a query is
+    no part of a word (it made SQLite raise, and the user got no reply)."""
+    (found,) = await bot.say(message_update(75, "/search 防疫\x00"))
+    assert SEED_TITLE in _text(found)
+    store = bot.runtime.store
+    real_search = store.search
+
+    def slow_search(*args: object, **kwargs: object) -> list[dict]:
+        time.sleep(1.5)  # the ledger's time, as on a big archive
+        return real_search(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "search", slow_search)
+    start = bot.mark()
+    bot.emulator.push(message_update(76, "/search 防疫"))
+    await asyncio.sleep(0.2)
+    bot.emulator.push(message_update(77, "/help"))
+    await bot.wait_calls(start, 2)
+    replied = [c.params["chat_id"] for c in bot.emulator.calls[start:] if c.method == "sendMessage"]
+    assert replied[:2] == [77, 76]  # /help did not wait for the search

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -24,6 +25,7 @@ from bot.chat.replies import (
 from bot.formatting.formatter import MODE_FULL, without_repeated_text
 from bot.i18n import format_datetime, t
 from bot.ledger import Chat
+from bot.ledger.catalogue import SearchTooSlow
 from bot.sending.transport import SendFailure
 
 log = logging.getLogger(__name__)
@@ -218,7 +220,11 @@ async def search(update: Update, context: Context) -> None:
     if not query:
         await reply(update, context, "search_usage")
         return
-    rows = runtime(context).store.search(query, SEARCH_LIMIT)
+    try:  # off the event loop: other chats' updates go on meanwhile
+        rows = await asyncio.to_thread(runtime(context).store.search, query, SEARCH_LIMIT)
+    except SearchTooSlow:
+        await reply(update, context, "search_too_slow")
+        return
     lang = language(update, context)
     if not rows:
         await reply(update, context, "search_empty", query=query)
