@@ -69,7 +69,7 @@ def build_application(
         .defaults(Defaults(tzinfo=config.tz))
         .post_init(_start)
         .post_stop(_stop)
-        .concurrent_updates(OrderPerChat())
+        .concurrent_updates(OrderPerChat(exempt=config.admins))
     )
     if request is None:
         builder = builder.connection_pool_size(policy.concurrency + 8)
