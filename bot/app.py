@@ -157,6 +157,7 @@ def add_handlers(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(commands.read_button, pattern=r"^read:"))
     application.add_handler(CallbackQueryHandler(settings_menu.settings_button, pattern=r"^set:"))
     application.add_handler(CallbackQueryHandler(admin.confirm_button, pattern=r"^bc:"))
+    application.add_handler(CallbackQueryHandler(commands.unknown_button))  # any other data
     application.add_handler(
         ChatMemberHandler(membership.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
     )

@@ -116,10 +116,6 @@ async def test_a_setting_forged_on_a_card_is_ignored(
     _no_errors(caplog)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs commands.unknown_button registered last in bot/app.py's add_handlers",
-)
 async def test_an_unknown_prefix_is_answered(bot: LiveBot) -> None:
     """Data no handler takes: answered, so the presser's spinner stops. (The old code
     left it unanswered.)"""
