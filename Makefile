@@ -21,7 +21,8 @@ preview: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -n 2
+	$(BIN)/python -m compileall -q bot  # the tests start the bot hundreds of times
+	$(BIN)/pytest -n 2 --durations=15
 
 bench: $(STAMP)
 	PYTHONPATH=. $(BIN)/python -m bench.preview

@@ -106,9 +106,9 @@ def build_application(
         job_kwargs={"max_instances": 1, "coalesce": True, **ANY_DELAY},
     )
     application.job_queue.run_repeating(digest_job, interval=60, first=5, name="digest")
-    if config.feeds:  # each feed is fetched when due; this only looks which are
-        application.job_queue.run_repeating(
-            feeds_job, interval=min(30.0, config.feed_interval), first=0, name="feeds"
+    if config.feeds:  # each feed is fetched when due (all of them at start); this looks
+        application.job_queue.run_repeating(  # (first=0 would wait one interval, as above)
+            feeds_job, interval=min(30.0, config.feed_interval), first=0.5, name="feeds"
         )
     add_handlers(application)
     application.add_error_handler(on_error)

@@ -181,6 +181,19 @@ async def test_the_running_bot_reads_its_feeds_when_due(
     assert 304 in server.answers  # asked again and again; read only when it changed
 
 
+async def test_the_running_bot_reads_its_feeds_at_start(
+    tmp_path: Path, emulator: Emulator, server: FeedServer
+) -> None:
+    """Not one look interval later (python-telegram-bot's first=0 waits one)."""
+    server.body = WEIBO.read_bytes()
+    async with live_bot(tmp_path, emulator, feeds=(server.url,), feed_interval=600) as bot:
+        for _ in range(150):
+            if bot.runtime.store.feed_state(server.url).baselined_at:
+                break
+            await asyncio.sleep(0.02)
+        assert bot.runtime.store.feed_state(server.url).baselined_at, "not read within 3 s"
+
+
 async def test_an_impossible_address_stops_no_other_feed_and_undated_entries_keep_their_date(
     tmp_path: Path, emulator: Emulator
 ) -> None:
