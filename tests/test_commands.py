@@ -164,14 +164,19 @@ async def test_settings_change_mode_and_language(bot: LiveBot) -> None:
     buttons = [b for row in menu.params["reply_markup"]["inline_keyboard"] for b in row]
     data = {b["callback_data"] for b in buttons}
     assert {"set:mode:full", "set:lang:en", "set:quiet:on"} <= data
-    (edited,) = await bot.say(callback_update(81, 81, "set:mode:full"))
+
+    async def press(data: str) -> Call:  # on the menu itself, as a resident taps it
+        start = bot.mark()
+        bot.emulator.press(81, menu.message_ids[0], 81, data)
+        (edited,) = await bot.wait_calls(start, 1)
+        return edited
+
+    edited = await press("set:mode:full")
     assert edited.method == "editMessageText" and "卡片 + 全文" in _text(edited)
-    (edited,) = await bot.say(callback_update(81, 81, "set:lang:en"))
-    assert "Delivery: card + full text" in _text(edited)
+    assert "Delivery: card + full text" in _text(await press("set:lang:en"))
     chat = bot.runtime.store.chat(81)
     assert (chat.mode, chat.language) == ("full", "en")
-    (edited,) = await bot.say(callback_update(81, 81, "set:quiet:on"))
-    assert "22:00–07:00" in _text(edited)
+    assert "22:00–07:00" in _text(await press("set:quiet:on"))
     (reply,) = await bot.say(message_update(81, "/start"))
     assert "Hello!" in _text(reply)
 

@@ -209,7 +209,7 @@ async def unknown_button(update: Update, context: Context) -> None:
 
 async def latest(update: Update, context: Context) -> None:
     count = LATEST_DEFAULT
-    if context.args and context.args[0].isdigit():
+    if context.args and context.args[0].isdecimal() and context.args[0].isascii():
         count = max(1, min(LATEST_MAX, int(context.args[0])))
     rows = runtime(context).store.recent_articles(count)
     await _send_list(update, context, rows, t("latest_title", language(update, context)))

@@ -124,13 +124,13 @@ async def settings_button(update: Update, context: Context) -> None:
 
 def _on_a_settings_menu(message: MaybeInaccessibleMessage | None) -> bool:
     """The pressed message is a settings menu: one whose buttons are settings. A card's
-    buttons are not, so a forged setting on a card changes nothing (a message shown
-    without buttons is taken as it comes: the presser's right decides)."""
+    buttons are not, and a message without buttons (a reply, a notice's full text) is
+    no menu, so a forged setting on either changes nothing."""
     if not isinstance(message, Message):
         return False
     markup = message.reply_markup
     if markup is None:
-        return True
+        return False
     return any(
         (button.callback_data or "").startswith("set:")
         for row in markup.inline_keyboard

@@ -61,10 +61,10 @@ class Throttle:
 
     async def __call__(self, update: Update, context: Context) -> None:
         """A handler in group -1: stops further handling of a throttled user's update."""
-        user = update.effective_user
-        if user is None or is_admin(update, context):
+        who = sender(update)
+        if who is None or update.effective_user is None or is_admin(update, context):
             return
-        verdict = self.check(user.id)
+        verdict = self.check(who)
         if verdict == "ok":
             return
         if verdict == "warn" and update.effective_message:
@@ -83,7 +83,12 @@ class Budget:
 
 
 def sender(update: Update) -> int | None:
-    """Whom an update counts against: its user, or the chat for a channel's posts."""
+    """Whom an update counts against: its user; the chat a message speaks as (an
+    anonymous admin, a channel), whose stand-in user every such chat shares; the chat
+    for a channel's posts."""
+    message = update.effective_message
+    if message is not None and message.sender_chat is not None:
+        return message.sender_chat.id
     if update.effective_user is not None:
         return update.effective_user.id
     return update.effective_chat.id if update.effective_chat is not None else None
