@@ -4,6 +4,7 @@ A real ledger, real files, the real scanner."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,16 @@ def test_a_search_that_takes_too_long_stops_at_its_limit(tmp_path: Path) -> None
     with pytest.raises(SearchTooSlow):
         store.search("停水 储水 上午 提前", limit=500, within=0.0)
     assert len(store.search("停水", limit=500)) == 300  # the ledger is as before
+
+
+def test_a_search_waits_for_no_other_ledger_call(tmp_path: Path) -> None:
+    """Searches read on a connection of their own: one that runs while the ledger is
+    busy (a scan, a delivery's write; here, its lock held) neither waits for it nor
+    makes it wait, as the bot's handlers call the ledger on the event loop."""
+    store = _ledger(tmp_path, 3)
+    found: list[int] = []
+    with store._lock:  # the ledger busy, as during a write
+        searching = threading.Thread(target=lambda: found.append(len(store.search("停水"))))
+        searching.start()
+        searching.join(timeout=5)
+        assert not searching.is_alive() and found == [3]

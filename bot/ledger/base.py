@@ -131,11 +131,28 @@ class LedgerBase:
         self._own_records = 0  # rows the sender's records changed (see Deliveries.current)
         self.owner = Owner(self.path)
         self._migrate()
+        # Searches read on a connection of their own (WAL: readers wait for no writer),
+        # so a slow one holds neither the ledger's lock nor the handlers that need it.
+        self._reader: sqlite3.Connection | None = None
+        self._reader_lock = threading.Lock()
 
     def close(self) -> None:
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
         with self._lock:
             self.db.conn.close()
         self.owner.release()
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The read-only connection, one reader at a time, beside the ledger's own."""
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = sqlite3.connect(self.path, check_same_thread=False)
+                self._reader.execute("PRAGMA query_only=1")
+                self._reader.execute("PRAGMA busy_timeout=5000")
+            yield self._reader
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -217,7 +217,8 @@ class Catalogue(LedgerBase):
         syntax in a query is just text), and LIKE for articles not indexed yet;
         shorter words (most Chinese words have two characters) always use LIKE.
         Control characters are no part of a word. A search that takes longer than
-        ``within`` seconds is stopped (:class:`SearchTooSlow`): it holds the ledger.
+        ``within`` seconds is stopped (:class:`SearchTooSlow`). It reads on a connection
+        of its own, so even a slow one keeps no other ledger call waiting.
         """
         words = [w for w in _CONTROLS.sub(" ", query).split() if w][:16]
         if not words:
@@ -239,20 +240,22 @@ class Catalogue(LedgerBase):
             where.append(likes)
             params += like_params
         deadline = time.monotonic() + within
-        with self._lock:
-            self.db.conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
+        with self.reading() as conn:
+            conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
             try:
-                return self._rows(
+                cursor = conn.execute(
                     "SELECT a.id, a.title, a.date, a.expires FROM articles a"
                     f" WHERE {' AND '.join(where)} ORDER BY a.date DESC LIMIT ?",
                     [*params, limit],
                 )
+                names = [d[0] for d in cursor.description]
+                return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
             except sqlite3.OperationalError as error:
                 if "interrupted" not in str(error):
                     raise
                 raise SearchTooSlow(query) from None
             finally:
-                self.db.conn.set_progress_handler(None, 0)
+                conn.set_progress_handler(None, 0)
 
     def articles_between(
         self, start: float, end: float, *, dated_from: float
