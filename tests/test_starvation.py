@@ -112,7 +112,8 @@ def _update(chat_id: int, user_id: int, text: str, update_id: int) -> Update:
 async def test_waiting_for_a_chat_holds_no_slot_and_a_long_queue_sheds_its_own_plain_text() -> None:
     """Two slots: a busy chat's 30 updates (over its queue of 10) do not take the second
     one from another chat; what the busy chat sheds is its sender's oldest plain text,
-    never another user's update; one chat's updates run in the order they came."""
+    never another user's update; each user's updates run in the order they came, and
+    another user's go next after the one running, not behind the flood."""
     processor = OrderPerChat(2, budget=Budget(updates=100, plain=100))
     release = asyncio.Event()
     ran: list[tuple[int, str]] = []
@@ -141,11 +142,11 @@ async def test_waiting_for_a_chat_holds_no_slot_and_a_long_queue_sheds_its_own_p
     release.set()
     await asyncio.gather(*tasks)
     texts = [text for chat, text in ran if chat == group]
-    assert texts == [
+    assert texts == [  # the other user next, after the one running; each user's in order
         "/latest",
+        "/help from 2",
         *[f"/help {i}" for i in range(5)],
         *[f"/start {i}" for i in range(5)],
-        "/help from 2",
     ]
     assert processor.admission.dropped == 20  # five plain messages shed, fifteen commands
     assert processor._chats == {}

@@ -40,8 +40,11 @@ class _Ticket:
 
 @dataclass
 class _Queue:
-    """A chat with an update running; it is forgotten when nothing is left to run."""
+    """A chat with an update running; it is forgotten when nothing is left to run.
+    ``last``: whose update ran last, so the next turn goes to someone else if anyone
+    else is waiting (one member's flood in a group delays another by one reply)."""
 
+    last: int | None = None
     waiting: deque[_Ticket] = field(default_factory=deque)
 
 
@@ -85,7 +88,7 @@ class OrderPerChat(BaseUpdateProcessor):
         """Wait for the chat's turn: True to run, False if the update was dropped."""
         queue = self._chats.get(chat_id)
         if queue is None:
-            self._chats[chat_id] = _Queue()
+            self._chats[chat_id] = _Queue(sender(update) if isinstance(update, Update) else None)
             return True
         assert isinstance(update, Update)
         ticket = _Ticket(
@@ -106,10 +109,14 @@ class OrderPerChat(BaseUpdateProcessor):
             raise
 
     def _pass_turn(self, chat_id: int) -> None:
+        """The next waiting update runs: the oldest of someone other than whose ran
+        last, else the oldest (each user's own updates stay in order)."""
         queue = self._chats[chat_id]
         while queue.waiting:
-            ticket = queue.waiting.popleft()
+            ticket = next((t for t in queue.waiting if t.user != queue.last), queue.waiting[0])
+            queue.waiting.remove(ticket)
             if not ticket.turn.done():
+                queue.last = ticket.user
                 ticket.turn.set_result(True)
                 return
         del self._chats[chat_id]
