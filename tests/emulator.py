@@ -315,7 +315,7 @@ class Emulator:
             return chat_id == user_id
         return self.members.get((chat_id, user_id), "member") not in ("left", "kicked")
 
-    def press(
+    def pressed(
         self,
         chat_id: int,
         message_id: int,
@@ -325,7 +325,7 @@ class Emulator:
         language: str = "zh-hans",
         first_name: str = "u",
     ) -> int:
-        """A callback query as Telegram delivers it when ``user_id`` presses ``data`` on
+        """The update Telegram delivers when ``user_id`` presses ``data`` on
         the bot's message: any data, whatever buttons the message shows (Telegram does not
         check), the message as it is now, ``from`` the presser (in a channel too).
 
@@ -369,7 +369,11 @@ class Emulator:
             "data": data,
             "message": message,
         }
-        return self.push({"callback_query": query})
+        return {"callback_query": query}
+
+    def press(self, chat_id: int, message_id: int, user_id: int, data: str, **who: str) -> int:
+        """:meth:`pressed`, delivered to the bot."""
+        return self.push(self.pressed(chat_id, message_id, user_id, data, **who))
 
     def _chat_kind(self, chat_id: int) -> str:
         """A chat's type: the emulator knows its channels (ids alone do not say)."""

@@ -83,10 +83,12 @@ async def test_a_subscribers_forged_settings_on_a_card_change_nothing(bot: LiveB
 
 
 async def test_a_subscriber_is_refused_where_an_admin_may_change_settings(bot: LiveBot) -> None:
-    """On a message without a card's buttons the presser's right alone decides: the
-    subscriber (getChatMember: member) is refused in Chinese, the channel's admin may.
-    (The old code let anyone, the press coming "from the channel".)"""
-    _, said_id = await _subscribed_with_a_card(bot)
+    """On the channel's settings menu the presser's right alone decides: the subscriber
+    (getChatMember: member) is refused in Chinese, the channel's admin may. (The old
+    code let anyone, the press coming "from the channel".)"""
+    await _subscribed_with_a_card(bot)
+    (menu,) = await bot.say(message_update(CHANNEL, "/settings", chat_type="channel"))
+    said_id = menu.message_ids[0]
     before = _settings(bot)
     start = bot.mark()
     bot.emulator.press(CHANNEL, said_id, SUBSCRIBER, "set:lang:en")

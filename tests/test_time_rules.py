@@ -19,7 +19,7 @@ from telegram import Update
 
 from bot.ledger import Store, schema
 from bot.ledger.schema import MIGRATIONS
-from tests.botenv import ADMIN, BotEnv, callback_update, message_update, running_bot
+from tests.botenv import ADMIN, BotEnv, message_update, running_bot
 from tests.emulator import Call, Emulator, Fault
 
 DAY = 86400.0
@@ -92,7 +92,7 @@ async def _choose_digest(env: BotEnv, chat_id: int) -> int:
 
 
 async def _press(env: BotEnv, chat_id: int, message_id: int, data: str) -> None:
-    await _handle(env, chat_id, callback_update(chat_id, chat_id, data, message_id=message_id))
+    await _handle(env, chat_id, env.emulator.pressed(chat_id, message_id, chat_id, data))
 
 
 async def _digests(env: BotEnv, chat_id: int) -> list[str]:
