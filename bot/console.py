@@ -87,6 +87,7 @@ class ConsoleRequest(BaseRequest):
         self._ids = itertools.count(1)
         self._updates = itertools.count(1)
         self._buttons: list[str] = []
+        self._markup: dict[str, Any] | None = None  # the buttons last shown
         self._ended = False
         self._last_output = time.monotonic()
         self._lines: asyncio.Queue[str] | None = None
@@ -216,6 +217,7 @@ class ConsoleRequest(BaseRequest):
                         "date": int(time.time()),
                         "chat": chat,
                         "text": "",
+                        "reply_markup": self._markup,
                     },
                 },
             }
@@ -257,6 +259,7 @@ class ConsoleRequest(BaseRequest):
         if not rows:
             return
         self._buttons = [b["callback_data"] for row in rows for b in row if "callback_data" in b]
+        self._markup = markup  # a press comes on the message that shows these buttons
         if self._buttons:
             labels = [b["text"] for row in rows for b in row if "callback_data" in b]
             numbered = "  ".join(f"[{i}] {label}" for i, label in enumerate(labels, 1))

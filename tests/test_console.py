@@ -108,3 +108,12 @@ def test_console_announce_here_document_with_markdown(tmp_path: Path) -> None:
     assert "本周六上午 停水，详见 通知。" in card
     assert "• 带好水桶\n• 关好阀门" in card
     assert "*" not in card and "](" not in card and "`" not in card
+
+
+def test_console_settings_buttons_change_the_settings(tmp_path: Path) -> None:
+    """A press in the console comes on the menu that shows the buttons, as in a chat."""
+    done = _console(tmp_path, ["/settings", "2"], "--console")
+    assert done.returncode == 0, done.stderr
+    assert "✓ 仅卡片" in done.stdout.split("press:")[1]  # the menu as first shown
+    assert "✓ 卡片+全文" in done.stdout.split("press:")[-1]  # edited to full mode
+    assert "无效的按钮" not in done.stdout
