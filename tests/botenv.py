@@ -18,7 +18,7 @@ from bot.config import Config
 from bot.ledger import Chat
 from bot.sending.delivery import SendPolicy
 from bot.sources.scanner import ScanReport
-from tests.emulator import Emulator
+from tests.emulator import Call, Emulator
 
 TOKEN = "123456789:TEST-token-abcdefghijklmnopqrstuvwxyz"
 
@@ -214,6 +214,20 @@ class LiveBot:
 
     def mark(self) -> int:
         return len(self.emulator.calls)
+
+    async def answer(self, start: int) -> Call:
+        """The first answer to a button press since ``start`` (a press is always answered)."""
+        for _ in range(200):
+            answers = [c for c in self.emulator.calls[start:] if c.method == "answerCallbackQuery"]
+            if answers:
+                return answers[0]
+            await asyncio.sleep(0.03)
+        raise AssertionError("the press was not answered")
+
+    def changed(self, start: int) -> list[Call]:
+        """What the bot sent, edited, deleted or pinned since ``start``."""
+        kinds = ("send", "edit", "delete", "pin")
+        return [c for c in self.emulator.calls[start:] if c.ok and c.method.startswith(kinds)]
 
     async def say(self, update: dict, *, replies: int = 1, since: int | None = None) -> list:
         """Push an update; wait for ``replies`` calls that send or edit messages."""

@@ -12,7 +12,7 @@ import pytest
 
 from bot.chat import admin as admin_commands
 from tests.botenv import ADMIN, LiveBot, live_bot, message_update
-from tests.emulator import Call, Emulator
+from tests.emulator import Emulator
 
 OTHER_ADMIN = 901
 GROUP = -1002700  # where both admins work
@@ -23,23 +23,6 @@ SUBSCRIBER = 2701
 async def bot(tmp_path: Path, emulator: Emulator) -> AsyncIterator[LiveBot]:
     async with live_bot(tmp_path, emulator, admins=frozenset({ADMIN, OTHER_ADMIN})) as live:
         yield live
-
-
-async def _answer(bot: LiveBot, start: int) -> Call:
-    for _ in range(200):
-        answers = [c for c in bot.emulator.calls[start:] if c.method == "answerCallbackQuery"]
-        if answers:
-            return answers[0]
-        await asyncio.sleep(0.03)
-    raise AssertionError("the press was not answered")
-
-
-def _changed_messages(bot: LiveBot, start: int) -> list[Call]:
-    return [
-        c
-        for c in bot.emulator.calls[start:]
-        if c.ok and c.method.startswith(("send", "edit", "delete", "pin"))
-    ]
 
 
 async def _asked(bot: LiveBot, chat: int = GROUP) -> tuple[int, str, str]:
@@ -72,10 +55,10 @@ async def test_another_admins_confirm_does_nothing(bot: LiveBot) -> None:
     ):
         start = bot.mark()
         bot.emulator.press(GROUP, question, OTHER_ADMIN, data, language=language)
-        answer = await _answer(bot, start)
+        answer = await bot.answer(start)
         assert answer.params["text"] == said
         await bot.quiet(0.3)
-        assert _changed_messages(bot, start) == []
+        assert bot.changed(start) == []
     start = bot.mark()
     bot.emulator.press(GROUP, question, ADMIN, yes)
     assert await _delivered(bot, start)
@@ -97,10 +80,10 @@ async def test_a_replayed_confirm_does_nothing(bot: LiveBot) -> None:
     for message in (question, shown[0]["message_id"]):
         start = bot.mark()
         bot.emulator.press(GROUP, message, ADMIN, yes)
-        answer = await _answer(bot, start)
+        answer = await bot.answer(start)
         assert "失效" in answer.params["text"]
         await bot.quiet(0.3)
-        assert _changed_messages(bot, start) == []
+        assert bot.changed(start) == []
     assert bot.emulator.shown(GROUP) == shown
     assert len(list(bot.runtime.config.announce_dir.glob("*.md"))) == 1
 
@@ -113,10 +96,10 @@ async def test_a_stale_confirm_does_nothing(bot: LiveBot, monkeypatch: pytest.Mo
     await asyncio.sleep(0.7)
     start = bot.mark()
     bot.emulator.press(GROUP, question, ADMIN, yes)
-    answer = await _answer(bot, start)
+    answer = await bot.answer(start)
     assert "失效" in answer.params["text"]
     assert not await _delivered(bot, start, wait=1.0)
-    assert _changed_messages(bot, start) == []
+    assert bot.changed(start) == []
 
 
 async def test_a_confirm_pressed_in_another_chat_does_nothing(bot: LiveBot) -> None:
@@ -127,7 +110,7 @@ async def test_a_confirm_pressed_in_another_chat_does_nothing(bot: LiveBot) -> N
     (mine,) = await bot.say(message_update(ADMIN, "/help"))
     start = bot.mark()
     bot.emulator.press(ADMIN, mine.message_ids[0], ADMIN, yes)
-    answer = await _answer(bot, start)
+    answer = await bot.answer(start)
     assert "失效" in answer.params["text"]
     assert not await _delivered(bot, start, wait=1.0)
-    assert _changed_messages(bot, start) == []
+    assert bot.changed(start) == []

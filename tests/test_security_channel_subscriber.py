@@ -5,7 +5,6 @@ emulator."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 
 from tests.botenv import LiveBot, live_bot, message_update
 from tests.chaos import article_text
-from tests.emulator import Call, Emulator
+from tests.emulator import Emulator
 
 CHANNEL = -1001500
 SUBSCRIBER = 1501
@@ -37,23 +36,6 @@ def _settings(bot: LiveBot) -> tuple:
     return (chat.mode, chat.digest_time, chat.language, chat.quiet_start, chat.filters)
 
 
-async def _answer(bot: LiveBot, start: int) -> Call:
-    for _ in range(200):
-        answers = [c for c in bot.emulator.calls[start:] if c.method == "answerCallbackQuery"]
-        if answers:
-            return answers[0]
-        await asyncio.sleep(0.03)
-    raise AssertionError("the press was not answered")
-
-
-def _changed_messages(bot: LiveBot, start: int) -> list[Call]:
-    return [
-        c
-        for c in bot.emulator.calls[start:]
-        if c.ok and c.method.startswith(("send", "edit", "delete", "pin"))
-    ]
-
-
 async def _subscribed_with_a_card(bot: LiveBot) -> tuple[int, int]:
     """The channel subscribed with keywords (so clearing them would show), in card mode;
     a new notice's card posted there. Its id, and the id of the bot's "subscribed"."""
@@ -74,10 +56,10 @@ async def test_a_subscribers_forged_settings_on_a_card_change_nothing(bot: LiveB
     for data in FORGED:
         start = bot.mark()
         bot.emulator.press(CHANNEL, card_id, SUBSCRIBER, data)
-        answer = await _answer(bot, start)
+        answer = await bot.answer(start)
         assert answer.params.get("text")  # a short answer, the spinner stops
         await bot.quiet(0.2)
-        assert _changed_messages(bot, start) == []
+        assert bot.changed(start) == []
     assert _settings(bot) == before
     assert bot.emulator.shown(CHANNEL) == shown
 
@@ -92,14 +74,14 @@ async def test_a_subscriber_is_refused_where_an_admin_may_change_settings(bot: L
     before = _settings(bot)
     start = bot.mark()
     bot.emulator.press(CHANNEL, said_id, SUBSCRIBER, "set:lang:en")
-    answer = await _answer(bot, start)
+    answer = await bot.answer(start)
     assert answer.params["text"] == "抱歉，只有管理员可以更改这里的设置。"
     await bot.quiet(0.2)
-    assert _changed_messages(bot, start) == [] and _settings(bot) == before
+    assert bot.changed(start) == [] and _settings(bot) == before
 
     start = bot.mark()  # in English for an English-speaking subscriber
     bot.emulator.press(CHANNEL, said_id, SUBSCRIBER, "set:quiet:on", language="en")
-    answer = await _answer(bot, start)
+    answer = await bot.answer(start)
     assert answer.params["text"] == "Sorry, only administrators can change the settings here."
     lookups = [
         c

@@ -4,7 +4,6 @@ language, changes nothing and logs no error or traceback. End to end."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.botenv import ADMIN, LiveBot, live_bot, message_update
-from tests.emulator import Call, Emulator
+from tests.emulator import Emulator
 
 RESIDENT = 3001
 MALFORMED = (
@@ -37,23 +36,6 @@ async def bot(tmp_path: Path, emulator: Emulator) -> AsyncIterator[LiveBot]:
         yield live
 
 
-async def _answer(bot: LiveBot, start: int) -> Call:
-    for _ in range(200):
-        answers = [c for c in bot.emulator.calls[start:] if c.method == "answerCallbackQuery"]
-        if answers:
-            return answers[0]
-        await asyncio.sleep(0.03)
-    raise AssertionError("the press was not answered")
-
-
-def _changed_messages(bot: LiveBot, start: int) -> list[Call]:
-    return [
-        c
-        for c in bot.emulator.calls[start:]
-        if c.ok and c.method.startswith(("send", "edit", "delete", "pin"))
-    ]
-
-
 def _no_errors(caplog: pytest.LogCaptureFixture) -> None:
     bad = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert bad == [] and "Traceback" not in caplog.text
@@ -73,10 +55,10 @@ async def test_malformed_data_is_answered_and_ignored(
     before = bot.runtime.store.chat(RESIDENT)
     start = bot.mark()
     bot.emulator.press(RESIDENT, menu.message_ids[0], RESIDENT, data)
-    answer = await _answer(bot, start)
+    answer = await bot.answer(start)
     assert answer.params["text"] == "无效的按钮。"
     await bot.quiet(0.3)
-    assert _changed_messages(bot, start) == []
+    assert bot.changed(start) == []
     assert bot.runtime.store.chat(RESIDENT) == before
     _no_errors(caplog)
 
@@ -89,10 +71,10 @@ async def test_malformed_data_is_answered_in_the_pressers_language(
     (said,) = await bot.say(message_update(ADMIN, "/help", language="en"))
     start = bot.mark()
     bot.emulator.press(ADMIN, said.message_ids[0], ADMIN, "bc:yes", language="en")
-    answer = await _answer(bot, start)
+    answer = await bot.answer(start)
     assert answer.params["text"] == "This button does nothing."
     await bot.quiet(0.3)
-    assert _changed_messages(bot, start) == []
+    assert bot.changed(start) == []
     _no_errors(caplog)
 
 
@@ -108,10 +90,10 @@ async def test_a_setting_forged_on_a_card_is_ignored(
     before = bot.runtime.store.chat(ADMIN)
     start = bot.mark()
     bot.emulator.press(ADMIN, question.message_ids[0], ADMIN, "set:mode:full")
-    answer = await _answer(bot, start)
+    answer = await bot.answer(start)
     assert answer.params["text"] == "无效的按钮。"
     await bot.quiet(0.3)
-    assert _changed_messages(bot, start) == []
+    assert bot.changed(start) == []
     assert bot.runtime.store.chat(ADMIN) == before
     _no_errors(caplog)
 
@@ -122,5 +104,5 @@ async def test_an_unknown_prefix_is_answered(bot: LiveBot) -> None:
     (menu,) = await bot.say(message_update(RESIDENT, "/settings"))
     start = bot.mark()
     bot.emulator.press(RESIDENT, menu.message_ids[0], RESIDENT, "zz:1")
-    answer = await _answer(bot, start)
+    answer = await bot.answer(start)
     assert answer.params["text"] == "无效的按钮。"

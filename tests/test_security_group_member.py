@@ -12,7 +12,7 @@ import pytest
 
 from bot.chat.commands import GROUP_ANONYMOUS_BOT
 from tests.botenv import ADMIN, LiveBot, live_bot, message_update
-from tests.emulator import Call, Emulator
+from tests.emulator import Emulator
 
 GROUP = -1002600
 GROUP_ADMIN = 2601
@@ -32,23 +32,6 @@ async def bot(tmp_path: Path, emulator: Emulator) -> AsyncIterator[LiveBot]:
 
 def _group(text: str, user: int) -> dict:
     return message_update(GROUP, text, user_id=user, chat_type="supergroup")
-
-
-async def _answer(bot: LiveBot, start: int) -> Call:
-    for _ in range(200):
-        answers = [c for c in bot.emulator.calls[start:] if c.method == "answerCallbackQuery"]
-        if answers:
-            return answers[0]
-        await asyncio.sleep(0.03)
-    raise AssertionError("the press was not answered")
-
-
-def _changed_messages(bot: LiveBot, start: int) -> list[Call]:
-    return [
-        c
-        for c in bot.emulator.calls[start:]
-        if c.ok and c.method.startswith(("send", "edit", "delete", "pin"))
-    ]
 
 
 def _settings(bot: LiveBot) -> tuple:
@@ -72,9 +55,9 @@ async def test_a_members_presses_on_the_settings_menu_change_nothing(bot: LiveBo
     for member, data in enumerate([b["callback_data"] for row in menu for b in row], 2610):
         start = bot.mark()
         bot.emulator.press(GROUP, menu_id, member, data)
-        answer = await _answer(bot, start)
+        answer = await bot.answer(start)
         assert answer.params["text"] == "抱歉，只有管理员可以更改这里的设置。"
-        assert _changed_messages(bot, start) == []
+        assert bot.changed(start) == []
     await bot.quiet(0.3)
     assert _settings(bot) == before and bot.emulator.shown(GROUP) == shown
 
@@ -86,7 +69,7 @@ async def test_a_members_presses_ask_getchatmember_once_a_minute(bot: LiveBot) -
     for data in ("set:mode:full", "set:lang:en", "set:quiet:on"):
         start = bot.mark()
         bot.emulator.press(GROUP, menu_id, MEMBER, data, language="en")
-        answer = await _answer(bot, start)
+        answer = await bot.answer(start)
         assert answer.params["text"] == "Sorry, only administrators can change the settings here."
     lookups = [
         c
@@ -108,9 +91,9 @@ async def test_the_anonymous_admin_stand_in_pressing_is_refused(bot: LiveBot) ->
     before = _settings(bot)
     start = bot.mark()
     bot.emulator.press(GROUP, menu_id, GROUP_ANONYMOUS_BOT, "set:lang:en")
-    answer = await _answer(bot, start)
+    answer = await bot.answer(start)
     assert answer.params["text"] == "抱歉，只有管理员可以更改这里的设置。"
-    assert _changed_messages(bot, start) == [] and _settings(bot) == before
+    assert bot.changed(start) == [] and _settings(bot) == before
 
 
 async def test_a_members_press_on_an_admins_confirmation_sends_nothing(bot: LiveBot) -> None:
@@ -124,10 +107,10 @@ async def test_a_members_press_on_an_admins_confirmation_sends_nothing(bot: Live
     for presser in (MEMBER, GROUP_ADMIN):
         start = bot.mark()
         bot.emulator.press(GROUP, question_id, presser, token)
-        answer = await _answer(bot, start)
+        answer = await bot.answer(start)
         assert answer.params["text"] == "抱歉，此命令仅限管理员使用。"
         await bot.quiet(0.2)
-        assert _changed_messages(bot, start) == []
+        assert bot.changed(start) == []
     start = bot.mark()
     bot.emulator.press(GROUP, question_id, ADMIN, token)
     for _ in range(200):
