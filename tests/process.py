@@ -19,7 +19,10 @@ def clean_env(**values: str) -> dict[str, str]:
     return {**env, "PYTHONPATH": str(ROOT), **values}
 
 
-def run_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path, umask: int | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``umask``: the starting shell's (the process's own is set by noticebot)."""
     return subprocess.run(
         [*BOT_COMMAND, *args],
         cwd=cwd,
@@ -27,6 +30,7 @@ def run_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[st
         capture_output=True,
         text=True,
         timeout=60,
+        preexec_fn=None if umask is None else (lambda: os.umask(umask)),
     )
 
 

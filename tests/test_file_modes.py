@@ -4,24 +4,10 @@ makes too, whatever the umask of the shell that started it. The real command."""
 
 from __future__ import annotations
 
-import os
 import stat
-import subprocess
 from pathlib import Path
 
-from tests.process import BOT_COMMAND, clean_env
-
-
-def _run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*BOT_COMMAND, *args],
-        cwd=cwd,
-        env=clean_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        preexec_fn=lambda: os.umask(0o022),  # a shell's usual umask
-    )
+from tests.process import run_cli
 
 
 def _mode(path: Path) -> int:
@@ -34,12 +20,12 @@ def test_what_noticebot_makes_is_its_owners_alone(tmp_path: Path) -> None:
     (articles / "a.md").write_text("---\ntitle: 停水\n---\n本周六停水。\n", "utf-8")
     ledger = tmp_path / "state" / "deep" / "noticebot.db"
     env = {"NOTICEBOT_ARTICLES": str(articles), "NOTICEBOT_DB": str(ledger)}
-    scanned = _run("scan", "--create", cwd=tmp_path, **env)
+    scanned = run_cli("scan", "--create", cwd=tmp_path, umask=0o022, **env)
     assert scanned.returncode == 0, scanned.stderr
     backup, export = tmp_path / "backup.db", tmp_path / "subs.json"
     for made in (
-        _run("backup", str(backup), cwd=tmp_path, **env),
-        _run("export", str(export), cwd=tmp_path, **env),
+        run_cli("backup", str(backup), cwd=tmp_path, umask=0o022, **env),
+        run_cli("export", str(export), cwd=tmp_path, umask=0o022, **env),
     ):
         assert made.returncode == 0, made.stderr
     files = [p for p in ledger.parent.iterdir() if p.is_file()] + [backup, export]

@@ -31,6 +31,7 @@ from bot.reading.walk import (
     ARTICLE_SUFFIXES,
     HTML_SUFFIXES,
     has_front_matter,
+    read_head,
     walk_file,
     walk_folder,
 )
@@ -323,15 +324,5 @@ def _writable_page(page: Path, db: Path) -> bool:
 
 def _an_html_page(path: Path) -> bool:
     """Whether a regular file opens as an HTML page (a page preview wrote before)."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # never waits, should it be a pipe now
-    try:
-        fd = os.open(path, flags)
-    except OSError:
-        return False
-    try:
-        head = os.read(fd, 64)
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
+    head = read_head(path, 64, follow=True)
     return head.lstrip().lower().startswith((b"<!doctype html", b"<html"))

@@ -160,20 +160,27 @@ def _is_html(entry: os.DirEntry[str] | _Named) -> bool:
 
 def has_front_matter(path: str) -> bool:
     """Whether a file opens with front matter (after a byte order mark), as Jekyll
-    decides which HTML files are posts; read without following a link or waiting on
-    a pipe."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    decides which HTML files are posts."""
+    head = read_head(path, 8)
+    return head.removeprefix(b"\xef\xbb\xbf").startswith(_FRONT_MATTER_STARTS)
+
+
+def read_head(path: str | Path, size: int, *, follow: bool = False) -> bytes:
+    """A file's first bytes (empty if it cannot be read), never waiting on a pipe and,
+    unless ``follow``, never through a link."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+    if not follow:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(path, flags)
     except OSError:
-        return False
+        return b""
     try:
-        head = os.read(fd, 8)
+        return os.read(fd, size)
     except OSError:
-        return False
+        return b""
     finally:
         os.close(fd)
-    return head.removeprefix(b"\xef\xbb\xbf").startswith(_FRONT_MATTER_STARTS)
 
 
 def _text(name: str) -> bool:

@@ -139,15 +139,11 @@ class PTBTransport:
                 params["disable_notification"] = True
         if message.method == "sendMediaGroup":  # ExtBot's Defaults read each item's fields
             params["media"] = [InputMediaPhoto(item["media"]) for item in params["media"]]
+        limits = (
+            {} if self.flood is None else {"rate_limit_args": REPLY_IN_TURN if reply else LEDGER}
+        )
         try:
-            if self.flood is None:
-                result = await self.bot.do_api_request(message.method, api_kwargs=params)
-            else:
-                result = await self.bot.do_api_request(  # type: ignore[call-arg]
-                    message.method,
-                    api_kwargs=params,
-                    rate_limit_args=REPLY_IN_TURN if reply else LEDGER,
-                )
+            result = await self.bot.do_api_request(message.method, api_kwargs=params, **limits)
         except TelegramError as error:
             raise classify(error) from error
         messages = result if isinstance(result, list) else [result]
