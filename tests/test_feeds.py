@@ -24,7 +24,7 @@ from bot.logs import RedactingFormatter
 from bot.reading.articles import ArticleError, article_from_json
 from bot.sending.delivery import RESUME_PAUSE
 from bot.sources.feeds import newest, read_feed
-from tests.botenv import TOKEN, live_bot, running_bot
+from tests.botenv import TOKEN, LiveBot, live_bot, running_bot
 from tests.emulator import Emulator
 from tests.feedserver import LOCAL_CERT, FeedServer, rss_of
 from tests.invariants import check_messages
@@ -168,10 +168,7 @@ async def test_the_running_bot_reads_its_feeds_when_due(
 ) -> None:
     server.body = WEIBO.read_bytes()
     async with live_bot(tmp_path, emulator, feeds=(server.url,), feed_interval=0.3) as bot:
-        for _ in range(250):
-            if bot.runtime.store.feed_state(server.url).baselined_at:
-                break
-            await asyncio.sleep(0.02)
+        await _baselined(bot, server.url, within=5.0)
         bot.runtime.store.subscribe(Chat(101))
         await asyncio.sleep(RESUME_PAUSE)
         start = bot.mark()
@@ -187,11 +184,16 @@ async def test_the_running_bot_reads_its_feeds_at_start(
     """Not one look interval later (python-telegram-bot's first=0 waits one)."""
     server.body = WEIBO.read_bytes()
     async with live_bot(tmp_path, emulator, feeds=(server.url,), feed_interval=600) as bot:
-        for _ in range(150):
-            if bot.runtime.store.feed_state(server.url).baselined_at:
-                break
-            await asyncio.sleep(0.02)
-        assert bot.runtime.store.feed_state(server.url).baselined_at, "not read within 3 s"
+        assert await _baselined(bot, server.url, within=3.0), "not read at start"
+
+
+async def _baselined(bot: LiveBot, url: str, *, within: float) -> bool:
+    """Whether the running bot has read the feed once, waiting up to ``within`` s."""
+    for _ in range(int(within / 0.02)):
+        if bot.runtime.store.feed_state(url).baselined_at:
+            return True
+        await asyncio.sleep(0.02)
+    return False
 
 
 async def test_an_impossible_address_stops_no_other_feed_and_undated_entries_keep_their_date(
