@@ -144,3 +144,23 @@ def test_a_row_stays_one_line_and_its_pictures_say_what_they_show() -> None:
         ("text_link", "https://x.cn/a.png"),
         ("text_link", "https://x.cn/b.png"),
     ]
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<script src='https://v.example/e'></script><tr>社",  # found by tests/test_fuzz.py
+        "<style>p {}</style><td>社",
+    ],
+)
+def test_text_the_parser_puts_in_a_head_it_made_is_kept(html: str) -> None:
+    """Before the body's first block, lxml opens a head for a script or style and leaves
+    a stray row in it: the head of a fragment is the parser's, not the post's."""
+    assert html_to_rich(html).text == "社"
+
+
+def test_a_pasted_pages_head_shows_nothing() -> None:
+    page = (
+        "<html><head><title>标题</title><style>p {}</style></head><body><p>正文</p></body></html>"
+    )
+    assert html_to_rich(page).text == "正文"

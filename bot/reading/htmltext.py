@@ -67,7 +67,6 @@ _DROPPED = frozenset(
         "form",
         "noscript",
         "template",
-        "head",
         "title",
         "select",
         "textarea",
