@@ -148,8 +148,8 @@ def test_a_table_reads_as_one_line_per_row_named_by_its_header() -> None:
         "| ls | 列出**文件** | |\n| cd | 切换目录 | 常用 |\n"
     )
     assert article.body.text.split("\n") == [
-        "• 命令: ls · 功能: 列出文件",
-        "• 命令: cd · 功能: 切换目录 · 备注: 常用",
+        "• 命令：ls · 功能：列出文件",
+        "• 命令：cd · 功能：切换目录 · 备注：常用",
     ]
     (bold,) = article.body.entities
     assert article.body.text[bold.start : bold.end] == "文件"
@@ -290,9 +290,9 @@ def test_a_picture_in_a_cell_without_alt_text_is_its_address(tmp_path: Path) -> 
         site=SITE,
     )
     assert sent.text.split("\n")[3:] == [
-        f"• 步骤: 一 · 截图: {SITE}/img/1.png",
-        "• 步骤: 二 · 截图: https://example.org/2",
-        "• 步骤: 三 · 截图: 先 后",
+        f"• 步骤：一 · 截图：{SITE}/img/1.png",
+        "• 步骤：二 · 截图：https://example.org/2",
+        "• 步骤：三 · 截图：先 后",
     ]
     assert ("text_link", f"{SITE}/img/1.png", f"{SITE}/img/1.png") in sent.spans
     assert ("text_link", "https://example.org/2", "https://example.org/2") in sent.spans

@@ -138,7 +138,7 @@ def test_a_row_stays_one_line_and_its_pictures_say_what_they_show() -> None:
     )
     rich = html_to_rich(html)
     assert rich.text == (
-        "• 名称: 甲 乙 · 支持: 支持 · 截图: https://x.cn/a.png https://x.cn/b.png\n• 名称: 丙"
+        "• 名称：甲 乙 · 支持：支持 · 截图：https://x.cn/a.png https://x.cn/b.png\n• 名称：丙"
     )
     assert _spans(html) == [
         ("text_link", "https://x.cn/a.png"),

@@ -258,6 +258,12 @@ class _Walker:
         """In a cell of the innermost table."""
         return bool(self.tables) and self.tables[-1].in_cell
 
+    @property
+    def at_cell_start(self) -> bool:
+        """Nothing in the cell yet: right after its column's name, which ends as its
+        language writes it (``小区：`` takes no space after it)."""
+        return self.in_cell and self.buf.size == self.tables[-1].cell_start
+
     # --- events -----------------------------------------------------------------
     def start(self, tag: str, attrs: Attrs) -> None:
         if tag == "img":
@@ -398,7 +404,7 @@ class _Walker:
                 table.row_start = self.buf.size
             else:
                 first = table.headers[0] if table.headers else ""
-                self._emit(f"• {first}: " if first else "• ")
+                self._emit(f"• {_named(first)}" if first else "• ")
         elif table.cells and not table.header_row:
             self.buf.rstrip(" ")
             self._clip_closed()
@@ -406,7 +412,7 @@ class _Walker:
             index = len(table.cells)
             name = table.headers[index] if index < len(table.headers) else ""
             if name:
-                self._emit(f" · {name}: ")
+                self._emit(f" · {_named(name)}")
             elif table.cells[-1].endswith((":", "：")):
                 self._emit(" ")
             else:
@@ -443,7 +449,8 @@ class _Walker:
         shown = alt or url
         if not shown:
             return
-        if self.buf.last() not in ("", " ", "\n") and not self.pending_break:
+        beside = self.buf.last() not in ("", " ", "\n") and not self.pending_break
+        if beside and not self.at_cell_start:
             self._emit(" ")  # two pictures side by side
         self._emit(shown)
         if url and not self._blocked("text_link"):
@@ -481,6 +488,8 @@ class _Walker:
         """Ask for a line or paragraph break before the next text (never doubled);
         inside a table cell, a space (the row stays one line)."""
         if self.in_cell:
+            if self.at_cell_start:
+                return
             kind = " "
         if self.buf.size and (kind == "\n\n" or self.pending_break != "\n\n"):
             self.pending_break = kind
@@ -538,6 +547,24 @@ class _Walker:
         if node.entity:
             self.open_entities[node.entity] -= 1
         return node
+
+
+# Scripts written with a full-width colon and no space after it: CJK ideographs, kana,
+# CJK punctuation and full-width forms (a header such as 时间（小时） ends in one).
+_FULL_WIDTH_COLON = re.compile(
+    "[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef\U00020000-\U0003ffff]$"
+)
+
+
+def _named(header: str) -> str:
+    """A cell's column name before its value: ``小区：`` after a Chinese header, ``Name: ``
+    after any other (the reader does not know the chat's language; the header's script
+    says how its own language writes it). A header ending in a colon keeps its own."""
+    if header.endswith("："):
+        return header
+    if header.endswith(":"):
+        return header + " "
+    return header + ("：" if _FULL_WIDTH_COLON.search(header) else ": ")
 
 
 def _host(url: str) -> str:
