@@ -55,6 +55,8 @@ DEFAULTS: dict[str, str] = {
     "NOTICEBOT_FEED_INTERVAL": "300",
     "NOTICEBOT_FEED_DEADLINE": "30",
     "NOTICEBOT_FEED_MAX_ENTRIES": "200",
+    "NOTICEBOT_ORG_NAME": "",
+    "NOTICEBOT_CONTACT": "",
 }
 SETTINGS = tuple(DEFAULTS)
 # Read by the test suite and the benchmarks, not by the bot: not a typo of a setting.
@@ -98,6 +100,8 @@ class Config:
     feed_interval: float = 300.0  # seconds between fetches of one feed
     feed_deadline: float = 30.0  # one fetch, from asking to the last byte (a drip included)
     feed_max_entries: int = 200  # the newest entries of a feed read; the rest left out
+    org_name: str | None = None  # who announcements are from, shown to every resident
+    contact: str | None = None  # how residents reach the committee, for questions
     # The names noticebot.toml set, as read: its unknown ones are warned about without
     # parsing the file again.
     in_file: tuple[str, ...] = field(default=(), compare=False, repr=False)
@@ -155,6 +159,8 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
         feed_max_entries=_whole(
             "NOTICEBOT_FEED_MAX_ENTRIES", get("NOTICEBOT_FEED_MAX_ENTRIES"), 10**6
         ),
+        org_name=_line("NOTICEBOT_ORG_NAME", get("NOTICEBOT_ORG_NAME")),
+        contact=_line("NOTICEBOT_CONTACT", get("NOTICEBOT_CONTACT")),
         in_file=tuple(in_file),
     )
 
@@ -259,6 +265,16 @@ def _read_file(path: Path) -> dict[str, str]:
             value = ("," if name in commas else os.pathsep).join(str(v) for v in value)
         out[name] = str(value)
     return out
+
+
+def _line(name: str, value: str, limit: int = 200) -> str | None:
+    """One line shown to residents as written: a name, a phone number, an address."""
+    value = value.strip()
+    if not value:
+        return None
+    if len(value) > limit or any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in value):
+        raise ConfigError(f"{name} must be one line of at most {limit} characters")
+    return value
 
 
 def _optional_url(name: str, value: str | None) -> str | None:

@@ -11,30 +11,46 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 DEFAULT_LANG = "zh"
+LANGUAGES = ("zh", "en")
 
 MESSAGES: dict[str, dict[str, str]] = {
+    # cards
     "read_full": {"zh": "阅读全文", "en": "Read full text"},
-    "original": {"zh": "原文", "en": "Original"},
-    "announcement": {"zh": "通知", "en": "Announcement"},
-    "updated_at": {"zh": "已更新 {time}", "en": "Updated {time}"},
-    "withdrawn_notice": {"zh": "此通知已撤回", "en": "This notice was withdrawn"},
+    "original": {"zh": "🔗 网页版", "en": "🔗 On the web"},
+    "announcement": {"zh": "社区公告", "en": "Announcement"},
+    "urgent_mark": {"zh": "🔴 紧急", "en": "🔴 Urgent"},
+    "updated_at": {"zh": "🔄 已于{time}更新", "en": "🔄 Updated {time}"},
+    "expired_notice": {
+        "zh": "⏰ 此通知已过期，仅供查阅。",
+        "en": "⏰ This notice has expired; it is kept for reference.",
+    },
+    "withdrawn_notice": {
+        "zh": "⚠️ 此通知已撤回，请以最新通知为准。",
+        "en": "⚠️ This notice was withdrawn; please follow the latest notices.",
+    },
     "removed_part": {
         "zh": "（此部分已在更正中删去）",
         "en": "(This part was removed by a correction.)",
     },
+    # what admins are told in private
     "chat_held": {
-        "zh": "无法向「{chat}」发送通知：{reason}。通知已暂存，恢复后会自动补发。",
-        "en": "Notices cannot be sent to “{chat}”: {reason}. They are held and will go out once it is possible again.",
+        "zh": "无法向“{chat}”发送通知：{reason}。通知已暂存，恢复后会自动补发。",
+        "en": "Notices cannot be sent to “{chat}”: {reason}. They are held and will go out "
+        "once it is possible again.",
     },
     "withdrawals_held": {
-        "zh": "⚠️ 文件夹 {folder} 中 {count} 篇通知的文件一下子都不见了。这更像是文件夹暂时"
-        "无法访问（尚未挂载、同步或检出进行中），所以这些通知暂不撤回；如果 {minutes} 分钟后"
-        "文件仍未出现，将自动撤回。要立即撤回，请运行 noticebot scan --withdraw。",
+        "zh": "⚠️ 文件夹 {folder} 中{count}条通知的文件一下子都不见了。这更像是文件夹暂时"
+        "无法访问（尚未挂载、同步或检出进行中），所以这些通知暂不撤回；如果{minutes}分钟后"
+        "文件仍未出现，将自动撤回。要立即撤回，请运行 noticebot scan --withdraw 。",
         "en": "⚠️ The files of {count} notices in {folder} disappeared at once. That looks "
         "more like the folder being briefly unavailable (not mounted yet, a sync or checkout "
         "under way) than withdrawals, so they are not withdrawn yet; if the files are still "
         "missing after {minutes} minutes, they will be. To withdraw them now, run "
         "noticebot scan --withdraw.",
+        "en_one": "⚠️ The file of a notice in {folder} disappeared. That looks more like "
+        "the folder being briefly unavailable than a withdrawal, so it is not withdrawn yet; "
+        "if the file is still missing after {minutes} minutes, it will be. To withdraw it "
+        "now, run noticebot scan --withdraw.",
     },
     "broken_post": {
         "zh": "⚠️ 文件 {file} 无法读取，这一版本没有发出：{reason}。修改并保存后会重新读取。",
@@ -42,108 +58,172 @@ MESSAGES: dict[str, dict[str, str]] = {
         "It is read again once it is corrected and saved.",
     },
     "broken_posts_more": {
-        "zh": "⚠️ 另有 {count} 个文件无法读取，详见 noticebot status。",
+        "zh": "⚠️ 另有{count}个文件无法读取，详情请运行 noticebot status 查看。",
         "en": "⚠️ {count} more files could not be read: see noticebot status.",
+        "en_one": "⚠️ One more file could not be read: see noticebot status.",
     },
     "unconfigured_folders": {
         "zh": "（已不在配置中的文件夹）",
         "en": "(folders no longer configured)",
     },
-    "expired_mark": {"zh": "已过期", "en": "expired"},
     "pin_refused": {
         "zh": "⚠️ 机器人没有置顶消息的权限，紧急通知无法置顶。请在群组或频道设置中授予"
         "“置顶消息”权限。",
-        "en": "⚠️ The bot may not pin messages here, so urgent notices are not pinned. "
-        "Give it the right to pin messages in the group or channel settings.",
+        "en": "⚠️ The bot isn't allowed to pin messages here, so urgent notices are not "
+        "pinned. Give it the right to pin messages in the group or channel settings.",
     },
-    # command menu
+    # command menu (no /read: it needs a notice, which only a list or a card gives)
     "cmd_start": {"zh": "开始使用", "en": "Welcome"},
-    "cmd_help": {"zh": "命令列表", "en": "List of commands"},
-    "cmd_subscribe": {"zh": "订阅通知（可加关键词）", "en": "Subscribe (optionally to keywords)"},
+    "cmd_help": {"zh": "使用帮助", "en": "Help"},
+    "cmd_subscribe": {"zh": "订阅通知", "en": "Subscribe to notices"},
     "cmd_unsubscribe": {"zh": "取消订阅", "en": "Unsubscribe"},
-    "cmd_latest": {"zh": "最新通知", "en": "Latest notices"},
-    "cmd_read": {"zh": "阅读一篇通知", "en": "Read a notice"},
-    "cmd_search": {"zh": "搜索通知", "en": "Search notices"},
-    "cmd_settings": {"zh": "设置", "en": "Settings"},
-    "cmd_broadcast": {"zh": "向所有订阅者推送一篇通知", "en": "Send a notice to all subscribers"},
-    "cmd_announce": {"zh": "向所有订阅者发布公告", "en": "Send an announcement to all"},
+    "cmd_latest": {"zh": "看最新通知", "en": "Latest notices"},
+    "cmd_search": {"zh": "查找通知", "en": "Search notices"},
+    "cmd_settings": {"zh": "接收方式和语言", "en": "Delivery and language"},
+    "cmd_broadcast": {"zh": "把一条通知发给所有订阅", "en": "Send a notice to every subscriber"},
+    "cmd_announce": {"zh": "发布社区公告", "en": "Send an announcement"},
     "cmd_stats": {"zh": "运行统计", "en": "Statistics"},
     # replies
     "welcome": {
-        "zh": "您好！我是社区通知机器人，会把街道和居委会发布的通知送到这里。\n\n"
-        "发送 /subscribe 订阅全部通知，或 /subscribe 停水 停电 只订阅相关通知。\n"
-        "/latest 查看最新通知，/search 关键词 搜索，/settings 设置接收方式和语言，/help 查看全部命令。",
+        "zh": "您好！我是社区通知机器人，会把街道和居委会发布的通知发到这里。\n\n"
+        "👉 /subscribe 订阅全部通知\n"
+        "👉 /subscribe 停水 停电 只收含这些词的通知\n"
+        "👉 /latest 看最新通知\n"
+        "👉 /search 停水 查找通知\n"
+        "👉 /settings 设置接收方式和语言\n"
+        "👉 /help 查看全部命令",
         "en": "Hello! I bring the notices of your street office and residents' committee "
-        "to this chat.\n\nSend /subscribe for all notices, or /subscribe water power "
-        "for matching ones only.\n/latest shows the newest, /search words searches, "
-        "/settings sets delivery and language, /help lists every command.",
+        "to this chat.\n\n"
+        "👉 /subscribe to get every notice\n"
+        "👉 /subscribe water power to get only notices with these words\n"
+        "👉 /latest for the newest notices\n"
+        "👉 /search water to find a notice\n"
+        "👉 /settings for delivery and language\n"
+        "👉 /help for every command",
     },
     "help": {
-        "zh": "命令：\n/subscribe [关键词] — 订阅\n/unsubscribe — 取消订阅\n"
-        "/latest [数量] — 最新通知\n/read 编号 — 阅读通知\n/search 关键词 — 搜索\n"
-        "/settings — 接收方式、语言、免打扰时段、关键词",
-        "en": "Commands:\n/subscribe [words] — subscribe\n/unsubscribe — unsubscribe\n"
-        "/latest [n] — latest notices\n/read id — read a notice\n/search words — search\n"
-        "/settings — delivery mode, language, quiet hours, keywords",
+        "zh": "可以发送这些命令：\n"
+        "👉 /subscribe 订阅全部通知\n"
+        "👉 /subscribe 停水 停电 只收含这些词的通知（词之间用空格或逗号）\n"
+        "👉 /unsubscribe 取消订阅\n"
+        "👉 /latest 看最新5条通知，/latest 10 看最新10条\n"
+        "👉 /search 停水 查找通知\n"
+        "👉 /settings 接收方式、语言、夜间静音",
+        "en": "You can send these commands:\n"
+        "👉 /subscribe to get every notice\n"
+        "👉 /subscribe water power to get only notices with these words\n"
+        "👉 /unsubscribe to stop\n"
+        "👉 /latest for the newest 5 notices, /latest 10 for 10\n"
+        "👉 /search water to find a notice\n"
+        "👉 /settings for delivery, language and night mute",
     },
     "help_admin": {
-        "zh": "\n\n管理员命令：\n/broadcast 编号 — 推送通知给所有订阅者\n"
-        "/announce 文字 — 发布公告\n/stats — 运行统计",
-        "en": "\n\nAdmin commands:\n/broadcast id — send a notice to all subscribers\n"
-        "/announce text — send an announcement\n/stats — statistics",
+        "zh": "\n\n管理员命令：\n"
+        "👉 /broadcast 加通知编号：把这条通知发给所有订阅（编号在 /latest 的阅读链接里）\n"
+        "👉 /announce 加公告内容：发布社区公告\n"
+        "👉 /stats 运行统计",
+        "en": "\n\nAdmin commands:\n"
+        "👉 /broadcast and a notice's id: send it to every subscriber (the id is in its "
+        "read link in /latest)\n"
+        "👉 /announce and the text: send an announcement\n"
+        "👉 /stats for statistics",
     },
     "subscribed": {
-        "zh": "已订阅：新通知会发送到这里。",
-        "en": "Subscribed: new notices will be sent here.",
-    },
-    "subscribed_words": {
-        "zh": "已订阅与以下关键词相关的通知：{words}",
-        "en": "Subscribed to notices about: {words}",
+        "zh": "订阅成功！有新通知会第一时间发到这里。发送 /settings 可调整接收方式。",
+        "en": "Subscribed! New notices will be sent here as soon as they come out. "
+        "Send /settings to choose how.",
     },
     "subscribed_topic": {
-        "zh": "（本话题）",
-        "en": " (this topic)",
+        "zh": "订阅成功！有新通知会第一时间发到本话题。发送 /settings 可调整接收方式。",
+        "en": "Subscribed! New notices will be sent to this topic as soon as they come out. "
+        "Send /settings to choose how.",
+    },
+    "subscribed_words": {
+        "zh": "订阅成功！今后只发送含{words}的通知。想接收全部通知，发送 /subscribe 即可。",
+        "en": "Subscribed! From now on only notices with {words} are sent here. "
+        "To get every notice, send /subscribe.",
     },
     "subscribed_channel": {
-        "zh": "频道 {channel} 已订阅。",
-        "en": "Channel {channel} is subscribed.",
+        "zh": "订阅成功！频道 {channel} 今后会收到新通知。",
+        "en": "Subscribed! The channel {channel} will get new notices.",
     },
-    "unsubscribed": {"zh": "已取消订阅。", "en": "Unsubscribed."},
-    "not_subscribed": {"zh": "这里还没有订阅。", "en": "This chat is not subscribed."},
+    "unsubscribed": {
+        "zh": "已取消订阅，今后不再发送通知到这里。如需恢复，发送 /subscribe 。",
+        "en": "Unsubscribed: no more notices will be sent here. To start again, send /subscribe.",
+    },
+    "not_subscribed": {
+        "zh": "这里还没有订阅，无需取消。想订阅，发送 /subscribe 即可。",
+        "en": "This chat is not subscribed, so there is nothing to stop. "
+        "To subscribe, send /subscribe.",
+    },
     "admins_only": {
-        "zh": "抱歉，只有本群管理员可以更改订阅。",
-        "en": "Sorry, only this group's administrators can change the subscription.",
+        "zh": "抱歉，只有本群管理员可以更改订阅和设置。",
+        "en": "Sorry, only this group's administrators can change the subscription and settings.",
     },
     "channel_not_admin": {
         "zh": "无法订阅 {channel}：您和机器人都必须是该频道的管理员。",
         "en": "Cannot subscribe {channel}: both you and the bot must be its administrators.",
     },
+    "expired_mark": {"zh": "已过期", "en": "expired"},
     "latest_title": {"zh": "最新通知：", "en": "Latest notices:"},
-    "latest_empty": {"zh": "还没有通知。", "en": "No notices yet."},
-    "read_usage": {"zh": "用法：/read 编号（见 /latest）", "en": "Usage: /read id (see /latest)"},
+    "latest_empty": {
+        "zh": "暂时还没有通知。有新通知时，订阅的聊天会第一时间收到。",
+        "en": "No notices yet. Subscribed chats get new ones as soon as they come out.",
+    },
+    "read_link": {"zh": "👉 点此阅读：", "en": "👉 Read: "},
+    "read_usage": {
+        "zh": "请在 /latest 列表中点通知下方的“点此阅读”链接，或用 /search 查找，例如：/search 停水",
+        "en": "Tap the “Read” link under a notice in /latest, or search, e.g. /search water",
+    },
     "not_found": {
-        "zh": "找不到编号为 {id} 的通知。发送 /latest 查看最新通知。",
-        "en": "No notice with id {id}. Send /latest to see the newest.",
+        "zh": "没有找到这条通知，可能已撤回。发送 /latest 查看最新通知。",
+        "en": "That notice was not found; it may have been withdrawn. Send /latest for the newest.",
     },
-    "sent_privately": {"zh": "全文已私信发送给您。", "en": "Sent to you in a private chat."},
+    "sent_privately": {"zh": "全文已私信发给您。", "en": "Sent to you in a private chat."},
     "read_in_private": {
-        "zh": "全文请在私聊中阅读：点击下方按钮，再点“开始”。",
-        "en": "Read the full text in a private chat: tap the button, then Start.",
+        "zh": "全文请在与我的私聊中阅读：请点下方按钮打开私聊，再点底部的“开始”，全文会自动发给您。",
+        "en": "Read the full text in a private chat with me: tap the button below, then "
+        "Start at the bottom, and the text comes to you.",
     },
-    "btn_read_privately": {"zh": "私聊阅读全文", "en": "Read privately"},
-    "search_usage": {"zh": "用法：/search 关键词", "en": "Usage: /search words"},
+    "btn_read_privately": {"zh": "打开私聊看全文", "en": "Open private chat"},
+    "search_usage": {
+        "zh": "请在 /search 后加上要找的词，例如：/search 停水",
+        "en": "Add the words to look for after /search, e.g. /search water",
+    },
     "search_too_slow": {
-        "zh": "这次搜索太慢，已停止。请换更具体的关键词再试。",
+        "zh": "这次查找太慢，已停止。请换更具体的词再试。",
         "en": "That search took too long and was stopped. Try more specific words.",
     },
     "search_empty": {
-        "zh": "没有找到与「{query}」相关的通知。",
-        "en": "Nothing found for “{query}”.",
+        "zh": "没有找到与“{query}”相关的通知。换个词试试，或发送 /latest 查看最新通知。",
+        "en": "Nothing found for “{query}”. Try other words, or send /latest for the newest.",
     },
-    "search_title": {"zh": "「{query}」的搜索结果：", "en": "Results for “{query}”:"},
-    "hint": {
-        "zh": "请发送命令，例如 /latest 或 /help。",
-        "en": "Please send a command, e.g. /latest or /help.",
+    "search_title": {
+        "zh": "找到{count}条与“{query}”相关的通知：",
+        "en": "{count} notices found for “{query}”:",
+        "en_one": "1 notice found for “{query}”:",
+    },
+    "search_title_more": {
+        "zh": "与“{query}”相关的最近{count}条通知：",
+        "en": "The latest {count} notices for “{query}”:",
+        "en_one": "The latest notice for “{query}”:",
+    },
+    "unknown_command": {
+        "zh": "没有这个命令。发送 /help 查看可用命令。",
+        "en": "There is no such command. Send /help to see what I understand.",
+    },
+    "free_text": {
+        "zh": "您好！我只负责发送通知，暂时不能回复留言。查找通知可发送“/search 停水”这样的命令。"
+        "有事请联系居委会。",
+        "en": "Hello! I only send notices and cannot answer messages. To find a notice, "
+        "send a command like “/search water”. For anything else, please contact your "
+        "residents' committee.",
+    },
+    "free_text_contact": {
+        "zh": "您好！我只负责发送通知，暂时不能回复留言。查找通知可发送“/search 停水”这样的命令。"
+        "有事请联系：{contact}",
+        "en": "Hello! I only send notices and cannot answer messages. To find a notice, "
+        "send a command like “/search water”. For anything else: {contact}",
     },
     "group_greeting": {
         "zh": "大家好！我是社区通知机器人。群管理员发送 /subscribe 即可在本群接收通知。",
@@ -160,106 +240,149 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     # settings
     "settings_title": {
-        "zh": "设置\n接收方式：{mode}\n语言：中文\n免打扰：{quiet}\n关键词：{filters}",
-        "en": "Settings\nDelivery: {mode}\nLanguage: English\nQuiet hours: {quiet}\n"
-        "Keywords: {filters}",
+        "zh": "设置\n接收方式：{mode}\n语言：中文\n夜间静音：{quiet}\n接收范围：{filters}",
+        "en": "Settings\nDelivery: {mode}\nLanguage: English\nNight mute: {quiet}\n"
+        "Notices: {filters}",
     },
-    "mode_card": {"zh": "仅摘要卡片", "en": "card only"},
-    "mode_full": {"zh": "卡片 + 全文", "en": "card + full text"},
-    "mode_digest": {"zh": "每日汇总 {time}", "en": "daily digest at {time}"},
-    "quiet_off": {"zh": "关闭", "en": "off"},
+    "mode_card": {"zh": "只看摘要", "en": "summary only"},
+    "mode_full": {"zh": "摘要和全文", "en": "summary and full text"},
+    "mode_digest": {"zh": "每天汇总一次 {time}", "en": "one list a day at {time}"},
+    "quiet_on": {
+        "zh": "开（{start}至次日{end}照常收到，但不响铃）",
+        "en": "on (from {start} to {end} notices arrive without a sound)",
+    },
+    "quiet_off": {"zh": "关", "en": "off"},
     "filters_none": {"zh": "全部通知", "en": "all notices"},
-    "btn_card": {"zh": "仅卡片", "en": "Card only"},
-    "btn_full": {"zh": "卡片+全文", "en": "Card + text"},
-    "btn_digest": {"zh": "每日汇总", "en": "Daily digest"},
-    "btn_quiet": {"zh": "免打扰 22:00–07:00", "en": "Quiet 22:00–07:00"},
-    "btn_quiet_off": {"zh": "关闭免打扰", "en": "Quiet hours off"},
-    "btn_filters_clear": {"zh": "清除关键词", "en": "Clear keywords"},
+    "filters_some": {"zh": "含{words}的通知", "en": "notices with {words}"},
+    "btn_card": {"zh": "只看摘要", "en": "Summary only"},
+    "btn_full": {"zh": "摘要和全文", "en": "Summary and full text"},
+    "btn_digest": {"zh": "每天汇总一次 {time}", "en": "One list a day at {time}"},
+    "btn_quiet": {"zh": "夜间静音 {start}至次日{end}", "en": "Night mute {start} to {end}"},
+    "btn_filters_clear": {"zh": "改为接收全部通知", "en": "Get every notice"},
     "settings_filters_hint": {
-        "zh": "修改关键词：发送 /subscribe 关键词1 关键词2",
-        "en": "To change keywords, send /subscribe word1 word2",
+        "zh": "只想收某类通知？发送：/subscribe 停水 停电（词之间用空格或逗号）",
+        "en": "Only some notices? Send: /subscribe water power (words apart by spaces or commas)",
     },
     "saved": {"zh": "已保存", "en": "Saved"},
     "settings_admins_only": {
         "zh": "抱歉，只有管理员可以更改这里的设置。",
         "en": "Sorry, only administrators can change the settings here.",
     },
-    "button_invalid": {"zh": "无效的按钮。", "en": "This button does nothing."},
+    "button_invalid": {"zh": "这个按钮已失效。", "en": "This button does nothing."},
     # digest
-    "digest_title": {"zh": "今日通知汇总（{count} 篇）：", "en": "Today's notices ({count}):"},
+    "digest_title": {
+        "zh": "新通知汇总（共{count}条）：",
+        "en": "New notices ({count}):",
+    },
     # admin
-    "broadcast_usage": {"zh": "用法：/broadcast 编号", "en": "Usage: /broadcast id"},
+    "broadcast_usage": {
+        "zh": "请在 /broadcast 后加上通知编号：/latest 中阅读链接里 /read_ 后面的部分。",
+        "en": "Add the notice's id after /broadcast: what follows /read_ in its read link "
+        "in /latest.",
+    },
     "announce_usage": {
-        "zh": "用法：/announce 公告内容（第一行全部加粗即为标题；可用加粗、链接和列表）",
-        "en": "Usage: /announce text (a first line all in bold is the title; bold, links"
-        " and lists are kept)",
+        "zh": "请在 /announce 后写上公告内容（第一行全部加粗即为标题；可用加粗、链接和列表）",
+        "en": "Write the announcement after /announce (a first line all in bold is the title; "
+        "bold, links and lists are kept)",
     },
     "announce_unreadable": {
-        "zh": "公告无法保存：{reason}",
-        "en": "The announcement could not be saved: {reason}",
+        "zh": "公告无法保存：内容无法读取，请检查后再发送。",
+        "en": "The announcement could not be saved: its text could not be read. "
+        "Check it and send it again.",
+    },
+    "announce_not_read": {
+        "zh": "公告无法保存：写入后没有读到，请再试一次。",
+        "en": "The announcement could not be saved: it was not read back. Please try again.",
     },
     "broadcast_confirm": {
-        "zh": "将推送给 {count} 个订阅者。确认吗？",
-        "en": "This goes to {count} subscribers. Send it?",
-    },
-    "broadcast_confirm_one": {
-        "zh": "将推送给 1 个订阅者。确认吗？",
-        "en": "This goes to 1 subscriber. Send it?",
+        "zh": "将发送给{count}个订阅（个人、群或频道）。确定发送吗？",
+        "en": "This goes to {count} subscribed chats. Send it?",
+        "en_one": "This goes to 1 subscribed chat. Send it?",
     },
     "broadcast_nobody": {
-        "zh": "所有订阅者都已收到或即将收到这篇通知，无需再推送。",
+        "zh": "所有订阅都已收到或即将收到这条通知，无需再发送。",
         "en": "Every subscriber has this notice already, or will shortly: nothing to send.",
     },
-    "btn_confirm": {"zh": "确认发送", "en": "Confirm"},
+    "btn_confirm": {"zh": "确定发送", "en": "Send"},
     "btn_cancel": {"zh": "取消", "en": "Cancel"},
     "broadcast_cancelled": {"zh": "已取消，没有发送。", "en": "Cancelled; nothing was sent."},
     "confirm_not_yours": {
-        "zh": "只有发起人可以确认。",
+        "zh": "只有发起的管理员可以确认。",
         "en": "Only the admin who asked can confirm.",
     },
     "broadcast_expired": {
-        "zh": "此确认已失效，请重新发送命令。",
+        "zh": "这个确认已失效，请重新发送命令。",
         "en": "This confirmation has expired; send the command again.",
     },
     "broadcast_progress": {
-        "zh": "推送中：已发送 {sent}，失败 {failed}，已停用 {deactivated}，剩余 {remaining}",
-        "en": "Sending: {sent} sent, {failed} failed, {deactivated} deactivated, "
-        "{remaining} remaining",
+        "zh": "正在发送：成功{sent}，失败{failed}，已屏蔽或退出{deactivated}，待发送{remaining}",
+        "en": "Sending: sent {sent}, failed {failed}, blocked or gone {deactivated}, "
+        "waiting {remaining}",
     },
     "broadcast_done": {
-        "zh": "推送完成：已发送 {sent}，失败 {failed}，已停用 {deactivated}。",
-        "en": "Done: {sent} sent, {failed} failed, {deactivated} deactivated.",
+        "zh": "发送完成：成功{sent}，失败{failed}，已屏蔽或退出{deactivated}。",
+        "en": "Done: sent {sent}, failed {failed}, blocked or gone {deactivated}.",
     },
     # ledger statuses, as /stats shows them
     "status_active": {"zh": "有效", "en": "active"},
     "status_withdrawn": {"zh": "已撤回", "en": "withdrawn"},
     "status_invalid": {"zh": "无法读取", "en": "unreadable"},
     "status_announcement": {"zh": "公告", "en": "announcements"},
-    "status_queued": {"zh": "待发送", "en": "queued"},
+    "status_queued": {"zh": "待发送", "en": "waiting"},
     "status_sending": {"zh": "发送中", "en": "sending"},
     "status_sent": {"zh": "已发送", "en": "sent"},
-    "status_retracted": {"zh": "已撤回", "en": "retracted"},
+    "status_retracted": {"zh": "已撤回", "en": "withdrawn"},
     "status_failed": {"zh": "失败", "en": "failed"},
     "status_skipped": {"zh": "已跳过", "en": "skipped"},
     "none": {"zh": "无", "en": "none"},
     "stats": {
-        "zh": "通知：{articles}\n订阅：有效 {active}，已停用 {inactive}\n"
-        "投递：{deliveries}\n已送达的通知：更正 {edits} 次，撤回 {retracted}，置顶中 {pinned}\n"
-        "近 24 小时失败：{failures}",
-        "en": "Notices: {articles}\nChats: {active} active, {inactive} inactive\n"
-        "Deliveries: {deliveries}\nDelivered copies: {edits} edits, {retracted} retracted, "
-        "{pinned} pinned now\nFailures in the last 24 h: {failures}",
+        "zh": "通知：{articles}\n订阅：有效{active}，已停用{inactive}\n"
+        "发送记录：{deliveries}\n已发出的通知：修改{edits}次，撤回{retracted}条，置顶{pinned}条\n"
+        "近24小时失败：{failures}",
+        "en": "Notices: {articles}\nSubscribed chats: active {active}, inactive {inactive}\n"
+        "Messages: {deliveries}\nSent notices: corrected {edits}, withdrawn {retracted}, "
+        "pinned now {pinned}\nFailures in the last 24 hours: {failures}",
     },
 }
+
+# /stats lists statuses in this order: what is fine first, then what needs a look.
+STATUS_ORDER = (
+    "active",
+    "announcement",
+    "withdrawn",
+    "invalid",
+    "sent",
+    "queued",
+    "sending",
+    "retracted",
+    "skipped",
+    "failed",
+)
 
 _MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
 def t(key: str, lang: str, **values: object) -> str:
-    """The string ``key`` in ``lang`` (Chinese when the language is unknown)."""
+    """The string ``key`` in ``lang`` (Chinese when the language is unknown). English
+    has a singular form (``en_one``) where a count of 1 reads differently; Chinese
+    needs none."""
     texts = MESSAGES[key]
-    text = texts.get(lang) or texts[DEFAULT_LANG]
+    if lang not in LANGUAGES:
+        lang = DEFAULT_LANG
+    text = texts[lang]
+    if values.get("count") == 1 and f"{lang}_one" in texts:
+        text = texts[f"{lang}_one"]
     return text.format(**values) if values else text
+
+
+def quoted_words(words: tuple[str, ...] | list[str], lang: str) -> str:
+    """``“停水”或“停电”`` / ``“water” or “power”``: any one of them is enough."""
+    quoted = [f"“{word}”" for word in words]
+    if len(quoted) < 2:
+        return "".join(quoted)
+    if lang == "en":
+        return ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return "、".join(quoted[:-1]) + "或" + quoted[-1]
 
 
 def language_for(telegram_code: str | None, default: str) -> str:
@@ -278,17 +401,25 @@ def format_counts(counts: dict[str, int], empty: str = "0") -> str:
 
 
 def format_statuses(counts: dict[str, int], lang: str) -> str:
-    """``{"sent": 3, "failed": 1}`` → ``已发送 3，失败 1`` / ``3 sent, 1 failed``: for people."""
+    """``{"sent": 3, "failed": 1}`` → ``已发送3，失败1`` / ``sent 3, failed 1``: for people,
+    in a fixed order rather than by the ledger's words."""
     if not counts:
         return t("none", lang)
-    if lang == "en":
-        return ", ".join(f"{n} {t(f'status_{key}', lang)}" for key, n in sorted(counts.items()))
-    return "，".join(f"{t(f'status_{key}', lang)} {n}" for key, n in sorted(counts.items()))
+    order = {status: n for n, status in enumerate(STATUS_ORDER)}
+    shown = [
+        f"{t(f'status_{key}', lang)}{' ' if lang == 'en' else ''}{n}"
+        for key, n in sorted(counts.items(), key=lambda item: order.get(item[0], len(order)))
+    ]
+    return ("，" if lang != "en" else ", ").join(shown)
 
 
-def format_datetime(moment: datetime, lang: str, tz: ZoneInfo) -> str:
-    """``2022年2月1日 16:57`` or ``1 Feb 2022, 16:57`` in the display time zone."""
+def format_datetime(moment: datetime, lang: str, tz: ZoneInfo, now: datetime | None = None) -> str:
+    """``2022年2月1日 16:57`` or ``1 Feb 2022, 16:57`` in the display time zone; without
+    the year when ``now`` is in the same year (a list read today)."""
     local = moment.astimezone(tz)
+    year = now is None or now.astimezone(tz).year != local.year
     if lang == "en":
-        return f"{local.day} {_MONTHS_EN[local.month - 1]} {local.year}, {local:%H:%M}"
-    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+        day = f"{local.day} {_MONTHS_EN[local.month - 1]}" + (f" {local.year}" if year else "")
+        return f"{day}, {local:%H:%M}"
+    day = (f"{local.year}年" if year else "") + f"{local.month}月{local.day}日"
+    return f"{day} {local:%H:%M}"

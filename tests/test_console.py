@@ -37,7 +37,7 @@ def test_piped_console_shows_the_seed_card(tmp_path: Path) -> None:
     assert "[card] sendPhoto" in card
     assert "[photo] http://static.1sapp.com/qupost/img/2022/02/01/caa781ce" in card
     assert "2022年2月1日 16:57 · 趣头条" in card and "caption 286/1024" in card
-    assert "已订阅" in out.split("> /subscribe")[1]
+    assert "订阅成功" in out.split("> /subscribe")[1]
     assert not (tmp_path / "state").exists()  # a temporary ledger, not one in the tree
     assert "Traceback" not in result.stderr
 
@@ -46,7 +46,7 @@ def test_console_broadcast_with_a_button_press(tmp_path: Path) -> None:
     result = _console(tmp_path, ["/subscribe", f"/broadcast {SEED_ID}", "1"])
     assert result.returncode == 0, result.stderr
     after = result.stdout.split("> 1")[1]
-    assert "推送完成：已发送 1" in after and "[card] sendPhoto" in after
+    assert "发送完成：成功1" in after and "[card] sendPhoto" in after
 
 
 def test_run_help_lists_every_option(tmp_path: Path) -> None:
@@ -71,7 +71,7 @@ def test_console_is_a_sandbox_for_announcements(tmp_path: Path) -> None:
         NOTICEBOT_DB=str(real_db),
     )
     assert result.returncode == 0, result.stderr
-    assert "推送完成：已发送 1" in result.stdout
+    assert "发送完成：成功1" in result.stdout
     assert list(real_folder.iterdir()) == []
     assert "temporary" in result.stdout.split("\n> ")[0]
     assert not real_db.exists() and not (tmp_path / "state").exists()
@@ -102,7 +102,7 @@ def test_console_announce_here_document_with_markdown(tmp_path: Path) -> None:
     result = _console(tmp_path, lines)
     assert result.returncode == 0, result.stderr
     sent = result.stdout.split("> 1")[1]
-    assert "推送完成：已发送 1" in sent
+    assert "发送完成：成功1" in sent
     card = sent.split("[text] sendMessage")[2]
     assert card.lstrip().startswith("五号楼停水\n")
     assert "本周六上午 停水，详见 通知。" in card
@@ -114,6 +114,6 @@ def test_console_settings_buttons_change_the_settings(tmp_path: Path) -> None:
     """A press in the console comes on the menu that shows the buttons, as in a chat."""
     done = _console(tmp_path, ["/settings", "2"], "--console")
     assert done.returncode == 0, done.stderr
-    assert "✓ 仅卡片" in done.stdout.split("press:")[1]  # the menu as first shown
-    assert "✓ 卡片+全文" in done.stdout.split("press:")[-1]  # edited to full mode
-    assert "无效的按钮" not in done.stdout
+    assert "✓ 只看摘要" in done.stdout.split("press:")[1]  # the menu as first shown
+    assert "✓ 摘要和全文" in done.stdout.split("press:")[-1]  # edited to full mode
+    assert "这个按钮已失效" not in done.stdout

@@ -138,7 +138,7 @@ async def test_a_stalled_broadcast_edits_its_progress_only_when_it_changes(
         bot.emulator.push(callback_update(ADMIN, ADMIN, token, message_id=question.message_ids[0]))
         for _ in range(450):
             edits = [c for c in emulator.calls if c.method == "editMessageText"]
-            if edits and "推送完成" in (edits[-1].params.get("text") or ""):
+            if edits and "发送完成" in (edits[-1].params.get("text") or ""):
                 break
             await asyncio.sleep(0.2)
         else:
@@ -165,7 +165,7 @@ async def test_a_digest_of_200_notices_arrives_split_once(
         await env.runtime.digests.send_due()
     parts = [c.params["text"] for _, c in emulator.delivered()]
     assert len(parts) >= 2 and all(len(p) <= 4096 for p in parts)
-    assert parts[0].startswith("今日通知汇总（200 篇）")
+    assert parts[0].startswith("新通知汇总（共200条）")
     text = "\n".join(parts)
     assert all(text.count(f"第{i:03d}号通知") == 1 for i in range(200))
     assert emulator.too_many == 0
@@ -231,4 +231,4 @@ async def test_a_digest_follows_a_group_that_became_a_supergroup(
         assert env.runtime.store.chat(-503) is None
         assert env.runtime.store.chat(supergroup).mode == "digest"
     (digest,) = [c for chat, c in emulator.delivered() if chat == supergroup]
-    assert digest.params["text"].startswith("今日通知汇总（1 篇）")
+    assert digest.params["text"].startswith("新通知汇总（共1条）")

@@ -50,7 +50,7 @@ async def test_another_admins_confirm_does_nothing(bot: LiveBot) -> None:
     other admin's press.)"""
     question, yes, no = await _asked(bot)
     for data, language, said in (
-        (yes, "zh-hans", "只有发起人可以确认。"),
+        (yes, "zh-hans", "只有发起的管理员可以确认。"),
         (no, "en", "Only the admin who asked can confirm."),
     ):
         start = bot.mark()

@@ -56,7 +56,7 @@ async def test_malformed_data_is_answered_and_ignored(
     start = bot.mark()
     bot.emulator.press(RESIDENT, menu.message_ids[0], RESIDENT, data)
     answer = await bot.answer(start)
-    assert answer.params["text"] == "无效的按钮。"
+    assert answer.params["text"] == "这个按钮已失效。"
     await bot.quiet(0.3)
     assert bot.changed(start) == []
     assert bot.runtime.store.chat(RESIDENT) == before
@@ -91,7 +91,7 @@ async def test_a_setting_forged_on_a_card_is_ignored(
     start = bot.mark()
     bot.emulator.press(ADMIN, question.message_ids[0], ADMIN, "set:mode:full")
     answer = await bot.answer(start)
-    assert answer.params["text"] == "无效的按钮。"
+    assert answer.params["text"] == "这个按钮已失效。"
     await bot.quiet(0.3)
     assert bot.changed(start) == []
     assert bot.runtime.store.chat(ADMIN) == before
@@ -105,4 +105,4 @@ async def test_an_unknown_prefix_is_answered(bot: LiveBot) -> None:
     start = bot.mark()
     bot.emulator.press(RESIDENT, menu.message_ids[0], RESIDENT, "zz:1")
     answer = await bot.answer(start)
-    assert answer.params["text"] == "无效的按钮。"
+    assert answer.params["text"] == "这个按钮已失效。"

@@ -164,7 +164,7 @@ async def test_read_sends_a_notice_from_its_date(env: BotEnv) -> None:
     _today_and_next_week(env)
     for command in ("/read_later", "/read later", "/start read_later"):
         (reply,) = await _say(env, 202, command)
-        assert _text(reply).startswith("找不到编号为 later 的通知")
+        assert _text(reply).startswith("没有找到这条通知")
     env.clock.advance(7 * DAY)
     card, *_rest = await _say(env, 202, "/read_later")
     assert _text(card).startswith("下周六停水通知")
@@ -185,12 +185,12 @@ async def test_search_finds_a_notice_from_its_date(env: BotEnv) -> None:
 async def test_a_broadcast_preview_shows_a_notice_from_its_date(env: BotEnv) -> None:
     _today_and_next_week(env)
     (reply,) = await _say(env, ADMIN, "/broadcast later")
-    assert _text(reply).startswith("找不到编号为 later 的通知")
+    assert _text(reply).startswith("没有找到这条通知")
     assert env.runtime.pending == {}  # nothing to confirm
     env.clock.advance(7 * DAY)
     preview, answer = await _say(env, ADMIN, "/broadcast later")
     assert _text(preview).startswith("下周六停水通知")  # shown from its date
-    assert "无需再推送" in _text(answer)  # its scheduled sends reach every subscriber
+    assert "无需再发送" in _text(answer)  # its scheduled sends reach every subscriber
 
 
 async def test_a_digest_lists_a_notice_on_its_date(env: BotEnv) -> None:
@@ -201,7 +201,7 @@ async def test_a_digest_lists_a_notice_on_its_date(env: BotEnv) -> None:
     assert "今日停电通知" in digest and "下周六停水" not in digest
     env.clock.advance(7 * DAY)  # the digest of the notice's day
     (digest,) = await _digests(env, 204)
-    assert digest.startswith("今日通知汇总（1 篇）") and "下周六停水通知" in digest
+    assert digest.startswith("新通知汇总（共1条）") and "下周六停水通知" in digest
 
 
 # --- 9: what a digest lists ------------------------------------------------------------
@@ -224,7 +224,7 @@ async def test_the_first_digest_lists_nothing_from_before_the_chat_chose_it(
         env.scan()
         env.clock.advance(DAY)
         (digest,) = await _digests(env, 301)
-    assert digest.startswith("今日通知汇总（1 篇）") and "明日停水通知" in digest
+    assert digest.startswith("新通知汇总（共1条）") and "明日停水通知" in digest
     assert "2019年" not in digest  # too old to push, in a digest as anywhere
 
 
@@ -239,7 +239,7 @@ async def test_a_digest_retry_adds_what_came_in_between(env: BotEnv) -> None:
     env.scan()
     env.clock.advance(60)
     (digest,) = await _digests(env, 302)
-    assert digest.startswith("今日通知汇总（2 篇）")
+    assert digest.startswith("新通知汇总（共2条）")
     assert "第一份通知" in digest and "第二份通知" in digest
     env.clock.advance(DAY)
     assert await _digests(env, 302) == []  # nothing twice, nothing new
@@ -262,7 +262,7 @@ async def test_a_retry_after_part_of_a_digest_went_out_sends_the_rest_then_the_n
     rest = await _digests(env, 303)
     text = "\n".join([first, *rest])
     assert all(text.count(f"第{number:03d}号通知") == 1 for number in range(120))
-    assert rest[-1].startswith("今日通知汇总（1 篇）") and "补充通知" in rest[-1]
+    assert rest[-1].startswith("新通知汇总（共1条）") and "补充通知" in rest[-1]
     assert text.count("补充通知") == 1
 
 

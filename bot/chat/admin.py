@@ -113,14 +113,15 @@ async def announce(update: Update, context: Context) -> None:
     lang = language(update, context)
     heading, html = split_title(html)
     title = heading or t("announcement", rt.config.lang)
-    author = update.effective_user.full_name
+    author = rt.config.org_name or ""  # residents see who it is from, not an admin's name
     markdown = to_markdown(html)
     now = datetime.now(rt.config.tz)
     text = announcement_file(title, author, markdown, now)
     try:
         article = parse_article(text.encode(), Path("announcement.md"), Path("."), rt.config)
     except ArticleError as error:
-        await reply(update, context, "announce_unreadable", reason=error.reason)
+        log.info("announcement by %s not readable: %s", update.effective_user.id, error.reason)
+        await reply(update, context, "announce_unreadable")
         return
     preview = format_article(article, lang, rt.config.tz).text[:1]
     await rt.sender.send_now(_preview_chat(update, context, lang), preview, "announce")
@@ -128,9 +129,10 @@ async def announce(update: Update, context: Context) -> None:
     await _ask(update, context, {**action, "when": now})
 
 
-async def _publish(context: Context, action: dict[str, Any]) -> tuple[str | None, str]:
-    """The announcement's file written and scanned in: its article id, or None and why
-    (the file is removed then: an announcement nobody got must not stay a notice)."""
+async def _publish(context: Context, action: dict[str, Any]) -> str | None:
+    """The announcement's file written and scanned in: its article id, or None (the
+    file is removed then, and why is logged: an announcement nobody got must not stay
+    a notice)."""
     rt = runtime(context)
     folder = rt.config.announce_dir
     path = await asyncio.to_thread(
@@ -145,18 +147,16 @@ async def _publish(context: Context, action: dict[str, Any]) -> tuple[str | None
     await scan_now(rt)
     article_id = path_id(path, folder)
     if rt.store.published(article_id):
-        return article_id, ""
+        return article_id
     state = rt.store.file_states().get(str(path))
     path.unlink(missing_ok=True)
-    return None, (state.error if state and state.error else "it was not read; try again")
+    log.warning("announcement %s not read: %s", path, state.error if state else "not scanned")
+    return None
 
 
 def _preview_chat(update: Update, context: Context, lang: str) -> Chat:
     here = ledger_chat(update, context)
     return Chat(here.id, type=here.type, language=lang, mode=MODE_CARD)
-
-
-_CONFIRM = {True: "broadcast_confirm_one", False: "broadcast_confirm"}  # one subscriber, many
 
 
 async def _ask(update: Update, context: Context, action: dict[str, Any]) -> None:
@@ -188,7 +188,7 @@ async def _ask(update: Update, context: Context, action: dict[str, Any]) -> None
     await send_text(
         update,
         context,
-        t(_CONFIRM[recipients == 1], lang, count=recipients),
+        t("broadcast_confirm", lang, count=recipients),
         reply_markup=buttons,
     )
 
@@ -242,9 +242,9 @@ async def confirm_button(update: Update, context: Context) -> None:
     store = runtime(context).store
     article_id = action.get("article_id")
     if article_id is None:
-        article_id, reason = await _publish(context, action)
+        article_id = await _publish(context, action)
         if article_id is None:
-            await query.edit_message_text(t("announce_unreadable", lang, reason=reason))
+            await query.edit_message_text(t("announce_not_read", lang))
             return
     broadcast_id, _ = store.broadcast(article_id, by_user=presser.id)
     log.info("broadcast %s of %s by %s", broadcast_id, article_id, presser.id)

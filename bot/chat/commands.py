@@ -6,9 +6,14 @@ import asyncio
 import logging
 import re
 import time
-from datetime import datetime
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+)
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 
@@ -22,10 +27,12 @@ from bot.chat.replies import (
     runtime,
     send_text,
 )
-from bot.formatting.formatter import MODE_FULL, without_repeated_text
-from bot.i18n import format_datetime, t
+from bot.formatting.formatter import MODE_FULL, text_messages, without_repeated_text
+from bot.formatting.lists import notice_list
+from bot.i18n import quoted_words, t
 from bot.ledger import Chat
 from bot.ledger.catalogue import SearchTooSlow
+from bot.reading.identity import slug_id
 from bot.sending.transport import SendFailure
 
 log = logging.getLogger(__name__)
@@ -39,7 +46,10 @@ GROUP_ANONYMOUS_BOT = 1087968824
 MEMBER_CACHE_SECONDS = 60.0
 MEMBER_CACHE_SIZE = 10_000  # entries before the stale ones are dropped
 MAX_BUTTON_DATA = 64  # bytes: Telegram's limit on a button's callback data
-_READ_LINK = re.compile(r"^/read_([a-z0-9_]{1,40})(?:@\w+)?$")
+_READ_LINK = re.compile(r"^/read_([a-z0-9_]{1,40})(?:@\w+)?$", re.IGNORECASE)
+# Keywords apart: spaces, and the commas and semicolons a Chinese keyboard types.
+_KEYWORD_GAP = re.compile(r"[\s，、,;；]+")
+_QUOTES = "“”‘’「」『』\"'"
 
 
 async def start(update: Update, context: Context) -> None:
@@ -69,7 +79,7 @@ async def subscribe(update: Update, context: Context) -> None:
     message = update.effective_message
     tg = update.effective_chat
     thread = message.message_thread_id if message and message.is_topic_message else None
-    words = tuple(dict.fromkeys(args))
+    words = keywords(" ".join(args))
     current = ledger_chat(update, context)
     runtime(context).store.subscribe(
         Chat(
@@ -83,10 +93,17 @@ async def subscribe(update: Update, context: Context) -> None:
         )
     )
     lang = language(update, context)
-    text = t("subscribed_words", lang, words="、".join(words)) if words else t("subscribed", lang)
-    if thread is not None:
-        text += t("subscribed_topic", lang)
-    await send_text(update, context, text)
+    if words:
+        await reply(update, context, "subscribed_words", words=quoted_words(words, lang))
+    else:
+        await reply(update, context, "subscribed" if thread is None else "subscribed_topic")
+
+
+def keywords(text: str) -> tuple[str, ...]:
+    """``停水，停电`` → ``("停水", "停电")``: a resident types the separators their
+    keyboard has, and may quote a word; each word once, in the order given."""
+    words = (word.strip(_QUOTES) for word in _KEYWORD_GAP.split(text))
+    return tuple(dict.fromkeys(word for word in words if word))
 
 
 async def _subscribe_channel(update: Update, context: Context, name: str) -> None:
@@ -212,6 +229,9 @@ async def latest(update: Update, context: Context) -> None:
     if context.args and context.args[0].isdecimal() and context.args[0].isascii():
         count = max(1, min(LATEST_MAX, int(context.args[0])))
     rows = runtime(context).store.recent_articles(count)
+    if not rows:
+        await reply(update, context, "latest_empty")
+        return
     await _send_list(update, context, rows, t("latest_title", language(update, context)))
 
 
@@ -225,27 +245,20 @@ async def search(update: Update, context: Context) -> None:
     except SearchTooSlow:
         await reply(update, context, "search_too_slow")
         return
-    lang = language(update, context)
     if not rows:
         await reply(update, context, "search_empty", query=query)
         return
-    await _send_list(update, context, rows, t("search_title", lang, query=query))
+    key = "search_title_more" if len(rows) == SEARCH_LIMIT else "search_title"
+    title = t(key, language(update, context), query=query, count=len(rows))
+    await _send_list(update, context, rows, title)
 
 
 async def _send_list(update: Update, context: Context, rows: list[dict], title: str) -> None:
-    if not rows:
-        await reply(update, context, "latest_empty")
-        return
-    lang = language(update, context)
     rt = runtime(context)
-    tz, now = rt.config.tz, rt.store.clock()
-    lines = [title]
-    for row in rows:
-        when = format_datetime(datetime.fromtimestamp(row["date"], tz), lang, tz)
-        if row.get("expires") is not None and row["expires"] <= now:
-            when += f" · {t('expired_mark', lang)}"
-        lines.append(f"\n{when}\n{row['title']}\n/read_{row['id']}")
-    await send_text(update, context, "\n".join(lines))
+    rich = notice_list(title, rows, language(update, context), rt.config.tz, rt.store.clock())
+    for part in text_messages(rich):
+        entities = [MessageEntity(**entity) for entity in part.params["entities"]]
+        await send_text(update, context, part.params["text"], entities=entities)
 
 
 async def read(update: Update, context: Context) -> None:
@@ -262,24 +275,38 @@ async def read_link(update: Update, context: Context) -> None:
         await _send_article(update, context, match.group(1))
 
 
+def find_article(context: Context, wanted: str) -> dict | None:
+    """The published notice ``wanted`` names: its id in any case, the ``/read_`` link
+    copied whole, or the slug as its editor wrote it (``tingshui-1208``)."""
+    store = runtime(context).store
+    name = wanted.strip().removeprefix("/")
+    name = name[5:] if name.lower().startswith("read_") else name
+    for candidate in dict.fromkeys((name.lower(), slug_id(name))):
+        if candidate and (row := store.published(candidate[:40])) is not None:
+            return row
+    return None
+
+
 async def read_button(update: Update, context: Context) -> None:
     """The card's "read full text" button, answered at once so the spinner stops. In a
-    group or channel the text goes to the reader's private chat, so one reader's tap
-    does not post it for everyone; a reader the bot cannot write to yet is taken there."""
+    private chat the card is right above, so only the rest follows it. In a group or
+    channel the text goes to the reader's private chat, so one reader's tap does not
+    post it for everyone; a reader the bot cannot write to yet is taken there."""
     query = update.callback_query
     data = button_data(update)
     if data is None:
         await answer_invalid(update, context)
         return
     article_id = data.removeprefix("read:")
-    if update.effective_chat is None or update.effective_chat.type == ChatType.PRIVATE:
-        await query.answer()
-        await _send_article(update, context, article_id)
-        return
     lang = language_for_user(update, context)
     row = runtime(context).store.published(article_id)
     if row is None:
-        await query.answer(t("not_found", lang, id=article_id[:40]), show_alert=True)
+        await query.answer(t("not_found", lang), show_alert=True)
+    elif update.effective_chat is None or update.effective_chat.type == ChatType.PRIVATE:
+        await query.answer()
+        here = ledger_chat(update, context)
+        reader = Chat(here.id, type=here.type, language=language(update, context), mode=MODE_FULL)
+        await _deliver_article(context, reader, row, card=False)
     elif _can_write_to(context, update.effective_user.id):
         await query.answer(t("sent_privately", lang))
         await _read_privately(update, context, row)
@@ -287,16 +314,16 @@ async def read_button(update: Update, context: Context) -> None:
         await query.answer(url=_read_link(context, article_id))
 
 
-async def _send_article(update: Update, context: Context, article_id: str) -> None:
+async def _send_article(update: Update, context: Context, wanted: str) -> None:
     """Card, full text and albums of one article in this chat, in the chat's language.
 
     In a group, only its administrators post a whole notice there; anyone else gets
     it privately (or a button that opens the private chat), and the group a short line.
     """
     here = ledger_chat(update, context)
-    row = runtime(context).store.published(article_id)
+    row = find_article(context, wanted)
     if row is None:
-        await reply(update, context, "not_found", id=article_id[:40])
+        await reply(update, context, "not_found")
         return
     if here.type in (ChatType.GROUP, ChatType.SUPERGROUP) and not await may_manage(update, context):
         await _read_in_private_instead(update, context, row)
@@ -306,19 +333,26 @@ async def _send_article(update: Update, context: Context, article_id: str) -> No
     lang = language(update, context)
     chat = Chat(here.id, type=here.type, language=lang, mode=MODE_FULL, thread_id=thread)
     if not await _deliver_article(context, chat, row):
-        await reply(update, context, "not_found", id=article_id[:40])
+        await reply(update, context, "not_found")
 
 
 async def _read_in_private_instead(update: Update, context: Context, row: dict) -> None:
+    """The group gets one line, as a reply to the member who asked."""
     lang = language(update, context)
+    message = update.effective_message
+    asked = ReplyParameters(message.message_id, allow_sending_without_reply=True)
     if _can_write_to(context, update.effective_user.id) and await _read_privately(
         update, context, row
     ):
-        await send_text(update, context, t("sent_privately", lang))
+        await send_text(update, context, t("sent_privately", lang), reply_parameters=asked)
         return
     link = InlineKeyboardButton(t("btn_read_privately", lang), url=_read_link(context, row["id"]))
     await send_text(
-        update, context, t("read_in_private", lang), reply_markup=InlineKeyboardMarkup([[link]])
+        update,
+        context,
+        t("read_in_private", lang),
+        reply_markup=InlineKeyboardMarkup([[link]]),
+        reply_parameters=asked,
     )
 
 
@@ -347,17 +381,30 @@ def _read_link(context: Context, article_id: str) -> str:
     return f"https://t.me/{context.bot.username}?start=read_{article_id}"
 
 
-async def _deliver_article(context: Context, chat: Chat, row: dict) -> bool:
+async def _deliver_article(context: Context, chat: Chat, row: dict, *, card: bool = True) -> bool:
     """Send a published article (``Store.published``) to ``chat`` now; False when its
-    text cannot be had."""
+    text cannot be had. ``card=False``: the chat has the card already, right above."""
     rt = runtime(context)
     messages = rt.sender.messages_for(row["id"], row["version"], chat)
     if messages is None:
         return False
-    await rt.sender.send_now(chat, without_repeated_text(messages), row["id"])
+    messages = without_repeated_text(messages)
+    if not card:
+        messages = [m for m in messages if m.part != "card"]
+    if messages:
+        await rt.sender.send_now(chat, messages, row["id"])
     return True
 
 
 async def private_text(update: Update, context: Context) -> None:
-    """Plain text in a private chat gets a one-line hint; groups are left alone."""
-    await reply(update, context, "hint")
+    """Anything else in a private chat: a command the bot does not know is told so; a
+    message (a resident's question) is told the bot cannot answer, and where to turn."""
+    message = update.effective_message
+    if message is not None and (message.text or "").startswith("/"):
+        await reply(update, context, "unknown_command")
+        return
+    contact = runtime(context).config.contact
+    if contact:
+        await reply(update, context, "free_text_contact", contact=contact)
+    else:
+        await reply(update, context, "free_text")

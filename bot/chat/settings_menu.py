@@ -23,7 +23,7 @@ from bot.chat.replies import (
     send_text,
 )
 from bot.formatting.formatter import DIGEST_TIMES, MODE_CARD, MODE_DIGEST, MODE_FULL
-from bot.i18n import t
+from bot.i18n import quoted_words, t
 from bot.ledger import Chat
 from bot.ledger.chat_settings import LANGUAGES, QUIET_END, QUIET_START
 
@@ -32,15 +32,30 @@ log = logging.getLogger(__name__)
 
 def describe(chat: Chat, lang: str) -> str:
     if chat.mode == MODE_DIGEST:
-        mode = t("mode_digest", lang, time=chat.digest_time or DIGEST_TIMES[0])
+        mode = t("mode_digest", lang, time=_clock(chat.digest_time or DIGEST_TIMES[0], lang))
     else:
         mode = t("mode_full" if chat.mode == MODE_FULL else "mode_card", lang)
-    quiet = f"{chat.quiet_start}–{chat.quiet_end}" if chat.quiet_start else t("quiet_off", lang)
-    filters = "、".join(chat.filters) or t("filters_none", lang)
+    if chat.quiet_start and chat.quiet_end:
+        quiet = t("quiet_on", lang, **_quiet_hours(chat.quiet_start, chat.quiet_end, lang))
+    else:
+        quiet = t("quiet_off", lang)
+    if chat.filters:
+        filters = t("filters_some", lang, words=quoted_words(chat.filters, lang))
+    else:
+        filters = t("filters_none", lang)
     text = t("settings_title", lang, mode=mode, quiet=quiet, filters=filters)
     if chat.pin_refused_at is not None:  # said here once, not on every urgent notice
         text += "\n\n" + t("pin_refused", lang)
     return text
+
+
+def _clock(when: str, lang: str) -> str:
+    """``7:00`` in Chinese, which writes no leading zero on an hour; ``07:00`` in English."""
+    return when if lang == "en" else when.removeprefix("0")
+
+
+def _quiet_hours(start: str, end: str, lang: str) -> dict[str, str]:
+    return {"start": _clock(start, lang), "end": _clock(end, lang)}
 
 
 def keyboard(chat: Chat, lang: str) -> InlineKeyboardMarkup:
@@ -50,10 +65,11 @@ def keyboard(chat: Chat, lang: str) -> InlineKeyboardMarkup:
         )
 
     digest = [
-        InlineKeyboardButton(
-            ("✓ " if chat.mode == MODE_DIGEST and chat.digest_time == when else "")
-            + f"{t('btn_digest', lang)} {when}",
-            callback_data=f"set:digest:{when}",
+        button(
+            "btn_digest",
+            f"set:digest:{when}",
+            chat.mode == MODE_DIGEST and chat.digest_time == when,
+            time=_clock(when, lang),
         )
         for when in DIGEST_TIMES
     ]
@@ -74,8 +90,10 @@ def keyboard(chat: Chat, lang: str) -> InlineKeyboardMarkup:
         ],
         [
             button(
-                "btn_quiet_off" if quiet_on else "btn_quiet",
+                "btn_quiet",
                 f"set:quiet:{'off' if quiet_on else 'on'}",
+                quiet_on,
+                **_quiet_hours(QUIET_START, QUIET_END, lang),
             )
         ],
     ]

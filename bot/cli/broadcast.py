@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from datetime import datetime
 
@@ -84,7 +83,7 @@ def announce(args: argparse.Namespace, config: Config) -> int:
     reach = plural(recipients, "chat") if recipients else "no chat yet (none is subscribed)"
     if not _confirmed(f"announce “{args.title}” to {reach}?", args.yes):
         return 1
-    author = os.environ.get("USER") or "noticebot"
+    author = config.org_name or ""  # residents see who it is from, not a login name
     now = datetime.now(config.tz)
     path = write_announcement(config.announce_dir, args.title, author, text, now)
     # only this file: a full scan with this shell's settings could take folders the

@@ -20,9 +20,15 @@ def article_id(meta: dict[str, Any], path: Path, root: Path, home: Path | None =
     for key in ID_KEYS:
         value = meta.get(key)
         if value is not None and not isinstance(value, dict | list) and str(value):
-            slug = re.sub(r"[^a-z0-9]+", "_", str(value).lower()).strip("_")
-            return slug if 0 < len(slug) <= MAX_ID_LENGTH else short_hash(str(value))
+            return slug_id(str(value))
     return path_id(path, root, home)
+
+
+def slug_id(slug: str) -> str:
+    """The id of a notice whose front matter names it ``slug``: ``Tingshui-1208`` →
+    ``tingshui_1208``, so the slug as an editor wrote it finds the notice too."""
+    normal = re.sub(r"[^a-z0-9]+", "_", slug.lower()).strip("_")
+    return normal if 0 < len(normal) <= MAX_ID_LENGTH else short_hash(slug)
 
 
 def path_id(path: Path, root: Path, home: Path | None = None) -> str:

@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Config
 from bot.formatting.formatter import DIGEST_TIMES, text_messages
+from bot.formatting.lists import notice_list
 from bot.formatting.outgoing import Outgoing
-from bot.i18n import format_datetime, t
+from bot.i18n import t
 from bot.ledger import Chat, Store
-from bot.reading.richtext import RichText
 from bot.sending.sender import Sender
 from bot.sending.transport import Failure, SendFailure
 
@@ -33,12 +33,8 @@ TRIES = 5
 BACKOFF = 60.0  # seconds before the second try, doubled for each further one
 
 
-def digest_messages(rows: list[dict], lang: str, tz: ZoneInfo) -> list[Outgoing]:
-    lines = [t("digest_title", lang, count=len(rows))]
-    for row in rows:
-        when = format_datetime(datetime.fromtimestamp(row["date"], tz), lang, tz)
-        lines.append(f"\n{when}\n{row['title']}\n/read_{row['id']}")
-    return text_messages(RichText("\n".join(lines)))
+def digest_messages(rows: list[dict], lang: str, tz: ZoneInfo, now: float) -> list[Outgoing]:
+    return text_messages(notice_list(t("digest_title", lang, count=len(rows)), rows, lang, tz, now))
 
 
 @dataclass
@@ -112,9 +108,9 @@ class Digests:
         lang = chat.language or self.config.lang
         if work.sent == 0:
             work.rows = sorted([*work.rows, *newer], key=lambda r: r["date"])
-            work.parts = digest_messages(work.rows, lang, self.config.tz)
+            work.parts = digest_messages(work.rows, lang, self.config.tz, now)
         else:  # what went out stays as it went; the newer ones follow
-            work.parts += digest_messages(newer, lang, self.config.tz)
+            work.parts += digest_messages(newer, lang, self.config.tz, now)
 
     async def _send(self, chat: Chat, work: Unfinished) -> bool:
         """True when the digest is done with for today: sent, given up, or the chat gone."""
