@@ -26,7 +26,7 @@ def _read_back(markdown: str) -> str:
     ("html", "markdown", "shown"),
     [
         ("本周六<b>上午</b>停水", "本周六**上午**停水", "本周六上午停水"),
-        ("<b>注意！</b>停水", "**注意！** 停水", "注意！ 停水"),  # else the bold never closes
+        ("<b>注意！</b>停水", "**注意！**停水", "注意！停水"),  # no space shown in chats
         ("乙楼<i>全天</i>停水", "乙楼*全天*停水", "乙楼全天停水"),
         ("word<b>bold</b>word", "word**bold** word", "wordbold word"),
         ("*星* _下_ a&lt;b &lt;tag&gt;", r"\*星\* \_下\_ a\<b \<tag>", "*星* _下_ a<b <tag>"),

@@ -12,7 +12,6 @@ file corrects the messages, deleting it withdraws them.
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import datetime
 from pathlib import Path
 
@@ -36,9 +35,9 @@ def split_title(html: str) -> tuple[str | None, str]:
 
 class _Converter(html2text.HTML2Text):
     """html2text puts a space between emphasis and the word before or after it, which
-    Markdown needs beside Latin letters. Beside Chinese it needs none (CommonMark closes
-    ``本周六**上午**停水``), and the space would show in every chat; it stays where the
-    emphasis ends in punctuation (``**注意！** 停水``), without which it would not close."""
+    Markdown needs beside Latin letters. Beside Chinese it needs none (``本周六**上午**停水``,
+    and ``**注意！**停水`` too, as the renderer reads emphasis beside Chinese), and the
+    space would show in every chat."""
 
     def handle_tag(self, tag: str, attrs: dict[str, str | None], start: bool) -> None:
         if start and tag in ("em", "i", "u") and _cjk_end(self.preceding_data):
@@ -46,8 +45,7 @@ class _Converter(html2text.HTML2Text):
         super().handle_tag(tag, attrs, start)
 
     def handle_data(self, data: str, entity_char: bool = False) -> None:
-        closed_on_a_letter = unicodedata.category(self.preceding_data[-1:] or " ")[0] != "P"
-        if self.preceding_stressed and _CJK.match(data[:1]) and closed_on_a_letter:
+        if self.preceding_stressed and _CJK.match(data[:1]):
             self.preceding_stressed = False
         super().handle_data(data, entity_char)
 
