@@ -34,6 +34,11 @@ class Clock:
         self.now += seconds
 
 
+# A notice longer than a card holds: it goes out as card (with its read button) and
+# text, as most tests want. A short one would be its card alone (one tap, one copy).
+NOTICE_BODY = "<p>请居民注意防疫。</p>" * 40
+
+
 @dataclass
 class BotEnv:
     app: Application
@@ -58,7 +63,7 @@ class BotEnv:
         *,
         title: str = "社区通知",
         date: float | None = None,
-        body: str = "<p>请居民注意防疫。</p>",
+        body: str = NOTICE_BODY,
         extra: str = "",
     ) -> Path:
         when = datetime.fromtimestamp(self.clock.now if date is None else date, UTC)

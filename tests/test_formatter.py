@@ -53,13 +53,8 @@ def test_no_usable_image_gives_a_text_card_without_preview() -> None:
     assert card.params["link_preview_options"] == {"is_disabled": True}
     assert card.params["text"].startswith("通知\n1 Feb 2022, 16:57 · 居委会\n\n正文。")
     assert card.params["reply_markup"] == {
-        "inline_keyboard": [
-            [
-                {"text": "Read full text", "callback_data": "read:abc123"},
-                {"text": "Original", "url": "https://src/1"},
-            ]
-        ]
-    }
+        "inline_keyboard": [[{"text": "🔗 On the web", "url": "https://src/1"}]]
+    }  # no "Read full text": the card holds all of it
 
 
 def test_hashtags_keep_only_what_telegram_links() -> None:

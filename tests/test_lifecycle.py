@@ -25,6 +25,9 @@ from tests.process import run_cli
 
 GROUP = -1_000_000_000_777
 LONG = "".join(f"<p>第{i}段：本周六上午停水，请提前储水，注意安全。</p>" for i in range(200))
+# One text message, longer than a card holds: a full-mode copy is card and text (a short
+# notice would be its card alone).
+DETAILS = "<p>停水期间请关好水龙头，如有疑问请联系居委会。</p>" * 14
 
 
 @pytest.fixture
@@ -36,7 +39,10 @@ def free() -> Iterator[Emulator]:
 
 @asynccontextmanager
 async def delivered(
-    tmp_path: Path, emulator: Emulator, body: str = "<p>本周六上午停水。</p>", **chats: str
+    tmp_path: Path,
+    emulator: Emulator,
+    body: str = "<p>本周六上午停水。</p>" + DETAILS,
+    **chats: str,
 ) -> AsyncIterator[BotEnv]:
     """A notice delivered to a private chat (101, card) and a supergroup (full text)."""
     async with running_bot(tmp_path, emulator, rate_limits=emulator.limits is not None) as env:
@@ -63,7 +69,7 @@ async def test_a_correction_edits_every_copy_in_place(tmp_path: Path, free: Emul
         before = {chat: [m["message_id"] for m in free.shown(chat)] for chat in (101, GROUP)}
         start = len(free.calls)
         env.clock.advance(600)
-        env.write_article("n.md", title="停水通知", body="<p>停水改到周日上午。</p>")
+        env.write_article("n.md", title="停水通知", body="<p>停水改到周日上午。</p>" + DETAILS)
         report = env.scan()
         assert report.corrected and report.editing == 2
         await env.send()
@@ -72,7 +78,7 @@ async def test_a_correction_edits_every_copy_in_place(tmp_path: Path, free: Emul
             assert [m["message_id"] for m in free.shown(chat)] == before[chat]
             assert any("停水改到周日上午" in text for text in texts(free, chat))
             assert not any("本周六上午停水" in text for text in texts(free, chat))
-            assert "已更新" in texts(free, chat)[0]  # the card says it was corrected
+            assert "🔄 已于" in texts(free, chat)[0]  # the card says it was corrected
         rows = {d.chat_id: d for d in env.runtime.store.deliveries()}
         assert {d.status for d in rows.values()} == {SENT}
         assert len({d.shown for d in rows.values()}) == 1
@@ -93,7 +99,7 @@ async def test_a_longer_version_adds_parts_and_a_shorter_one_removes_them(
         extra = [c for c in free.calls[start:] if c.ok and c.method == "sendMessage"]
         assert extra and all(c.params["reply_parameters"]["message_id"] == card for c in extra)
         assert len(free.shown(101)) == 1  # a card-only chat still has its card only
-        env.write_article("n.md", title="停水通知", body="<p>停水取消。</p>")
+        env.write_article("n.md", title="停水通知", body="<p>停水取消。</p>" + DETAILS)
         env.scan()
         await env.send()
         shorter = free.shown(GROUP)
@@ -150,13 +156,13 @@ async def test_a_copy_someone_deleted_is_recorded_as_gone_not_sent_again(
         (text_part,) = [m for m in free.shown(GROUP)[1:]]
         free.user_deletes(GROUP, text_part["message_id"])
         start = len(free.calls)
-        env.write_article("n.md", title="停水通知", body="<p>停水改到周日。</p>")
+        env.write_article("n.md", title="停水通知", body="<p>停水改到周日。</p>" + DETAILS)
         env.scan()
         await env.send()
         refused = [c.error for c in free.calls[start:] if c.error]
         assert refused == ["Bad Request: message to edit not found"]
         assert sends(free, start) == []
-        assert len(free.shown(GROUP)) == 1 and "已更新" in texts(free, GROUP)[0]
+        assert len(free.shown(GROUP)) == 1 and "🔄 已于" in texts(free, GROUP)[0]
         (row,) = env.runtime.store.deliveries(GROUP)
         assert row.status == SENT and row.copy[1].state == GONE
 

@@ -21,7 +21,7 @@ def _write_folder(folder: Path) -> None:
         named = "id: shared\n" if n in SHARED else ""
         (folder / f"{n:04}.md").write_text(
             f"---\ntitle: 第{n}号通知\ndate: 2026-12-01 09:00:00\n{named}---\n\n"
-            f"<p>第{n}号楼本周六上午停水，请提前储水。</p>\n",
+            f"<p>第{n}号楼本周六上午停水，请提前储水。</p>\n" * 20,  # more than a card holds
             encoding="utf-8",
         )
 

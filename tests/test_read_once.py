@@ -1,6 +1,7 @@
-"""`/read` of a short notice: the card already holds all of it, so it comes once;
-a notice whose text says more (or is formatted) still gets its full text. The bot
-polls the local Bot API emulator over HTTP, with a real ledger and real files."""
+"""`/read` of a short notice: the card already holds all of it (its links and
+formatting too), so it comes once, without a read button; a notice whose text says
+more still gets its full text. The bot polls the local Bot API emulator over HTTP,
+with a real ledger and real files."""
 
 from __future__ import annotations
 
@@ -47,12 +48,22 @@ def _shown(call: Call) -> str:
 async def test_read_of_a_short_notice_sends_it_once(bot: LiveBot) -> None:
     (card,) = await bot.say(message_update(61, "/read_water"))
     assert "本周六上午五号楼停水，请提前储水。" in _shown(card)
-    assert card.params["reply_markup"]  # the card, with its buttons
+    assert "reply_markup" not in card.params  # no read button: nothing more to read
     assert await bot.quiet() == []  # and not the same text again
 
 
+async def test_read_of_a_short_notice_with_a_link_keeps_the_link_on_its_card(
+    bot: LiveBot,
+) -> None:
+    (card,) = await bot.say(message_update(61, "/read_water_link"))
+    assert "详见通知。" in _shown(card) and "reply_markup" not in card.params
+    (link,) = [e for e in card.params["entities"] if e["type"] == "text_link"]
+    assert link["url"] == "https://example.org/a"
+    assert await bot.quiet() == []
+
+
 async def test_read_of_a_notice_the_card_does_not_hold_sends_the_text(bot: LiveBot) -> None:
-    for article_id in ("water_link", "water_long"):
-        card, text = await bot.say(message_update(61, f"/read_{article_id}"), replies=2)
-        assert "reply_markup" in card.params and text.method == "sendMessage"
-        assert "本周六上午五号楼停水" in _shown(text)
+    card, text = await bot.say(message_update(61, "/read_water_long"), replies=2)
+    buttons = card.params["reply_markup"]["inline_keyboard"][0]
+    assert buttons[0]["callback_data"] == "read:water_long" and text.method == "sendMessage"
+    assert "本周六上午五号楼停水" in _shown(text)

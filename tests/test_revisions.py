@@ -120,7 +120,8 @@ def test_a_withdrawn_card_keeps_its_title_struck_through_without_buttons() -> No
         (False, "editMessageText", "text"),
     ):
         edit = mark_withdrawn(note, 9, caption=caption)
-        assert edit.method == method and edit.params[key] == "停水通知\n\n此通知已撤回"
+        assert edit.method == method
+        assert edit.params[key] == "停水通知\n\n⚠️ 此通知已撤回，请以最新通知为准。"
         entities = edit.params["caption_entities" if caption else "entities"]
         assert entities == [{"type": "strikethrough", "offset": 0, "length": 4}]
         assert "reply_markup" not in edit.params
@@ -128,10 +129,15 @@ def test_a_withdrawn_card_keeps_its_title_struck_through_without_buttons() -> No
 
 
 def test_a_corrected_card_says_when() -> None:
+    """The date and time of the correction; the year only when it is not the notice's."""
     article = _article("")
-    when = datetime(2022, 2, 1, 14, 5, tzinfo=TZ)
+    when = datetime(2022, 2, 5, 14, 5, tzinfo=TZ)
     card = format_article(article, "zh", TZ, when).card  # type: ignore[arg-type]
     text, _ = card.text_and_entities()
-    assert "已更新 14:05" in text
-    assert "已更新" not in format_article(article, "zh", TZ).card.text_and_entities()[0]  # type: ignore[arg-type]
-    assert "Updated 14:05" in format_article(article, "en", TZ, when).card.text_and_entities()[0]  # type: ignore[arg-type]
+    assert text.split("\n")[:3] == ["停水通知", "2022年2月1日 10:00", "🔄 已于2月5日 14:05更新"]
+    assert "更新" not in format_article(article, "zh", TZ).card.text_and_entities()[0]  # type: ignore[arg-type]
+    english = format_article(article, "en", TZ, when).card.text_and_entities()[0]  # type: ignore[arg-type]
+    assert "🔄 Updated 5 Feb, 14:05" in english
+    next_year = datetime(2023, 1, 3, 9, 12, tzinfo=TZ)
+    late = format_article(article, "zh", TZ, next_year).card.text_and_entities()[0]  # type: ignore[arg-type]
+    assert "🔄 已于2023年1月3日 09:12更新" in late

@@ -32,12 +32,18 @@ _NO_PREVIEW = {"is_disabled": True}
 
 @dataclass(frozen=True)
 class Formatted:
+    """``text`` is always the full text (an announcement's preview shows its first part);
+    ``card_holds_text``: the card already shows all of it, so no chat gets it twice."""
+
     card: Outgoing
     text: list[Outgoing]
     albums: list[Outgoing]
+    card_holds_text: bool = False
 
     def all(self) -> list[Outgoing]:
-        return [self.card, *self.text, *self.albums]
+        """Every message a reader of the whole notice gets: one tap, one copy."""
+        text = [] if self.card_holds_text else self.text
+        return [self.card, *text, *self.albums]
 
     def for_mode(self, mode: str) -> list[Outgoing]:
         """What a subscriber gets: the card, plus the text and albums in ``full`` mode."""
@@ -45,14 +51,23 @@ class Formatted:
 
 
 def format_article(
-    article: Article, lang: str, tz: ZoneInfo, updated_at: datetime | None = None
+    article: Article,
+    lang: str,
+    tz: ZoneInfo,
+    updated_at: datetime | None = None,
+    *,
+    expired: bool = False,
 ) -> Formatted:
-    """``updated_at``: the card of a corrected notice, edited in place, says when."""
+    """``updated_at``: the card of a corrected notice, edited in place, says when.
+    ``expired``: the card of a notice read after it expired says so (and no longer
+    that it is urgent)."""
     lead = lead_image(article)
+    shown = _card(article, lead, lang, tz, updated_at, expired=expired)
     return Formatted(
-        card=card(article, lead, lang, tz, updated_at),
-        text=full_text(article, lang, tz),
+        card=shown[0],
+        text=full_text(article, lang, tz, expired=expired),
         albums=albums([i for i in article.usable_images if i != lead]),
+        card_holds_text=shown[1],
     )
 
 
@@ -68,40 +83,79 @@ def card(
     lang: str,
     tz: ZoneInfo,
     updated_at: datetime | None = None,
+    *,
+    expired: bool = False,
 ) -> Outgoing:
-    header = _header(article, lang, tz)
+    return _card(article, lead, lang, tz, updated_at, expired=expired)[0]
+
+
+def _card(
+    article: Article,
+    lead: Image | None,
+    lang: str,
+    tz: ZoneInfo,
+    updated_at: datetime | None = None,
+    *,
+    expired: bool = False,
+) -> tuple[Outgoing, bool]:
+    """The card, and whether it holds the whole text (then it has no read button: there
+    is nothing more to read). Its state lines (urgent, corrected, expired) come out of
+    the summary's room, so the caption never grows past Telegram's limit."""
+    header = _header(article, lang, tz, urgent=article.urgent and not expired)
     if updated_at is not None:
-        header.append("\n" + t("updated_at", lang, time=f"{updated_at.astimezone(tz):%H:%M}"))
+        when = format_datetime(updated_at, lang, tz, now=article.date)
+        header.append("\n" + t("updated_at", lang, time=when))
+    if expired:
+        header.append("\n" + t("expired_notice", lang))
     tags = hashtags(article.categories)
     room = CAPTION_LIMIT - header.utf16_len() - utf16_len(tags) - 4
-    summary = summarize(article.excerpt or article.body.text, min(SUMMARY_LIMIT, room))
+    summary, whole = _summary(
+        article, min(SUMMARY_LIMIT, room), ENTITY_LIMIT - len(header.entities)
+    )
+    holds = whole and _short_title(article.title, TITLE_LIMIT) == article.title
     rich = header
-    if summary:
-        rich.append("\n\n" + summary)
+    if summary.text:
+        rich.append("\n\n").extend(summary)
     if tags:
         rich.append("\n\n" + tags)
-    markup = {"inline_keyboard": [_buttons(article, lang)]}
+    buttons = _buttons(article, lang, read=not holds)
+    markup = {"reply_markup": {"inline_keyboard": [buttons]}} if buttons else {}
     if lead is None:
         params = {
             "text": rich.text,
             "entities": rich.entity_dicts(),
             "link_preview_options": _NO_PREVIEW,
-            "reply_markup": markup,
+            **markup,
         }
-        return Outgoing("sendMessage", params, "card")
+        return Outgoing("sendMessage", params, "card"), holds
     kind = "animation" if lead.is_gif else "photo"
     params = {
         kind: lead.url,
         "caption": rich.text,
         "caption_entities": rich.entity_dicts(),
-        "reply_markup": markup,
+        **markup,
     }
-    return Outgoing(f"send{kind.capitalize()}", params, "card", (lead.fallback,))
+    return Outgoing(f"send{kind.capitalize()}", params, "card", (lead.fallback,)), holds
+
+
+def _summary(article: Article, limit: int, entity_room: int) -> tuple[RichText, bool]:
+    """The card's summary, and whether it is the whole text. A body short enough is
+    shown whole, with its own formatting (a short notice with a bold word or a link is
+    still one message); else the excerpt or the body's opening, as plain text."""
+    body = article.body.stripped()
+    excerpt = article.excerpt
+    is_body = excerpt is None or _squeezed(excerpt) == _squeezed(body.text)
+    if is_body and body.utf16_len() <= limit and len(body.entities) <= entity_room:
+        return body, True
+    text = summarize(excerpt or body.text, limit)
+    return RichText(text), not body.entities and text == _squeezed(body.text)
 
 
 def without_repeated_text(messages: list[Outgoing]) -> list[Outgoing]:
     """The parts without the full text when the card already holds all of it (a short
-    notice, plain text and a title not shortened): a reader should not get it twice."""
+    notice, plain text and a title not shortened): a reader should not get it twice.
+    The formatter leaves such a text out itself (``Formatted.card_holds_text``); this
+    still checks a list made some other way."""
     cards = [m for m in messages if m.part == "card"]
     texts = [m for m in messages if m.part == "text"]
     if len(cards) == 1 and len(texts) == 1 and _holds(cards[0], texts[0]):
@@ -154,8 +208,12 @@ def removed_part(lang: str, *, withdrawn: bool = False) -> Outgoing:
     return message
 
 
-def full_text(article: Article, lang: str, tz: ZoneInfo) -> list[Outgoing]:
-    rich = _header(article, lang, tz, title_limit=None)
+def full_text(
+    article: Article, lang: str, tz: ZoneInfo, *, expired: bool = False
+) -> list[Outgoing]:
+    """The whole notice; an urgent one says so here too, since a reader who asked for
+    the text in private reads it apart from the card."""
+    rich = _header(article, lang, tz, title_limit=None, urgent=article.urgent and not expired)
     if article.body.text:
         rich.append("\n\n").extend(article.body)
     return text_messages(rich)
@@ -214,9 +272,18 @@ def _media_groups(stills: list[Image]) -> list[Outgoing]:
 
 
 def _header(
-    article: Article, lang: str, tz: ZoneInfo, title_limit: int | None = TITLE_LIMIT
+    article: Article,
+    lang: str,
+    tz: ZoneInfo,
+    title_limit: int | None = TITLE_LIMIT,
+    *,
+    urgent: bool = False,
 ) -> RichText:
+    """Bold title (after the urgent mark: the first words a notification shows), then
+    date and author."""
     title = article.title if title_limit is None else _short_title(article.title, title_limit)
+    if urgent:
+        title = f"{t('urgent_mark', lang)} {title}"
     byline = " · ".join(filter(None, [format_datetime(article.date, lang, tz), article.author]))
     return RichText().append(title, "bold").append("\n" + byline)
 
@@ -225,8 +292,11 @@ def _short_title(title: str, limit: int) -> str:
     return title if len(title) <= limit else title[: limit - 1].rstrip() + ELLIPSIS
 
 
-def _buttons(article: Article, lang: str) -> list[dict[str, str]]:
-    buttons = [{"text": t("read_full", lang), "callback_data": f"read:{article.id}"}]
+def _buttons(article: Article, lang: str, *, read: bool = True) -> list[dict[str, str]]:
+    """阅读全文 unless the card holds the whole text; the web page when there is one."""
+    buttons: list[dict[str, str]] = []
+    if read:
+        buttons.append({"text": t("read_full", lang), "callback_data": f"read:{article.id}"})
     if article.link:
         buttons.append({"text": t("original", lang), "url": article.link})
     return buttons

@@ -36,28 +36,37 @@ class Plan:
 
 
 class Planner:
-    """Plans per (article, version, language, mode, edited), the last 256 kept."""
+    """Plans per (article, version, language, mode, edited, expired), the last 256 kept."""
 
     def __init__(self, store: Store, config: Config) -> None:
         self.store = store
         self.config = config
-        self._plans: OrderedDict[tuple[str, str, str, str, bool], Plan] = OrderedDict()
+        self._plans: OrderedDict[tuple[str, str, str, str, bool, bool], Plan] = OrderedDict()
 
-    def messages_for(self, article_id: str, version: str, chat: Chat) -> list[Outgoing] | None:
-        """The parts for this chat's language and mode (``/read``, previews)."""
-        plan = self.plan_for(article_id, version, chat)
+    def messages_for(
+        self, article_id: str, version: str, chat: Chat, *, expired: bool = False
+    ) -> list[Outgoing] | None:
+        """The parts for this chat's language and mode (``/read``, previews); ``expired``:
+        the card says the notice has expired."""
+        plan = self.plan_for(article_id, version, chat, expired=expired)
         return plan.messages if plan is not None else None
 
     def plan_for(
-        self, article_id: str, version: str, chat: Chat, *, edited: bool = False
+        self,
+        article_id: str,
+        version: str,
+        chat: Chat,
+        *,
+        edited: bool = False,
+        expired: bool = False,
     ) -> Plan | None:
         """A version of a notice for this chat's language and mode, formatted once.
 
         What a version says is read from the ledger, as the scan kept it, never from the
         file (which may have changed since, or be half-written). ``edited``: the card
-        says when the correction came."""
+        says when the correction came; ``expired``: that the notice has expired."""
         lang = chat.language or self.config.lang
-        key = (article_id, version, lang, chat.mode, edited)
+        key = (article_id, version, lang, chat.mode, edited, expired)
         if key in self._plans:
             self._plans.move_to_end(key)
             return self._plans[key]
@@ -73,7 +82,7 @@ class Planner:
                 return None
             created = self.store.version_created(article_id, version) if edited else None
             updated = datetime.fromtimestamp(created, self.config.tz) if created else None
-            formatted = format_article(article, lang, self.config.tz, updated)
+            formatted = format_article(article, lang, self.config.tz, updated, expired=expired)
             expires = article.expires.timestamp() if article.expires else None
             plan = Plan(formatted.for_mode(chat.mode), article.title, article.urgent, expires)
         self._plans[key] = plan

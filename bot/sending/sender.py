@@ -57,9 +57,13 @@ class Sender:
     ) -> Plan | None:
         return self.planner.plan_for(article_id, version, chat, edited=edited)
 
-    def messages_for(self, article_id: str, version: str, chat: Chat) -> list[Outgoing] | None:
-        """The parts for this chat's language and mode (``/read``, previews)."""
-        return self.planner.messages_for(article_id, version, chat)
+    def messages_for(
+        self, article_id: str, version: str, chat: Chat, *, expired: bool = False
+    ) -> list[Outgoing] | None:
+        """The parts for this chat's language and mode (``/read``, previews); ``expired``:
+        the card of a notice read after it expired says so (formatted and kept apart from
+        the card the same chat gets before then)."""
+        return self.planner.messages_for(article_id, version, chat, expired=expired)
 
     def in_flight(self) -> asyncio.Semaphore:
         """A slot among the requests sent but not yet recorded (``max_in_flight``)."""
