@@ -19,12 +19,13 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from bot.config import Config
-from bot.formatting.formatter import format_article
+from bot.formatting.formatter import format_article, state_cards
 from bot.formatting.outgoing import Outgoing
-from bot.formatting.preview import render_html, render_json_lines, render_terminal
+from bot.formatting.preview import State, render_html, render_json_lines, render_terminal
 from bot.reading.articles import Article, ArticleError, load_article, one_line
 from bot.reading.identity import short_hash
 from bot.reading.walk import (
@@ -52,6 +53,7 @@ class Shown:
     title: str
     warnings: tuple[str, ...]
     messages: list[Outgoing]
+    states: tuple[State, ...] = ()  # the card urgent, corrected, ...: for the page only
 
 
 @dataclass
@@ -66,6 +68,7 @@ class Loaded:
     warnings: list[str] = field(default_factory=list)
     seen: dict[str, str] = field(default_factory=dict)  # id → where, as the loader keeps
     ids: dict[str, str] = field(default_factory=dict)  # file (absolute) → the ledger's notice
+    states: bool = False  # each card's states too (the HTML page shows them)
 
     def taken(self, article_id: str, where: str) -> bool:
         return self.seen.get(article_id, where) != where
@@ -89,7 +92,7 @@ def preview(args: argparse.Namespace, config: Config) -> int:
     config = replace(config, lang=args.lang or config.lang)
     out = sys.stdout
     color = out.isatty()
-    loaded = Loaded(ids=ids)
+    loaded = Loaded(ids=ids, states=bool(args.html))
     rendered = []  # for the page
     for shown in load(sources, config, loaded):
         if args.json:
@@ -97,7 +100,7 @@ def preview(args: argparse.Namespace, config: Config) -> int:
         else:
             out.write(render_terminal(shown.title, shown.messages, color=color) + "\n")
         if args.html:
-            rendered.append((shown.title, shown.messages))
+            rendered.append((shown.title, shown.messages, shown.states))
     if not args.json:
         _summary(loaded, sources, config.token)
     if args.html:
@@ -140,7 +143,8 @@ def _load_file(path: Path, config: Config, loaded: Loaded) -> Iterator[Shown]:
         loaded.errors.append(f"{one_line(shown)}: {reason}")
     files = [(name, _folder_of(path, config) or path.parent) for name, _ in walk.files]
     if files:
-        yield from _taken_in(show_files(files, config), files, config, loaded)
+        made = show_files(files, config, states=loaded.states)
+        yield from _taken_in(made, files, config, loaded)
     elif not walk.invalid and not walk.unseen:
         loaded.errors.append(f"{one_line(str(path))}: {NOT_AN_ARTICLE}")
 
@@ -155,7 +159,8 @@ def _load_folder(folder: Path, config: Config, loaded: Loaded) -> Iterator[Shown
         loaded.errors.append(f"{one_line(shown)}: {reason}")
     todo = [(path, root, status) for path, status in sorted(walk.files)]
     chunks = [todo[start : start + CHUNK] for start in range(0, len(todo), CHUNK)]
-    for chunk, made in zip(chunks, read_files(chunks, config, show_files), strict=True):
+    read = partial(show_files, states=loaded.states)
+    for chunk, made in zip(chunks, read_files(chunks, config, read), strict=True):
         yield from _taken_in(made, [(path, root) for path, root, _ in chunk], config, loaded)
 
 
@@ -173,20 +178,24 @@ def _taken_in(
             continue
         kept = loaded.ids.get(os.path.abspath(path))
         if kept and kept != item.id:  # moved or renamed: the scanner kept its notice's id
-            item = _show(replace(load_article(Path(path), root, config), id=kept), config)
+            article = replace(load_article(Path(path), root, config), id=kept)
+            item = _show(article, config, states=loaded.states)
         if loaded.taken(item.id, item.path):
             article = load_article(Path(path), root, config)
-            item = _show(replace(article, id=short_hash(item.path)), config)
+            item = _show(replace(article, id=short_hash(item.path)), config, states=loaded.states)
         yield loaded.add(item)
 
 
-def show_files(files: list[tuple[str, Path]], config: Config) -> list[Shown | ArticleError]:
+def show_files(
+    files: list[tuple[str, Path]], config: Config, *, states: bool = False
+) -> list[Shown | ArticleError]:
     """Files read and formatted as the bot would send them (in a worker process, or
-    here); what is no article, with the scanner's reason."""
+    here); what is no article, with the scanner's reason. ``states``: each card's
+    states too."""
     shown: list[Shown | ArticleError] = []
     for path, root in files:
         try:
-            shown.append(_show(load_article(Path(path), root, config), config))
+            shown.append(_show(load_article(Path(path), root, config), config, states=states))
         except ArticleError as error:
             shown.append(error)
         except Exception as exc:  # a bug on one file must not stop the rest
@@ -194,9 +203,10 @@ def show_files(files: list[tuple[str, Path]], config: Config) -> list[Shown | Ar
     return shown
 
 
-def _show(article: Article, config: Config) -> Shown:
+def _show(article: Article, config: Config, *, states: bool = False) -> Shown:
     messages = format_article(article, config.lang, config.tz).all()
-    return Shown(article.id, str(article.path), article.title, article.warnings, messages)
+    cards = tuple(state_cards(article, config.lang, config.tz)) if states else ()
+    return Shown(article.id, str(article.path), article.title, article.warnings, messages, cards)
 
 
 def _load_feed(url: str, config: Config, loaded: Loaded) -> Iterator[Shown]:
@@ -219,7 +229,7 @@ def _load_feed(url: str, config: Config, loaded: Loaded) -> Iterator[Shown]:
         article = article_from_json(entry.version)
         if loaded.taken(article.id, str(article.path)):
             article = replace(article, id=short_hash(str(article.path)))
-        yield loaded.add(_show(article, config))
+        yield loaded.add(_show(article, config, states=loaded.states))
 
 
 def _kind(path: Path) -> str:

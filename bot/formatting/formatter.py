@@ -10,8 +10,8 @@ HTML is walked directly rather than through html2text's Markdown).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -97,11 +97,16 @@ def _card(
     updated_at: datetime | None = None,
     *,
     expired: bool = False,
+    urgent: bool | None = None,
+    summaries: dict[tuple[int, int], tuple[RichText, bool]] | None = None,
 ) -> tuple[Outgoing, bool]:
     """The card, and whether it holds the whole text (then it has no read button: there
     is nothing more to read). Its state lines (urgent, corrected, expired) come out of
-    the summary's room, so the caption never grows past Telegram's limit."""
-    header = _header(article, lang, tz, urgent=article.urgent and not expired)
+    the summary's room, so the caption never grows past Telegram's limit. ``urgent``:
+    the card as if the notice were (not) urgent, for the preview page; ``summaries``:
+    summaries by their room, made once for the cards of one notice."""
+    urgent = article.urgent if urgent is None else urgent
+    header = _header(article, lang, tz, urgent=urgent and not expired)
     if updated_at is not None:
         when = format_datetime(updated_at, lang, tz, now=article.date)
         header.append("\n" + t("updated_at", lang, time=when))
@@ -109,9 +114,11 @@ def _card(
         header.append("\n" + t("expired_notice", lang))
     tags = hashtags(article.categories)
     room = CAPTION_LIMIT - header.utf16_len() - utf16_len(tags) - 4
-    summary, whole = _summary(
-        article, min(SUMMARY_LIMIT, room), ENTITY_LIMIT - len(header.entities)
-    )
+    key = (min(SUMMARY_LIMIT, room), ENTITY_LIMIT - len(header.entities))
+    memo = summaries if summaries is not None else {}
+    if key not in memo:
+        memo[key] = _summary(article, *key)
+    summary, whole = memo[key]
     holds = whole and _short_title(article.title, TITLE_LIMIT) == article.title
     rich = header
     if summary.text:
@@ -142,13 +149,30 @@ def _summary(article: Article, limit: int, entity_room: int) -> tuple[RichText, 
     """The card's summary, and whether it is the whole text. A body short enough is
     shown whole, with its own formatting (a short notice with a bold word or a link is
     still one message); else the excerpt or the body's opening, as plain text."""
-    body = article.body.stripped()
-    excerpt = article.excerpt
-    is_body = excerpt is None or _squeezed(excerpt) == _squeezed(body.text)
-    if is_body and body.utf16_len() <= limit and len(body.entities) <= entity_room:
-        return body, True
-    text = summarize(excerpt or body.text, limit)
-    return RichText(text), not body.entities and text == _squeezed(body.text)
+    body, excerpt = article.body, article.excerpt
+    opening, complete = _opening(body.text, limit)
+    fits = complete and utf16_len(opening) <= limit
+    if fits and (excerpt is None or _squeezed(excerpt) == opening):
+        whole = body.stripped()
+        if whole.utf16_len() <= limit and len(whole.entities) <= entity_room:
+            return whole, True
+        if not body.entities:  # plain text: the opening is all of it
+            return RichText(opening), True
+    return RichText(summarize(excerpt or opening, limit)), False
+
+
+def _opening(text: str, limit: int) -> tuple[str, bool]:
+    """``text`` as a summary reads it (no blank space around line breaks) as far as a
+    summary of ``limit`` can reach, and whether that is all of it: a long body is not
+    squeezed whole for each card (the preview page makes five of each)."""
+    text = text.strip()
+    size = 4 * max(limit, 0) + 64
+    while size < len(text):
+        head = _squeezed(text[:size])  # what precedes its last blank run is exact
+        if utf16_len(head) > limit + 1:
+            return head, False
+        size *= 4
+    return _squeezed(text), True
 
 
 def without_repeated_text(messages: list[Outgoing]) -> list[Outgoing]:
@@ -198,6 +222,34 @@ def withdrawn_card(title: str, lang: str) -> Outgoing:
     rich = RichText().append(_short_title(title, TITLE_LIMIT), "strikethrough")
     (message,) = text_messages(rich.append("\n\n" + t("withdrawn_notice", lang)))
     return message
+
+
+def state_cards(article: Article, lang: str, tz: ZoneInfo) -> list[tuple[str, Outgoing]]:
+    """The card as it reads in each state a notice can come to, for an editor to check
+    before it goes out (the preview page): urgent, corrected (at its ``updated`` time,
+    else a day later), withdrawn where it can no longer be deleted, and expired."""
+    lead = lead_image(article)
+    later = article.date + timedelta(days=1)
+    corrected_at = article.updated if article.updated and article.updated > article.date else later
+    made: dict[tuple[int, int], tuple[RichText, bool]] = {}
+    as_sent = _card(article, lead, lang, tz, summaries=made)[0]
+    return [
+        ("urgent", _card(article, lead, lang, tz, urgent=True, summaries=made)[0]),
+        ("corrected", _card(article, lead, lang, tz, corrected_at, summaries=made)[0]),
+        ("withdrawn", withdrawn_state(as_sent, article.title, lang)),
+        ("expired", _card(article, lead, lang, tz, expired=True, summaries=made)[0]),
+    ]
+
+
+def withdrawn_state(card: Outgoing, title: str, lang: str) -> Outgoing:
+    """A delivered card marked withdrawn (what the reconciler's edit leaves): a text card
+    is the note alone; a picture keeps its picture, the note as its caption. No buttons."""
+    note = withdrawn_card(title, lang)
+    if card.method == "sendMessage":
+        return replace(note, part="card")
+    text, entities = note.text_and_entities()
+    kept = {k: v for k, v in card.params.items() if k not in ("caption_entities", "reply_markup")}
+    return replace(card, params={**kept, "caption": text, "caption_entities": entities})
 
 
 def removed_part(lang: str, *, withdrawn: bool = False) -> Outgoing:

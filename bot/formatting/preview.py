@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -20,6 +20,9 @@ from bot.formatting.outgoing import Outgoing
 from bot.reading.richtext import index_at, utf16_len, utf16_prefix
 
 Entity = dict[str, Any]
+State = tuple[str, Outgoing]  # a card as it reads in one state: ("withdrawn", card)
+# One article on the page: its title and messages, and its card's states if computed.
+PageArticle = tuple[str, list[Outgoing]] | tuple[str, list[Outgoing], Sequence[State]]
 
 ALBUM_MIN = 2
 ALBUM_MAX = 10
@@ -320,6 +323,16 @@ figcaption { padding: 2px 6px; font-size: 11px; color: #667; word-break: break-a
   color: #fff; text-align: center; text-decoration: none; font-size: 14px;
   overflow-wrap: anywhere; }
 .btn small { display: block; opacity: .8; font-size: 10px; }
+.card-row { display: flex; align-items: flex-start; gap: 8px; overflow-x: auto; }
+.card-row > .msg { flex: 0 0 min(440px, 80%); }
+.states { flex: 0 0 auto; margin-top: 8px; }
+.states summary { padding: 2px 10px; border-radius: 10px; cursor: pointer;
+  background: rgba(0, 0, 0, .2); color: #fff; font-size: 12px; }
+.state-row { display: flex; gap: 10px; padding: 4px 2px 8px; }
+.state { flex: 0 0 280px; }
+.state .msg { margin: 4px 0; }
+.state-label { color: #fff; font-size: 12px; font-weight: 600;
+  text-shadow: 0 1px 2px rgba(0, 0, 0, .4); }
 .errors { margin-top: 24px; padding: 10px 14px; background: #fff4f4;
   border: 2px solid #d22; border-radius: 10px; }
 .errors h2 { margin: 0 0 6px; font-size: 16px; color: #b00; }
@@ -344,11 +357,27 @@ def _html_tags(entity: Entity) -> tuple[str, str]:
 
 
 def _html_rich(text: str, entities: Iterable[Entity]) -> str:
+    spans = _spans(text, entities)
+    if all(a.end <= b.start for a, b in pairwise(spans)):  # none nested: no stack to keep
+        return _html_flat(text, spans)
     out = []
     for step in _steps(text, entities):
         out += [_html_tags(s.entity)[1] for s in step.closed]
         out += [_html_tags(s.entity)[0] for s in step.opened]
         out.append(_esc(step.segment.text))
+    return "".join(out)
+
+
+def _html_flat(text: str, spans: list[_Span]) -> str:
+    """What ``_steps`` gives for spans side by side, without its walk: most messages (a
+    card's bold title, a few bold words and links) are only that, and a page of thousands
+    of notices, each card in four states, renders tens of thousands of them."""
+    out, at = [], 0
+    for span in spans:
+        opening, closing = _html_tags(span.entity)
+        out += [_esc(text[at : span.start]), opening, _esc(text[span.start : span.end]), closing]
+        at = span.end
+    out.append(_esc(text[at:]))
     return "".join(out)
 
 
@@ -400,9 +429,28 @@ def _html_message(msg: Outgoing) -> str:
     )
 
 
-def _html_article(title: str, messages: list[Outgoing]) -> str:
-    bubbles = "\n".join(_html_message(m) for m in messages)
-    return f'<section class="article"><h2 class="title">{_esc(title)}</h2>\n{bubbles}\n</section>'
+def _html_states(states: Sequence[State]) -> str:
+    """The card in each state, folded away beside the card as sent: an editor opens it
+    for the notice at hand, and a page of thousands stays quick to scroll."""
+    cells = "".join(
+        f'<div class="state" data-state="{_esc(label)}"><div class="state-label">{_esc(label)}'
+        f"</div>{_html_message(message)}</div>"
+        for label, message in states
+    )
+    names = " · ".join(_esc(label) for label, _ in states)
+    return (
+        f'<details class="states"><summary title="{names}">states</summary>'
+        f'<div class="state-row">{cells}</div></details>'
+    )
+
+
+def _html_article(title: str, messages: list[Outgoing], states: Sequence[State] = ()) -> str:
+    bubbles = [_html_message(m) for m in messages]
+    card = next((n for n, m in enumerate(messages) if m.part == "card"), None)
+    if states and card is not None:
+        bubbles[card] = f'<div class="card-row">{bubbles[card]}{_html_states(states)}</div>'
+    shown = "\n".join(bubbles)
+    return f'<section class="article"><h2 class="title">{_esc(title)}</h2>\n{shown}\n</section>'
 
 
 def _html_errors(errors: list[str]) -> str:
@@ -412,9 +460,10 @@ def _html_errors(errors: list[str]) -> str:
     return f'<section class="errors"><h2>Errors ({len(errors)})</h2><ul>{items}</ul></section>'
 
 
-def render_html(articles: list[tuple[str, list[Outgoing]]], *, errors: list[str]) -> str:
-    """A single self-contained page that looks like the chat, for reviewing a whole run."""
-    sections = "\n".join(_html_article(title, msgs) for title, msgs in articles)
+def render_html(articles: Iterable[PageArticle], *, errors: list[str]) -> str:
+    """A single self-contained page that looks like the chat, for reviewing a whole run;
+    an article given with its card's states shows them too (urgent, corrected, ...)."""
+    sections = "\n".join(_html_article(*article) for article in articles)
     return (
         '<!DOCTYPE html>\n<html lang="zh"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
