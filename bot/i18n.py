@@ -299,6 +299,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This goes to {count} subscribed chats. Send it?",
         "en_one": "This goes to 1 subscribed chat. Send it?",
     },
+    "broadcast_of_expired": {
+        "zh": "⚠️ 这条通知已过期，发出后居民收到的是一条已过期的通知。",
+        "en": "⚠️ This notice has expired: residents will get a notice that no longer applies.",
+    },
     "broadcast_nobody": {
         "zh": "所有订阅都已收到或即将收到这条通知，无需再发送。",
         "en": "Every subscriber has this notice already, or will shortly: nothing to send.",

@@ -184,3 +184,18 @@ async def test_english_counts_and_joins_words_as_english_does(bot: LiveBot) -> N
     assert "2 subscribed chats" in _text(question)
     (found,) = await bot.say(message_update(71, "/search 防疫", language="en"))
     assert _text(found).startswith("1 notice found for “防疫”")
+
+
+async def test_an_expired_notice_says_so_when_read_and_when_broadcast(bot: LiveBot) -> None:
+    (bot.articles / "old.md").write_text(
+        article_text(
+            "旧的停水通知", "<p>上周六停水。</p>", "slug: old-water\nexpires: 2020-01-01\n"
+        ),
+        encoding="utf-8",
+    )
+    bot.runtime.scanner.scan()
+    (card,) = await bot.say(message_update(81, "/read old-water"))
+    assert "已过期" in _text(card)
+    bot.runtime.store.subscribe(Chat(82))
+    _preview, question = await bot.say(message_update(ADMIN, "/broadcast old_water"), replies=2)
+    assert "已过期" in _text(question) and "确定发送吗" in _text(question)

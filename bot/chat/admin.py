@@ -20,7 +20,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 
-from bot.chat.commands import answer_invalid, button_data, log_ignored
+from bot.chat.commands import answer_invalid, button_data, find_article, log_ignored
 from bot.chat.replies import (
     Context,
     is_admin,
@@ -34,6 +34,7 @@ from bot.chat.replies import (
 from bot.formatting.formatter import MODE_CARD, format_article
 from bot.i18n import format_statuses, t
 from bot.ledger import Chat
+from bot.ledger.visibility import has_expired
 from bot.reading.articles import ArticleError, parse_article
 from bot.reading.identity import path_id
 from bot.sources.announcements import (
@@ -87,16 +88,18 @@ async def broadcast(update: Update, context: Context) -> None:
     if not context.args:
         await reply(update, context, "broadcast_usage")
         return
-    article_id = context.args[0].removeprefix("/read_")[:40]
-    row = runtime(context).store.published(article_id)
+    rt = runtime(context)
+    row = find_article(context, context.args[0])
     if row is None:
-        await reply(update, context, "not_found", id=article_id)
+        await reply(update, context, "not_found")
         return
+    article_id = row["id"]
     lang = language(update, context)
     preview_chat = _preview_chat(update, context, lang)
-    messages = runtime(context).sender.messages_for(article_id, row["version"], preview_chat)
-    await runtime(context).sender.send_now(preview_chat, (messages or [])[:1], article_id)
-    await _ask(update, context, {"kind": "article", "article_id": article_id})
+    messages = rt.sender.messages_for(article_id, row["version"], preview_chat)
+    await rt.sender.send_now(preview_chat, (messages or [])[:1], article_id)
+    expired = has_expired(row, rt.store.clock())
+    await _ask(update, context, {"kind": "article", "article_id": article_id}, expired=expired)
 
 
 async def announce(update: Update, context: Context) -> None:
@@ -159,10 +162,12 @@ def _preview_chat(update: Update, context: Context, lang: str) -> Chat:
     return Chat(here.id, type=here.type, language=lang, mode=MODE_CARD)
 
 
-async def _ask(update: Update, context: Context, action: dict[str, Any]) -> None:
+async def _ask(
+    update: Update, context: Context, action: dict[str, Any], *, expired: bool = False
+) -> None:
     """The confirmation question. Its buttons carry a fresh token, the only copy of which
     is on this question; the pending action remembers who asked and where, so only that
-    admin's press there, once and while fresh, sends."""
+    admin's press there, once and while fresh, sends. ``expired``: the question warns."""
     rt = runtime(context)
     lang = language(update, context)
     recipients = rt.store.recipients(action.get("article_id"))
@@ -185,12 +190,10 @@ async def _ask(update: Update, context: Context, action: dict[str, Any]) -> None
             ]
         ]
     )
-    await send_text(
-        update,
-        context,
-        t("broadcast_confirm", lang, count=recipients),
-        reply_markup=buttons,
-    )
+    question = t("broadcast_confirm", lang, count=recipients)
+    if expired:
+        question = t("broadcast_of_expired", lang) + "\n" + question
+    await send_text(update, context, question, reply_markup=buttons)
 
 
 def _forget_stale(pending: dict[str, dict[str, Any]]) -> None:

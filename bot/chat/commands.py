@@ -27,11 +27,12 @@ from bot.chat.replies import (
     runtime,
     send_text,
 )
-from bot.formatting.formatter import MODE_FULL, text_messages, without_repeated_text
+from bot.formatting.formatter import MODE_FULL, text_messages
 from bot.formatting.lists import notice_list
 from bot.i18n import quoted_words, t
 from bot.ledger import Chat
 from bot.ledger.catalogue import SearchTooSlow
+from bot.ledger.visibility import has_expired
 from bot.reading.identity import slug_id
 from bot.sending.transport import SendFailure
 
@@ -385,10 +386,10 @@ async def _deliver_article(context: Context, chat: Chat, row: dict, *, card: boo
     """Send a published article (``Store.published``) to ``chat`` now; False when its
     text cannot be had. ``card=False``: the chat has the card already, right above."""
     rt = runtime(context)
-    messages = rt.sender.messages_for(row["id"], row["version"], chat)
+    expired = has_expired(row, rt.store.clock())
+    messages = rt.sender.messages_for(row["id"], row["version"], chat, expired=expired)
     if messages is None:
         return False
-    messages = without_repeated_text(messages)
     if not card:
         messages = [m for m in messages if m.part != "card"]
     if messages:

@@ -20,7 +20,7 @@ def notice_list(
     rich = RichText(title)
     for row in rows:
         when = format_datetime(datetime.fromtimestamp(row["date"], tz), lang, tz, now=today)
-        if row.get("expires") is not None and row["expires"] <= now:
+        if row.get("expires") is not None and row["expires"] <= now:  # as has_expired
             when += f" · {t('expired_mark', lang)}"
         rich.append("\n\n").append(row["title"], "bold")
         rich.append(f"\n{when}\n{t('read_link', lang)}/read_{row['id']}")

@@ -34,6 +34,11 @@ def is_readable(row: Mapping[str, Any], now: float) -> bool:
     return row["status"] in READABLE_STATUSES and row["date"] <= now
 
 
+def has_expired(row: Mapping[str, Any], now: float) -> bool:
+    """Past its front matter's ``expires``: still readable, marked as expired."""
+    return row.get("expires") is not None and row["expires"] <= now
+
+
 def send_from(now: float, date: float) -> float:
     """When a notice's first send to a chat may go out: now, or at its date."""
     return max(now, date)
