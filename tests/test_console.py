@@ -105,7 +105,8 @@ def test_console_announce_here_document_with_markdown(tmp_path: Path) -> None:
     assert "发送完成：成功1" in sent
     card = sent.split("[text] sendMessage")[2]
     assert card.lstrip().startswith("五号楼停水\n")
-    assert "本周六上午 停水，详见 通知。" in card
+    # a short notice: its card holds it whole, the link too (the console shows where)
+    assert "本周六上午 停水，详见 通知 <https://example.org/a>。" in card
     assert "• 带好水桶\n• 关好阀门" in card
     assert "*" not in card and "](" not in card and "`" not in card
 

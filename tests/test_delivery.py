@@ -295,7 +295,7 @@ async def test_dropped_connection_is_retried(env: BotEnv) -> None:
 
 
 async def test_a_card_opens_the_notices_web_page(tmp_path: Path, emulator: Emulator) -> None:
-    """With NOTICEBOT_SITE_URL, the card's 原文 button opens the notice's page there:
+    """With NOTICEBOT_SITE_URL, the card's 🔗 网页版 button opens the notice's page there:
     front matter ``permalink`` (relative, so on the site), else Hexo's pattern."""
     site = "https://jmj.example.org"
     async with running_bot(tmp_path, emulator, site_url=site) as env:
@@ -312,7 +312,7 @@ async def test_a_card_opens_the_notices_web_page(tmp_path: Path, emulator: Emula
         for _, card in emulator.delivered()
     }
     assert buttons["社区通知"][1] == {
-        "text": "原文",
+        "text": "🔗 网页版",
         "url": f"{site}/2023/11/15/2023/%E5%81%9C%E6%B0%B4/",
     }
-    assert buttons["另一条"][1] == {"text": "原文", "url": f"{site}/notices/b/"}
+    assert buttons["另一条"][1] == {"text": "🔗 网页版", "url": f"{site}/notices/b/"}

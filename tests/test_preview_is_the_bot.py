@@ -38,7 +38,7 @@ def test_a_single_file_gets_the_scanners_id_and_the_original_button(tmp_path: Pa
     assert result.returncode == 0, result.stderr
     buttons = _keyboard(_calls(result.stdout))
     assert {"text": "阅读全文", "callback_data": f"read:{SEED_ID}"} in buttons
-    assert any(b.get("text") == "原文" and b["url"].startswith(SITE + "/") for b in buttons)
+    assert any(b.get("text") == "🔗 网页版" and b["url"].startswith(SITE + "/") for b in buttons)
 
 
 def test_a_file_in_a_subfolder_of_the_configured_folder_keeps_its_id(tmp_path: Path) -> None:
@@ -80,7 +80,7 @@ def test_a_feed_file_is_previewed_entry_by_entry(tmp_path: Path) -> None:
     reads = [b["callback_data"] for b in _keyboard(calls) if "callback_data" in b]
     assert len(reads) > 1 and all(r.startswith("read:f") for r in reads)  # feed entry ids
     assert not any("<?xml" in json.dumps(c, ensure_ascii=False) for c in calls)
-    assert any(b.get("text") == "原文" for b in _keyboard(calls))  # each entry's link
+    assert any(b.get("text") == "🔗 网页版" for b in _keyboard(calls))  # each entry's link
 
 
 def test_a_feed_address_is_previewed_entry_by_entry(tmp_path: Path) -> None:
