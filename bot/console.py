@@ -314,9 +314,11 @@ def _utf16(text: str) -> int:
 
 
 def _part(method: str, params: dict[str, Any]) -> Part:
-    if "reply_markup" in params and method != "sendMessage":
-        return "card"
-    return "album" if method != "sendMessage" else "text"
+    """A picture with a caption or buttons is a card (a short notice's has no buttons);
+    a bare picture belongs to an album."""
+    if method == "sendMessage":
+        return "text"
+    return "card" if "caption" in params or "reply_markup" in params else "album"
 
 
 def _params(request_data: RequestData | None) -> dict[str, Any]:

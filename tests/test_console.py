@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from tests.chaos import article_text
 from tests.paths import ROOT
 from tests.process import BOT_COMMAND, clean_env
 
@@ -118,3 +119,15 @@ def test_console_settings_buttons_change_the_settings(tmp_path: Path) -> None:
     assert "✓ 只看摘要" in done.stdout.split("press:")[1]  # the menu as first shown
     assert "✓ 摘要和全文" in done.stdout.split("press:")[-1]  # edited to full mode
     assert "这个按钮已失效" not in done.stdout
+
+
+def test_a_short_notice_with_a_picture_shows_as_its_card(tmp_path: Path) -> None:
+    """A card whose summary holds the whole notice has no buttons, and is still a card."""
+    folder = tmp_path / "posts"
+    folder.mkdir()
+    body = '<p><img src="https://example.org/water.jpg"></p><p>本周六停水。</p>'
+    (folder / "w.md").write_text(article_text("停水通知", body, "slug: water\n"), "utf-8")
+    result = _console(tmp_path, ["/read water"], NOTICEBOT_ARTICLES=str(folder))
+    assert result.returncode == 0, result.stderr
+    shown = result.stdout.split("> /read water")[1]
+    assert "[card] sendPhoto" in shown and "[album]" not in shown

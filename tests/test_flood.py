@@ -147,7 +147,7 @@ async def test_a_stalled_broadcast_edits_its_progress_only_when_it_changes(
     assert len(refused) == 6  # it really stalled: six refusals, backing off each time
     assert emulator.not_modified_count() == 0
     assert all(c.ok for c in edits)
-    assert "已发送 3" in edits[-1].params["text"]
+    assert "成功3" in edits[-1].params["text"]
 
 
 async def test_a_digest_of_200_notices_arrives_split_once(

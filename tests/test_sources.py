@@ -115,7 +115,7 @@ async def test_an_empty_folder_holds_its_withdrawals_and_tells_the_admins(
         await scan_now(env.runtime)  # told once, not at every scan
         await env.send()
         told = [m["text"] for m in free.shown(ADMIN)]
-        assert len(told) == 1 and "3 篇通知" in told[0] and "noticebot scan --withdraw" in told[0]
+        assert len(told) == 1 and "3条通知" in told[0] and "noticebot scan --withdraw" in told[0]
         assert deletes(free, start) == 0
         env.articles.rmdir()
         away.rename(env.articles)

@@ -96,7 +96,7 @@ async def test_floods_in_a_private_chat_and_a_group_do_not_delay_other_users(
     print(f"slowest other user's reply: {max(delays.values()):.2f} s")
     assert max(delays.values()) <= MAX_DELAY, delays
     await bot.quiet(4.5)  # the flooders' own replies, one a second (private), 4 s (group)
-    hint = t("hint", "zh")
+    hint = t("free_text", "zh")
     private, group = _texts(bot, PRIVATE_FLOODER), _texts(bot, GROUP)
     assert private.count(hint) == 1  # however many plain messages arrive in a window
     assert len(private) <= 1 + 5 + 1, private  # the hint, five answers, "too many"

@@ -77,7 +77,7 @@ class Budget:
     """What one user may have handled; the rest is dropped before it takes a slot."""
 
     updates: int = 20  # of any kind (commands, text, button presses, edits) a window
-    plain: int = 1  # messages that are no command a window: each gets a hint at most
+    plain: int = 1  # messages that are no command a window: each gets a reply at most
     window: float = WINDOW
     chat_queue: int = 10  # one chat's updates waiting for their turn (see OrderPerChat)
 
@@ -95,7 +95,7 @@ def sender(update: Update) -> int | None:
 
 
 def is_plain(update: Update) -> bool:
-    """A message that is no command: nothing the bot does with it but a hint in private."""
+    """A message that is no command: nothing the bot does with it but one reply in private."""
     message = (
         update.message or update.edited_message or update.channel_post or update.edited_channel_post
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.formatting.outgoing import CAPTION_LIMIT, ENTITY_LIMIT, TEXT_LIMIT, Outgoing
@@ -175,45 +174,9 @@ def _opening(text: str, limit: int) -> tuple[str, bool]:
     return _squeezed(text), True
 
 
-def without_repeated_text(messages: list[Outgoing]) -> list[Outgoing]:
-    """The parts without the full text when the card already holds all of it (a short
-    notice, plain text and a title not shortened): a reader should not get it twice.
-    The formatter leaves such a text out itself (``Formatted.card_holds_text``); this
-    still checks a list made some other way."""
-    cards = [m for m in messages if m.part == "card"]
-    texts = [m for m in messages if m.part == "text"]
-    if len(cards) == 1 and len(texts) == 1 and _holds(cards[0], texts[0]):
-        return [m for m in messages if m.part != "text"]
-    return messages
-
-
-def _holds(card: Outgoing, text: Outgoing) -> bool:
-    params, full = card.params, text.params
-    shown = str(params.get("caption", params.get("text", "")))
-    if not _squeezed(shown).startswith(_squeezed(str(full.get("text", "")))):
-        return False
-    card_spans = _spans(shown, params.get("caption_entities", params.get("entities", [])))
-    # formatting or links only the full text carries
-    return _spans(str(full.get("text", "")), full.get("entities", [])) <= card_spans
-
-
 def _squeezed(text: str) -> str:
     """Text as the card's summary has it: no blank space around line breaks."""
     return re.sub(r"\s*\n\s*", "\n", text.strip())
-
-
-def _spans(text: str, entities: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
-    """What each entity marks (kind, the text under it, its address): comparable between
-    two messages whose offsets differ."""
-    units = text.encode("utf-16-le")
-    return {
-        (
-            str(e.get("type")),
-            units[2 * e["offset"] : 2 * (e["offset"] + e["length"])].decode("utf-16-le", "replace"),
-            str(e.get("url", "")),
-        )
-        for e in entities
-    }
 
 
 def withdrawn_card(title: str, lang: str) -> Outgoing:
