@@ -150,9 +150,7 @@ def add_handlers(application: Application) -> None:
         application.add_handler(CommandHandler(name, callback))
     application.add_handler(CommandHandler("subscribe", commands.subscribe, filters=anywhere))
     application.add_handler(CommandHandler("unsubscribe", commands.unsubscribe, filters=anywhere))
-    application.add_handler(
-        MessageHandler(filters.Regex(r"(?i)^/read_[a-z0-9_]+(@\w+)?$"), commands.read_link)
-    )
+    application.add_handler(MessageHandler(filters.Regex(r"(?i)^/read_\S*$"), commands.read_link))
     application.add_handler(CallbackQueryHandler(commands.read_button, pattern=r"^read:"))
     application.add_handler(CallbackQueryHandler(settings_menu.settings_button, pattern=r"^set:"))
     application.add_handler(CallbackQueryHandler(admin.confirm_button, pattern=r"^bc:"))

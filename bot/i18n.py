@@ -39,18 +39,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "once it is possible again.",
     },
     "withdrawals_held": {
-        "zh": "⚠️ 文件夹 {folder} 中{count}条通知的文件一下子都不见了。这更像是文件夹暂时"
-        "无法访问（尚未挂载、同步或检出进行中），所以这些通知暂不撤回；如果{minutes}分钟后"
-        "文件仍未出现，将自动撤回。要立即撤回，请运行 noticebot scan --withdraw 。",
-        "en": "⚠️ The files of {count} notices in {folder} disappeared at once. That looks "
-        "more like the folder being briefly unavailable (not mounted yet, a sync or checkout "
-        "under way) than withdrawals, so they are not withdrawn yet; if the files are still "
-        "missing after {minutes} minutes, they will be. To withdraw them now, run "
-        "noticebot scan --withdraw.",
-        "en_one": "⚠️ The file of a notice in {folder} disappeared. That looks more like "
-        "the folder being briefly unavailable than a withdrawal, so it is not withdrawn yet; "
-        "if the file is still missing after {minutes} minutes, it will be. To withdraw it "
-        "now, run noticebot scan --withdraw.",
+        "zh": "⚠️ 文件夹 {folder} 中{count}条通知的文件同时不见了。这更像是文件夹暂时无法访问（尚未挂载、同步或检出进行中），所以这些通知暂不撤回；如果{minutes}分钟后文件仍未出现，将自动撤回。要立即撤回，请运行 noticebot scan --withdraw 。",
+        "en": "⚠️ The files of {count} notices in {folder} disappeared at once. That looks more like the folder being briefly unavailable (not mounted yet, a sync or checkout under way) than withdrawals, so they are not withdrawn yet; if the files are still missing after {minutes} minutes, they will be. To withdraw them now, run noticebot scan --withdraw.",
+        "en_one": "⚠️ The file of a notice in {folder} disappeared. That looks more like the folder being briefly unavailable than a withdrawal, so it is not withdrawn yet; if the file is still missing after {minutes} minutes, it will be. To withdraw it now, run noticebot scan --withdraw.",
     },
     "broken_post": {
         "zh": "⚠️ 文件 {file} 无法读取，这一版本没有发出：{reason}。修改并保存后会重新读取。",
@@ -85,37 +76,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cmd_stats": {"zh": "运行统计", "en": "Statistics"},
     # replies
     "welcome": {
-        "zh": "您好！我是社区通知机器人，会把街道和居委会发布的通知发到这里。\n\n"
-        "👉 /subscribe 订阅全部通知\n"
-        "👉 /subscribe 停水 停电 只收含这些词的通知\n"
-        "👉 /latest 看最新通知\n"
-        "👉 /search 停水 查找通知\n"
-        "👉 /settings 设置接收方式和语言\n"
-        "👉 /help 查看全部命令",
-        "en": "Hello! I bring the notices of your street office and residents' committee "
-        "to this chat.\n\n"
-        "👉 /subscribe to get every notice\n"
-        "👉 /subscribe water power to get only notices with these words\n"
-        "👉 /latest for the newest notices\n"
-        "👉 /search water to find a notice\n"
-        "👉 /settings for delivery and language\n"
-        "👉 /help for every command",
+        "zh": "您好！我是社区通知机器人，会把街道和居委会发布的通知发到这里。\n\n👉 /subscribe 订阅全部通知\n👉 /subscribe 停水 停电 只收含其中任一词的通知\n👉 /latest 看最新通知\n👉 /search 停水 查找通知\n👉 /settings 设置接收方式和语言\n👉 /help 查看全部命令",
+        "en": "Hello! I bring the notices of your street office and residents' committee to this chat.\n\n👉 /subscribe to get every notice\n👉 /subscribe water power to get only notices with any of these words\n👉 /latest for the newest notices\n👉 /search water to find a notice\n👉 /settings for delivery and language\n👉 /help for every command",
     },
     "help": {
-        "zh": "可以发送这些命令：\n"
-        "👉 /subscribe 订阅全部通知\n"
-        "👉 /subscribe 停水 停电 只收含这些词的通知（词之间用空格或逗号）\n"
-        "👉 /unsubscribe 取消订阅\n"
-        "👉 /latest 看最新5条通知，/latest 10 看最新10条\n"
-        "👉 /search 停水 查找通知\n"
-        "👉 /settings 接收方式、语言、夜间静音",
-        "en": "You can send these commands:\n"
-        "👉 /subscribe to get every notice\n"
-        "👉 /subscribe water power to get only notices with these words\n"
-        "👉 /unsubscribe to stop\n"
-        "👉 /latest for the newest 5 notices, /latest 10 for 10\n"
-        "👉 /search water to find a notice\n"
-        "👉 /settings for delivery, language and night mute",
+        "zh": "可以发送这些命令：\n👉 /subscribe 订阅全部通知\n👉 /subscribe 停水 停电 只收含其中任一词的通知（词之间用空格或逗号）\n👉 /unsubscribe 取消订阅\n👉 /latest 看最新5条通知，/latest 10 看最新10条\n👉 /search 停水 查找通知\n👉 /settings 接收方式、语言、夜间静音",
+        "en": "You can send these commands:\n👉 /subscribe to get every notice\n👉 /subscribe water power to get only notices with any of these words\n👉 /unsubscribe to stop\n👉 /latest for the newest 5 notices, /latest 10 for 10\n👉 /search water to find a notice\n👉 /settings for delivery, language and night mute",
     },
     "help_admin": {
         "zh": "\n\n管理员命令：\n"
@@ -139,22 +105,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "Send /settings to choose how.",
     },
     "subscribed_words": {
-        "zh": "订阅成功！今后只发送含{words}的通知。想接收全部通知，发送 /subscribe 即可。",
-        "en": "Subscribed! From now on only notices with {words} are sent here. "
-        "To get every notice, send /subscribe.",
+        "zh": "订阅成功！今后只发送含{words}的通知（社区公告照常发送）。想接收全部通知，发送 /subscribe 即可。",
+        "en": "Subscribed! From now on only notices with {words} are sent here (announcements always come). To get every notice, send /subscribe.",
     },
     "subscribed_channel": {
         "zh": "订阅成功！频道 {channel} 今后会收到新通知。",
         "en": "Subscribed! The channel {channel} will get new notices.",
     },
     "unsubscribed": {
-        "zh": "已取消订阅，今后不再发送通知到这里。如需恢复，发送 /subscribe 。",
+        "zh": "已取消订阅，今后不再发送通知到这里。想重新订阅，发送 /subscribe 即可。",
         "en": "Unsubscribed: no more notices will be sent here. To start again, send /subscribe.",
     },
     "not_subscribed": {
-        "zh": "这里还没有订阅，无需取消。想订阅，发送 /subscribe 即可。",
-        "en": "This chat is not subscribed, so there is nothing to stop. "
-        "To subscribe, send /subscribe.",
+        "zh": "您还没有订阅，无需取消。想订阅，发送 /subscribe 即可。",
+        "en": "This chat is not subscribed, so there is nothing to stop. To subscribe, send /subscribe.",
     },
     "admins_only": {
         "zh": "抱歉，只有本群管理员可以更改订阅和设置。",
@@ -167,8 +131,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "expired_mark": {"zh": "已过期", "en": "expired"},
     "latest_title": {"zh": "最新通知：", "en": "Latest notices:"},
     "latest_empty": {
-        "zh": "暂时还没有通知。有新通知时，订阅的聊天会第一时间收到。",
-        "en": "No notices yet. Subscribed chats get new ones as soon as they come out.",
+        "zh": "暂时还没有通知。发送 /subscribe 订阅后，有新通知会第一时间发给您。",
+        "en": "No notices yet. Send /subscribe and new ones come to you as soon as they are out.",
     },
     "read_link": {"zh": "👉 点此阅读：", "en": "👉 Read: "},
     "read_usage": {
@@ -176,10 +140,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Tap the “Read” link under a notice in /latest, or search, e.g. /search water",
     },
     "not_found": {
-        "zh": "没有找到这条通知，可能已撤回。发送 /latest 查看最新通知。",
-        "en": "That notice was not found; it may have been withdrawn. Send /latest for the newest.",
+        "zh": "没有找到这条通知（可能已撤回）。发送 /latest 看最新通知，或按词查找，例如：/search 停水",
+        "en": "That notice was not found (it may have been withdrawn). Send /latest for the newest, or search by words, e.g. /search water",
     },
-    "sent_privately": {"zh": "全文已私信发给您。", "en": "Sent to you in a private chat."},
+    "sent_privately": {
+        "zh": "全文已在私聊中发给您。",
+        "en": "Sent to you in a private chat.",
+    },
     "read_in_private": {
         "zh": "全文请在与我的私聊中阅读：请点下方按钮打开私聊，再点底部的“开始”，全文会自动发给您。",
         "en": "Read the full text in a private chat with me: tap the button below, then "
@@ -202,6 +169,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "找到{count}条与“{query}”相关的通知：",
         "en": "{count} notices found for “{query}”:",
         "en_one": "1 notice found for “{query}”:",
+    },
+    "search_title_any": {
+        "zh": "找到{count}条含{words}的通知：",
+        "en": "{count} notices found with {words}:",
+        "en_one": "1 notice found with {words}:",
     },
     "search_title_more": {
         "zh": "与“{query}”相关的最近{count}条通知：",
@@ -235,25 +207,39 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Too many requests; please try again in a moment.",
     },
     "refused": {
-        "zh": "抱歉，此命令仅限管理员使用。",
-        "en": "Sorry, this command is for admins only.",
+        "zh": "抱歉，此命令仅限社区工作人员（机器人管理员）使用。",
+        "en": "Sorry, this command is for the bot's admins (community workers) only.",
     },
     # settings
+    "settings_unsubscribed": {
+        "zh": "尚未订阅，目前不会收到通知。发送 /subscribe 开始接收。",
+        "en": "Not subscribed: no notices come here. Send /subscribe to start.",
+    },
+    "too_many_keywords": {
+        "zh": "（最多{count}个词，其余的没有保存）",
+        "en": "(at most {count} words; the rest were not kept)",
+        "en_one": "(at most 1 word; the rest were not kept)",
+    },
     "settings_title": {
         "zh": "设置\n接收方式：{mode}\n语言：中文\n夜间静音：{quiet}\n接收范围：{filters}",
-        "en": "Settings\nDelivery: {mode}\nLanguage: English\nNight mute: {quiet}\n"
-        "Notices: {filters}",
+        "en": "Settings\nDelivery: {mode}\nLanguage: English\nNight mute: {quiet}\nReceiving: {filters}",
     },
     "mode_card": {"zh": "只看摘要", "en": "summary only"},
     "mode_full": {"zh": "摘要和全文", "en": "summary and full text"},
-    "mode_digest": {"zh": "每天汇总一次 {time}", "en": "one list a day at {time}"},
+    "mode_digest": {
+        "zh": "每天汇总一次 {time}（紧急通知也在汇总时发送）",
+        "en": "one list a day at {time} (urgent notices wait for it too)",
+    },
     "quiet_on": {
-        "zh": "开（{start}至次日{end}照常收到，但不响铃）",
-        "en": "on (from {start} to {end} notices arrive without a sound)",
+        "zh": "开（{start}至次日{end}照常收到，但不响铃；紧急通知除外）",
+        "en": "on (from {start} to {end} notices arrive without a sound, except urgent ones)",
     },
     "quiet_off": {"zh": "关", "en": "off"},
     "filters_none": {"zh": "全部通知", "en": "all notices"},
-    "filters_some": {"zh": "含{words}的通知", "en": "notices with {words}"},
+    "filters_some": {
+        "zh": "含{words}的通知",
+        "en": "only notices with {words}",
+    },
     "btn_card": {"zh": "只看摘要", "en": "Summary only"},
     "btn_full": {"zh": "摘要和全文", "en": "Summary and full text"},
     "btn_digest": {"zh": "每天汇总一次 {time}", "en": "One list a day at {time}"},
@@ -261,14 +247,17 @@ MESSAGES: dict[str, dict[str, str]] = {
     "btn_filters_clear": {"zh": "改为接收全部通知", "en": "Get every notice"},
     "settings_filters_hint": {
         "zh": "只想收某类通知？发送：/subscribe 停水 停电（词之间用空格或逗号）",
-        "en": "Only some notices? Send: /subscribe water power (words apart by spaces or commas)",
+        "en": "Only some notices? Send: /subscribe water power (separate words with spaces or commas)",
     },
     "saved": {"zh": "已保存", "en": "Saved"},
     "settings_admins_only": {
         "zh": "抱歉，只有管理员可以更改这里的设置。",
         "en": "Sorry, only administrators can change the settings here.",
     },
-    "button_invalid": {"zh": "这个按钮已失效。", "en": "This button does nothing."},
+    "button_invalid": {
+        "zh": "这个按钮已失效。",
+        "en": "This button no longer works.",
+    },
     # digest
     "digest_title": {
         "zh": "新通知汇总（共{count}条）：",
@@ -300,8 +289,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en_one": "This goes to 1 subscribed chat. Send it?",
     },
     "broadcast_of_expired": {
-        "zh": "⚠️ 这条通知已过期，发出后居民收到的是一条已过期的通知。",
-        "en": "⚠️ This notice has expired: residents will get a notice that no longer applies.",
+        "zh": "这条通知已过期，不会再发送。需要再次通知，请发布一条新通知。",
+        "en": "This notice has expired, so it is not sent again. To tell residents again, publish a new notice.",
+    },
+    "broadcast_no_subscribers": {
+        "zh": "还没有任何订阅，暂时没有人可以发送。",
+        "en": "No chat is subscribed yet: there is nobody to send to.",
     },
     "broadcast_nobody": {
         "zh": "所有订阅都已收到或即将收到这条通知，无需再发送。",
@@ -340,12 +333,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "status_skipped": {"zh": "已跳过", "en": "skipped"},
     "none": {"zh": "无", "en": "none"},
     "stats": {
-        "zh": "通知：{articles}\n订阅：有效{active}，已停用{inactive}\n"
-        "发送记录：{deliveries}\n已发出的通知：修改{edits}次，撤回{retracted}条，置顶{pinned}条\n"
-        "近24小时失败：{failures}",
-        "en": "Notices: {articles}\nSubscribed chats: active {active}, inactive {inactive}\n"
-        "Messages: {deliveries}\nSent notices: corrected {edits}, withdrawn {retracted}, "
-        "pinned now {pinned}\nFailures in the last 24 hours: {failures}",
+        "zh": "通知：{articles}\n订阅：有效{active}，已屏蔽或退出{inactive}\n发送记录：{deliveries}\n已发出的通知：修改{edits}次，撤回{retracted}条，置顶{pinned}条\n近24小时失败：{failures}",
+        "en": "Notices: {articles}\nSubscribed chats: active {active}, blocked or gone {inactive}\nSent: {deliveries}\nSent notices: corrected {edits}, withdrawn {retracted}, pinned now {pinned}\nFailures in the last 24 hours: {failures}",
     },
 }
 

@@ -56,3 +56,9 @@ def test_two_announcements_in_the_same_second_get_two_files(tmp_path: Path) -> N
     second = write_announcement(tmp_path, "通知", "乙", "二\n", when)
     assert first != second and "author: 甲" in first.read_text("utf-8")
     assert second.name == "2026-11-30-080000-announcement-1.md"
+
+
+def test_a_bold_line_alone_or_a_bold_label_is_no_title() -> None:
+    assert split_title("<b>明天停水</b>") == (None, "<b>明天停水</b>")
+    assert split_title("<b>温馨提示：</b>\n明天停水") == (None, "<b>温馨提示：</b>\n明天停水")
+    assert split_title("<b>停水通知</b>\n明天停水") == ("停水通知", "明天停水")

@@ -175,3 +175,24 @@ def test_a_corrected_or_expired_card_that_holds_the_text_is_still_one_message() 
 def test_an_excerpt_that_is_the_whole_text_holds_it() -> None:
     article = _article("<p>五号楼停水。</p>", excerpt="五号楼停水。")
     assert format_article(article, "zh", TZ).card_holds_text
+
+
+def test_a_short_notice_in_paragraphs_with_a_bold_word_is_held_whole() -> None:
+    """Its blank lines are not shown on a card: 10 short paragraphs with a bold word are
+    228 characters, 246 with their blank lines; the card holds it, with its bold, once."""
+    paragraphs = ["<p><strong>第一段</strong>" + "水" * 24 + "</p>"]
+    paragraphs += ["<p>" + "水" * 22 + "</p>"] * 9
+    formatted = format_article(_article("".join(paragraphs)), "zh", TZ)
+    text, keyboard = _shown(_article("".join(paragraphs)))
+    assert formatted.card_holds_text and not _read_buttons(keyboard)
+    assert "第一段" + "水" * 24 + "\n" + "水" * 22 + "\n" in text
+    assert [m.part for m in formatted.for_mode(MODE_FULL)] == ["card"]
+
+
+def test_a_full_mode_card_has_no_read_button_its_text_follows() -> None:
+    formatted = format_article(_article(LONG, link="https://example.org/n"), "zh", TZ)
+    card, _full_text = formatted.for_mode(MODE_FULL)
+    assert card.params["reply_markup"] == {
+        "inline_keyboard": [[{"text": "🔗 网页版", "url": "https://example.org/n"}]]
+    }
+    assert _read_buttons(formatted.for_mode(MODE_CARD)[0].params["reply_markup"]["inline_keyboard"])

@@ -11,6 +11,7 @@ real article files. The ledger is read in one place only (:func:`statuses`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -65,10 +66,14 @@ def texts(emulator: Emulator, chat_id: int) -> list[str]:
 
 
 def is_card(message: dict[str, Any]) -> bool:
-    """A card of the notice: it has the "read" button (a withdrawn card has none)."""
+    """A card of the notice: it has the "read" button, or (in full mode, where its text
+    follows it and it needs none) it ends with the notice's hashtags, which only a card
+    shows. A withdrawn card has neither."""
     markup = message.get("reply_markup") or {}
     buttons = [b for row in markup.get("inline_keyboard", []) for b in row]
-    return any(str(b.get("callback_data", "")).startswith("read:") for b in buttons)
+    if any(str(b.get("callback_data", "")).startswith("read:") for b in buttons):
+        return True
+    return bool(re.search(r"\n\n#\w+$", words(message)))
 
 
 def cards(emulator: Emulator, chat_id: int) -> list[dict[str, Any]]:

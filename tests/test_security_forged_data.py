@@ -72,7 +72,7 @@ async def test_malformed_data_is_answered_in_the_pressers_language(
     start = bot.mark()
     bot.emulator.press(ADMIN, said.message_ids[0], ADMIN, "bc:yes", language="en")
     answer = await bot.answer(start)
-    assert answer.params["text"] == "This button does nothing."
+    assert answer.params["text"] == "This button no longer works."
     await bot.quiet(0.3)
     assert bot.changed(start) == []
     _no_errors(caplog)

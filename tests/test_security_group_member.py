@@ -108,7 +108,7 @@ async def test_a_members_press_on_an_admins_confirmation_sends_nothing(bot: Live
         start = bot.mark()
         bot.emulator.press(GROUP, question_id, presser, token)
         answer = await bot.answer(start)
-        assert answer.params["text"] == "抱歉，此命令仅限管理员使用。"
+        assert answer.params["text"] == "抱歉，此命令仅限社区工作人员（机器人管理员）使用。"
         await bot.quiet(0.2)
         assert bot.changed(start) == []
     start = bot.mark()

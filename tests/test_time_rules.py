@@ -190,7 +190,7 @@ async def test_a_broadcast_preview_shows_a_notice_from_its_date(env: BotEnv) -> 
     env.clock.advance(7 * DAY)
     preview, answer = await _say(env, ADMIN, "/broadcast later")
     assert _text(preview).startswith("下周六停水通知")  # shown from its date
-    assert "无需再发送" in _text(answer)  # its scheduled sends reach every subscriber
+    assert "还没有任何订阅" in _text(answer)  # no chat here is subscribed
 
 
 async def test_a_digest_lists_a_notice_on_its_date(env: BotEnv) -> None:

@@ -201,5 +201,52 @@ async def test_an_expired_notice_says_so_when_read_and_when_broadcast(bot: LiveB
     (card,) = await bot.say(message_update(81, "/read old-water"))
     assert "已过期" in _text(card)
     bot.runtime.store.subscribe(Chat(82))
-    _preview, question = await bot.say(message_update(ADMIN, "/broadcast old_water"), replies=2)
-    assert "已过期" in _text(question) and "确定发送吗" in _text(question)
+    (answer,) = await bot.say(message_update(ADMIN, "/broadcast old_water"))
+    assert "已过期，不会再发送" in _text(answer) and "reply_markup" not in answer.params
+    assert bot.runtime.pending == {}  # nothing to confirm: its sends would all be skipped
+
+
+async def test_two_slugs_that_differ_only_in_chinese_are_two_notices(bot: LiveBot) -> None:
+    for name, title in (("water", "停水通知"), ("power", "停电通知")):
+        (bot.articles / f"{name}.md").write_text(
+            article_text(title, f"<p>{title}。</p>", f"slug: {title}-1208\n"), encoding="utf-8"
+        )
+    bot.runtime.scanner.scan()
+    (listing,) = await bot.say(message_update(91, "/latest"))
+    assert {"停水通知", "停电通知"} <= set(_bold(listing))
+    (card,) = await bot.say(message_update(92, "/read 停电通知-1208"))
+    assert _text(card).startswith("停电通知")
+
+
+async def test_search_takes_words_as_subscribe_does(bot: LiveBot) -> None:
+    for chat, asked in enumerate(("/search “防疫”", "/search 防疫，春节", "/search 防疫/春节"), 93):
+        (found,) = await bot.say(message_update(chat, asked))
+        assert SEED_TITLE in _bold(found), asked
+    (any_word,) = await bot.say(message_update(96, "/search 防疫 停电"))  # none has both
+    assert _text(any_word).startswith("找到1条含“防疫”或“停电”的通知")
+    (missing,) = await bot.say(message_update(97, "/read 停水"))
+    assert "/search" in _text(missing)
+    (link,) = await bot.say(message_update(98, "/read_停水"))
+    assert "没有找到这条通知" in _text(link)  # a read, not an unknown command
+
+
+async def test_settings_of_an_unsubscribed_chat_say_nothing_comes(bot: LiveBot) -> None:
+    await bot.say(message_update(99, "/subscribe 停水"))
+    await bot.say(message_update(99, "/unsubscribe"))
+    (menu,) = await bot.say(message_update(99, "/settings"))
+    assert _text(menu).startswith("尚未订阅，目前不会收到通知。")
+    buttons = [b["text"] for row in menu.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert "改为接收全部通知" not in buttons
+
+
+async def test_keywords_are_capped_and_more_separators_count(bot: LiveBot) -> None:
+    words = " ".join(f"词{n}" for n in range(40))
+    (reply,) = await bot.say(message_update(101, f"/subscribe {words}"))
+    assert len(bot.runtime.store.chat(101).filters) == 20 and "最多20个词" in _text(reply)
+    await bot.say(message_update(102, "/subscribe 停水/停电。施工"))
+    assert bot.runtime.store.chat(102).filters == ("停水", "停电", "施工")
+
+
+async def test_a_broadcast_with_nobody_subscribed_says_so(bot: LiveBot) -> None:
+    _preview, answer = await bot.say(message_update(ADMIN, f"/broadcast {SEED_ID}"), replies=2)
+    assert "还没有任何订阅" in _text(answer) and "reply_markup" not in answer.params

@@ -93,13 +93,15 @@ async def broadcast(update: Update, context: Context) -> None:
     if row is None:
         await reply(update, context, "not_found")
         return
+    if has_expired(row, rt.store.clock()):  # its sends would be skipped: say so, ask nothing
+        await reply(update, context, "broadcast_of_expired")
+        return
     article_id = row["id"]
     lang = language(update, context)
     preview_chat = _preview_chat(update, context, lang)
     messages = rt.sender.messages_for(article_id, row["version"], preview_chat)
     await rt.sender.send_now(preview_chat, (messages or [])[:1], article_id)
-    expired = has_expired(row, rt.store.clock())
-    await _ask(update, context, {"kind": "article", "article_id": article_id}, expired=expired)
+    await _ask(update, context, {"kind": "article", "article_id": article_id})
 
 
 async def announce(update: Update, context: Context) -> None:
@@ -162,17 +164,16 @@ def _preview_chat(update: Update, context: Context, lang: str) -> Chat:
     return Chat(here.id, type=here.type, language=lang, mode=MODE_CARD)
 
 
-async def _ask(
-    update: Update, context: Context, action: dict[str, Any], *, expired: bool = False
-) -> None:
+async def _ask(update: Update, context: Context, action: dict[str, Any]) -> None:
     """The confirmation question. Its buttons carry a fresh token, the only copy of which
     is on this question; the pending action remembers who asked and where, so only that
-    admin's press there, once and while fresh, sends. ``expired``: the question warns."""
+    admin's press there, once and while fresh, sends."""
     rt = runtime(context)
     lang = language(update, context)
     recipients = rt.store.recipients(action.get("article_id"))
     if recipients == 0 and action.get("article_id"):
-        await send_text(update, context, t("broadcast_nobody", lang))
+        nobody = "broadcast_nobody" if rt.store.recipients(None) else "broadcast_no_subscribers"
+        await send_text(update, context, t(nobody, lang))
         return
     _forget_stale(rt.pending)
     token = secrets.token_hex(6)
@@ -191,8 +192,6 @@ async def _ask(
         ]
     )
     question = t("broadcast_confirm", lang, count=recipients)
-    if expired:
-        question = t("broadcast_of_expired", lang) + "\n" + question
     await send_text(update, context, question, reply_markup=buttons)
 
 

@@ -30,7 +30,7 @@ from bot.chat.replies import (
 from bot.formatting.formatter import MODE_FULL, text_messages
 from bot.formatting.lists import notice_list
 from bot.i18n import quoted_words, t
-from bot.ledger import Chat
+from bot.ledger import Chat, Store
 from bot.ledger.catalogue import SearchTooSlow
 from bot.ledger.visibility import has_expired
 from bot.reading.identity import slug_id
@@ -47,9 +47,10 @@ GROUP_ANONYMOUS_BOT = 1087968824
 MEMBER_CACHE_SECONDS = 60.0
 MEMBER_CACHE_SIZE = 10_000  # entries before the stale ones are dropped
 MAX_BUTTON_DATA = 64  # bytes: Telegram's limit on a button's callback data
-_READ_LINK = re.compile(r"^/read_([a-z0-9_]{1,40})(?:@\w+)?$", re.IGNORECASE)
+_READ_LINK = re.compile(r"^/read_(\S{0,40}?)(?:@\w+)?$", re.IGNORECASE)
 # Keywords apart: spaces, and the commas and semicolons a Chinese keyboard types.
-_KEYWORD_GAP = re.compile(r"[\s，、,;；]+")
+_KEYWORD_GAP = re.compile(r"[\s，、,;；/／|｜。]+")
+MAX_KEYWORDS = 20  # more would not fit the confirmation, and would match nearly anything
 _QUOTES = "“”‘’「」『』\"'"
 
 
@@ -81,6 +82,8 @@ async def subscribe(update: Update, context: Context) -> None:
     tg = update.effective_chat
     thread = message.message_thread_id if message and message.is_topic_message else None
     words = keywords(" ".join(args))
+    dropped = len(words) > MAX_KEYWORDS
+    words = words[:MAX_KEYWORDS]
     current = ledger_chat(update, context)
     runtime(context).store.subscribe(
         Chat(
@@ -95,7 +98,10 @@ async def subscribe(update: Update, context: Context) -> None:
     )
     lang = language(update, context)
     if words:
-        await reply(update, context, "subscribed_words", words=quoted_words(words, lang))
+        text = t("subscribed_words", lang, words=quoted_words(words, lang))
+        if dropped:
+            text += t("too_many_keywords", lang, count=MAX_KEYWORDS)
+        await send_text(update, context, text)
     else:
         await reply(update, context, "subscribed" if thread is None else "subscribed_topic")
 
@@ -237,21 +243,38 @@ async def latest(update: Update, context: Context) -> None:
 
 
 async def search(update: Update, context: Context) -> None:
-    query = " ".join(context.args or [])[:200].strip()
+    """Words as /subscribe takes them (quotes dropped, apart at Chinese commas); notices
+    with all of them, else with any, so ``/search 停水 停电`` is not a dead end."""
+    words = keywords(" ".join(context.args or [])[:200])
+    query = " ".join(words)
     if not query:
         await reply(update, context, "search_usage")
         return
     try:  # off the event loop: other chats' updates go on meanwhile
-        rows = await asyncio.to_thread(runtime(context).store.search, query, SEARCH_LIMIT)
+        rows, any_word = await asyncio.to_thread(_search, runtime(context).store, words)
     except SearchTooSlow:
         await reply(update, context, "search_too_slow")
         return
     if not rows:
         await reply(update, context, "search_empty", query=query)
         return
-    key = "search_title_more" if len(rows) == SEARCH_LIMIT else "search_title"
-    title = t(key, language(update, context), query=query, count=len(rows))
+    lang = language(update, context)
+    if any_word:
+        title = t("search_title_any", lang, words=quoted_words(words, lang), count=len(rows))
+    else:
+        key = "search_title_more" if len(rows) == SEARCH_LIMIT else "search_title"
+        title = t(key, lang, query=query, count=len(rows))
     await _send_list(update, context, rows, title)
+
+
+def _search(store: Store, words: tuple[str, ...]) -> tuple[list[dict], bool]:
+    """Notices with every word; else (True) those with any of the first few."""
+    rows = store.search(" ".join(words), SEARCH_LIMIT)
+    if rows or len(words) < 2:
+        return rows, False
+    found = {row["id"]: row for word in words[:5] for row in store.search(word, SEARCH_LIMIT)}
+    newest = sorted(found.values(), key=lambda row: row["date"], reverse=True)
+    return newest[:SEARCH_LIMIT], True
 
 
 async def _send_list(update: Update, context: Context, rows: list[dict], title: str) -> None:
@@ -274,6 +297,8 @@ async def read_link(update: Update, context: Context) -> None:
     match = _READ_LINK.match((update.effective_message.text or "").split()[0])
     if match:
         await _send_article(update, context, match.group(1))
+    else:
+        await reply(update, context, "not_found")
 
 
 def find_article(context: Context, wanted: str) -> dict | None:

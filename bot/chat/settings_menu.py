@@ -44,6 +44,8 @@ def describe(chat: Chat, lang: str) -> str:
     else:
         filters = t("filters_none", lang)
     text = t("settings_title", lang, mode=mode, quiet=quiet, filters=filters)
+    if not chat.subscribed:  # the settings keep, but nothing comes until /subscribe
+        text = t("settings_unsubscribed", lang) + "\n\n" + text
     if chat.pin_refused_at is not None:  # said here once, not on every urgent notice
         text += "\n\n" + t("pin_refused", lang)
     return text
@@ -97,7 +99,7 @@ def keyboard(chat: Chat, lang: str) -> InlineKeyboardMarkup:
             )
         ],
     ]
-    if chat.filters:
+    if chat.filters and chat.subscribed:
         rows.append([button("btn_filters_clear", "set:filters:clear")])
     return InlineKeyboardMarkup(rows)
 

@@ -45,8 +45,22 @@ class Formatted:
         return [self.card, *text, *self.albums]
 
     def for_mode(self, mode: str) -> list[Outgoing]:
-        """What a subscriber gets: the card, plus the text and albums in ``full`` mode."""
-        return self.all() if mode == MODE_FULL else [self.card]
+        """What a subscriber gets: the card, plus the text and albums in ``full`` mode,
+        where the card needs no 阅读全文 (the text is right below it)."""
+        if mode != MODE_FULL:
+            return [self.card]
+        return [_without_read_button(self.card), *self.all()[1:]]
+
+
+def _without_read_button(card: Outgoing) -> Outgoing:
+    rows = (card.params.get("reply_markup") or {}).get("inline_keyboard") or []
+    kept = [
+        b for row in rows for b in row if not str(b.get("callback_data", "")).startswith("read:")
+    ]
+    params = {k: v for k, v in card.params.items() if k != "reply_markup"}
+    if kept:
+        params["reply_markup"] = {"inline_keyboard": [kept]}
+    return replace(card, params=params)
 
 
 def format_article(
@@ -152,12 +166,21 @@ def _summary(article: Article, limit: int, entity_room: int) -> tuple[RichText, 
     opening, complete = _opening(body.text, limit)
     fits = complete and utf16_len(opening) <= limit
     if fits and (excerpt is None or _squeezed(excerpt) == opening):
-        whole = body.stripped()
+        whole = _squeezed_rich(body.stripped())
         if whole.utf16_len() <= limit and len(whole.entities) <= entity_room:
             return whole, True
         if not body.entities:  # plain text: the opening is all of it
             return RichText(opening), True
     return RichText(summarize(excerpt or opening, limit)), False
+
+
+def _squeezed_rich(rich: RichText) -> RichText:
+    """:func:`_squeezed` keeping the formatting: the body as the card's summary shows it."""
+    out, position = RichText(), 0
+    for gap in re.finditer(r"\s*\n\s*", rich.text):
+        out.extend(rich.slice(position, gap.start())).append("\n")
+        position = gap.end()
+    return out.extend(rich.slice(position, len(rich.text)))
 
 
 def _opening(text: str, limit: int) -> tuple[str, bool]:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 ID_KEYS = ("id", "slug", "abbrlink", "permalink")  # an identity that survives a rename
 # /read_<id> must stay a valid bot command: [a-z0-9_], at most 32 characters in all.
 MAX_ID_LENGTH = 24
+_PLAIN_SLUG = re.compile(r"[A-Za-z0-9_\-\s./]+")  # a slug whose id keeps its words
 
 
 def article_id(meta: dict[str, Any], path: Path, root: Path, home: Path | None = None) -> str:
@@ -26,9 +27,14 @@ def article_id(meta: dict[str, Any], path: Path, root: Path, home: Path | None =
 
 def slug_id(slug: str) -> str:
     """The id of a notice whose front matter names it ``slug``: ``Tingshui-1208`` →
-    ``tingshui_1208``, so the slug as an editor wrote it finds the notice too."""
-    normal = re.sub(r"[^a-z0-9]+", "_", slug.lower()).strip("_")
-    return normal if 0 < len(normal) <= MAX_ID_LENGTH else short_hash(slug)
+    ``tingshui_1208``, so the slug as an editor wrote it finds the notice too. A slug
+    with other letters (``停水通知-1208``) or too long for a command is a hash of it,
+    whatever its case: dropping its Chinese would make ``停电通知-1208`` the same id."""
+    if _PLAIN_SLUG.fullmatch(slug):
+        normal = re.sub(r"[^a-z0-9]+", "_", slug.lower()).strip("_")
+        if 0 < len(normal) <= MAX_ID_LENGTH:
+            return normal
+    return short_hash(slug.lower())
 
 
 def path_id(path: Path, root: Path, home: Path | None = None) -> str:

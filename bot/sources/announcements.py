@@ -26,11 +26,15 @@ _TITLE = re.compile(r"^\s*<b>([^<\n]{1,120})</b>\s*(?:\n|$)")
 
 
 def split_title(html: str) -> tuple[str | None, str]:
-    """A first line that is all bold is the title (how an admin writes a heading)."""
+    """A first line that is all bold is the title (how an admin writes a heading), unless
+    it is all there is, or a label that leads into the text (``温馨提示：``)."""
     match = _TITLE.match(html)
-    if match is None:
+    if match is None or not html[match.end() :].strip():
         return None, html
-    return html2text.html2text(match.group(1)).strip() or None, html[match.end() :]
+    title = html2text.html2text(match.group(1)).strip()
+    if not title or title.endswith(("：", ":")):
+        return None, html
+    return title, html[match.end() :]
 
 
 class _Converter(html2text.HTML2Text):
