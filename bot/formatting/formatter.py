@@ -90,18 +90,6 @@ def lead_image(article: Article) -> Image | None:
     return next((i for i in usable if not i.is_gif), usable[0] if usable else None)
 
 
-def card(
-    article: Article,
-    lead: Image | None,
-    lang: str,
-    tz: ZoneInfo,
-    updated_at: datetime | None = None,
-    *,
-    expired: bool = False,
-) -> Outgoing:
-    return _card(article, lead, lang, tz, updated_at, expired=expired)[0]
-
-
 def _card(
     article: Article,
     lead: Image | None,
