@@ -56,6 +56,7 @@ async def test_a_broadcast_never_puts_31_into_a_sliding_second(tmp_path: Path) -
 async def test_a_flood_wait_holds_replies_and_button_answers_too(bot: LiveBot) -> None:
     for chat in (201, 202, 203):
         await bot.say(message_update(chat, "/subscribe"))
+    (menu,) = await bot.say(message_update(205, "/settings"))
     bot.emulator.once[201].append(Fault.flood(2))  # on the announcement's delivery
     bot.emulator.push(message_update(ADMIN, "/announce 今晚停电"))
     _preview, question = await _asked(bot)
@@ -65,10 +66,19 @@ async def test_a_flood_wait_holds_replies_and_button_answers_too(bot: LiveBot) -
         await asyncio.sleep(0.01)
     start = bot.mark()
     bot.emulator.push(message_update(204, "/latest 1"))
-    bot.emulator.push(callback_update(205, 205, "set:quiet:on"))
+    press = bot.emulator.pressed(205, menu.message_ids[0], 205, "set:quiet:on")
+    bot.emulator.push(press)
     reply = await _sent_to(bot, 204, start)
-    answers = await _answers(bot, start, 1)
-    assert reply.ok and answers  # they waited: nothing arrived inside the flood wait
+    answer = await _answer_to(bot, start, press["callback_query"]["id"])
+    # Held until the wait was over, then done, not dropped or refused: /latest's list; the
+    # press answered (the admin's answer was held too, and may come after `start`), its
+    # setting saved and its menu edited to say so.
+    assert "/read_" in reply.params["text"], reply.params["text"]
+    assert answer.params.get("text") == "已保存", answer.params
+    assert bot.runtime.store.chat(205).quiet_start is not None
+    edited = await _sent_to(bot, 205, start, "editMessageText")
+    assert edited.params["message_id"] == menu.message_ids[0]
+    assert "夜间静音：开" in edited.params["text"], edited.params["text"]
     assert bot.emulator.inside_retry_after == 0 and bot.emulator.too_many == 1
     for chat in (201, 202, 203):
         assert "今晚停电" in (await _sent_to(bot, chat, start)).params["text"]
@@ -84,20 +94,25 @@ async def _asked(bot: LiveBot) -> list:
     raise AssertionError("no confirmation question")
 
 
-async def _sent_to(bot: LiveBot, chat_id: int, start: int) -> Call:
+async def _sent_to(bot: LiveBot, chat_id: int, start: int, method: str = "sendMessage") -> Call:
     for _ in range(500):
         for call in bot.emulator.calls[start:]:
-            if call.ok and call.method == "sendMessage" and call.params["chat_id"] == chat_id:
+            if call.ok and call.method == method and call.params["chat_id"] == chat_id:
                 return call
         await asyncio.sleep(0.02)
     raise AssertionError(f"nothing sent to {chat_id}")
 
 
-async def _answers(bot: LiveBot, start: int, count: int) -> list:
+async def _answer_to(bot: LiveBot, start: int, query_id: str) -> Call:
+    """The last answer to one button press (one refused in a flood wait is answered again)."""
     for _ in range(500):
-        answers = [c for c in bot.emulator.calls[start:] if c.method == "answerCallbackQuery"]
-        if len(answers) >= count and all(c.ok for c in answers):
-            return answers
+        answers = [
+            c
+            for c in bot.emulator.calls[start:]
+            if c.method == "answerCallbackQuery" and str(c.params["callback_query_id"]) == query_id
+        ]
+        if answers and answers[-1].ok:
+            return answers[-1]
         await asyncio.sleep(0.02)
     raise AssertionError("callback not answered")
 
