@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench chaos format preview clean
+.PHONY: run test bench chaos mutate format preview clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,9 +34,15 @@ bench: $(STAMP)
 chaos: $(STAMP)
 	PYTHONPATH=. $(BIN)/python -m bench.chaos
 
+# Mutation testing (mutmut) of authorization, redaction, the splitter and flood control,
+# each against its own few test files, in copies under mutants/; prints the survivors.
+# One group: make mutate GROUPS=redaction
+mutate: $(STAMP)
+	PYTHONPATH=. $(BIN)/python -m bench.mutate $(GROUPS)
+
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache preview.html
+	rm -rf $(VENV) .pytest_cache .ruff_cache preview.html mutants

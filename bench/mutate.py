@@ -1,0 +1,198 @@
+"""Mutation testing of the code that carries the README's promises, with mutmut.
+
+Run: ``make mutate`` (or ``.venv/bin/python -m bench.mutate [GROUP …] [--jobs N]``).
+
+Each group is one module (or a few functions of some) and the few test files that hold
+its promises, so a run stays affordable on two cores. mutmut works in its own copy:
+``mutants/<group>/`` holds links to ``bot/`` and ``tests/``, a ``pyproject.toml`` with
+the group's ``[tool.mutmut]`` table, and mutmut's ``mutants/`` beside them, where the
+mutated code lives; the sources in ``bot/`` are only read. Every run starts afresh, so
+a test added since the last run counts. The report gives killed/total per group and
+each surviving mutant's diff; the exit code is 1 when a mutant survives in a group
+that must have none (authorization, redaction).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "mutants"
+MUTMUT = Path(sys.executable).with_name("mutmut")
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    files: tuple[str, ...]  # the modules to mutate
+    tests: tuple[str, ...]  # the test files (or test ids) that must kill their mutants
+    functions: tuple[str, ...] = ()  # mutant name patterns; empty: every function
+    strict: bool = False  # a survivor fails the run
+
+
+def _in(module: str, *names: str) -> tuple[str, ...]:
+    """mutmut's names for the mutants of these functions of a module."""
+    return tuple(f"{module}.x_{name}__mutmut_*" for name in names)
+
+
+COMMANDS = "tests/test_commands.py::"
+GROUPS = (
+    Group(
+        "redaction",
+        ("bot/logs.py",),
+        (
+            "tests/test_logs.py",
+            "tests/test_secrets_in_logs.py",
+            "tests/test_health_server.py::test_a_failed_scrape_is_logged_through_the_redactor",
+            "tests/test_mutants_logs.py",
+        ),
+        strict=True,
+    ),
+    Group(
+        "authorization",
+        (
+            "bot/chat/commands.py",
+            "bot/chat/replies.py",
+            "bot/chat/admin.py",
+            "bot/chat/settings_menu.py",
+        ),
+        (
+            "tests/test_security_admins.py",
+            "tests/test_security_channel_subscriber.py",
+            "tests/test_security_forged_data.py",
+            "tests/test_security_found.py",
+            "tests/test_security_group_member.py",
+            COMMANDS + "test_group_subscribe_needs_an_admin",
+            COMMANDS + "test_channel_subscribes_by_post_and_from_private",
+            COMMANDS + "test_settings_change_mode_and_language",
+            COMMANDS + "test_admin_broadcast_with_confirm",
+            COMMANDS + "test_non_admins_are_refused_and_nothing_is_sent",
+            "tests/test_mutants_auth.py",
+        ),
+        _in("bot.chat.commands", "may_manage", "_administers")
+        + _in("bot.chat.replies", "is_admin")
+        + _in("bot.chat.admin", "refuse", "confirm_button")
+        + _in("bot.chat.settings_menu", "settings_button", "_changes", "_on_a_settings_menu"),
+        strict=True,
+    ),
+    Group("splitter", ("bot/reading/richtext.py",), ("tests/test_richtext.py",)),
+    Group("flood", ("bot/sending/flood.py",), ("tests/test_flood.py",)),
+)
+
+
+# mutmut's first pass runs the tests once to learn which test reaches which function; its
+# bookkeeping works in the test process only, and a bot the tests start as a process of
+# its own (tests/process.py, tests/chaos.py) must run unmutated code then, not fail.
+# When a mutant is tested, processes get its name and run it as the tests do.
+PLUGIN = """import os
+
+
+def pytest_configure(config):
+    if os.environ.get("MUTANT_UNDER_TEST") == "stats":
+        del os.environ["MUTANT_UNDER_TEST"]  # mutmut keeps its own copy in this process
+"""
+
+
+def _prepare(group: Group) -> Path:
+    """A fresh copy for mutmut: links to the code and tests, the group's configuration."""
+    home = WORK / group.name
+    if home.exists():
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    for name in ("bot", "tests"):
+        (home / name).symlink_to(ROOT / name, target_is_directory=True)
+    (home / "mutmut_children.py").write_text(PLUGIN, encoding="utf-8")
+    setting = {
+        "source_paths": ["bot"],
+        "also_copy": ["mutmut_children.py"],
+        "pytest_add_cli_args": ["-p", "mutmut_children"],
+        "only_mutate": list(group.files),
+        "pytest_add_cli_args_test_selection": [t for t in group.tests if _exists(t)],
+        "use_git_change_detection": False,
+        # each mutant's tests in a process forked before any test ran: the redactor's held
+        # secrets and other module state of the first pass must not help a mutant pass
+        "process_isolation": "forkserver",
+    }
+    table = "\n".join(f"{key} = {_toml(value)}" for key, value in setting.items())
+    project = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    (home / "pyproject.toml").write_text(f"{project}\n[tool.mutmut]\n{table}\n", encoding="utf-8")
+    return home
+
+
+def _exists(test: str) -> bool:
+    return (ROOT / test.split("::")[0]).exists()
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(f'"{v}"' for v in value) + "]"
+    return f'"{value}"'
+
+
+RESULT = re.compile(r"^\s*(\S+): (.+)$")
+
+
+def _results(home: Path, group: Group) -> dict[str, str]:
+    """Each mutant of the group and what became of it."""
+    done = subprocess.run(
+        [MUTMUT, "results", "--all", "true"], cwd=home, capture_output=True, text=True, check=True
+    )
+    found = {}
+    for line in done.stdout.splitlines():
+        match = RESULT.match(line)
+        if match is None:
+            continue
+        name, status = match.groups()
+        if not group.functions or any(fnmatch.fnmatch(name, p) for p in group.functions):
+            found[name] = status
+    return found
+
+
+def run(group: Group, jobs: int) -> list[str]:
+    """Mutate and test one group; print its score and survivors, return the survivors."""
+    home = _prepare(group)
+    print(f"== {group.name}: {', '.join(group.files)}", flush=True)
+    command = [MUTMUT, "run", "--max-children", str(jobs), *group.functions]
+    done = subprocess.run(command, cwd=home, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(done.stdout[-4000:], done.stderr[-4000:], sep="\n")
+        raise SystemExit(f"mutmut failed on {group.name} (exit {done.returncode})")
+    results = _results(home, group)
+    killed = [n for n, s in results.items() if s in ("killed", "timeout")]
+    timeouts = sum(s == "timeout" for s in results.values())
+    survivors = sorted(n for n, s in results.items() if n not in killed)
+    by_timeout = f" ({timeouts} by timeout)" if timeouts else ""
+    print(f"{group.name}: killed {len(killed)}/{len(results)}{by_timeout}")
+    for name in survivors:
+        shown = subprocess.run(
+            [MUTMUT, "show", name], cwd=home, capture_output=True, text=True
+        ).stdout
+        print(f"-- {results[name]}: {name}\n{shown.strip()}\n")
+    return survivors
+
+
+def main() -> None:
+    names = [g.name for g in GROUPS]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("groups", nargs="*", help="some of: " + ", ".join(names))
+    parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once")
+    args = parser.parse_args()
+    if unknown := set(args.groups) - set(names):
+        parser.error(f"no group {', '.join(sorted(unknown))}")
+    chosen = [g for g in GROUPS if not args.groups or g.name in args.groups]
+    failed = [g.name for g in chosen if run(g, args.jobs) and g.strict]
+    if failed:
+        raise SystemExit(f"surviving mutants in {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
