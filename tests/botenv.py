@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,8 +54,13 @@ class BotEnv:
         await self.runtime.dispatcher.run_until_idle()
 
     def subscribe(self, *chat_ids: int, **fields: object) -> None:
+        """Subscribe as /subscribe does, then set the quiet hours asked for, as /settings
+        does: a subscription leaves a chat's quiet hours as they were."""
+        quiet = {k: v for k, v in fields.items() if k in ("quiet_start", "quiet_end")}
         for chat_id in chat_ids:
             self.runtime.store.subscribe(Chat(chat_id, **fields))  # type: ignore[arg-type]
+            if quiet:
+                self.runtime.store.update_chat(chat_id, **quiet)
 
     def write_article(
         self,
@@ -256,6 +261,15 @@ class LiveBot:
         start = self.mark()
         await asyncio.sleep(seconds)
         return await self.wait_calls(start, 0, timeout=0)
+
+
+async def until(condition: Callable[[], object], what: str, timeout: float = 10.0) -> None:
+    """Wait for ``condition`` (polled), instead of sleeping for a guess; fail naming
+    ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
+        await asyncio.sleep(0.02)
 
 
 @asynccontextmanager
