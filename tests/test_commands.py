@@ -19,6 +19,7 @@ from tests.botenv import (
     live_bot,
     member_update,
     message_update,
+    until,
 )
 from tests.chaos import now_rfc
 from tests.emulator import Call, Emulator, Fault
@@ -288,9 +289,8 @@ async def test_bot_removed_from_group_is_deactivated(bot: LiveBot) -> None:
     bot.emulator.members[(-71, 5)] = "administrator"
     await bot.say(message_update(-71, "/subscribe", user_id=5, chat_type="group"))
     bot.emulator.push(member_update(-71, "group", "member", "kicked"))
-    await bot.quiet(0.5)
-    chat = bot.runtime.store.chat(-71)
-    assert not chat.active and chat.deactivated_reason == "bot removed"
+    await until(lambda: not bot.runtime.store.chat(-71).active, "deactivation")
+    assert bot.runtime.store.chat(-71).deactivated_reason == "bot removed"
 
 
 async def test_private_chatter_gets_a_hint_groups_are_ignored(bot: LiveBot) -> None:

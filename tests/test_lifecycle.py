@@ -19,7 +19,7 @@ from bot.ledger import SENT, SKIPPED
 from bot.ledger.copies import GONE
 from bot.ledger.states import RETRACTED
 from bot.sending.delivery import SendPolicy
-from tests.botenv import ADMIN, BotEnv, live_bot, message_update, running_bot
+from tests.botenv import ADMIN, BotEnv, live_bot, message_update, running_bot, until
 from tests.chaos import article_text
 from tests.emulator import Emulator, Fault
 from tests.process import run_cli
@@ -261,7 +261,7 @@ async def test_what_people_see_of_pins_expiry_and_upkeep(tmp_path: Path, free: E
     does); ``/stats`` and ``noticebot status`` count the upkeep."""
     (tmp_path / "articles").mkdir()
     async with live_bot(tmp_path, free, policy=SendPolicy()) as bot:
-        await asyncio.sleep(0.2)  # the first scan: the empty archive's baseline
+        await until(lambda: bot.runtime.scanned_at, "first scan")  # the empty archive's baseline
         free.members[(GROUP, 5)] = "administrator"
         group = {"user_id": 5, "chat_type": "supergroup"}
         await bot.say(message_update(GROUP, "/subscribe", **group))
@@ -286,7 +286,7 @@ async def test_what_people_see_of_pins_expiry_and_upkeep(tmp_path: Path, free: E
 async def test_latest_marks_an_expired_notice(tmp_path: Path, free: Emulator) -> None:
     (tmp_path / "articles").mkdir()
     async with live_bot(tmp_path, free, policy=SendPolicy()) as bot:
-        await asyncio.sleep(0.2)
+        await until(lambda: bot.runtime.scanned_at, "first scan")
         (bot.articles / "e.md").write_text(
             article_text("旧的停水通知", extra="expires: 2000-01-02\n"), encoding="utf-8"
         )

@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.ledger import Chat
+from bot.ledger import SENT, Chat
 from bot.metrics import health
-from tests.botenv import live_bot
+from tests.botenv import live_bot, until
 from tests.emulator import Emulator
 from tests.paths import SEED
 from tests.process import free_port
@@ -45,8 +45,7 @@ async def test_metrics_move_during_a_broadcast_and_health_follows_the_dispatcher
     ):
         for chat in range(1, CHATS + 1):
             bot.runtime.store.subscribe(Chat(chat))
-        while not bot.runtime.scanned_at:
-            await asyncio.sleep(0.05)
+        await until(lambda: bot.runtime.scanned_at, "first scan")
         article_id = bot.runtime.store.recent_articles(1)[0]["id"]
         bot.runtime.store.broadcast(article_id, by_user=None)
         bot.runtime.dispatcher.wake()
@@ -54,7 +53,8 @@ async def test_metrics_move_during_a_broadcast_and_health_follows_the_dispatcher
         while len(emulator.delivered()) < CHATS:
             samples.append(_values((await client.get("/metrics")).text))
             await asyncio.sleep(0.3)
-        await asyncio.sleep(0.5)
+        store = bot.runtime.store  # Telegram has them all: the ledger follows
+        await until(lambda: all(d.status == SENT for d in store.deliveries()), "ledger caught up")
         final = _values((await client.get("/metrics")).text)
         healthy = await client.get("/healthz")
         bot.runtime.dispatcher.stop()
@@ -62,7 +62,7 @@ async def test_metrics_move_during_a_broadcast_and_health_follows_the_dispatcher
         stopped = await client.get("/healthz")
         for job in bot.app.job_queue.get_jobs_by_name("scan"):
             job.schedule_removal()
-        await asyncio.sleep(0.1)
+        await until(lambda: not bot.app.job_queue.get_jobs_by_name("scan"), "scan job removed")
         no_scans = await client.get("/healthz")
     sent = [s["noticebot_messages_sent_total"] for s in samples]
     depth = [s["noticebot_queue_depth"] for s in samples]
