@@ -19,7 +19,7 @@ import re
 import sys
 import threading
 from types import TracebackType
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
 # Libraries that log every request or job run at INFO: a person running the bot needs
 # their warnings, not ~6,000 lines a day.
@@ -31,6 +31,9 @@ HIDDEN = "***"  # what a URL shows in place of a credential
 # line's escaped quote), so redacting it never breaks what surrounds it.
 _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>\\`]+")
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+# A URL's authority, where its userinfo is: as urlsplit finds it, but also in an address
+# urlsplit refuses (an unclosed IPv6 bracket), whose credentials must be held all the same.
+_AUTHORITY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
 _PARAMETER = re.compile(r"([?#&;])([^=&;#]+)=([^&;#]*)")
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 SECRET_WORDS = frozenset(
@@ -93,32 +96,31 @@ def hold_secret(value: str | None) -> None:
     forms = shown | {json.dumps(form, ensure_ascii=False)[1:-1] for form in shown}  # in JSON
     global _held_pattern
     with _held_lock:
-        if forms <= _held:
+        new = {form for form in forms if len(form) >= MIN_HELD} - _held
+        if not new:
             return
-        _held.update(f for f in forms if len(f) >= MIN_HELD)
-        longest_first = sorted(_held, key=len, reverse=True)
-        _held_pattern = re.compile("|".join(map(re.escape, longest_first)))
+        _held.update(new)
+        # Where several held forms match at one place, each is a prefix of the others and
+        # the longest must win: in reverse order a string comes before its prefixes.
+        _held_pattern = re.compile("|".join(map(re.escape, sorted(_held, reverse=True))))
 
 
 def hold_url_secrets(url: str) -> None:
     """Hold the credentials in an address (a feed's): what is before its ``@``, the
     password alone, the Basic authorization they make, and the value of each parameter
     named like a credential — what :func:`shown_url` hides in a URL, hidden everywhere."""
-    if "://" not in url:
+    address = _AUTHORITY.match(url)
+    if address is None:
         return  # a file
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        parts = None
-    netloc = parts.netloc if parts else url.split("://", 1)[1].split("/", 1)[0]
-    userinfo = netloc.rpartition("@")[0]
+    userinfo = address.group(1).rpartition("@")[0]
     if userinfo:
-        user, colon, password = userinfo.partition(":")
-        hold_secret(userinfo)
-        hold_secret(password if colon else user)  # no password: the user is the token
+        user, _, password = userinfo.partition(":")
+        hold_secret(userinfo)  # without a password, the user is the token: held as this
+        hold_secret(password)
         basic = f"{unquote(user)}:{unquote(password)}".encode()
         hold_secret(base64.b64encode(basic).decode())
-    for tail in (parts.query, parts.fragment) if parts else ():
+    before, _, fragment = url.partition("#")
+    for tail in (before.partition("?")[2], fragment):
         for _, name, value in _PARAMETER.findall("&" + tail):
             if value and is_secret_name(name):
                 hold_secret(value)
@@ -129,7 +131,7 @@ def shown_url(url: str) -> str:
     (``user:pass@``) and the value of every parameter named like a credential
     (``access_key``, ``token``, ``apiKey``, ``X-Amz-Signature``…) replaced by ``***``;
     the rest as it was, so a person still knows which feed it is."""
-    shown = _USERINFO.sub(rf"\1{HIDDEN}@", url, count=1)
+    shown = _USERINFO.sub(rf"\1{HIDDEN}@", url)  # anchored: one at most
     if "?" not in shown and "#" not in shown:
         return shown
     head, mark, tail = shown.partition("?") if "?" in shown else shown.partition("#")
@@ -156,10 +158,10 @@ def _hidden_value(match: re.Match[str]) -> str:
     return f"{mark}{name}={HIDDEN}"
 
 
-def setup_logging(level: int | str, token: str | None, form: str = "text") -> None:
+def setup_logging(level: int | str, token: str | None, form: str) -> None:
     """Route every logger through one redacting handler on stderr: text for people,
     ``json`` for machines."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler()  # on stderr
     if form == "json":
         from bot.json_logs import JsonLineFormatter
 
