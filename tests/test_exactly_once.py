@@ -10,7 +10,10 @@ import asyncio
 import shutil
 import signal
 import sqlite3
+import subprocess
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -150,22 +153,37 @@ def test_a_claimed_batch_is_read_again_once_anything_else_writes(tmp_path: Path)
 def test_a_second_bot_on_the_same_ledger_refuses_to_start(tmp_path: Path) -> None:
 
     prepare_ledger(tmp_path, [Chat(1)])
-    with Emulator() as emulator:
-        first = start_bot(tmp_path, emulator, tmp_path / "first.log", NOTICEBOT_LOG_LEVEL="INFO")
-        try:
-            wait_for(lambda: any(c.method == "getUpdates" for c in emulator.calls), 60, "start")
-            second = start_bot(tmp_path, emulator, tmp_path / "second.log")
+    with (
+        Emulator() as emulator,
+        _bot_process(tmp_path, emulator, "first.log", NOTICEBOT_LOG_LEVEL="INFO") as first,
+    ):
+        wait_for(lambda: any(c.method == "getUpdates" for c in emulator.calls), 60, "start")
+        with _bot_process(tmp_path, emulator, "second.log") as second:
             assert second.wait(timeout=60) == 1
-            said = (tmp_path / "second.log").read_text(encoding="utf-8")
-            assert f"another noticebot (pid {first.pid}) is already running" in said
-            env = {"NOTICEBOT_DB": str(tmp_path / "state" / "noticebot.db")}
-            env["NOTICEBOT_ARTICLES"] = str(tmp_path / "articles")
-            assert run_cli("status", cwd=tmp_path, **env).returncode == 0  # beside it
-            assert run_cli("scan", cwd=tmp_path, **env).returncode == 0
-            assert first.poll() is None
-        finally:
-            first.send_signal(signal.SIGTERM)
-            assert first.wait(timeout=30) == 0
+        said = (tmp_path / "second.log").read_text(encoding="utf-8")
+        assert f"another noticebot (pid {first.pid}) is already running" in said
+        env = {"NOTICEBOT_DB": str(tmp_path / "state" / "noticebot.db")}
+        env["NOTICEBOT_ARTICLES"] = str(tmp_path / "articles")
+        assert run_cli("status", cwd=tmp_path, **env).returncode == 0  # beside it
+        assert run_cli("scan", cwd=tmp_path, **env).returncode == 0
+        assert first.poll() is None
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=30) == 0
+
+
+@contextmanager
+def _bot_process(
+    work: Path, emulator: Emulator, log: str, **env: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``noticebot run``, gone when the block ends whatever failed in it (a bot that should
+    have refused to start, or would not stop, is killed, not left running)."""
+    process = start_bot(work, emulator, work / log, **env)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
 
 
 async def test_the_baseline_is_taken_at_start_not_one_interval_later(
