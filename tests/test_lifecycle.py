@@ -43,10 +43,13 @@ async def delivered(
     tmp_path: Path,
     emulator: Emulator,
     body: str = "<p>本周六上午停水。</p>" + DETAILS,
+    edits: bool = True,
     **chats: str,
 ) -> AsyncIterator[BotEnv]:
-    """A notice delivered to a private chat (101, card) and a supergroup (full text)."""
-    async with running_bot(tmp_path, emulator, rate_limits=emulator.limits is not None) as env:
+    """A notice delivered to a private chat (101, card) and a supergroup (full text), by a
+    bot configured with ``edits`` (NOTICEBOT_EDITS)."""
+    limits = emulator.limits is not None
+    async with running_bot(tmp_path, emulator, rate_limits=limits, edits=edits) as env:
         env.write_standing()
         env.scan()
         env.subscribe(101)
@@ -215,20 +218,13 @@ async def test_an_expired_notice_is_no_longer_pushed(tmp_path: Path, free: Emula
 async def test_with_edits_off_a_correction_leaves_copies_alone(
     tmp_path: Path, free: Emulator
 ) -> None:
-    async with delivered(tmp_path, free) as env:
-        env.runtime.sender.config = env.runtime.scanner.config = _edits_off(env)
+    async with delivered(tmp_path, free, edits=False) as env:  # NOTICEBOT_EDITS=off
         start = len(free.calls)
         env.write_article("n.md", title="停水通知", body="<p>停水改到周日。</p>")
         assert env.scan().editing == 0
         await env.send()
         assert free.calls[start:] == []
         assert {d.status for d in env.runtime.store.deliveries()} == {SENT}
-
-
-def _edits_off(env: BotEnv):  # noqa: ANN202
-    from dataclasses import replace
-
-    return replace(env.runtime.scanner.config, edits=False)
 
 
 async def test_a_correction_while_the_notice_goes_out_ends_at_the_latest_version(
