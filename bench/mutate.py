@@ -4,7 +4,7 @@ Run: ``make mutate`` (or ``.venv/bin/python -m bench.mutate [GROUP …] [--jobs 
 
 Each group is one module (or a few functions of some) and the few test files that hold
 its promises, so a run stays affordable on two cores. mutmut works in its own copy:
-``mutants/<group>/`` holds links to ``bot/`` and ``tests/``, a ``pyproject.toml`` with
+``mutants/<group>/`` holds links to ``bot/``, ``tests/`` and ``seeds/``, a ``pyproject.toml`` with
 the group's ``[tool.mutmut]`` table, and mutmut's ``mutants/`` beside them, where the
 mutated code lives; the sources in ``bot/`` are only read. Every run starts afresh, so
 a test added since the last run counts. The report gives killed/total per group and
@@ -121,12 +121,12 @@ def _prepare(group: Group) -> Path:
     if home.exists():
         shutil.rmtree(home)
     home.mkdir(parents=True)
-    for name in ("bot", "tests"):
+    for name in ("bot", "tests", "seeds"):
         (home / name).symlink_to(ROOT / name, target_is_directory=True)
     (home / "mutmut_children.py").write_text(PLUGIN, encoding="utf-8")
     setting = {
         "source_paths": ["bot"],
-        "also_copy": ["mutmut_children.py"],
+        "also_copy": ["mutmut_children.py", "seeds"],  # the sample notices tests read
         "pytest_add_cli_args": ["-p", "mutmut_children"],
         "only_mutate": list(group.files),
         "pytest_add_cli_args_test_selection": [t for t in group.tests if _exists(t)],
