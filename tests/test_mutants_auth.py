@@ -1,0 +1,180 @@
+"""Who may change a chat's settings: the rules mutation testing (``make mutate``) found no
+test for. Each test here failed against a mutant of the authorization code
+(``bot/chat/commands.py``, ``settings_menu.py``) that the end-to-end tests let pass."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram.constants import ChatMemberStatus
+from telegram.error import TelegramError
+
+import bot.chat.commands
+from bot.chat.commands import MEMBER_CACHE_SECONDS, MEMBER_CACHE_SIZE, _administers
+from bot.chat.settings_menu import _changes, _on_a_settings_menu
+
+
+class Members:
+    """getChatMember as Telegram answers it, counting the questions."""
+
+    def __init__(self, status: str | None) -> None:
+        self.status = status
+        self.asked: list[tuple[int, int]] = []
+
+    async def get_chat_member(self, chat_id: int, user_id: int) -> Any:
+        self.asked.append((chat_id, user_id))
+        if self.status is None:
+            raise TelegramError("Chat not found")
+        return SimpleNamespace(status=self.status)
+
+
+class Clock:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = 1000.0
+        clock = SimpleNamespace(monotonic=lambda: self.now)
+        monkeypatch.setattr(bot.chat.commands, "time", clock)
+
+
+def _context(status: str | None) -> Any:
+    return SimpleNamespace(bot_data={}, bot=Members(status))
+
+
+@pytest.mark.parametrize(
+    ("status", "admin"),
+    [
+        (ChatMemberStatus.OWNER, True),
+        (ChatMemberStatus.ADMINISTRATOR, True),
+        (ChatMemberStatus.MEMBER, False),
+        (ChatMemberStatus.RESTRICTED, False),
+        (ChatMemberStatus.LEFT, False),
+    ],
+)
+async def test_only_the_owner_and_administrators_administer(status: str, admin: bool) -> None:
+    context = _context(status)
+    assert await _administers(context, -100, 7) is admin
+    assert context.bot.asked == [(-100, 7)]
+
+
+async def test_the_answer_is_remembered_a_minute_per_chat_and_user(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock(monkeypatch)
+    context = _context(ChatMemberStatus.ADMINISTRATOR)
+    assert await _administers(context, -100, 7)
+    clock.now += MEMBER_CACHE_SECONDS - 0.01
+    context.bot.status = ChatMemberStatus.MEMBER  # demoted: not known yet
+    assert await _administers(context, -100, 7)
+    assert await _administers(context, -100, 8) is False  # another user: asked
+    assert await _administers(context, -200, 7) is False  # another chat: asked
+    clock.now += 0.01  # a minute after the first answer: asked again
+    assert await _administers(context, -100, 7) is False
+    assert context.bot.asked == [(-100, 7), (-100, 8), (-200, 7), (-100, 7)]
+
+
+async def test_a_failed_lookup_refuses_and_is_not_remembered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    Clock(monkeypatch)
+    context = _context(None)
+    assert await _administers(context, -100, 7) is False
+    context.bot.status = ChatMemberStatus.ADMINISTRATOR
+    assert await _administers(context, -100, 7) is True
+    assert len(context.bot.asked) == 2
+
+
+async def test_a_full_memory_drops_only_what_is_a_minute_old(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock(monkeypatch)
+    context = _context(ChatMemberStatus.MEMBER)
+    cache = context.bot_data["administers"] = {}
+    old, fresh = clock.now - MEMBER_CACHE_SECONDS, clock.now - MEMBER_CACHE_SECONDS + 1
+    cache.update({(-1, user): (old, True) for user in range(MEMBER_CACHE_SIZE)})
+    cache[(-2, 1)] = (fresh, True)
+    assert len(cache) == MEMBER_CACHE_SIZE + 1
+    assert await _administers(context, -3, 1) is False
+    assert cache == {(-2, 1): (fresh, True), (-3, 1): (clock.now, False)}
+
+
+async def test_a_memory_not_over_its_size_keeps_everything(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock(monkeypatch)
+    context = _context(ChatMemberStatus.MEMBER)
+    cache = context.bot_data["administers"] = {}
+    old = clock.now - 2 * MEMBER_CACHE_SECONDS
+    cache.update({(-1, user): (old, True) for user in range(MEMBER_CACHE_SIZE - 1)})
+    await _administers(context, -3, 1)
+    assert len(cache) == MEMBER_CACHE_SIZE
+
+
+@pytest.mark.parametrize(
+    ("data", "changes"),
+    [
+        ("set:mode:card", {"mode": "card"}),
+        ("set:mode:full", {"mode": "full"}),
+        ("set:digest:08:00", {"mode": "digest", "digest_time": "08:00"}),
+        ("set:digest:20:00", {"mode": "digest", "digest_time": "20:00"}),
+        ("set:lang:zh", {"language": "zh"}),
+        ("set:lang:en", {"language": "en"}),
+        ("set:quiet:on", {"quiet_start": "22:00", "quiet_end": "07:00"}),
+        ("set:quiet:off", {"quiet_start": None, "quiet_end": None}),
+        ("set:filters:clear", {"filters": ()}),
+    ],
+)
+def test_each_settings_button_changes_what_it_says(data: str, changes: dict) -> None:
+    assert _changes(data) == changes
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "",
+        "set",
+        "set:",
+        "set:mode",
+        "set:mode:digest",  # a digest is asked for with its time
+        "set:mode:card:x",
+        "set:digest:09:00",
+        "set:digest",
+        "set:lang:fr",
+        "set:quiet:yes",
+        "set:filters:all",
+        "set:admins:add",
+        "get:mode:card",
+        "mode:card",
+        "read:f614b98f",
+    ],
+)
+def test_no_other_data_changes_anything(data: str) -> None:
+    assert _changes(data) is None
+
+
+def _message(*rows: list[InlineKeyboardButton] | None) -> Message:
+    markup = InlineKeyboardMarkup([r for r in rows if r is not None]) if rows else None
+    return Message(1, datetime.now(UTC), Chat(5, Chat.PRIVATE), reply_markup=markup)
+
+
+def _button(data: object) -> InlineKeyboardButton:
+    return InlineKeyboardButton("b", callback_data=data)  # type: ignore[arg-type]
+
+
+def test_a_settings_menu_is_a_message_with_a_settings_button() -> None:
+    card = [_button("read:f614b98f"), InlineKeyboardButton("web", url="https://example.org")]
+    assert _on_a_settings_menu(_message(card, [_button("set:mode:card")]))
+    assert _on_a_settings_menu(_message([_button(object()), _button("set:lang:en")]))
+
+
+def test_no_other_message_is_a_settings_menu() -> None:
+    card = [_button("read:f614b98f"), InlineKeyboardButton("web", url="https://example.org")]
+    assert not _on_a_settings_menu(None)
+    menu = InlineKeyboardMarkup([[_button("set:mode:card")]])
+    assert not _on_a_settings_menu(SimpleNamespace(reply_markup=menu))  # type: ignore[arg-type]
+    assert not _on_a_settings_menu(_message())  # a reply, a full text: no buttons
+    assert not _on_a_settings_menu(_message(card))
+    assert not _on_a_settings_menu(_message([_button(object())]))
+    assert not _on_a_settings_menu(_message([_button("xset:mode:card"), _button("")]))
