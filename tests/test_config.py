@@ -240,3 +240,17 @@ def test_a_noticebot_toml_that_is_no_file_is_said(tmp_path: Path) -> None:
     (tmp_path / "noticebot.toml").symlink_to(tmp_path / "gone.toml")
     with pytest.raises(ConfigError, match="not a readable file"):
         load_config({}, tmp_path)
+
+
+def test_switches_and_resident_facing_lines_come_from_the_environment(tmp_path: Path) -> None:
+    env = {
+        "NOTICEBOT_EDITS": "off",
+        "NOTICEBOT_WATCH": "off",
+        "NOTICEBOT_ORG_NAME": " 丽园路居民委员会 ",
+        "NOTICEBOT_CONTACT": "021-5555 1234",
+    }
+    config = load_config(env, tmp_path)
+    assert (config.edits, config.watch) == (False, False)
+    assert (config.org_name, config.contact) == ("丽园路居民委员会", "021-5555 1234")
+    with pytest.raises(ConfigError, match="NOTICEBOT_CONTACT"):
+        load_config({"NOTICEBOT_CONTACT": "a\nb"}, tmp_path)
