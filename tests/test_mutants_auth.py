@@ -4,7 +4,10 @@ test for. Each test here failed against a mutant of the authorization code
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,6 +19,8 @@ from telegram.error import TelegramError
 import bot.chat.commands
 from bot.chat.commands import MEMBER_CACHE_SECONDS, MEMBER_CACHE_SIZE, _administers
 from bot.chat.settings_menu import _changes, _on_a_settings_menu
+from tests.botenv import ADMIN, LiveBot, live_bot, message_update
+from tests.emulator import Emulator
 
 
 class Members:
@@ -75,12 +80,16 @@ async def test_the_answer_is_remembered_a_minute_per_chat_and_user(
     assert context.bot.asked == [(-100, 7), (-100, 8), (-200, 7), (-100, 7)]
 
 
-async def test_a_failed_lookup_refuses_and_is_not_remembered(
-    monkeypatch: pytest.MonkeyPatch,
+async def test_a_failed_lookup_refuses_is_logged_and_is_not_remembered(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     Clock(monkeypatch)
     context = _context(None)
-    assert await _administers(context, -100, 7) is False
+    with caplog.at_level(logging.WARNING, "bot.chat.commands"):
+        assert await _administers(context, -100, 7) is False
+    assert [r.getMessage() for r in caplog.records] == [
+        "getChatMember -100/7 failed: Chat not found"
+    ]
     context.bot.status = ChatMemberStatus.ADMINISTRATOR
     assert await _administers(context, -100, 7) is True
     assert len(context.bot.asked) == 2
@@ -107,9 +116,9 @@ async def test_a_memory_not_over_its_size_keeps_everything(
     context = _context(ChatMemberStatus.MEMBER)
     cache = context.bot_data["administers"] = {}
     old = clock.now - 2 * MEMBER_CACHE_SECONDS
-    cache.update({(-1, user): (old, True) for user in range(MEMBER_CACHE_SIZE - 1)})
+    cache.update({(-1, user): (old, True) for user in range(MEMBER_CACHE_SIZE)})
     await _administers(context, -3, 1)
-    assert len(cache) == MEMBER_CACHE_SIZE
+    assert len(cache) == MEMBER_CACHE_SIZE + 1
 
 
 @pytest.mark.parametrize(
@@ -178,3 +187,61 @@ def test_no_other_message_is_a_settings_menu() -> None:
     assert not _on_a_settings_menu(_message(card))
     assert not _on_a_settings_menu(_message([_button(object())]))
     assert not _on_a_settings_menu(_message([_button("xset:mode:card"), _button("")]))
+
+
+OTHER_ADMIN, MEMBER, GROUP = 901, 2702, -1002702
+
+
+@pytest.fixture
+async def live(tmp_path: Path, emulator: Emulator) -> AsyncIterator[LiveBot]:
+    async with live_bot(tmp_path, emulator, admins=frozenset({ADMIN, OTHER_ADMIN})) as bot:
+        yield bot
+
+
+def _said(caplog: pytest.LogCaptureFixture, start: int) -> list[str]:
+    return [r.getMessage() for r in caplog.records[start:] if r.name.startswith("bot.chat")]
+
+
+async def test_every_refusal_is_logged_with_who_and_where(
+    live: LiveBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ "Refused and logged with the user id": a member's admin command, a member's and
+    another admin's press on a confirmation, a press on a used one, and data that is no
+    confirmation or no setting of a settings menu; each one line that says so."""
+    caplog.set_level(logging.INFO)
+    await live.say(message_update(GROUP, "/broadcast x", user_id=MEMBER, chat_type="supergroup"))
+    assert _said(caplog, 0) == [f"refused /broadcast from user {MEMBER} in chat {GROUP}"]
+    update = message_update(GROUP, "/announce 今晚停电", user_id=ADMIN, chat_type="supergroup")
+    _preview, question = await live.say(update, replies=2)
+    question_id = question.message_ids[0]
+    yes = question.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    for user, data, line in (
+        (MEMBER, yes, f"refused broadcast confirmation from user {MEMBER}"),
+        (
+            OTHER_ADMIN,
+            yes,
+            f"refused confirmation by user {OTHER_ADMIN} of what user {ADMIN} asked",
+        ),
+        (
+            ADMIN,
+            "bc:yes:000000000000",
+            f"ignored button 'bc:yes:000000000000' from user {ADMIN} in chat {GROUP}:"
+            " no such confirmation waits in this chat (used, stale or forged)",
+        ),
+        (
+            ADMIN,
+            "bc:maybe",
+            f"ignored button 'bc:maybe' from user {ADMIN} in chat {GROUP}: not a confirmation",
+        ),
+        (
+            ADMIN,
+            "set:mode:card",
+            f"ignored button 'set:mode:card' from user {ADMIN} in chat {GROUP}:"
+            " not a setting of a settings menu",
+        ),
+    ):
+        start = len(caplog.records)
+        mark = live.mark()
+        live.emulator.press(GROUP, question_id, user, data)
+        await live.answer(mark)
+        assert _said(caplog, start) == [line]

@@ -152,7 +152,7 @@ def _on_a_settings_menu(message: MaybeInaccessibleMessage | None) -> bool:
     if markup is None:
         return False
     return any(
-        (button.callback_data or "").startswith("set:")
+        button.callback_data.startswith("set:")
         for row in markup.inline_keyboard
         for button in row
         if isinstance(button.callback_data, str)
