@@ -189,11 +189,13 @@ def test_no_other_message_is_a_settings_menu() -> None:
     assert not _on_a_settings_menu(_message([_button("xset:mode:card"), _button("")]))
 
 
-OTHER_ADMIN, MEMBER, GROUP = 901, 2702, -1002702
+OTHER_ADMIN, MEMBER, GROUP_ADMIN, GROUP = 901, 2702, 2703, -1002702
 
 
 @pytest.fixture
 async def live(tmp_path: Path, emulator: Emulator) -> AsyncIterator[LiveBot]:
+    emulator.set_member(GROUP, GROUP_ADMIN, "administrator")
+    emulator.set_member(GROUP, MEMBER, "member")
     async with live_bot(tmp_path, emulator, admins=frozenset({ADMIN, OTHER_ADMIN})) as bot:
         yield bot
 
@@ -245,3 +247,24 @@ async def test_every_refusal_is_logged_with_who_and_where(
         live.emulator.press(GROUP, question_id, user, data)
         await live.answer(mark)
         assert _said(caplog, start) == [line]
+
+
+async def test_a_members_press_on_the_groups_menu_is_refused_aloud_and_logged(
+    live: LiveBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The refusal is an alert the member must close, not a toast that slips by."""
+    caplog.set_level(logging.INFO)
+    await live.say(message_update(GROUP, "/subscribe", user_id=GROUP_ADMIN, chat_type="group"))
+    (menu,) = await live.say(
+        message_update(GROUP, "/settings", user_id=GROUP_ADMIN, chat_type="group")
+    )
+    start, mark = len(caplog.records), live.mark()
+    live.emulator.press(GROUP, menu.message_ids[0], MEMBER, "set:mode:full")
+    answer = await live.answer(mark)
+    assert answer.params["show_alert"] is True
+    assert answer.params["text"] == "抱歉，只有管理员可以更改这里的设置。"
+    assert _said(caplog, start) == [
+        f"ignored button 'set:mode:full' from user {MEMBER} in chat {GROUP}:"
+        " the presser may not change this chat's settings"
+    ]
+    assert live.runtime.store.chat(GROUP).mode == "card"
