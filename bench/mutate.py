@@ -1,15 +1,16 @@
 """Mutation testing of the code that carries the README's promises, with mutmut.
 
-Run: ``make mutate`` (or ``.venv/bin/python -m bench.mutate [GROUP …] [--jobs N]``).
+Run: ``make mutate`` (or ``.venv/bin/python -m bench.mutate [GROUP …] [--jobs N]
+[--only MUTANT …]``).
 
 Each group is one module (or a few functions of some) and the few test files that hold
 its promises, so a run stays affordable on two cores. mutmut works in its own copy:
-``mutants/<group>/`` holds links to ``bot/``, ``tests/`` and ``seeds/``, a ``pyproject.toml`` with
-the group's ``[tool.mutmut]`` table, and mutmut's ``mutants/`` beside them, where the
-mutated code lives; the sources in ``bot/`` are only read. Every run starts afresh, so
-a test added since the last run counts. The report gives killed/total per group and
-each surviving mutant's diff; the exit code is 1 when a mutant survives in a group
-that must have none (authorization, redaction).
+``mutants/<group>/`` holds links to ``bot/``, ``tests/`` and ``seeds/``, a
+``pyproject.toml`` with the group's ``[tool.mutmut]`` table, and mutmut's ``mutants/``
+beside them, where the mutated code lives; the sources in ``bot/`` are only read. Every
+run starts afresh, so a test added since the last run counts. The report gives
+killed/total per group and each surviving mutant's diff; the exit code is 1 when a
+mutant survives in a group that must have none (authorization, redaction).
 """
 
 from __future__ import annotations
@@ -156,8 +157,8 @@ def _toml(value: object) -> str:
 RESULT = re.compile(r"^\s*(\S+): (.+)$")
 
 
-def _results(home: Path, group: Group) -> dict[str, str]:
-    """Each mutant of the group and what became of it."""
+def _results(home: Path, patterns: tuple[str, ...]) -> dict[str, str]:
+    """Each mutant of the group (of these names) and what became of it."""
     done = subprocess.run(
         [MUTMUT, "results", "--all", "true"], cwd=home, capture_output=True, text=True, check=True
     )
@@ -167,21 +168,23 @@ def _results(home: Path, group: Group) -> dict[str, str]:
         if match is None:
             continue
         name, status = match.groups()
-        if not group.functions or any(fnmatch.fnmatch(name, p) for p in group.functions):
+        if not patterns or any(fnmatch.fnmatch(name, p) for p in patterns):
             found[name] = status
     return found
 
 
-def run(group: Group, jobs: int) -> list[str]:
-    """Mutate and test one group; print its score and survivors, return the survivors."""
+def run(group: Group, jobs: int, only: tuple[str, ...] = ()) -> list[str]:
+    """Mutate and test one group (``only`` these mutants of it, to check the survivors of
+    an earlier run again); print its score and survivors, return the survivors."""
     home = _prepare(group)
     print(f"== {group.name}: {', '.join(group.files)}", flush=True)
-    command = [MUTMUT, "run", "--max-children", str(jobs), *group.functions]
+    patterns = only or group.functions
+    command = [MUTMUT, "run", "--max-children", str(jobs), *patterns]
     done = subprocess.run(command, cwd=home, capture_output=True, text=True)
     if done.returncode != 0:
         print(done.stdout[-4000:], done.stderr[-4000:], sep="\n")
         raise SystemExit(f"mutmut failed on {group.name} (exit {done.returncode})")
-    results = _results(home, group)
+    results = _results(home, patterns)
     killed = [n for n, s in results.items() if s in ("killed", "timeout")]
     timeouts = sum(s == "timeout" for s in results.values())
     shown = {
@@ -216,11 +219,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("groups", nargs="*", help="some of: " + ", ".join(names))
     parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once")
+    parser.add_argument("--only", nargs="+", default=(), metavar="MUTANT", help="names, patterns")
     args = parser.parse_args()
     if unknown := set(args.groups) - set(names):
         parser.error(f"no group {', '.join(sorted(unknown))}")
     chosen = [g for g in GROUPS if not args.groups or g.name in args.groups]
-    failed = [g.name for g in chosen if run(g, args.jobs) and g.strict]
+    failed = [g.name for g in chosen if run(g, args.jobs, tuple(args.only)) and g.strict]
     if failed:
         raise SystemExit(f"surviving mutants in {', '.join(failed)}")
 
