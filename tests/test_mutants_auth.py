@@ -18,7 +18,8 @@ from telegram.error import TelegramError
 
 import bot.chat.commands
 from bot.chat.commands import MEMBER_CACHE_SECONDS, MEMBER_CACHE_SIZE, _administers
-from bot.chat.settings_menu import _changes, _on_a_settings_menu
+from bot.chat.settings_menu import _changes, _on_a_settings_menu, describe, keyboard
+from bot.i18n import t
 from tests.botenv import ADMIN, LiveBot, live_bot, message_update
 from tests.emulator import Emulator
 
@@ -268,3 +269,29 @@ async def test_a_members_press_on_the_groups_menu_is_refused_aloud_and_logged(
         " the presser may not change this chat's settings"
     ]
     assert live.runtime.store.chat(GROUP).mode == "card"
+
+
+async def test_an_owners_press_is_saved_and_the_menu_redrawn_in_the_new_language(
+    live: LiveBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Saved is said in the presser's language; the menu is redrawn whole (text, hint,
+    buttons) in the chat's new one; pressing what is already set changes nothing and
+    logs no warning (Telegram's "message is not modified")."""
+    owner = 2704
+    await live.say(message_update(owner, "/subscribe"))
+    (menu,) = await live.say(message_update(owner, "/settings"))
+    mark = live.mark()
+    live.emulator.press(owner, menu.message_ids[0], owner, "set:lang:en", language="en")
+    assert (await live.answer(mark)).params["text"] == t("saved", "en")
+    (edit,) = await live.wait_calls(mark, 1)
+    chat = live.runtime.store.chat(owner)
+    assert chat.language == "en"
+    assert edit.params["text"] == describe(chat, "en") + "\n\n" + t("settings_filters_hint", "en")
+    drawn = [b["text"] for row in edit.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert drawn == [b.text for row in keyboard(chat, "en").inline_keyboard for b in row]
+    caplog.set_level(logging.WARNING)
+    start, mark = len(caplog.records), live.mark()
+    live.emulator.press(owner, menu.message_ids[0], owner, "set:lang:en", language="en")
+    await live.answer(mark)
+    await live.quiet(0.3)
+    assert _said(caplog, start) == []
