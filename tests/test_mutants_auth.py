@@ -21,7 +21,7 @@ from bot.chat.commands import MEMBER_CACHE_SECONDS, MEMBER_CACHE_SIZE, _administ
 from bot.chat.settings_menu import _changes, _on_a_settings_menu, describe, keyboard
 from bot.i18n import t
 from tests.botenv import ADMIN, LiveBot, live_bot, message_update
-from tests.emulator import Emulator
+from tests.emulator import Emulator, Fault
 
 
 class Members:
@@ -276,7 +276,8 @@ async def test_an_owners_press_is_saved_and_the_menu_redrawn_in_the_new_language
 ) -> None:
     """Saved is said in the presser's language; the menu is redrawn whole (text, hint,
     buttons) in the chat's new one; pressing what is already set changes nothing and
-    logs no warning (Telegram's "message is not modified")."""
+    logs no warning (Telegram's "message is not modified"); a menu that cannot be
+    redrawn is logged with its chat and Telegram's reason."""
     owner = 2704
     await live.say(message_update(owner, "/subscribe"))
     (menu,) = await live.say(message_update(owner, "/settings"))
@@ -295,3 +296,13 @@ async def test_an_owners_press_is_saved_and_the_menu_redrawn_in_the_new_language
     await live.answer(mark)
     await live.quiet(0.3)
     assert _said(caplog, start) == []
+    gone = Fault(400, "Bad Request: message to edit not found")
+    live.emulator.fail(owner, "editMessageText", gone)
+    start, mark = len(caplog.records), live.mark()
+    live.emulator.press(owner, menu.message_ids[0], owner, "set:mode:full", language="en")
+    await live.answer(mark)
+    await live.quiet(0.3)
+    assert live.runtime.store.chat(owner).mode == "full"  # saved, though not redrawn
+    assert _said(caplog, start) == [
+        f"settings menu in chat {owner} not updated: Message to edit not found"
+    ]
