@@ -74,7 +74,7 @@ async def refuse(update: Update, context: Context) -> bool:
     if is_admin(update, context):
         return False
     user = update.effective_user
-    command = (update.effective_message.text or "").split()[0] if update.effective_message else ""
+    command = update.effective_message.text.split()[0]  # only commands are refused
     log.warning(
         "refused %s from user %s in chat %s", command, user and user.id, update.effective_chat.id
     )
