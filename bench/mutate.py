@@ -56,6 +56,11 @@ EQUIVALENT = (
         "ensure_ascii=None",
         "json.dumps() only asks whether ensure_ascii is true: None is False",
     ),
+    (
+        "bot.chat.admin.x_confirm_button__mutmut_*",
+        'fullmatch(data or "XXXX")',
+        "no data (None) is no confirmation either way: neither '' nor 'XXXX' matches",
+    ),
 )
 
 COMMANDS = "tests/test_commands.py::"

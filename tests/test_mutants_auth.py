@@ -218,36 +218,44 @@ async def test_every_refusal_is_logged_with_who_and_where(
     _preview, question = await live.say(update, replies=2)
     question_id = question.message_ids[0]
     yes = question.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
-    for user, data, line in (
-        (MEMBER, yes, f"refused broadcast confirmation from user {MEMBER}"),
+    expired = t("broadcast_expired", "en")
+    for user, data, line, alert in (
+        (MEMBER, yes, f"refused broadcast confirmation from user {MEMBER}", t("refused", "en")),
         (
             OTHER_ADMIN,
             yes,
             f"refused confirmation by user {OTHER_ADMIN} of what user {ADMIN} asked",
+            t("confirm_not_yours", "en"),
         ),
         (
             ADMIN,
             "bc:yes:000000000000",
             f"ignored button 'bc:yes:000000000000' from user {ADMIN} in chat {GROUP}:"
             " no such confirmation waits in this chat (used, stale or forged)",
+            expired,
         ),
         (
             ADMIN,
             "bc:maybe",
             f"ignored button 'bc:maybe' from user {ADMIN} in chat {GROUP}: not a confirmation",
+            None,
         ),
         (
             ADMIN,
             "set:mode:card",
             f"ignored button 'set:mode:card' from user {ADMIN} in chat {GROUP}:"
             " not a setting of a settings menu",
+            None,
         ),
     ):
         start = len(caplog.records)
         mark = live.mark()
-        live.emulator.press(GROUP, question_id, user, data)
-        await live.answer(mark)
+        live.emulator.press(GROUP, question_id, user, data, language="en")
+        answer = (await live.answer(mark)).params
         assert _said(caplog, start) == [line]
+        # a refusal is an alert in the presser's language; a meaningless press a toast
+        assert answer.get("show_alert", False) is (alert is not None)
+        assert alert is None or answer["text"] == alert
 
 
 async def test_a_members_press_on_the_groups_menu_is_refused_aloud_and_logged(
