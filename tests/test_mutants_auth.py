@@ -210,7 +210,8 @@ async def test_every_refusal_is_logged_with_who_and_where(
 ) -> None:
     """ "Refused and logged with the user id": a member's admin command, a member's and
     another admin's press on a confirmation, a press on a used one, and data that is no
-    confirmation or no setting of a settings menu; each one line that says so."""
+    confirmation or no setting of a settings menu; each one line that says so. Then the
+    asker's Cancel says so in the group's language."""
     caplog.set_level(logging.INFO)
     await live.say(message_update(GROUP, "/broadcast x", user_id=MEMBER, chat_type="supergroup"))
     assert _said(caplog, 0) == [f"refused /broadcast from user {MEMBER} in chat {GROUP}"]
@@ -256,6 +257,11 @@ async def test_every_refusal_is_logged_with_who_and_where(
         # a refusal is an alert in the presser's language; a meaningless press a toast
         assert answer.get("show_alert", False) is (alert is not None)
         assert alert is None or answer["text"] == alert
+    no = question.params["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
+    mark = live.mark()
+    live.emulator.press(GROUP, question_id, ADMIN, no)
+    (cancelled,) = await live.wait_calls(mark, 1)
+    assert cancelled.params["text"] == t("broadcast_cancelled", "zh")  # the group's language
 
 
 async def test_a_members_press_on_the_groups_menu_is_refused_aloud_and_logged(
