@@ -320,3 +320,30 @@ async def test_an_owners_press_is_saved_and_the_menu_redrawn_in_the_new_language
     assert _said(caplog, start) == [
         f"settings menu in chat {owner} not updated: Message to edit not found"
     ]
+
+
+def _update(chat: object, user: object, *, press: bool = False, sender: object = None) -> Any:
+    message = SimpleNamespace(sender_chat=sender)
+    return SimpleNamespace(
+        effective_chat=chat,
+        effective_user=user,
+        callback_query=SimpleNamespace() if press else None,
+        effective_message=message,
+    )
+
+
+async def test_may_manage_refuses_what_names_no_one_it_can_ask_about() -> None:
+    """No chat, a press without a presser, a group message without a sender, and the
+    anonymous-admin stand-in speaking for another chat: refused, getChatMember unasked."""
+    group = SimpleNamespace(id=-100, type="supergroup")
+    context = _context(ChatMemberStatus.ADMINISTRATOR)
+    stand_in = SimpleNamespace(id=bot.chat.commands.GROUP_ANONYMOUS_BOT)
+    elsewhere = SimpleNamespace(id=-200)
+    for update in (
+        _update(None, SimpleNamespace(id=7)),
+        _update(group, None, press=True),
+        _update(group, None),
+        _update(group, stand_in, sender=elsewhere),
+    ):
+        assert await bot.chat.commands.may_manage(update, context) is False
+    assert context.bot.asked == []
