@@ -20,7 +20,7 @@ import bot.chat.commands
 from bot.chat.commands import MEMBER_CACHE_SECONDS, MEMBER_CACHE_SIZE, _administers
 from bot.chat.settings_menu import _changes, _on_a_settings_menu, describe, keyboard
 from bot.i18n import t
-from tests.botenv import ADMIN, LiveBot, live_bot, message_update
+from tests.botenv import ADMIN, LiveBot, live_bot, message_update, until
 from tests.emulator import Emulator, Fault
 
 
@@ -285,6 +285,10 @@ async def test_a_members_press_on_the_groups_menu_is_refused_aloud_and_logged(
     assert live.runtime.store.chat(GROUP).mode == "card"
 
 
+def _edits(live: LiveBot, start: int) -> list:
+    return [c for c in live.emulator.calls[start:] if c.method == "editMessageText"]
+
+
 async def test_an_owners_press_is_saved_and_the_menu_redrawn_in_the_new_language(
     live: LiveBot, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -307,14 +311,14 @@ async def test_an_owners_press_is_saved_and_the_menu_redrawn_in_the_new_language
     caplog.set_level(logging.WARNING)
     start, mark = len(caplog.records), live.mark()
     live.emulator.press(owner, menu.message_ids[0], owner, "set:lang:en", language="en")
-    await live.answer(mark)
+    await until(lambda: _edits(live, mark), "the redraw Telegram refuses as not modified")
     await live.quiet(0.3)
     assert _said(caplog, start) == []
     gone = Fault(400, "Bad Request: message to edit not found")
     live.emulator.fail(owner, "editMessageText", gone)
     start, mark = len(caplog.records), live.mark()
     live.emulator.press(owner, menu.message_ids[0], owner, "set:mode:full", language="en")
-    await live.answer(mark)
+    await until(lambda: _edits(live, mark), "the redraw")
     await live.quiet(0.3)
     assert live.runtime.store.chat(owner).mode == "full"  # saved, though not redrawn
     assert _said(caplog, start) == [
