@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import load_config
 from bot.ledger import Chat
@@ -25,6 +24,7 @@ from bot.sources.scanning import scan_now
 from tests.botenv import ADMIN, TOKEN, LiveBot, live_bot, message_update
 from tests.emulator import BOT_ID, Emulator, Fault
 from tests.process import clean_env, free_port
+from tests.test_metrics import _values
 
 
 def _notice(title: str) -> str:
@@ -73,19 +73,9 @@ async def test_a_channel_where_the_bot_is_only_a_member_is_not_subscribed(
 # --- /metrics: 429s received, unreadable files --------------------------------------------
 
 
-def _samples(text: str) -> dict[str, float]:
-    """Each sample by name and labels: ``noticebot_source_errors{source=folders}``."""
-    values = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
-            values[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
-    return values
-
-
 async def _scrape(port: int) -> dict[str, float]:
     async with httpx.AsyncClient(timeout=5) as client:
-        return _samples((await client.get(f"http://127.0.0.1:{port}/metrics")).text)
+        return _values((await client.get(f"http://127.0.0.1:{port}/metrics")).text)
 
 
 async def test_one_429_received_is_one_on_metrics(tmp_path: Path, emulator: Emulator) -> None:
