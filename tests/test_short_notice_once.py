@@ -53,12 +53,13 @@ async def test_a_full_mode_subscriber_gets_card_and_text_of_a_long_notice(
 async def test_read_in_a_full_mode_chat_sends_a_short_notice_once(
     tmp_path: Path, emulator: Emulator
 ) -> None:
+    (tmp_path / "articles").mkdir()  # written before the bot watches: no half-written read
+    (tmp_path / "articles" / "n.md").write_text(
+        "---\ntitle: 停水通知\ndate: 2022-02-01 09:00:00\nid: water\n---\n\n"
+        "本周六上午五号楼停水，请提前储水。\n",
+        encoding="utf-8",
+    )
     async with live_bot(tmp_path, emulator) as bot:
-        (bot.articles / "n.md").write_text(
-            "---\ntitle: 停水通知\ndate: 2022-02-01 09:00:00\nid: water\n---\n\n"
-            "本周六上午五号楼停水，请提前储水。\n",
-            encoding="utf-8",
-        )
         bot.runtime.scanner.scan()  # too old to be pushed: only /read sends it
         bot.runtime.store.subscribe(Chat(61, mode="full"))
         (card,) = await bot.say(message_update(61, "/read_water"))
