@@ -1,6 +1,7 @@
-"""Who may change a chat's settings: the rules mutation testing (``make mutate``) found no
-test for. Each test here failed against a mutant of the authorization code
-(``bot/chat/commands.py``, ``settings_menu.py``) that the end-to-end tests let pass."""
+"""Who may change a chat's settings or confirm a broadcast, and what a confirmation does:
+the rules mutation testing (``make mutate``) found no test for. Each test here failed
+against a mutant of the authorization code (``bot/chat/commands.py``, ``admin.py``,
+``settings_menu.py``) that the end-to-end tests let pass."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 
+import bot.chat.admin
 import bot.chat.commands
 from bot.chat.commands import MEMBER_CACHE_SECONDS, MEMBER_CACHE_SIZE, _administers
 from bot.chat.settings_menu import _changes, _on_a_settings_menu, describe, keyboard
 from bot.i18n import t
+from bot.ledger import Chat as Subscriber
 from tests.botenv import ADMIN, LiveBot, live_bot, message_update, until
 from tests.emulator import Emulator, Fault
 
@@ -351,3 +354,81 @@ async def test_may_manage_refuses_what_names_no_one_it_can_ask_about() -> None:
     ):
         assert await bot.chat.commands.may_manage(update, context) is False
     assert context.bot.asked == []
+
+
+def _confirmation(reply: Any, answer: str) -> str:
+    yes, no = reply.params["reply_markup"]["inline_keyboard"][0]
+    return (yes if answer == "yes" else no)["callback_data"]
+
+
+async def test_the_askers_cancel_and_yes_speak_their_language_and_name_them(
+    live: LiveBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An English-speaking admin in private: Cancel says so in English; Yes records the
+    broadcast as theirs (so it is not taken for one from the command line), logs who
+    asked for what, and follows its progress in English at a private chat's pace."""
+    caplog.set_level(logging.INFO)
+    ask = message_update(OTHER_ADMIN, "/announce Water off tonight", language="en")
+    _preview, question = await live.say(ask, replies=2)
+    mark = live.mark()
+    no = _confirmation(question, "no")
+    live.emulator.press(OTHER_ADMIN, question.message_ids[0], OTHER_ADMIN, no, language="en")
+    (cancelled,) = await live.wait_calls(mark, 1)
+    assert cancelled.params["text"] == t("broadcast_cancelled", "en")
+
+    resident = 2705
+    live.runtime.store.subscribe(Subscriber(resident))
+    # one slow send: the broadcast is still going at the first look
+    live.emulator.fail(resident, "sendMessage", Fault(200, delay=0.5))
+    ask = message_update(ADMIN, "/announce Water off tonight", language="en")
+    _preview, question = await live.say(ask, replies=2)
+    start = len(caplog.records)
+    live.emulator.press(
+        ADMIN, question.message_ids[0], ADMIN, _confirmation(question, "yes"), language="en"
+    )
+    await until(lambda: live.app.job_queue.get_jobs_by_name("broadcast-1"), "a progress look")
+    (look,) = live.app.job_queue.get_jobs_by_name("broadcast-1")
+    assert (look.data.every, look.data.lang) == (bot.chat.admin.PROGRESS_EVERY, "en")
+    row = live.runtime.store.broadcast_row(1)
+    assert row is not None and row["by_user"] == ADMIN
+    assert live.runtime.store.published(row["article_id"])
+    assert f"broadcast 1 of {row['article_id']} by {ADMIN}" in _said(caplog, start)
+
+
+async def test_a_groups_broadcast_is_followed_at_a_groups_pace(live: LiveBot) -> None:
+    """A group may get 20 messages a minute, edits included: its progress is looked at
+    less often than a private chat's."""
+    resident = 2706
+    live.runtime.store.subscribe(Subscriber(resident))
+    live.emulator.fail(resident, "sendMessage", Fault(200, delay=0.5))
+    update = message_update(GROUP, "/announce 今晚停水", user_id=ADMIN, chat_type="supergroup")
+    _preview, question = await live.say(update, replies=2)
+    live.emulator.press(GROUP, question.message_ids[0], ADMIN, _confirmation(question, "yes"))
+    await until(lambda: live.app.job_queue.get_jobs_by_name("broadcast-1"), "a progress look")
+    (look,) = live.app.job_queue.get_jobs_by_name("broadcast-1")
+    assert (look.data.every, look.data.lang) == (bot.chat.admin.PROGRESS_EVERY_IN_GROUPS, "zh")
+
+
+async def test_an_announcement_gone_before_its_scan_is_said_and_not_sent(
+    live: LiveBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Written, then removed before the scan could read it (someone tidied the folder):
+    the asker is told in their language, and nobody gets it."""
+    caplog.set_level(logging.WARNING)
+    live.runtime.store.subscribe(Subscriber(2707))
+    ask = message_update(ADMIN, "/announce Water off tonight", language="en")
+    _preview, question = await live.say(ask, replies=2)
+    folder = live.runtime.config.announce_dir
+    mark = live.mark()
+    async with live.runtime.scanning:  # the scan waits until the file is gone
+        yes = _confirmation(question, "yes")
+        live.emulator.press(ADMIN, question.message_ids[0], ADMIN, yes, language="en")
+        await until(lambda: list(folder.iterdir()), "the announcement's file")
+        (written,) = folder.iterdir()
+        written.unlink()
+    (said,) = await live.wait_calls(mark, 1)
+    assert said.params["text"] == t("announce_not_read", "en")
+    assert live.runtime.store.broadcast_row(1) is None
+    assert f"announcement {written} not read: not scanned" in _said(caplog, 0)
+    await live.quiet(0.3)
+    assert [c for c in live.changed(mark) if c.params.get("chat_id") == 2707] == []
