@@ -34,8 +34,9 @@ bench: $(STAMP)
 chaos: $(STAMP)
 	PYTHONPATH=. $(BIN)/python -m bench.chaos
 
-# Mutation testing (mutmut) of authorization, redaction, the splitter and flood control,
-# each against its own few test files, in copies under mutants/; prints the survivors.
+# Mutation testing (mutmut) of authorization, redaction, the splitter, flood control, the
+# ledger's transitions and the reconciler, each against its own few test files, in
+# copies under mutants/; prints the survivors.
 # One group: make mutate GROUPS=redaction
 mutate: $(STAMP)
 	PYTHONPATH=. $(BIN)/python -m bench.mutate $(GROUPS)

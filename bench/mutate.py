@@ -103,8 +103,45 @@ GROUPS = (
         + _in("bot.chat.settings_menu", "settings_button", "_changes", "_on_a_settings_menu"),
         strict=True,
     ),
-    Group("splitter", ("bot/reading/richtext.py",), ("tests/test_richtext.py",)),
-    Group("flood", ("bot/sending/flood.py",), ("tests/test_flood.py",)),
+    Group(
+        "splitter",
+        ("bot/reading/richtext.py",),
+        ("tests/test_richtext.py", "tests/test_mutants_richtext.py"),
+    ),
+    Group(
+        "flood",
+        ("bot/sending/flood.py",),
+        (
+            "tests/test_flood.py",
+            "tests/test_starvation.py",
+            "tests/test_promises_sending.py::test_25_notices_to_a_group_keep_its_pace",
+            "tests/test_converge_chats.py::test_restarts_keep_a_groups_pace",
+            "tests/test_mutants_flood.py",
+        ),
+    ),
+    # the ledger's transitions: queued, sending, sent, retracted, and back
+    Group(
+        "ledger",
+        ("bot/ledger/deliveries.py",),
+        (
+            "tests/test_delivery.py",
+            "tests/test_exactly_once.py",
+            "tests/test_revisions.py",
+            "tests/test_converge.py",
+            "tests/test_convergence_model.py",
+        ),
+    ),
+    # what a chat's copy must become, and the calls that make it so
+    Group(
+        "reconciler",
+        ("bot/sending/reconciler.py", "bot/sending/steps.py"),
+        (
+            "tests/test_steps.py",
+            "tests/test_converge.py",
+            "tests/test_converge_attacks.py",
+            "tests/test_convergence_model.py",
+        ),
+    ),
 )
 
 
