@@ -220,6 +220,24 @@ def test_a_shorter_429_does_not_cut_a_longer_wait_short() -> None:
     assert virtual(main) == at([RTT / 2] * 2 + [RTT + 5.0 + RTT / 2] * 2)
 
 
+@pytest.mark.parametrize("as_timedelta", ["true", "false"])
+@pytest.mark.filterwarnings("ignore:.*PTB_TIMEDELTA")  # what "false" is told
+def test_a_429_is_waited_out_in_seconds_or_as_a_timedelta(
+    as_timedelta: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bot asks python-telegram-bot for durations as timedelta; an operator's
+    PTB_TIMEDELTA=false gives seconds instead, and the wait is the same."""
+    monkeypatch.setenv("PTB_TIMEDELTA", as_timedelta)
+
+    async def main() -> list[float]:
+        telegram = Telegram(FloodControl())
+        telegram.faults.append(RetryAfter(2))
+        await telegram.call("sendMessage", GROUP)
+        return telegram.times()
+
+    assert virtual(main) == at([RTT / 2, RTT + 2.0 + RTT / 2])
+
+
 def test_a_request_gives_up_after_its_429s_run_out() -> None:
     async def main(faults: int) -> list[float]:
         telegram = Telegram(FloodControl(FloodRules(flood_retries=2)))
