@@ -211,20 +211,21 @@ def _best_cut(text: str, pos: int, end: int) -> int:
     """Where to end the part that starts at ``pos`` and may run to ``end``."""
     floor = pos + int((end - pos) * _MIN_FILL)
     for pattern in _BREAKS:
-        cut = _last_break(pattern, text, floor, end)
+        cut = _last_break(pattern, text, pos, floor, end)
         if cut is not None:
             return cut
     for pattern in _BREAKS:
-        cut = _last_break(pattern, text, pos + 1, end)
+        cut = _last_break(pattern, text, pos, pos + 1, end)
         if cut is not None:
             return cut
     return _grapheme_safe(text, pos, end)
 
 
-def _last_break(pattern: re.Pattern[str], text: str, lo: int, hi: int) -> int | None:
-    """The end of the last match of ``pattern`` that ends within ``(lo, hi]``."""
+def _last_break(pattern: re.Pattern[str], text: str, pos: int, lo: int, hi: int) -> int | None:
+    """The end of the last match of ``pattern`` in the part from ``pos`` that ends within
+    ``(lo, hi]``, however early it begins (a blank line with spaces in it, 。」』)."""
     best = None
-    for match in pattern.finditer(text, max(lo - 1, 0), hi):
+    for match in pattern.finditer(text, pos, hi):
         if match.end() > lo:
             best = match.end()
     return best
