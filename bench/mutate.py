@@ -67,6 +67,16 @@ EQUIVALENT = (
         "two 429s whose waits end at the same instant: the loop's clock moves between any"
         " two answers, so the warning is never said twice for one wait either way",
     ),
+    (
+        "bot.sending.flood.xǁFloodControlǁ_paused__mutmut_*",
+        ") >= 0:",
+        "a wait of exactly 0 s is a sleep(0) and a look again, with the clock moved on",
+    ),
+    (
+        "bot.sending.flood.xǁFloodControlǁ__init____mutmut_*",
+        "self._resume_at = 1.0",
+        "the loop's clock is the machine's monotonic one, past 1 s once it has booted",
+    ),
 )
 
 COMMANDS = "tests/test_commands.py::"

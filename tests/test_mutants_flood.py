@@ -59,16 +59,18 @@ class Telegram:
         if chat is not None:
             data["chat_id"] = chat
 
-        async def request() -> bool:
+        async def request(endpoint: str, *, data: dict[str, Any]) -> bool:
+            """As python-telegram-bot calls it: the method, and its parameters by name."""
             loop = asyncio.get_running_loop()
             await asyncio.sleep(RTT / 2)
-            self.arrivals.append((loop.time(), method, chat))
+            self.arrivals.append((loop.time(), endpoint, data.get("chat_id")))
             await asyncio.sleep(RTT / 2)
             if self.faults:
                 raise self.faults.pop(0)
             return True
 
-        return await self.flood.process_request(request, (), {}, method, data, caller)
+        args, kwargs = (method,), {"data": data}
+        return await self.flood.process_request(request, args, kwargs, method, data, caller)
 
     async def calls(self, *calls: tuple[str, Any]) -> None:
         await asyncio.gather(*(self.call(method, chat) for method, chat in calls))
@@ -239,15 +241,58 @@ def test_a_429_is_waited_out_in_seconds_or_as_a_timedelta(
 
 
 def test_a_request_gives_up_after_its_429s_run_out() -> None:
+    """Each 429 is waited out to its end, even one of a second, and counted."""
+
     async def main(faults: int) -> list[float]:
-        telegram = Telegram(FloodControl(FloodRules(flood_retries=2)))
+        flood = FloodControl(FloodRules(flood_retries=2))
+        telegram = Telegram(flood)
         telegram.faults += [RetryAfter(1)] * faults
-        await telegram.call("sendMessage", GROUP)
+        try:
+            await telegram.call("sendMessage", GROUP)
+        finally:
+            assert flood.flood_waits == faults
         return telegram.times()
 
-    assert len(virtual(lambda: main(2))) == 3
+    times = virtual(lambda: main(2))
+    assert times == at([RTT / 2 + n * (RTT + 1.0) for n in range(3)])
     with pytest.raises(RetryAfter):
         virtual(lambda: main(3))
+
+
+def test_a_429_on_a_request_outside_a_chats_turn_is_logged_with_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def main() -> None:
+        telegram = Telegram(FloodControl())
+        telegram.faults.append(RetryAfter(2))
+        await telegram.call("sendPhoto", GROUP, caller=LEDGER)
+
+    caplog.set_level(logging.WARNING)
+    virtual(main)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"flood control: Telegram asked to wait 2 s (sendPhoto to chat {GROUP});"
+        " every request waits"
+    ]
+
+
+def test_deletes_pins_and_answers_do_not_wait_for_a_chats_pace() -> None:
+    """Telegram does not count them: once a chat's burst is spent, they still go at once."""
+
+    async def main() -> list[tuple[str, float]]:
+        telegram = Telegram(FloodControl())
+        await telegram.calls(*(("sendMessage", PRIVATE) for _ in range(3)))
+        for method in ("deleteMessage", "pinChatMessage", "sendChatAction"):
+            await telegram.call(method, PRIVATE)
+        await telegram.call("answerCallbackQuery", callback_query_id="1")
+        return [(m, t - telegram.start) for t, m, _ in telegram.arrivals[3:]]
+
+    answered = 3 * RTT  # the third message's answer
+    assert virtual(main) == [
+        ("deleteMessage", at(answered + RTT / 2)),
+        ("pinChatMessage", at(answered + RTT + RTT / 2)),
+        ("sendChatAction", at(answered + 2 * RTT + RTT / 2)),
+        ("answerCallbackQuery", at(answered + 3 * RTT + RTT / 2)),
+    ]
 
 
 def test_a_reply_is_sent_again_after_network_trouble_with_growing_pauses() -> None:
