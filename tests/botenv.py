@@ -139,12 +139,15 @@ def message_update(
     chat_type: str = "private",
     language: str = "zh-hans",
     thread_id: int | None = None,
+    topic: bool = True,
     kind: str = "message",
     forward: bool = False,
     entities: list[dict] | None = None,
 ) -> dict:
     """An update as Telegram sends it: a message (or edited message, or channel post);
-    ``entities`` (offsets in UTF-16 units) follow the command's own."""
+    ``entities`` (offsets in UTF-16 units) follow the command's own. ``thread_id`` is a
+    forum topic's, unless ``topic`` is off: then a reply thread in an ordinary group
+    (Telegram sends its message_thread_id without is_topic_message)."""
     message: dict = {
         "message_id": int(time.time() * 1000) % 1_000_000_000,
         "date": int(time.time()),
@@ -166,8 +169,9 @@ def message_update(
         message["entities"] = [*message.get("entities", []), *entities]
     if thread_id is not None:
         message["message_thread_id"] = thread_id
-        message["is_topic_message"] = True
-        message["chat"]["is_forum"] = True
+        if topic:
+            message["is_topic_message"] = True
+            message["chat"]["is_forum"] = True
     if forward:
         message["forward_origin"] = {
             "type": "user",
