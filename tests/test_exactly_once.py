@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from telegram import Update
 
 from bot.app import build_application, runtime_of
 from bot.config import Config
@@ -25,7 +26,7 @@ from bot.ledger.copies import Part
 from bot.sources.scanner import Scanner
 from tests.botenv import NOTICE_BODY, bot_config, live_bot, message_update, running_bot
 from tests.chaos import article_text, prepare_ledger, start_bot, wait_for
-from tests.emulator import Emulator
+from tests.emulator import Emulator, Fault
 from tests.paths import SEED
 from tests.process import run_cli
 
@@ -91,6 +92,32 @@ async def test_an_upgrade_keeps_the_subscription_when_the_supergroup_is_known(
         )
         calls = await bot.wait_calls(start, 2)  # card and text
         assert {c.params["chat_id"] for c in calls} == {upgraded}
+
+
+async def test_an_upgrade_onto_a_known_supergroup_keeps_the_copy_that_got_further(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    """Both the group and its new supergroup were subscribed when a notice came: the group
+    got it, the supergroup's copy waits to retry (a 502). Then Telegram says the group
+    became the supergroup: the group's sent copy is the one that stays, and the notice is
+    not sent to the supergroup a second time."""
+    async with running_bot(tmp_path, emulator) as env:
+        env.scan()
+        env.subscribe(-558, type="group")
+        env.subscribe(SUPER, type="supergroup")
+        emulator.fail(SUPER, "sendMessage", Fault.bad_gateway())
+        env.write_article("n.md", title="停水通知")
+        assert env.scan().queued == 2
+        await env.send()
+        assert emulator.cards_per_chat() == {-558: 1}  # the supergroup's waits to retry
+        said = {"message_id": 9, "date": 0, "chat": {"id": -558, "type": "group"}}
+        upgraded = {"update_id": 1, "message": {**said, "migrate_to_chat_id": SUPER}}
+        await env.app.process_update(Update.de_json(upgraded, env.app.bot))
+        assert env.runtime.store.chat(-558) is None
+        env.clock.advance(3600)  # past any retry
+        await env.send()
+        assert [d.status for d in env.runtime.store.deliveries(SUPER)] == [SENT]
+    assert emulator.cards_per_chat() == {-558: 1}
 
 
 async def test_a_draft_published_again_is_delivered(tmp_path: Path, emulator: Emulator) -> None:
