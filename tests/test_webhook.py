@@ -3,14 +3,20 @@ Telegram (the emulator, behind a TLS-ending proxy) POSTs each update to it."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import signal
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
+from bot.cli import run
+from bot.config import Config
 from bot.ledger import Chat
-from tests.botenv import message_update
+from tests.botenv import TOKEN, message_update
 from tests.chaos import prepare_ledger, start_bot, wait_for
 from tests.emulator import Emulator
 from tests.process import free_port
@@ -61,3 +67,34 @@ def test_updates_arrive_by_webhook_and_a_wrong_secret_changes_nothing(tmp_path: 
     assert "getUpdates" not in {c.method for c in emulator.calls}  # no polling beside it
     log = (tmp_path / "bot.log").read_text("utf-8")
     assert "webhook: Telegram posts to https://bot.example.org/telegram/hook" in log
+
+
+def test_the_webhook_secret_is_new_at_every_start_and_not_from_the_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The secret token Telegram sends with each update is new at every start and owes
+    nothing to the bot token: a secret anyone with the token (or an old log) could work
+    out would let them post forged updates. Two starts, their secrets taken where the bot
+    hands them to python-telegram-bot's run_webhook."""
+    monkeypatch.setattr(run, "_limit_webhook_server", lambda: None)  # tornado's, not ours
+    taken: list[str] = []
+
+    class Application:
+        def run_webhook(self, **settings: object) -> None:
+            taken.append(str(settings["secret_token"]))
+
+    config = Config(token=TOKEN, webhook_url=PUBLIC, webhook_listen=("127.0.0.1", 8443))
+    for _ in range(2):
+        run._run_webhook(Application(), config, ["message"])
+    first, second = taken
+    assert first != second and len(first) >= 32
+    derived = set()
+    for source in (TOKEN, TOKEN.split(":", 1)[1]):
+        derived.add(base64.urlsafe_b64encode(source.encode()).decode())
+        for name in ("md5", "sha1", "sha224", "sha256", "sha384", "sha512", "blake2b"):
+            digest = hashlib.new(name, source.encode()).digest()
+            derived |= {digest.hex(), base64.urlsafe_b64encode(digest).decode()}
+    pieces = {d[i : i + 16] for d in derived for i in range(len(d) - 15)}  # or a cut of one
+    for secret in taken:
+        assert TOKEN.split(":", 1)[1] not in secret and TOKEN.split(":")[0] not in secret
+        assert not any(piece in secret for piece in pieces)
