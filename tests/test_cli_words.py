@@ -4,9 +4,20 @@ happened (2 bad input, 1 a failure, 0 done or nothing to do)."""
 
 from __future__ import annotations
 
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
+from bot.cli import main
+from bot.config import Config
 from bot.ledger import Chat, Store
+from bot.logs import CHATTY
+from bot.sources.scanner import Scanner
 from tests.botenv import TOKEN
 from tests.chaos import article_text, prepare_ledger
 from tests.emulator import Emulator
@@ -107,3 +118,59 @@ def test_announce_of_a_missing_or_empty_file_is_bad_input(tmp_path: Path) -> Non
         2,
         "noticebot announce: the text of empty.md is empty\n",
     )
+
+
+def test_broadcast_refuses_a_notice_not_published_now(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """README: ``noticebot broadcast ID`` sends only what is published now. A notice the
+    ledger knows but nobody may read (made a draft again, its file deleted, dated
+    tomorrow) is exit 1, named with its state, and no broadcast is added. In-process
+    (``bot.cli.main``, as the command-line fuzz runs it): three starts of Python would
+    take a second."""
+    articles = prepare_ledger(tmp_path, [Chat(1)])
+    store = Store(tmp_path / "state" / "noticebot.db")
+    scanner = Scanner(store, Config(articles=(articles,)), owner=True)  # as the bot scans
+    later = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 86_400))
+    for name, title in (("standing", "长期通知"), ("draft", "停水通知"), ("gone", "停电通知")):
+        (articles / f"{name}.md").write_text(article_text(title), encoding="utf-8")
+    (articles / "later.md").write_text(
+        f"---\ntitle: 停气通知\ndate: {later}\n---\n\n明天停气。\n", encoding="utf-8"
+    )
+    scanner.scan()
+    (articles / "draft.md").write_text(article_text("停水通知", extra="draft: true\n"), "utf-8")
+    (articles / "gone.md").unlink()
+    scanner.scan(withdraw=True)  # gone for good, not a folder still being mounted
+    rows = store.db.execute("SELECT id, title, status FROM articles").fetchall()
+    states = {title: (article_id, status) for article_id, title, status in rows}
+    assert {states[t][1] for t in ("停水通知", "停电通知")} == {"withdrawn"}
+    assert states["停气通知"][1] == "active"  # but not before tomorrow
+    for name in [n for n in os.environ if n.startswith(("NOTICEBOT_", "TELEGRAM"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("NOTICEBOT_DB", str(tmp_path / "state" / "noticebot.db"))
+    for title in ("停水通知", "停电通知", "停气通知"):
+        article_id, status = states[title]
+        with _in_process():
+            code = main(["broadcast", article_id, "--yes"])
+        out, err = capsys.readouterr()
+        assert (code, out) == (1, ""), title
+        assert f"({article_id}) is {status}, not published now" in err
+    assert store.broadcast_row(1) is None
+
+
+@contextmanager
+def _in_process() -> Iterator[None]:
+    """A command run in the test's process: the umask and logging it sets are put back
+    (the suite's DEBUG log goes on after it)."""
+    root = logging.getLogger()
+    handlers, level, umask = root.handlers[:], root.level, os.umask(0o022)
+    os.umask(umask)
+    chatty = {name: logging.getLogger(name).level for name in CHATTY}
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, was in chatty.items():
+            logging.getLogger(name).setLevel(was)
+        os.umask(umask)
