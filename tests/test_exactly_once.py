@@ -120,6 +120,25 @@ async def test_an_upgrade_onto_a_known_supergroup_keeps_the_copy_that_got_furthe
     assert emulator.cards_per_chat() == {-558: 1}
 
 
+async def test_an_upgrade_found_while_sending_keeps_the_supergroups_copy(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    """The other order: the supergroup got the notice first, then the group's send is
+    answered "upgraded". The supergroup's copy is the one that stays (it is the one the
+    bot can still edit), and the group's row, caught while sending, is not sent again."""
+    async with running_bot(tmp_path, emulator) as env:
+        env.scan()
+        env.subscribe(-559, type="group")
+        env.subscribe(SUPER - 4, type="supergroup")
+        emulator.upgrade_group(-559, SUPER - 4)
+        env.write_article("n.md", title="停电通知")
+        assert env.scan().queued == 2
+        await env.send()
+        await env.send()
+        assert [d.status for d in env.runtime.store.deliveries(SUPER - 4)] == [SENT]
+    assert emulator.cards_per_chat() == {SUPER - 4: 1}
+
+
 async def test_a_draft_published_again_is_delivered(tmp_path: Path, emulator: Emulator) -> None:
     async with running_bot(tmp_path, emulator) as env:
         env.scan()

@@ -40,9 +40,9 @@ def test_a_break_that_begins_before_half_the_part_still_counts() -> None:
     """A blank line with a space in it, or a sentence end with two closing quotes, may
     begin before the part's first half ends: it is still the better cut."""
     blank = "a" * 5 + "\n \n" + "bbb" + "\n" + "c" * 20
-    assert [p.text for p in split(RichText(blank), 15)][0] == "a" * 5
+    assert split(RichText(blank), 15)[0].text == "a" * 5
     quoted = "甲" * 5 + "。」』" + "乙乙" + "，" + "丙" * 20
-    assert [p.text for p in split(RichText(quoted), 15)][0] == "甲" * 5 + "。」』"
+    assert split(RichText(quoted), 15)[0].text == "甲" * 5 + "。」』"
 
 
 def test_hard_cut_without_punctuation_loses_nothing() -> None:

@@ -243,8 +243,9 @@ class Chats(LedgerBase):
         """A group became a supergroup: the chat, its settings and its ledger rows move to
         the new id. If the supergroup is known already (someone used the bot there), the
         two merge: the group's subscription and settings fill in what the supergroup
-        has not set. Where both have a row for one notice, the one that got further
-        stays. The copies' messages stay in the old group (each part names its chat):
+        has not set. Where both have a row for one notice, the supergroup's stays if it
+        holds a copy, else the one that got further. The copies' messages stay in the old
+        group (each part names its chat):
         Telegram refuses every change to them there, and the supergroup numbers its
         own messages, so an old id must never be used in it. Safe to call again
         (Telegram says it twice, and so may a failed send)."""
@@ -260,8 +261,10 @@ class Chats(LedgerBase):
             else:
                 self._update("chats", new_id, _merged(old, new))
                 self._exec("DELETE FROM chats WHERE id = ?", [old_id])
+            # the supergroup's row gives way to the group's that got further, unless it
+            # holds a copy: that one the bot can still change, the group's never again
             self._exec(
-                "DELETE FROM deliveries WHERE chat_id = ? AND article_id IN"
+                f"DELETE FROM deliveries WHERE chat_id = ? AND NOT {HAS_COPY} AND article_id IN"
                 " (SELECT article_id FROM deliveries WHERE chat_id = ? AND status IN (?, ?))",
                 [new_id, old_id, SENT, SENDING],
             )

@@ -10,7 +10,7 @@ measured in UTF-16 units, which is never less than what Telegram counts.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -188,15 +188,7 @@ def _skip_space(text: str, pos: int) -> int:
 
 def _room_end(units: Sequence[int], pos: int, limit: int) -> int:
     """The furthest index whose text from ``pos`` still fits in ``limit`` units."""
-    budget = units[pos] + limit
-    lo, hi = pos, len(units) - 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if units[mid] <= budget:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
+    return bisect_right(units, units[pos] + limit, pos) - 1
 
 
 def _entity_cap(entities: Iterable[Entity], pos: int, end: int, max_entities: int) -> int:
@@ -237,7 +229,7 @@ def _grapheme_safe(text: str, pos: int, end: int) -> int:
     splits what a reader sees as one character. A single grapheme longer than a
     whole part is cut inside, as nothing else can be done."""
     cut = pos
-    for match in _GRAPHEME.finditer(text, pos, len(text)):
+    for match in _GRAPHEME.finditer(text, pos):
         if match.end() > end:
             break
         cut = match.end()
