@@ -111,6 +111,10 @@ class Reconciler:
                 moved = self._after(failure, work, chat)
                 if moved is None:
                     return
+                # the group became a supergroup: the row may have given way to the
+                # supergroup's own, which holds the notice already
+                if self.store.work(work.delivery.id) is None:
+                    return
                 chat = moved
             finally:
                 if self.held:
