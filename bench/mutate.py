@@ -62,6 +62,38 @@ EQUIVALENT = (
         "no data (None) is no confirmation either way: neither '' nor 'XXXX' matches",
     ),
     (
+        "bot.ledger.deliveries.xǁDeliveriesǁdeliveries__mutmut_*",
+        'else ("XXXX", [])',
+        "SELECT * FROM deliveries XXXX: a word after a table's name is its alias",
+    ),
+    (
+        "bot.reading.richtext.x__entity_cap__mutmut_*",
+        "if e.start <= end and e.end > pos",
+        "an entity that starts at the end can only put the cap at the end or later, and"
+        " the caller takes the nearer of the two",
+    ),
+    (
+        "bot.reading.richtext.x__grapheme_safe__mutmut_*",
+        "_GRAPHEME.finditer(text, None)",
+        "from the start of the text or of the part: the same boundaries, as every part"
+        " starts on one (but after a cut inside a grapheme longer than a whole part)",
+    ),
+    (
+        "bot.reading.richtext.xǁRichTextǁslice__mutmut_*",
+        "if e.start < end or e.end > start",
+        "what else comes in is clipped to nothing, and normalized() drops empty entities",
+    ),
+    (
+        "bot.reading.richtext.xǁRichTextǁslice__mutmut_*",
+        "if e.start <= end and e.end > start",
+        "what else comes in is clipped to nothing, and normalized() drops empty entities",
+    ),
+    (
+        "bot.reading.richtext.xǁRichTextǁslice__mutmut_*",
+        "if e.start < end and e.end >= start",
+        "what else comes in is clipped to nothing, and normalized() drops empty entities",
+    ),
+    (
         "bot.sending.flood.xǁFloodControlǁ_pause__mutmut_*",
         "if resume_at >= self._resume_at:",
         "two 429s whose waits end at the same instant: the loop's clock moves between any"

@@ -107,3 +107,17 @@ def test_the_ledger_lists_every_row_or_a_chats_and_finds_none_that_is_gone(store
     assert [d.id for d in store.deliveries(2)] == [rows[2]]
     assert store.work(rows[1]) is not None
     assert store.work(max(rows.values()) + 1) is None
+
+
+def test_a_correction_of_a_notice_without_a_date_keeps_each_rows_time(store: Store) -> None:
+    """A ledger row with no date (none is written today, but a ledger may hold one):
+    a correction leaves a row waiting to be retried due when it was, not never."""
+    store.save_article({"id": "undated", "date": None, "status": ACTIVE, "content_hash": "v1"})
+    store.subscribe(Chat(1))
+    store.enqueue("undated", [1])
+    (row,) = store.deliveries(1)
+    store.claim([row.id])
+    store.retry_later(row.id, 1060.0, "Bad Gateway")
+    store.retarget("undated", "v2", edit_sent=True)
+    assert store.due(1059.0, 10) == []
+    assert store.due(1060.0, 10) == [row.id]
