@@ -191,6 +191,8 @@ GROUPS = (
             "tests/test_converge.py",
             "tests/test_converge_attacks.py",
             "tests/test_convergence_model.py",
+            "tests/test_converge_chats.py::test_a_closed_topic_holds_the_notice_and_tells_the_admins_once",
+            "tests/test_mutants_reconciler.py",
         ),
     ),
 )

@@ -1,0 +1,140 @@
+"""Corrections of an album's pictures, and what an upgraded group's pin becomes: the
+reconciler's paths mutation testing (``make mutate``) found no test for. End to end,
+as tests/test_converge.py drives the bot: a notice in full mode with an album, a
+correction, the bot left to settle, and what the group shows."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from telegram import Update
+
+from tests.emulator import Emulator, Fault
+from tests.test_converge import (
+    GROUP,
+    A,
+    album_items,
+    delivered,
+    pictures,
+    settle,
+    shown,
+    write,
+)
+
+SUPER = -1_000_000_000_555
+
+
+@pytest.fixture
+def free() -> Iterator[Emulator]:
+    with Emulator(limits=None) as emulator:
+        yield emulator
+
+
+def _item_edits(emulator: Emulator, start: int) -> list[str]:
+    """The pictures the bot put into album items since ``start``, in order."""
+    return [
+        c.params["media"]["media"]
+        for c in emulator.calls[start:]
+        if c.method == "editMessageMedia" and c.ok
+    ]
+
+
+async def test_an_albums_changed_pictures_are_edited_alone_and_remembered(
+    tmp_path: Path, free: Emulator
+) -> None:
+    """Only the picture that changed is edited; the next correction starts from what
+    the album shows now, so it too edits only its own change."""
+    async with delivered(tmp_path, free, A + pictures(0, 1, 2)) as env:
+        mark = len(free.calls)
+        write(env, A + pictures(0, 1, 5))
+        env.scan()
+        await settle(env)
+        assert _item_edits(free, mark) == ["https://img.example/5.jpg"]
+        mark = len(free.calls)
+        write(env, A + pictures(0, 6, 5))
+        env.scan()
+        await settle(env)
+        assert _item_edits(free, mark) == ["https://img.example/6.jpg"]
+        assert album_items(free, GROUP) == [
+            "https://img.example/6.jpg",
+            "https://img.example/5.jpg",
+        ]
+
+
+async def test_a_picture_someone_deleted_is_not_left_missing(
+    tmp_path: Path, free: Emulator
+) -> None:
+    """A member's admin deleted one picture of the album; a correction then changed it.
+    Its edit finds no message: the album is sent again whole, the rest of the old
+    one removed."""
+    async with delivered(tmp_path, free, A + pictures(0, 1, 2)) as env:
+        first = next(m for m in shown(free, GROUP) if m.get("media") == "https://img.example/1.jpg")
+        free.user_deletes(GROUP, first["message_id"])
+        write(env, A + pictures(0, 3, 2))
+        env.scan()
+        await settle(env)
+        assert album_items(free, GROUP) == [
+            "https://img.example/3.jpg",
+            "https://img.example/2.jpg",
+        ]
+
+
+async def test_a_refused_picture_edit_replaces_the_album_and_says_why(
+    tmp_path: Path, free: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    refusal = "Bad Request: wrong file identifier/HTTP URL specified"
+    async with delivered(tmp_path, free, A + pictures(0, 1, 2)) as env:
+        free.fail(GROUP, "editMessageMedia", Fault(400, refusal))
+        write(env, A + pictures(0, 3, 4))
+        env.scan()
+        await settle(env)
+        assert album_items(free, GROUP) == [
+            "https://img.example/3.jpg",
+            "https://img.example/4.jpg",
+        ]
+    said = [r.getMessage() for r in caplog.records if "album edit refused" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith(f"chat {GROUP}: album edit refused (")
+    assert said[0].endswith("; replaced") and "Wrong file identifier" in said[0]
+
+
+async def test_an_item_telegram_calls_unchanged_does_not_stop_the_others(
+    tmp_path: Path, free: Emulator
+) -> None:
+    """ "Message is not modified" for one picture (it shows the new one already: an
+    answer lost before) and the next picture is still edited."""
+    async with delivered(tmp_path, free, A + pictures(0, 1, 2)) as env:
+        unchanged = Fault(
+            400,
+            "Bad Request: message is not modified: specified new message"
+            " content and reply markup are exactly the same",
+        )
+        free.fail(GROUP, "editMessageMedia", unchanged)
+        write(env, A + pictures(0, 3, 4))
+        env.scan()
+        await settle(env)
+        assert album_items(free, GROUP)[1] == "https://img.example/4.jpg"
+
+
+async def test_a_card_pinned_before_its_group_became_a_supergroup_is_not_unpinned(
+    tmp_path: Path, free: Emulator
+) -> None:
+    """An urgent card was pinned in a group that then became a supergroup; a correction
+    makes the notice ordinary. The pinned card stays in the old group, where Telegram
+    refuses every change: the bot asks nothing there, and records the copy unpinned."""
+    free.grant(GROUP, "can_pin_messages")
+    async with delivered(tmp_path, free, A, mode="card", extra="priority: urgent\n") as env:
+        assert free.pinned[GROUP]
+        free.upgrade_group(GROUP, SUPER)
+        said = {"message_id": 99, "date": 0, "chat": {"id": GROUP, "type": "group"}}
+        upgraded = {"update_id": 1, "message": {**said, "migrate_to_chat_id": SUPER}}
+        await env.app.process_update(Update.de_json(upgraded, env.app.bot))
+        mark = len(free.calls)
+        write(env, A.replace("周六", "周日"))
+        env.scan()
+        await settle(env)
+        assert [c.method for c in free.calls[mark:] if "pin" in c.method.lower()] == []
+        assert not any(d.pinned for d in env.runtime.store.deliveries(SUPER))
