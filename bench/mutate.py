@@ -79,6 +79,18 @@ EQUIVALENT = (
         " starts on one (but after a cut inside a grapheme longer than a whole part)",
     ),
     (
+        "bot.reading.richtext.x__grapheme_safe__mutmut_*",
+        "_GRAPHEME.finditer(text, )",
+        "from the start of the text or of the part: the same boundaries, as every part"
+        " starts on one (but after a cut inside a grapheme longer than a whole part)",
+    ),
+    (
+        "bot.reading.richtext.x__room_end__mutmut_*",
+        "bisect_right(units, units[pos] + limit, )",
+        "the UTF-16 prefix sums only grow, so the answer is at pos or later either way:"
+        " searching from pos only saves steps",
+    ),
+    (
         "bot.reading.richtext.xǁRichTextǁslice__mutmut_*",
         "if e.start < end or e.end > start",
         "what else comes in is clipped to nothing, and normalized() drops empty entities",
