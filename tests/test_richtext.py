@@ -45,6 +45,12 @@ def test_a_break_that_begins_before_half_the_part_still_counts() -> None:
     assert split(RichText(quoted), 15)[0].text == "甲" * 5 + "。」』"
 
 
+def test_parts_too_small_for_a_character_are_refused_not_looped_over() -> None:
+    with pytest.raises(ValueError, match="cannot hold '😀'"):
+        split(RichText("😀abc"), 1)
+    assert [p.text for p in split(RichText("😀abc"), 2)] == ["😀", "ab", "c"]
+
+
 def test_hard_cut_without_punctuation_loses_nothing() -> None:
     text = "字" * 10_000
     parts = split(RichText(text), 4096)

@@ -173,6 +173,8 @@ def split(rich: RichText, limit: int, max_entities: int = 100) -> list[RichText]
         end = _room_end(units, pos, limit)
         end = min(end, _entity_cap(rich.entities, pos, end, max_entities))
         cut = len(text) if end >= len(text) else _best_cut(text, pos, end)
+        if cut <= pos:  # no cut moves on: a character wider than a whole part
+            raise ValueError(f"a part of {limit} UTF-16 units cannot hold {text[pos]!r}")
         part = rich.slice(pos, cut).stripped()
         if part.text:
             parts.append(part)
