@@ -38,6 +38,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Notices cannot be sent to “{chat}”: {reason}. They are held and will go out "
         "once it is possible again.",
     },
+    "held_topic_closed": {"zh": "该话题已关闭", "en": "the topic is closed"},
+    "held_no_rights": {"zh": "机器人在那里没有发言权限", "en": "the bot may not post there"},
     "withdrawals_held": {
         "zh": "⚠️ 文件夹 {folder} 中{count}条通知的文件同时不见了。这更像是文件夹暂时无法访问（尚未挂载、同步或检出进行中），所以这些通知暂不撤回；如果{minutes}分钟后文件仍未出现，将自动撤回。要立即撤回，请运行 noticebot scan --withdraw 。",
         "en": "⚠️ The files of {count} notices in {folder} disappeared at once. That looks more like the folder being briefly unavailable (not mounted yet, a sync or checkout under way) than withdrawals, so they are not withdrawn yet; if the files are still missing after {minutes} minutes, they will be. To withdraw them now, run noticebot scan --withdraw.",

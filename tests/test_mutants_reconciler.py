@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from telegram import Update
 
+from bot.i18n import t
+from tests.botenv import running_bot
 from tests.emulator import Emulator, Fault
 from tests.test_converge import (
     GROUP,
@@ -21,6 +23,7 @@ from tests.test_converge import (
     pictures,
     settle,
     shown,
+    statuses,
     write,
 )
 
@@ -33,12 +36,18 @@ def free() -> Iterator[Emulator]:
         yield emulator
 
 
+def _sends(emulator: Emulator, start: int) -> list[str]:
+    return [c.method for c in emulator.calls[start:] if c.method.startswith("send")]
+
+
+def _refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "album edit refused" in r.getMessage()]
+
+
 def _item_edits(emulator: Emulator, start: int) -> list[str]:
-    """The pictures the bot put into album items since ``start``, in order."""
+    """The pictures the bot asked album items to show since ``start``, in order."""
     return [
-        c.params["media"]["media"]
-        for c in emulator.calls[start:]
-        if c.method == "editMessageMedia" and c.ok
+        c.params["media"]["media"] for c in emulator.calls[start:] if c.method == "editMessageMedia"
     ]
 
 
@@ -58,14 +67,16 @@ async def test_an_albums_changed_pictures_are_edited_alone_and_remembered(
         env.scan()
         await settle(env)
         assert _item_edits(free, mark) == ["https://img.example/6.jpg"]
+        assert _sends(free, mark) == []  # edited in place, not sent again
         assert album_items(free, GROUP) == [
             "https://img.example/6.jpg",
             "https://img.example/5.jpg",
         ]
+        assert statuses(env, GROUP) == ["sent"]
 
 
 async def test_a_picture_someone_deleted_is_not_left_missing(
-    tmp_path: Path, free: Emulator
+    tmp_path: Path, free: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A member's admin deleted one picture of the album; a correction then changed it.
     Its edit finds no message: the album is sent again whole, the rest of the old
@@ -73,13 +84,18 @@ async def test_a_picture_someone_deleted_is_not_left_missing(
     async with delivered(tmp_path, free, A + pictures(0, 1, 2)) as env:
         first = next(m for m in shown(free, GROUP) if m.get("media") == "https://img.example/1.jpg")
         free.user_deletes(GROUP, first["message_id"])
+        mark = len(free.calls)
         write(env, A + pictures(0, 3, 2))
         env.scan()
         await settle(env)
+        deleted = [c.params["message_id"] for c in free.calls[mark:] if c.method == "deleteMessage"]
+        assert first["message_id"] not in deleted  # known gone: not deleted again
+        assert _refusals(caplog) == []
         assert album_items(free, GROUP) == [
             "https://img.example/3.jpg",
             "https://img.example/2.jpg",
         ]
+        assert statuses(env, GROUP) == ["sent"]
 
 
 async def test_a_refused_picture_edit_replaces_the_album_and_says_why(
@@ -96,13 +112,14 @@ async def test_a_refused_picture_edit_replaces_the_album_and_says_why(
             "https://img.example/3.jpg",
             "https://img.example/4.jpg",
         ]
-    said = [r.getMessage() for r in caplog.records if "album edit refused" in r.getMessage()]
+        assert statuses(env, GROUP) == ["sent"]
+    said = _refusals(caplog)
     assert len(said) == 1 and said[0].startswith(f"chat {GROUP}: album edit refused (")
     assert said[0].endswith("; replaced") and "Wrong file identifier" in said[0]
 
 
 async def test_an_item_telegram_calls_unchanged_does_not_stop_the_others(
-    tmp_path: Path, free: Emulator
+    tmp_path: Path, free: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     """ "Message is not modified" for one picture (it shows the new one already: an
     answer lost before) and the next picture is still edited."""
@@ -113,10 +130,13 @@ async def test_an_item_telegram_calls_unchanged_does_not_stop_the_others(
             " content and reply markup are exactly the same",
         )
         free.fail(GROUP, "editMessageMedia", unchanged)
+        mark = len(free.calls)
         write(env, A + pictures(0, 3, 4))
         env.scan()
         await settle(env)
+        assert _sends(free, mark) == [] and _refusals(caplog) == []  # nothing replaced
         assert album_items(free, GROUP)[1] == "https://img.example/4.jpg"
+        assert statuses(env, GROUP) == ["sent"]
 
 
 async def test_a_card_pinned_before_its_group_became_a_supergroup_is_not_unpinned(
@@ -138,3 +158,36 @@ async def test_a_card_pinned_before_its_group_became_a_supergroup_is_not_unpinne
         await settle(env)
         assert [c.method for c in free.calls[mark:] if "pin" in c.method.lower()] == []
         assert not any(d.pinned for d in env.runtime.store.deliveries(SUPER))
+
+
+HELD = -1_000_000_000_804
+
+
+async def test_the_admins_are_told_of_a_held_chat_by_name_in_their_language(
+    tmp_path: Path, emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each admin in the language of their chat with the bot, the chat by its title,
+    Telegram's reason in words (not TOPIC_CLOSED); an admin who blocked the bot is
+    logged, the others told."""
+    caplog.set_level(logging.WARNING)
+    admins = frozenset({900, 901, 902})
+    async with running_bot(tmp_path, emulator, admins=admins) as env:
+        env.scan()
+        env.subscribe(901, language="en")  # an admin who chose English, then unsubscribed
+        env.runtime.store.unsubscribe(901)
+        env.subscribe(HELD, type="supergroup", title="三号楼业主群", thread_id=7)
+        emulator.close_topic(HELD, 7)
+        emulator.fail(902, "sendMessage", Fault.blocked())
+        env.write_article("a.md", title="停水通知")
+        env.scan()
+        await env.send()
+    told = {
+        c.params["chat_id"]: c.params["text"]
+        for c in emulator.calls
+        if c.ok and c.params.get("chat_id") in admins
+    }
+    assert told[900] == t("chat_held", "zh", chat="三号楼业主群", reason="该话题已关闭")
+    assert told[901] == t("chat_held", "en", chat="三号楼业主群", reason="the topic is closed")
+    assert 902 not in told
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("admin 902")]
+    assert len(said) == 1 and said[0].startswith("admin 902 not told (held chat): ")

@@ -421,9 +421,10 @@ class Reconciler:
         while self.held:
             chat, reason = self.held.pop(0)
             name = chat.title or chat.id
+            why = "held_topic_closed" if "topic_closed" in reason.lower() else "held_no_rights"
             await self.sender.tell_admins(
-                lambda lang, name=name, reason=reason: t(
-                    "chat_held", lang, chat=name, reason=reason
+                lambda lang, name=name, why=why: t(
+                    "chat_held", lang, chat=name, reason=t(why, lang)
                 ),
                 "held chat",
             )
