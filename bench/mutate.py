@@ -220,6 +220,7 @@ GROUPS = (
             *MODEL_FINDS,
             "tests/test_converge_chats.py::test_a_closed_topic_holds_the_notice_and_tells_the_admins_once",
             "tests/test_mutants_reconciler.py",
+            "tests/test_reconciler_marks_and_pins.py",
         ),
     ),
 )
