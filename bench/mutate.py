@@ -218,7 +218,20 @@ GROUPS = (
             "tests/test_converge.py",
             "tests/test_converge_attacks.py",
             *MODEL_FINDS,
-            "tests/test_converge_chats.py::test_a_closed_topic_holds_the_notice_and_tells_the_admins_once",
+            "tests/test_delivery.py",
+            "tests/test_exactly_once.py",
+            *(
+                f"tests/test_converge_chats.py::test_{name}"
+                for name in (
+                    "a_group_without_media_rights_gets_every_notice_as_text",
+                    "a_closed_topic_holds_the_notice_and_tells_the_admins_once",
+                    "a_database_error_while_recording_backs_the_row_off",
+                    "a_worker_that_keeps_failing_shows_in_healthz",
+                    "one_chat_with_a_backlog_does_not_starve_the_others",
+                    "a_correction_after_an_upgrade_leaves_others_messages_alone",
+                    "a_withdrawal_after_an_upgrade_leaves_others_messages_alone",
+                )
+            ),
             "tests/test_mutants_reconciler.py",
             "tests/test_reconciler_marks_and_pins.py",
         ),
