@@ -67,6 +67,44 @@ EQUIVALENT = (
         "SELECT * FROM deliveries XXXX: a word after a table's name is its alias",
     ),
     (
+        "bot.sending.reconciler.xǁReconcilerǁ_mark__mutmut_*",
+        '(part.kind or "sendmessage") in MEDIA_METHODS',
+        "neither spelling is a media method: the part is marked as text either way",
+    ),
+    (
+        "bot.sending.reconciler.xǁReconcilerǁ_pin__mutmut_*",
+        "return part.but(pinned=None, pin_unsure=False)",
+        "None is as false as False to every reader of a part's pin",
+    ),
+    (
+        "bot.sending.reconciler.xǁReconcilerǁ_pin__mutmut_*",
+        "return part.but(pinned=False, pin_unsure=None)",
+        "None is as false as False to every reader of a part's pin",
+    ),
+    *(
+        (
+            "bot.sending.reconciler.xǁReconcilerǁ_edit_album__mutmut_*",
+            f"zip({columns}, {strict})",
+            "editable() let only an album with a picture per message through: zip's strict"
+            " only asserts what holds",
+        )
+        for columns in ("part.ids, part.pictures, message.media_urls", "part.ids, part.pictures")
+        for strict in ("strict=None", "strict=False", "")
+    ),
+    *(
+        (
+            "bot.sending.reconciler.xǁReconcilerǁ_edit_album__mutmut_*",
+            f"zip(*kept, {strict})",
+            "pairs zipped back into two columns are as long as each other",
+        )
+        for strict in ("strict=None", "strict=False", "")
+    ),
+    (
+        "bot.sending.reconciler.xǁReconcilerǁ_edit_album__mutmut_*",
+        "if (kept) or True else",
+        "an album has two pictures or more, so one cut leaves some: kept is never empty",
+    ),
+    (
         "bot.reading.richtext.x__entity_cap__mutmut_*",
         "if e.start <= end and e.end > pos",
         "an entity that starts at the end can only put the cap at the end or later, and"
