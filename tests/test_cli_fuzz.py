@@ -9,13 +9,11 @@ NOTICEBOT_CLI_FUZZ_EXAMPLES (about 200 in ``make test``, thousands in ``make cha
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import shutil
 import sqlite3
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +23,7 @@ from hypothesis import strategies as st
 
 from bot.cli import main
 from bot.config import SETTINGS
-from bot.logs import CHATTY
+from tests.in_process import command_state_kept
 from tests.paths import SEED
 from tests.process import BOT_COMMAND, clean_env
 
@@ -120,7 +118,7 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Place]:
     try:
         with pytest.MonkeyPatch.context() as patch:
             _clean(patch, here)
-            with _logging_kept():
+            with command_state_kept():
                 assert main(["scan", "--create"]) == 0
         with sqlite3.connect(here.db) as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -138,21 +136,6 @@ def _clean(patch: pytest.MonkeyPatch, place: Place) -> None:
     patch.setenv("NOTICEBOT_DB", str(place.db))
     patch.setenv("NOTICEBOT_ARTICLES", str(place.articles))
     patch.setenv("NOTICEBOT_ANNOUNCE_DIR", str(place.root / "announcements"))
-
-
-@contextmanager
-def _logging_kept() -> Iterator[None]:
-    """A command routes logging to its stderr; the suite's own log goes on after it."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    chatty = {name: logging.getLogger(name).level for name in CHATTY}
-    try:
-        yield
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        for name, was in chatty.items():
-            logging.getLogger(name).setLevel(was)
 
 
 def _ledger(db: Path) -> str:
@@ -190,7 +173,7 @@ def _check(
 ) -> None:
     place.restore(KEPT)
     before, files = _ledger(place.db), _files(place.root)
-    with _logging_kept():
+    with command_state_kept():
         code = main(argv)
     out, err = capsys.readouterr()
     assert "Traceback" not in err + out

@@ -4,11 +4,8 @@ happened (2 bad input, 1 a failure, 0 done or nothing to do)."""
 
 from __future__ import annotations
 
-import logging
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,11 +13,11 @@ import pytest
 from bot.cli import main
 from bot.config import Config
 from bot.ledger import Chat, Store
-from bot.logs import CHATTY
 from bot.sources.scanner import Scanner
 from tests.botenv import TOKEN
 from tests.chaos import article_text, prepare_ledger
 from tests.emulator import Emulator
+from tests.in_process import command_state_kept
 from tests.process import run_cli
 
 DB = {"NOTICEBOT_DB": "state/noticebot.db"}
@@ -150,27 +147,9 @@ def test_broadcast_refuses_a_notice_not_published_now(
     monkeypatch.setenv("NOTICEBOT_DB", str(tmp_path / "state" / "noticebot.db"))
     for title in ("停水通知", "停电通知", "停气通知"):
         article_id, status = states[title]
-        with _in_process():
+        with command_state_kept():
             code = main(["broadcast", article_id, "--yes"])
         out, err = capsys.readouterr()
         assert (code, out) == (1, ""), title
         assert f"({article_id}) is {status}, not published now" in err
     assert store.broadcast_row(1) is None
-
-
-@contextmanager
-def _in_process() -> Iterator[None]:
-    """A command run in the test's process: the umask and logging it sets are put back
-    (the suite's DEBUG log goes on after it)."""
-    root = logging.getLogger()
-    handlers, level, umask = root.handlers[:], root.level, os.umask(0o022)
-    os.umask(umask)
-    chatty = {name: logging.getLogger(name).level for name in CHATTY}
-    try:
-        yield
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        for name, was in chatty.items():
-            logging.getLogger(name).setLevel(was)
-        os.umask(umask)
