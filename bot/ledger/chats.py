@@ -244,11 +244,11 @@ class Chats(LedgerBase):
         the new id. If the supergroup is known already (someone used the bot there), the
         two merge: the group's subscription and settings fill in what the supergroup
         has not set. Where both have a row for one notice, the supergroup's stays if it
-        holds a copy, else the one that got further. The copies' messages stay in the old
-        group (each part names its chat):
-        Telegram refuses every change to them there, and the supergroup numbers its
-        own messages, so an old id must never be used in it. Safe to call again
-        (Telegram says it twice, and so may a failed send)."""
+        holds a copy, else the one that got further. The copies' messages stay in the
+        old group (each part names its chat): Telegram refuses every change to them
+        there, and the supergroup numbers its own messages, so an old id must never be
+        used in it. Safe to call again (Telegram says it twice, and so may a failed
+        send)."""
         with self.transaction():
             old = self.chat(old_id)
             if old is None:
