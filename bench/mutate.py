@@ -66,10 +66,21 @@ EQUIVALENT = (
         'else ("XXXX", [])',
         "SELECT * FROM deliveries XXXX: a word after a table's name is its alias",
     ),
-    (
-        "bot.sending.reconciler.xǁReconcilerǁ_mark__mutmut_*",
-        '(part.kind or "sendmessage") in MEDIA_METHODS',
-        "neither spelling is a media method: the part is marked as text either way",
+    *(
+        (
+            "bot.sending.reconciler.xǁReconcilerǁ_mark__mutmut_*",
+            f'(part.kind or "{spelling}") in MEDIA_METHODS',
+            "no spelling of sendMessage is a media method: the part is marked as text",
+        )
+        for spelling in ("sendmessage", "SENDMESSAGE", "XXsendMessageXX")
+    ),
+    *(
+        (
+            "bot.sending.reconciler.xǁReconcilerǁ_mark__mutmut_*",
+            f"return part.but(state=GONE, {pinned})",
+            "a gone part's pin is cleared without a call by the unpin step that follows",
+        )
+        for pinned in ("pinned=None", "pinned=True", ")")
     ),
     (
         "bot.sending.reconciler.xǁReconcilerǁ_pin__mutmut_*",

@@ -12,18 +12,22 @@ from pathlib import Path
 import pytest
 from telegram import Update
 
+from bot.formatting.formatter import removed_part, withdrawn_card
 from bot.i18n import t
 from tests.botenv import running_bot
 from tests.emulator import Emulator, Fault
 from tests.test_converge import (
     GROUP,
+    TITLE,
     A,
     album_items,
     delivered,
+    older_than_48_hours,
     pictures,
     settle,
     shown,
     statuses,
+    withdraw,
     write,
 )
 
@@ -191,3 +195,32 @@ async def test_the_admins_are_told_of_a_held_chat_by_name_in_their_language(
     assert 902 not in told
     said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("admin 902")]
     assert len(said) == 1 and said[0].startswith("admin 902 not told (held chat): ")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_what_can_no_longer_be_deleted_says_why_in_the_chats_language(
+    tmp_path: Path, free: Emulator, lang: str
+) -> None:
+    """Past 48 hours a copy can only be edited: a correction that drops the text part
+    leaves "removed by a correction" there; a withdrawal leaves the card's title struck
+    through with "withdrawn", and the other parts "withdrawn", in the chat's language."""
+    async with running_bot(tmp_path, free, rate_limits=False) as env:
+        env.write_standing()  # the folder keeps a file: a withdrawal is not held
+        env.scan()
+        env.subscribe(GROUP, type="group", mode="full", language=lang)
+        write(env, A)
+        env.scan()
+        await env.send()
+        older_than_48_hours(env, free)
+        write(env, "<p>本周六上午停水。</p>")  # short now: the card holds it all
+        env.scan()
+        await settle(env)
+        _card, dropped = shown(free, GROUP)
+        assert dropped["text"] == removed_part(lang).params["text"]
+        withdraw(env)
+        env.scan()
+        await settle(env)
+        assert [m["text"] for m in shown(free, GROUP)] == [
+            withdrawn_card(TITLE, lang).params["text"],
+            removed_part(lang, withdrawn=True).params["text"],
+        ]
