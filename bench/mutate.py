@@ -82,15 +82,13 @@ EQUIVALENT = (
         )
         for pinned in ("pinned=None", "pinned=True", ")")
     ),
-    (
-        "bot.sending.reconciler.xǁReconcilerǁ_pin__mutmut_*",
-        "return part.but(pinned=None, pin_unsure=False)",
-        "None is as false as False to every reader of a part's pin",
-    ),
-    (
-        "bot.sending.reconciler.xǁReconcilerǁ_pin__mutmut_*",
-        "return part.but(pinned=False, pin_unsure=None)",
-        "None is as false as False to every reader of a part's pin",
+    *(
+        (
+            "bot.sending.reconciler.xǁReconcilerǁ_pin__mutmut_*",
+            flag,
+            "None is as false as False to every reader of a part's pin and of a chat's",
+        )
+        for flag in ("pinned=None", "pin_unsure=None", "pin_refused=None", "(chat.id, None)")
     ),
     *(
         (

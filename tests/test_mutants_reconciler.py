@@ -139,6 +139,7 @@ async def test_an_item_telegram_calls_unchanged_does_not_stop_the_others(
         env.scan()
         await settle(env)
         assert _sends(free, mark) == [] and _refusals(caplog) == []  # nothing replaced
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
         assert album_items(free, GROUP)[1] == "https://img.example/4.jpg"
         assert statuses(env, GROUP) == ["sent"]
 
