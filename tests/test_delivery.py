@@ -3,6 +3,7 @@ a real SQLite ledger and real article files."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -130,9 +131,13 @@ async def test_bad_photo_uses_the_fallback_then_text(env: BotEnv) -> None:
     assert env.emulator.cards_per_chat() == {101: 2}
 
 
-async def test_server_errors_back_off_then_fail_visibly(tmp_path: Path) -> None:
+async def test_server_errors_back_off_then_fail_visibly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """The ledger's own backoff over an hour of refusals (flood control off on both
-    sides: some 30 tries to one chat would otherwise take half a minute of pacing)."""
+    sides: some 30 tries to one chat would otherwise take half a minute of pacing); the
+    failure is logged once, naming the notice, the chat and Telegram's reason."""
+    caplog.set_level(logging.ERROR)
     with Emulator(limits=None) as emulator:
         async with running_bot(tmp_path, emulator, rate_limits=False) as env:
             env.scan()
@@ -148,7 +153,10 @@ async def test_server_errors_back_off_then_fail_visibly(tmp_path: Path) -> None:
             assert _status(env, 102) == FAILED
             status = env.runtime.store.status()
     assert status["deliveries"] == {"sent": 1, "failed": 1}
-    assert "Internal Server Error" in status["last_failures"][0]["last_error"]
+    (failure,) = status["last_failures"]
+    assert "Internal Server Error" in failure["last_error"]
+    said = [r.getMessage() for r in caplog.records if "failed:" in r.getMessage()]
+    assert said == [f"delivery of {failure['article_id']} to 102 failed: Internal Server Error"]
 
 
 async def test_other_bad_request_is_resent_as_plain_text(env: BotEnv) -> None:
