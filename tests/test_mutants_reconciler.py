@@ -198,6 +198,23 @@ async def test_the_admins_are_told_of_a_held_chat_by_name_in_their_language(
     assert len(said) == 1 and said[0].startswith("admin 902 not told (held chat): ")
 
 
+async def test_a_chat_held_again_after_it_recovered_is_told_again(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    """Told once per hold, not once ever: the notice that gets through clears it."""
+    async with running_bot(tmp_path, emulator, admins=frozenset({900})) as env:
+        env.scan()
+        env.subscribe(HELD, type="supergroup", title="三号楼业主群", thread_id=7)
+        for n, closed in ((1, True), (2, False), (3, True)):
+            emulator.close_topic(HELD, 7, closed=closed)
+            env.write_article(f"{n}.md", title=f"第{n}号通知")
+            env.scan()
+            env.clock.advance(7200)  # past any hold's retry
+            await env.send()
+        told = [c for c in emulator.calls if c.ok and c.params.get("chat_id") == 900]
+        assert len(told) == 2, [c.params["text"] for c in told]
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 async def test_what_can_no_longer_be_deleted_says_why_in_the_chats_language(
     tmp_path: Path, free: Emulator, lang: str
