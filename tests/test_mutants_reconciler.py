@@ -242,3 +242,20 @@ async def test_what_can_no_longer_be_deleted_says_why_in_the_chats_language(
             withdrawn_card(TITLE, lang).params["text"],
             removed_part(lang, withdrawn=True).params["text"],
         ]
+
+
+async def test_an_edit_telegram_refuses_is_replaced_and_said_so(
+    tmp_path: Path, free: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A correction's edit refused for a reason of Telegram's own: the part is sent
+    anew (and the old one removed), and the log says which chat and why."""
+    caplog.set_level(logging.WARNING)
+    async with delivered(tmp_path, free, A, mode="card") as env:
+        free.fail(GROUP, "editMessageText", Fault(400, "Bad Request: wrong parameter in request"))
+        write(env, A.replace("周六", "周日"))
+        env.scan()
+        await settle(env)
+        (card,) = shown(free, GROUP)
+        assert "周日" in card["text"] and statuses(env, GROUP) == ["sent"]
+    said = [r.getMessage() for r in caplog.records if "edit refused" in r.getMessage()]
+    assert said == [f"chat {GROUP}: edit refused (Wrong parameter in request); replaced"]
