@@ -186,6 +186,10 @@ async def test_the_admins_are_told_of_a_held_chat_by_name_in_their_language(
         env.write_article("a.md", title="停水通知")
         env.scan()
         await env.send()
+        (held,) = [f for f in env.runtime.store.status()["last_failures"] if f["chat_id"] == HELD]
+    # a hold is no failed attempt: its row waits with the reason, its attempts at 0
+    assert held["attempts"] == 0 and "topic_closed" in held["last_error"].lower()
+    assert f"chat {HELD} is held: Topic_closed" in [r.getMessage() for r in caplog.records]
     told = {
         c.params["chat_id"]: c.params["text"]
         for c in emulator.calls
