@@ -263,3 +263,33 @@ async def test_an_edit_telegram_refuses_is_replaced_and_said_so(
         assert "周日" in card["text"] and statuses(env, GROUP) == ["sent"]
     said = [r.getMessage() for r in caplog.records if "edit refused" in r.getMessage()]
     assert said == [f"chat {GROUP}: edit refused (Wrong parameter in request); replaced"]
+
+
+async def test_a_part_someone_deleted_first_is_no_trouble_to_a_withdrawal(
+    tmp_path: Path, free: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Someone deleted the text part; the withdrawal's delete of it finds nothing, which
+    is what it wanted: the rest goes, nothing is marked, nothing logged as an error."""
+    caplog.set_level(logging.WARNING)
+    async with delivered(tmp_path, free, A) as env:
+        _card, text = shown(free, GROUP)
+        free.user_deletes(GROUP, text["message_id"])
+        withdraw(env)
+        env.scan()
+        await settle(env)
+        assert shown(free, GROUP) == [] and statuses(env, GROUP) == ["retracted"]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_a_part_the_bot_may_not_delete_is_marked_withdrawn(
+    tmp_path: Path, free: Emulator
+) -> None:
+    async with delivered(tmp_path, free, A, mode="card") as env:
+        rights = Fault(400, "Bad Request: not enough rights to delete a message")
+        free.fail(GROUP, "deleteMessage", rights)
+        withdraw(env)
+        env.scan()
+        await settle(env)
+        (card,) = shown(free, GROUP)
+        assert card["text"] == withdrawn_card(TITLE, "zh").params["text"]
+        assert statuses(env, GROUP) == ["retracted"]
