@@ -76,11 +76,22 @@ EQUIVALENT = (
     ),
     *(
         (
-            "bot.sending.reconciler.xǁReconcilerǁ_mark__mutmut_*",
-            f"return part.but(state=GONE, {pinned})",
+            f"bot.sending.reconciler.xǁReconcilerǁ{method}__mutmut_*",
+            f"part.but(state=GONE, {pinned})",
             "a gone part's pin is cleared without a call by the unpin step that follows",
         )
+        for method in ("_mark", "_edit")
         for pinned in ("pinned=None", "pinned=True", ")")
+    ),
+    (
+        "bot.sending.reconciler.xǁReconcilerǁ_note__mutmut_*",
+        '.get("title") or "XXXX"',
+        "a notice's row always has a title (the file's, or its name)",
+    ),
+    (
+        "bot.sending.reconciler.xǁReconcilerǁ_after__mutmut_*",
+        "now - first_error > self.policy.retry_window",
+        "the retry window ending at the very instant of a failure: a clock reading apart",
     ),
     *(
         (

@@ -293,3 +293,20 @@ async def test_a_part_the_bot_may_not_delete_is_marked_withdrawn(
         (card,) = shown(free, GROUP)
         assert card["text"] == withdrawn_card(TITLE, "zh").params["text"]
         assert statuses(env, GROUP) == ["retracted"]
+
+
+async def test_an_edit_telegram_calls_unchanged_is_done_not_replaced(
+    tmp_path: Path, free: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ "Message is not modified" (the edit went through before, its answer lost): the
+    copy is current; nothing is sent again, nothing logged."""
+    caplog.set_level(logging.WARNING)
+    async with delivered(tmp_path, free, A, mode="card") as env:
+        unchanged = Fault(400, "Bad Request: message is not modified")
+        free.fail(GROUP, "editMessageText", unchanged)
+        mark = len(free.calls)
+        write(env, A.replace("周六", "周日"))
+        env.scan()
+        await settle(env)
+        assert _sends(free, mark) == [] and statuses(env, GROUP) == ["sent"]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
