@@ -64,7 +64,17 @@ def config() -> Config:
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
     """A local Bot API emulator; afterwards, no message to anyone may contain the token."""
-    with Emulator() as emu:
+    yield from _checked(Emulator())
+
+
+@pytest.fixture
+def free() -> Iterator[Emulator]:
+    """The emulator without flood limits, for tests about what a chat shows."""
+    yield from _checked(Emulator(limits=None))
+
+
+def _checked(emulator: Emulator) -> Iterator[Emulator]:
+    with emulator as emu:
         yield emu
     for call in emu.calls:
         shown = json.dumps(call.params, ensure_ascii=False)

@@ -8,10 +8,7 @@ real article files.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.botenv import running_bot
 from tests.emulator import Emulator, Fault
@@ -30,13 +27,6 @@ from tests.test_converge import (
     words,
     write,
 )
-
-
-@pytest.fixture
-def free() -> Iterator[Emulator]:
-    """The emulator without flood limits: these tests are about what a chat shows."""
-    with Emulator(limits=None) as emulator:
-        yield emulator
 
 
 async def test_edits_off_a_broadcast_leaves_a_half_sent_copy_at_its_version(

@@ -5,10 +5,7 @@ ledger and real article files. The formatter's own tests are in tests/test_card_
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from bot.ledger import Chat
 from tests.botenv import NOTICE_BODY, BotEnv, running_bot
@@ -17,13 +14,6 @@ from tests.emulator import Call, Emulator
 GROUP = -555
 PRIVATE = 101
 SHORT = "<p>本周六上午五号楼停水，请<strong>提前储水</strong>。</p>"
-
-
-@pytest.fixture
-def free() -> Iterator[Emulator]:
-    """The emulator without flood limits: these tests are about what a chat shows."""
-    with Emulator(limits=None) as emulator:
-        yield emulator
 
 
 def _sent(emulator: Emulator, chat_id: int) -> list[Call]:

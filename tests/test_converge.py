@@ -12,7 +12,7 @@ real article files. The ledger is read in one place only (:func:`statuses`).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -95,13 +95,6 @@ def album_items(emulator: Emulator, chat_id: int) -> list[str]:
 
 
 # --- driving the bot ------------------------------------------------------------------
-
-
-@pytest.fixture
-def free() -> Iterator[Emulator]:
-    """The emulator without flood limits: these tests are about what a chat shows."""
-    with Emulator(limits=None) as emulator:
-        yield emulator
 
 
 def write(env: BotEnv, body: str, extra: str = "", date: float | None = None) -> Path:

@@ -7,11 +7,8 @@ real article files, the test clock moved past every retry.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
 
 from bot.ledger.copies import UNKNOWN, Part
 from tests.botenv import ADMIN, BotEnv, running_bot
@@ -41,13 +38,6 @@ OTHER = -556
 HOUR = 3600.0
 REMOVED_NOTE = "已在更正中删去"
 TOO_LONG = Fault(400, "Bad Request: message is too long")
-
-
-@pytest.fixture
-def free() -> Iterator[Emulator]:
-    """The emulator without flood limits: these tests are about what a chat shows."""
-    with Emulator(limits=None) as emulator:
-        yield emulator
 
 
 def expiring(env: BotEnv, hours: float) -> str:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-
-import pytest
 
 from bot.ledger import SENT, SKIPPED
 from bot.ledger.copies import GONE
@@ -29,13 +27,6 @@ LONG = "".join(f"<p>第{i}段：本周六上午停水，请提前储水，注意
 # One text message, longer than a card holds: a full-mode copy is card and text (a short
 # notice would be its card alone).
 DETAILS = "<p>停水期间请关好水龙头，如有疑问请联系居委会。</p>" * 14
-
-
-@pytest.fixture
-def free() -> Iterator[Emulator]:
-    """The emulator without flood limits: these tests are about what a chat shows."""
-    with Emulator(limits=None) as emulator:
-        yield emulator
 
 
 @asynccontextmanager

@@ -6,7 +6,6 @@ correction, the bot left to settle, and what the group shows."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,12 +31,6 @@ from tests.test_converge import (
 )
 
 SUPER = -1_000_000_000_555
-
-
-@pytest.fixture
-def free() -> Iterator[Emulator]:
-    with Emulator(limits=None) as emulator:
-        yield emulator
 
 
 def _sends(emulator: Emulator, start: int) -> list[str]:

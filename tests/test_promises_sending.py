@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,13 +39,6 @@ DAY = datetime(2026, 12, 7, tzinfo=SHANGHAI)  # a Monday; 08:00 here is 00:00 UT
 SEND_METHODS = {"sendMessage", "sendPhoto", "sendAnimation", "sendMediaGroup"}
 SHORT = "<p>本周六上午停水，请提前储水。</p>"  # a card alone: one message a notice
 T = TypeVar("T")
-
-
-@pytest.fixture
-def free() -> Iterator[Emulator]:
-    """The emulator without flood limits: these tests are about what a chat gets."""
-    with Emulator(limits=None) as emulator:
-        yield emulator
 
 
 def sends_to(emulator: Emulator, chat_id: int, start: int = 0) -> list[Call]:

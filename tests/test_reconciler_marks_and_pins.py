@@ -8,7 +8,6 @@ what its ledger says."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,12 +35,6 @@ from tests.test_converge import (
 URGENT = "priority: urgent\n"
 CORRECTED = A.replace("周六", "周日")
 OTHER = "m.md"  # a second notice in the folder
-
-
-@pytest.fixture
-def free() -> Iterator[Emulator]:
-    with Emulator(limits=None) as emulator:
-        yield emulator
 
 
 def _calls(emulator: Emulator, start: int, message_id: int | None = None) -> list[str]:

@@ -8,10 +8,7 @@ real article files.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from bot.ledger import Chat
 from tests.botenv import live_bot, message_update, running_bot
@@ -19,12 +16,6 @@ from tests.emulator import Emulator
 
 GROUP = -555
 MORE = "<p>本周六上午五号楼停水，请提前储水。</p>" * 40
-
-
-@pytest.fixture
-def free() -> Iterator[Emulator]:
-    with Emulator(limits=None) as emulator:
-        yield emulator
 
 
 def _sends(emulator: Emulator, chat_id: int) -> list[str]:

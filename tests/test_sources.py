@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,12 +28,6 @@ from tests.process import run_cli
 HOLD_FOR = 600  # seconds files stay gone before a held withdrawal applies
 
 GROUP = -1_000_000_000_321
-
-
-@pytest.fixture
-def free() -> Iterator[Emulator]:
-    with Emulator(limits=None) as emulator:
-        yield emulator
 
 
 @asynccontextmanager

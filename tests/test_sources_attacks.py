@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,12 +23,6 @@ from tests.test_sources import archive, deletes, sends, shown_titles
 
 HOLD_FOR = 600
 INTERVAL = 300.0
-
-
-@pytest.fixture
-def free() -> Iterator[Emulator]:
-    with Emulator(limits=None) as emulator:
-        yield emulator
 
 
 def edits(emulator: Emulator, start: int = 0) -> int:

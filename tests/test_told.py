@@ -12,7 +12,6 @@ import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,12 +25,6 @@ from tests.paths import ROOT
 from tests.process import BOT_COMMAND, clean_env, run_cli
 
 BROKEN = "---\ntitle: 五号楼停水\ndate: [2026-12-05\n---\n\n明天停水。\n"
-
-
-@pytest.fixture
-def free() -> Iterator[Emulator]:
-    with Emulator(limits=None) as emulator:
-        yield emulator
 
 
 def told(emulator: Emulator) -> list[str]:

@@ -211,7 +211,7 @@ class FloodControl(BaseRateLimiter[Caller]):
             except RetryAfter as error:
                 floods += 1
                 self.flood_waits += 1
-                self._pause(_seconds(error.retry_after), label)
+                self._pause(seconds_of(error.retry_after), label)
                 if floods > self.rules.flood_retries:
                     raise
             except NetworkError as error:  # timeouts and connection trouble, not BadRequest
@@ -271,7 +271,9 @@ def _units(data: dict[str, Any]) -> int:
     return len(media) if isinstance(media, list | tuple) else 1
 
 
-def _seconds(retry_after: timedelta | float) -> float:
+def seconds_of(retry_after: timedelta | float) -> float:
+    """What a RetryAfter asks: python-telegram-bot gives a timedelta, or seconds when an
+    operator's PTB_TIMEDELTA=false says so."""
     return retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)
 
 

@@ -13,7 +13,6 @@ import os
 import warnings
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Protocol
 
 from telegram import Bot, InputMediaPhoto
@@ -31,7 +30,7 @@ from telegram.error import (
 from telegram.warnings import PTBUserWarning
 
 from bot.formatting.outgoing import Outgoing
-from bot.sending.flood import LEDGER, REPLY_IN_TURN, FloodControl
+from bot.sending.flood import LEDGER, REPLY_IN_TURN, FloodControl, seconds_of
 
 # Opt in to python-telegram-bot's coming behaviour (durations as timedelta), which
 # also silences its deprecation warning on every RetryAfter.
@@ -162,9 +161,7 @@ def classify(error: TelegramError) -> SendFailure:
     text = error.message
     lower = text.lower()
     if isinstance(error, RetryAfter):
-        wait = error.retry_after
-        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-        return SendFailure(Failure.RETRY_AFTER, text, retry_after=seconds)
+        return SendFailure(Failure.RETRY_AFTER, text, retry_after=seconds_of(error.retry_after))
     if isinstance(error, ChatMigrated):
         return SendFailure(Failure.MIGRATED, text, new_chat_id=int(error.new_chat_id))
     if isinstance(error, InvalidToken | EndPointNotFound):  # a revoked token, once running
