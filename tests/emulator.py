@@ -198,6 +198,9 @@ class Call:
     error: str | None = None
 
 
+QUERY_ANSWER_WITHIN = 15.0  # seconds a callback query may wait for its answer
+
+
 class Emulator:
     def __init__(
         self, *, limits: Limits | None = Limits(), jitter: float = 0.0, port: int = 0
@@ -231,6 +234,8 @@ class Emulator:
         self.closed_topics: set[tuple[int, int]] = set()  # (chat, message_thread_id)
         self.deleted_topics: set[tuple[int, int]] = set()
         self.bots_own: set[tuple[int, int]] = set()  # messages the bot sent (or a press says so)
+        self.queries: dict[str, float] = {}  # callback query id → when it was delivered
+        self.answered: list[dict[str, Any]] = []  # answerCallbackQuery params, in order
         self._tampered: list[Call] = []
         self._ids = itertools.count(1)  # the bot's one sequence: private chats, basic groups
         self._chat_ids: dict[int, itertools.count[int]] = {}  # supergroup/channel → its own
@@ -275,6 +280,9 @@ class Emulator:
                 if key not in self.messages:  # only the bot's messages carry buttons
                     self.messages[key] = {"text": pressed.get("text"), "entities": None}
                     self.bots_own.add(key)
+            query = update.get("callback_query")
+            if query:
+                self.queries[str(query["id"])] = time.monotonic()
             update = {"update_id": next(self._update_ids), **update}
             webhook = self.webhook
             if webhook is None:
@@ -718,6 +726,8 @@ class Emulator:
             return {"url": url, "has_custom_certificate": False, "pending_update_count": 0}
         if method == "getChatMember":
             return self._member(params["chat_id"], int(params["user_id"]))
+        if method == "answerCallbackQuery":
+            return self._answer_query(params)
         if method == "getChat":
             found = self.chats.get(str(params["chat_id"]))
             if found is None:
@@ -748,6 +758,24 @@ class Emulator:
             return [self._message(params, item) for item in params["media"]]
         if method in SEND_METHODS:
             return self._message(params, None)
+        return True
+
+    def _answer_query(self, params: dict[str, Any]) -> bool:
+        """A query is answered once, within about 15 seconds of its delivery; the toast's
+        text is at most 200 characters."""
+        if len(str(params.get("text") or "")) > 200:
+            raise _Refused(Fault(400, "Bad Request: MESSAGE_TOO_LONG"))
+        with self._lock:
+            delivered = self.queries.pop(str(params.get("callback_query_id")), None)
+            if delivered is None or time.monotonic() - delivered > QUERY_ANSWER_WITHIN:
+                raise _Refused(
+                    Fault(
+                        400,
+                        "Bad Request: query is too old and response timeout expired"
+                        " or query ID is invalid",
+                    )
+                )
+            self.answered.append(params)
         return True
 
     def _set_webhook(self, params: dict[str, Any]) -> bool:

@@ -234,3 +234,21 @@ def test_anyone_may_press_a_button_on_the_bots_message(emu: Emulator) -> None:
     pressed = call(emu, "getUpdates")["result"]
     assert [u["callback_query"]["from"]["id"] for u in pressed] == [5, 6]
     assert [m["from_bot"] for m in emu.shown(SUPER)] == [True]
+
+
+def test_a_press_is_answered_once_with_at_most_200_characters(emu: Emulator) -> None:
+    message_id = send(emu, 7)
+    first = emu.press(7, message_id, 7, "ack:x")
+    second = emu.press(7, message_id, 7, "ack:x")
+    query_ids = [u["callback_query"]["id"] for u in list(emu.updates)]
+    assert first != second and len(set(query_ids)) == 2
+    long = call(emu, "answerCallbackQuery", callback_query_id=query_ids[0], text="字" * 201)
+    assert long == {"ok": False, "error_code": 400, "description": "Bad Request: MESSAGE_TOO_LONG"}
+    assert call(emu, "answerCallbackQuery", callback_query_id=query_ids[0], text="已确认")["ok"]
+    again = call(emu, "answerCallbackQuery", callback_query_id=query_ids[0])
+    assert again["description"].startswith("Bad Request: query is too old"), again
+    made_up = call(emu, "answerCallbackQuery", callback_query_id="12345")
+    assert made_up["description"].startswith("Bad Request: query is too old"), made_up
+    emu.queries[query_ids[1]] -= 16  # delivered 16 seconds ago
+    late = call(emu, "answerCallbackQuery", callback_query_id=query_ids[1])
+    assert late["description"].startswith("Bad Request: query is too old"), late
