@@ -23,7 +23,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.chat import admin, commands, membership, settings_menu
+from bot.chat import acks, admin, commands, membership, settings_menu
 from bot.chat.throttle import Throttle
 from bot.chat.update_order import OrderPerChat
 from bot.config import Config
@@ -36,6 +36,7 @@ from bot.sending.delivery import Dispatcher, SendPolicy
 from bot.sending.digest import Digests
 from bot.sending.flood import FloodControl
 from bot.sending.reconciler import Reconciler
+from bot.sending.reminders import Confirmations
 from bot.sending.sender import Sender
 from bot.sending.transport import PTBTransport
 from bot.sources.feeds import TIMEOUT
@@ -90,6 +91,7 @@ def build_application(
         sender=sender,
         dispatcher=Dispatcher(store, Reconciler(store, sender, config, policy), policy.concurrency),
         digests=Digests(store, sender, config),
+        confirmations=Confirmations(store, config),
         feed_reader=Scanner(store, config, owner=True) if config.feeds else None,
         http=httpx.Client(follow_redirects=True, timeout=TIMEOUT) if config.feeds else None,
     )
@@ -106,6 +108,9 @@ def build_application(
         job_kwargs={"max_instances": 1, "coalesce": True, **ANY_DELAY},
     )
     application.job_queue.run_repeating(digest_job, interval=60, first=5, name="digest")
+    application.job_queue.run_repeating(
+        acks_job, interval=ACKS_EVERY, first=1, name="acks", job_kwargs={"max_instances": 1}
+    )
     if config.feeds:  # each feed is fetched when due (all of them at start); this looks
         application.job_queue.run_repeating(  # (first=0 would wait one interval, as above)
             feeds_job, interval=min(30.0, config.feed_interval), first=0.5, name="feeds"
@@ -124,7 +129,10 @@ USER_COMMANDS = (
     "search",
     "settings",
 )
-ADMIN_COMMANDS = ("broadcast", "announce", "stats")
+ADMIN_COMMANDS = ("broadcast", "announce", "stats", "acks")
+# Seconds between looks for groups whose card shows an old count, and reminders due:
+# the presses of these seconds make one edit.
+ACKS_EVERY = 3.0
 
 
 def add_handlers(application: Application) -> None:
@@ -146,6 +154,7 @@ def add_handlers(application: Application) -> None:
         ("broadcast", admin.broadcast),
         ("announce", admin.announce),
         ("stats", admin.stats),
+        ("acks", acks.acks_command),
     ):
         application.add_handler(CommandHandler(name, callback))
     application.add_handler(CommandHandler("subscribe", commands.subscribe, filters=anywhere))
@@ -154,6 +163,7 @@ def add_handlers(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(commands.read_button, pattern=r"^read:"))
     application.add_handler(CallbackQueryHandler(settings_menu.settings_button, pattern=r"^set:"))
     application.add_handler(CallbackQueryHandler(admin.confirm_button, pattern=r"^bc:"))
+    application.add_handler(CallbackQueryHandler(acks.ack_button, pattern=r"^ack:"))
     application.add_handler(CallbackQueryHandler(commands.unknown_button))  # any other data
     application.add_handler(
         ChatMemberHandler(membership.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
@@ -194,6 +204,12 @@ async def feeds_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     await runtime_of(context.application).digests.send_due()
+
+
+async def acks_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    runtime = runtime_of(context.application)
+    if runtime.confirmations.tick():
+        runtime.dispatcher.wake()
 
 
 async def _start(application: Application) -> None:

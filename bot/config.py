@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.durations import parse_duration
+
 DEFAULT_API_URL = "https://api.telegram.org"
 DEFAULT_PROXIES = ("https://cors.zfour.workers.dev/?",)
 CONFIG_FILE = "noticebot.toml"
@@ -57,6 +59,9 @@ DEFAULTS: dict[str, str] = {
     "NOTICEBOT_FEED_MAX_ENTRIES": "200",
     "NOTICEBOT_ORG_NAME": "",
     "NOTICEBOT_CONTACT": "",
+    "NOTICEBOT_ACK_URGENT": "on",
+    "NOTICEBOT_ACK_REMIND": "",
+    "NOTICEBOT_ACK_KEEP_DAYS": "90",
 }
 SETTINGS = tuple(DEFAULTS)
 # Read by the test suite and the benchmarks, not by the bot: not a typo of a setting.
@@ -102,6 +107,9 @@ class Config:
     feed_max_entries: int = 200  # the newest entries of a feed read; the rest left out
     org_name: str | None = None  # who announcements are from, shown to every resident
     contact: str | None = None  # how residents reach the committee, for questions
+    ack_urgent: bool = True  # an urgent notice asks residents to confirm they have read it
+    ack_remind: float | None = None  # seconds after which who has not confirmed is reminded
+    ack_keep_days: float = 90.0  # who confirmed a notice is forgotten this long after it
     # The names noticebot.toml set, as read: its unknown ones are warned about without
     # parsing the file again.
     in_file: tuple[str, ...] = field(default=(), compare=False, repr=False)
@@ -161,6 +169,11 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
         ),
         org_name=_line("NOTICEBOT_ORG_NAME", get("NOTICEBOT_ORG_NAME")),
         contact=_line("NOTICEBOT_CONTACT", get("NOTICEBOT_CONTACT")),
+        ack_urgent=_switch("NOTICEBOT_ACK_URGENT", get("NOTICEBOT_ACK_URGENT")),
+        ack_remind=_duration("NOTICEBOT_ACK_REMIND", get("NOTICEBOT_ACK_REMIND")),
+        ack_keep_days=_positive(
+            "NOTICEBOT_ACK_KEEP_DAYS", get("NOTICEBOT_ACK_KEEP_DAYS"), 100 * 365
+        ),
         in_file=tuple(in_file),
     )
 
@@ -359,6 +372,16 @@ def _positive(name: str, value: str, most: float) -> float:
     if not math.isfinite(number) or not 0 < number <= most:
         raise ConfigError(f"{name} must be greater than 0 and at most {most:,.0f}, got {value!r}")
     return number
+
+
+def _duration(name: str, value: str) -> float | None:
+    """Off when empty or "off"; else a duration such as ``6h`` or ``90m``."""
+    if value.strip().lower() in ("", "off"):
+        return None
+    seconds = parse_duration(value)
+    if seconds is None:
+        raise ConfigError(f"{name} must be a duration such as 6h, 90m or 1d, or off; got {value!r}")
+    return seconds
 
 
 def _whole(name: str, value: str, most: int) -> int:

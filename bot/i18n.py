@@ -32,6 +32,76 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "（此部分已在更正中删去）",
         "en": "(This part was removed by a correction.)",
     },
+    # confirmations
+    "ack_button": {"zh": "✅ 收到", "en": "✅ Got it"},
+    "ack_button_count": {"zh": "✅ 收到 · {count}", "en": "✅ Got it · {count}"},
+    "ack_thanks": {"zh": "已确认收到，谢谢！", "en": "Confirmed. Thank you!"},
+    "ack_already": {"zh": "已确认 {time}", "en": "Already confirmed at {time}"},
+    "ack_withdrawn": {
+        "zh": "此通知已撤回，无需确认。",
+        "en": "This notice was withdrawn; there is nothing to confirm.",
+    },
+    "ack_expired": {
+        "zh": "此通知已过期，无需确认。",
+        "en": "This notice has expired; there is nothing to confirm.",
+    },
+    "ack_not_asked": {
+        "zh": "此通知无需确认。",
+        "en": "This notice does not ask to be confirmed.",
+    },
+    "ack_reminder": {"zh": "请确认已阅读：{title}", "en": "Please confirm you have read: {title}"},
+    "ack_reminder_group": {
+        "zh": "请确认已阅读：{title}\n已有 {count} 人确认，未确认的请点击通知下方的“✅ 收到”。",
+        "en": "Please confirm you have read: {title}\n{count} people have confirmed; if you "
+        "have not, press “✅ Got it” under the notice.",
+        "en_one": "Please confirm you have read: {title}\n1 person has confirmed; if you "
+        "have not, press “✅ Got it” under the notice.",
+    },
+    "btn_ask_ack": {"zh": "需要确认：否", "en": "Ask to confirm: no"},
+    "btn_ask_ack_on": {"zh": "需要确认：是 ✅", "en": "Ask to confirm: yes ✅"},
+    "acks_usage": {
+        "zh": "用法：/acks 列出需要确认的通知；/acks 编号 查看谁已确认；/acks 编号 重新确认 重新征求确认。",
+        "en": "Usage: /acks lists notices that ask to be confirmed; /acks ID shows who "
+        "confirmed; /acks ID renew asks again.",
+    },
+    "acks_none": {
+        "zh": "还没有需要确认的通知。",
+        "en": "No notice asks to be confirmed yet.",
+    },
+    "acks_list_title": {"zh": "需要确认的通知：", "en": "Notices that ask to be confirmed:"},
+    "acks_list_line": {
+        "zh": "{title}\n  已确认 {confirmed} 人 · 已发送至 {reached} 个聊天 · /acks {id}",
+        "en": "{title}\n  confirmed by {confirmed} · reached {reached} chats · /acks {id}",
+    },
+    "acks_not_asking": {
+        "zh": "这条通知没有征求确认。",
+        "en": "This notice does not ask to be confirmed.",
+    },
+    "acks_detail_title": {
+        "zh": "{title}\n第 {round} 轮确认：{confirmed} 人已确认，已发送至 {reached} 个聊天",
+        "en": "{title}\nRound {round}: confirmed by {confirmed}, reached {reached} chats",
+    },
+    "acks_chat_line": {
+        "zh": "{chat}：{count} 人已确认",
+        "en": "{chat}: {count} confirmed",
+    },
+    "acks_private_line": {
+        "zh": "私聊订阅：{confirmed}/{reached} 已确认",
+        "en": "Private subscribers: {confirmed} of {reached} confirmed",
+    },
+    "acks_person": {
+        "zh": "  · {name}（{chat}，{time}，第{version}版）",
+        "en": "  · {name} ({chat}, {time}, version {version})",
+    },
+    "acks_more": {
+        "zh": "  …另有 {count} 人，完整名单请用 noticebot acks --csv {id}",
+        "en": "  …and {count} more: noticebot acks --csv {id} lists everyone",
+    },
+    "acks_renewed": {
+        "zh": "已重新征求确认（第 {round} 轮）：计数归零，提醒重新安排。",
+        "en": "Asked again (round {round}): counts start from zero and reminders are armed again.",
+    },
+    "private_chat": {"zh": "私聊", "en": "private"},
     # what admins are told in private
     "chat_held": {
         "zh": "无法向“{chat}”发送通知：{reason}。通知已暂存，恢复后会自动补发。",
@@ -76,6 +146,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cmd_broadcast": {"zh": "把一条通知发给所有订阅", "en": "Send a notice to every subscriber"},
     "cmd_announce": {"zh": "发布社区公告", "en": "Send an announcement"},
     "cmd_stats": {"zh": "运行统计", "en": "Statistics"},
+    "cmd_acks": {"zh": "谁已确认通知", "en": "Who confirmed notices"},
     # replies
     "welcome": {
         "zh": "您好！我是社区通知机器人，会把街道和居委会发布的通知发到这里。\n\n👉 /subscribe 订阅全部通知\n👉 /subscribe 停水 停电 只收含其中任一词的通知\n👉 /latest 看最新通知\n👉 /search 停水 查找通知\n👉 /settings 设置接收方式和语言\n👉 /help 查看全部命令",

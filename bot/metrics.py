@@ -29,12 +29,14 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from bot.ledger import Store
 from bot.logs import shown_url
 from bot.runtime import Runtime
 from bot.sending.delivery import FAILING
 
 log = logging.getLogger(__name__)
 
+ACK_NOTICES_SHOWN = 100  # the newest notices that ask, each with its own series
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
@@ -88,6 +90,28 @@ class BotCollector(Collector):
         for shown, failures in feeds.items():
             errors.add_metric([shown], failures)
         yield errors
+        yield from _acks(store)
+
+
+def _acks(store: Store) -> Iterator[Metric]:
+    """Confirmations: the total, and per notice that asks (by id: titles are free text)
+    how many people confirmed this round and how many chats it reached."""
+    yield CounterMetricFamily(
+        "noticebot_acks", "Confirmations residents gave (✅ 收到)", value=store.acks_total()
+    )
+    confirmed = GaugeMetricFamily(
+        "noticebot_ack_confirmed", "People who confirmed a notice, this round", labels=["notice"]
+    )
+    reached = GaugeMetricFamily(
+        "noticebot_ack_reached",
+        "Chats a notice that asks to be confirmed reached",
+        labels=["notice"],
+    )
+    for row in store.ack_overview(limit=ACK_NOTICES_SHOWN):
+        confirmed.add_metric([row["id"]], row["confirmed"])
+        reached.add_metric([row["id"]], row["reached"])
+    yield confirmed
+    yield reached
 
 
 def health(runtime: Runtime, scan_job_alive: Callable[[], bool]) -> list[str]:

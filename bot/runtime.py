@@ -13,6 +13,7 @@ from bot.config import Config
 from bot.ledger import Store
 from bot.sending.delivery import Dispatcher
 from bot.sending.digest import Digests
+from bot.sending.reminders import Confirmations
 from bot.sending.sender import Sender
 from bot.sources.scanner import Scanner
 
@@ -25,6 +26,7 @@ class Runtime:
     sender: Sender
     dispatcher: Dispatcher
     digests: Digests
+    confirmations: Confirmations
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     scanning: asyncio.Lock = field(default_factory=asyncio.Lock)  # one scan at a time
     scan_wanted: bool = False  # asked for while a scan ran: that scan goes round again

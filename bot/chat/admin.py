@@ -48,7 +48,7 @@ from bot.sources.scanning import scan_now
 log = logging.getLogger(__name__)
 
 _COMMAND = re.compile(r"^\s*/announce(@\w+)?\s*")
-_CONFIRM_DATA = re.compile(r"bc:(yes|no):([0-9a-f]{12})")
+_CONFIRM_DATA = re.compile(r"bc:(yes|no|ack):([0-9a-f]{12})")
 CONFIRM_FOR = 15 * 60.0  # seconds a confirmation question may be answered
 
 # Seconds between looks at a broadcast's progress: a group or channel may get only
@@ -147,6 +147,7 @@ async def _publish(context: Context, action: dict[str, Any]) -> str | None:
         action["author"],
         action["markdown"],
         action["when"],
+        ack=action.get("ack", False),
     )
     log.info("announcement written to %s", path)
     await scan_now(rt)
@@ -183,16 +184,22 @@ async def _ask(update: Update, context: Context, action: dict[str, Any]) -> None
         "chat": update.effective_chat.id,
         "asked_at": time.monotonic(),
     }
-    buttons = InlineKeyboardMarkup(
+    question = t("broadcast_confirm", lang, count=recipients)
+    await send_text(update, context, question, reply_markup=_buttons(token, lang, ack=False))
+
+
+def _buttons(token: str, lang: str, *, ack: bool) -> InlineKeyboardMarkup:
+    """Confirm, cancel, and whether residents are asked to confirm they read it."""
+    asks = t("btn_ask_ack_on" if ack else "btn_ask_ack", lang)
+    return InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(t("btn_confirm", lang), callback_data=f"bc:yes:{token}"),
                 InlineKeyboardButton(t("btn_cancel", lang), callback_data=f"bc:no:{token}"),
-            ]
+            ],
+            [InlineKeyboardButton(asks, callback_data=f"bc:ack:{token}")],
         ]
     )
-    question = t("broadcast_confirm", lang, count=recipients)
-    await send_text(update, context, question, reply_markup=buttons)
 
 
 def _forget_stale(pending: dict[str, dict[str, Any]]) -> None:
@@ -235,9 +242,14 @@ async def confirm_button(update: Update, context: Context) -> None:
         )
         await query.answer(t("confirm_not_yours", own_lang), show_alert=True)
         return
+    lang = language(update, context)
+    if answer == "ack":  # the question stays; only the choice changes
+        action["ack"] = not action.get("ack", False)
+        await query.answer()
+        await query.edit_message_reply_markup(_buttons(token, lang, ack=action["ack"]))
+        return
     del pending[token]
     await query.answer()
-    lang = language(update, context)
     if answer != "yes":
         await query.edit_message_text(t("broadcast_cancelled", lang))
         return
@@ -248,6 +260,10 @@ async def confirm_button(update: Update, context: Context) -> None:
         if article_id is None:
             await query.edit_message_text(t("announce_not_read", lang))
             return
+    remind = runtime(context).config.ack_remind
+    if action.get("ack") and store.ack_round(article_id) is None:
+        when = store.clock() + remind if remind else None
+        store.ask_to_confirm(article_id, remind_at=when, remind_after=remind)
     broadcast_id, _ = store.broadcast(article_id, by_user=presser.id)
     log.info("broadcast %s of %s by %s", broadcast_id, article_id, presser.id)
     runtime(context).dispatcher.wake()

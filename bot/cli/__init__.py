@@ -287,6 +287,23 @@ def _parser() -> argparse.ArgumentParser:
     _create_flag(load)
     load.set_defaults(handler="moves:import_chats")
 
+    confirmations = commands.add_parser(
+        "acks",
+        help="who confirmed the notices that ask residents to (✅ 收到)",
+        description="Without ID: the notices that ask to be confirmed, with how many did. "
+        "With ID: per chat, then each person (name, user id, chat, time, round and the "
+        "version they confirmed); --csv writes that as CSV for a spreadsheet.",
+    )
+    confirmations.add_argument(
+        "article", nargs="?", type=_text, metavar="ID", help="the notice's id"
+    )
+    confirmations.add_argument("--csv", action="store_true", help="CSV on standard output")
+    confirmations.add_argument(
+        "--all-rounds", action="store_true", help="also those of rounds before the last renew"
+    )
+    confirmations.add_argument("-n", type=_count, default=20, help="notices listed (default 20)")
+    confirmations.set_defaults(handler="acks:acks")
+
     for name, handler, text in (
         ("scan", "scan:scan", "scan the article folders once now and queue new notices"),
         ("status", "status:status", "articles, chats, deliveries by status and the last failures"),

@@ -8,6 +8,7 @@
 - :mod:`bot.ledger.chats`: subscriptions and settings;
 - :mod:`bot.ledger.deliveries`: one row per (article, chat) and its transitions;
 - :mod:`bot.ledger.broadcasts`: admin broadcasts and their progress;
+- :mod:`bot.ledger.acks`: notices that ask to be confirmed, who did, reminders;
 - :mod:`bot.ledger.feeds`: each feed's last fetch, change and error;
 - :mod:`bot.ledger.moves`: backups, and subscriptions exported and imported;
 - :mod:`bot.ledger.reports`: status and statistics.
@@ -15,6 +16,7 @@
 
 from __future__ import annotations
 
+from bot.ledger.acks import Acks, Asking
 from bot.ledger.base import Clock
 from bot.ledger.broadcasts import Broadcasts
 from bot.ledger.catalogue import Catalogue, FileState
@@ -31,6 +33,7 @@ from bot.ledger.states import (
     INVALID,
     OPEN_STATUSES,
     QUEUED,
+    REMINDER,
     RETRACTED,
     SENDING,
     SENT,
@@ -39,7 +42,7 @@ from bot.ledger.states import (
 )
 
 
-class Store(Catalogue, Broadcasts, Feeds, Reports):
+class Store(Catalogue, Broadcasts, Acks, Feeds, Reports):
     """The ledger: every part, over one connection."""
 
 
@@ -50,12 +53,14 @@ __all__ = [
     "INVALID",
     "OPEN_STATUSES",
     "QUEUED",
+    "REMINDER",
     "RETRACTED",
     "SCHEMA_VERSION",
     "SENDING",
     "SENT",
     "SKIPPED",
     "WITHDRAWN",
+    "Asking",
     "Chat",
     "Clock",
     "Delivery",

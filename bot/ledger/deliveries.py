@@ -53,14 +53,13 @@ from bot.ledger.base import LedgerBase
 from bot.ledger.chats import Chat
 from bot.ledger.copies import Copy, by_slot, dumps, loads
 from bot.ledger.states import (
-    ACTIVE,
-    ANNOUNCEMENT,
     FAILED,
     HAS_COPY,
     OPEN_STATUSES,
     QUEUED,
     REQUEUE,
     RETRACTED,
+    SENDABLE,
     SENDING,
     SENT,
     SKIPPED,
@@ -71,7 +70,7 @@ PartIds = list[list[int]]  # the message ids of each part: [[card], [text], [alb
 # The article may be shown (SQL, inside an UPDATE of deliveries).
 PUBLISHED = (
     "(SELECT a.status FROM articles a WHERE a.id = deliveries.article_id)"
-    f" IN ('{ACTIVE}', '{ANNOUNCEMENT}')"
+    f" IN ({', '.join(repr(s) for s in SENDABLE)})"
 )
 
 
@@ -129,7 +128,7 @@ class Work:
 
     @property
     def published(self) -> bool:
-        return self.article_status in (ACTIVE, ANNOUNCEMENT)
+        return self.article_status in SENDABLE
 
 
 WORK_COLUMNS = (

@@ -328,6 +328,32 @@ def _v12(db: sqlite_utils.Database) -> None:
     db.execute("COMMIT")
 
 
+def _v13(db: sqlite_utils.Database) -> None:
+    """Confirmations: which notices ask residents to confirm they read them (and in which
+    round: an admin may ask again), who confirmed, the reminders sent for each round, and
+    the count each group's card shows."""
+    if db["acks"].exists():
+        return
+    db.execute("BEGIN IMMEDIATE")
+    db.execute(
+        "CREATE TABLE ack_notices (article_id TEXT PRIMARY KEY, round INTEGER NOT NULL DEFAULT 1,"
+        " asked_at FLOAT, remind_at FLOAT, remind_after FLOAT,"
+        " reminded_round INTEGER NOT NULL DEFAULT 0, renewed_version TEXT)"
+    )
+    db.execute(
+        "CREATE TABLE acks (id INTEGER PRIMARY KEY, article_id TEXT NOT NULL,"
+        " chat_id INTEGER NOT NULL, user_id INTEGER NOT NULL, name TEXT, round INTEGER NOT NULL,"
+        " version TEXT, at FLOAT NOT NULL)"
+    )
+    db.execute("CREATE UNIQUE INDEX acks_once ON acks (article_id, round, chat_id, user_id)")
+    db.execute(
+        "CREATE TABLE ack_reminders (id TEXT PRIMARY KEY, article_id TEXT NOT NULL,"
+        " round INTEGER NOT NULL)"
+    )
+    db.execute("ALTER TABLE deliveries ADD COLUMN acks_shown INTEGER")
+    db.execute("COMMIT")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v1,
     _v2,
@@ -341,5 +367,6 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v10,
     _v11,
     _v12,
+    _v13,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 # articles
 ACTIVE, WITHDRAWN, INVALID, ANNOUNCEMENT = "active", "withdrawn", "invalid", "announcement"
+REMINDER = "reminder"  # a reminder to confirm a notice: sent like one, never listed or read
+SENDABLE = (ACTIVE, ANNOUNCEMENT, REMINDER)  # what a chat's copy may show
 # deliveries (the transitions are in bot.ledger.deliveries)
 QUEUED, SENDING, SENT, FAILED, SKIPPED = "queued", "sending", "sent", "failed", "skipped"
 RETRACTED = "retracted"  # a withdrawn notice's copy, deleted or marked as withdrawn

@@ -35,6 +35,7 @@ import frontmatter
 import yaml
 
 from bot.config import Config
+from bot.durations import parse_duration
 from bot.reading.htmltext import FoundImage, html_to_rich, read_html, safe_url, walk_html
 from bot.reading.identity import ID_KEYS, article_id, short_hash
 from bot.reading.markdown import absolute_url, is_relative, to_html
@@ -64,6 +65,9 @@ SCALAR_KEYS = (
     "expires",
     "priority",
     "urgent",
+    "ack",
+    "confirm",
+    "ack_by",
     "draft",
     "published",
     "withdrawn",
@@ -144,6 +148,8 @@ class Article:
     urgent: bool = False  # front matter urgent: true, or priority: urgent
     expires: datetime | None = None  # front matter expires: no longer pushed after it
     excerpt: str | None = None  # what the author wants on the card, as plain text
+    ack: str = ""  # front matter ack: "yes" (residents confirm they read it), "renew" (ask again)
+    ack_by: datetime | None = None  # who has not confirmed by then is reminded
 
     @cached_property
     def body(self) -> RichText:
@@ -277,10 +283,12 @@ def parse_article(
             " published to send them"
         )
     expires = _expiry(meta.get("expires"), config.tz, warnings)
+    date = _date(meta.get("date"), config.tz, mtime, warnings, "date")
+    ack, ack_by = _ack(meta, date, config.tz, warnings)
     article = Article(
         id=article_id(meta, path, root, config.articles[0] if config.articles else None),
         title=_title(meta, body_html, rich.text, path),
-        date=_date(meta.get("date"), config.tz, mtime, warnings, "date"),
+        date=date,
         updated=_optional_date(meta.get("updated"), config.tz, warnings),
         categories=_names(meta.get("categories")),
         tags=_names(meta.get("tags")),
@@ -297,6 +305,8 @@ def parse_article(
         urgent=meta.get("urgent") is True or str(meta.get("priority", "")).lower() == "urgent",
         expires=expires,
         excerpt=_excerpt(meta, body_html, config.site_url),
+        ack=ack,
+        ack_by=ack_by,
     )
     article = replace(article, link=_web_page(meta, path, root, article, config))
     article.__dict__["body"] = rich  # the cached property, already computed
@@ -507,6 +517,7 @@ def article_to_json(article: Article) -> str:
             "date": article.date.isoformat(),
             "updated": article.updated.isoformat() if article.updated else None,
             "expires": article.expires.isoformat() if article.expires else None,
+            "ack_by": article.ack_by.isoformat() if article.ack_by else None,
             "images": [vars(image) for image in article.images],  # flat: asdict's copy is slow
             "path": str(article.path),
         },
@@ -522,6 +533,7 @@ def article_from_json(text: str) -> Article:
             "date": datetime.fromisoformat(data["date"]),
             "updated": datetime.fromisoformat(data["updated"]) if data["updated"] else None,
             "expires": datetime.fromisoformat(data["expires"]) if data.get("expires") else None,
+            "ack_by": datetime.fromisoformat(data["ack_by"]) if data.get("ack_by") else None,
             "categories": tuple(data["categories"]),
             "tags": tuple(data["tags"]),
             "images": tuple(Image(**image) for image in data["images"]),
@@ -593,6 +605,32 @@ def _optional_date(value: Any, tz: ZoneInfo, warnings: list[str]) -> datetime | 
     if parsed is None and value is not None:
         warnings.append(f"updated {value!r} not understood; ignored")
     return parsed
+
+
+def _ack(
+    meta: dict[str, Any], date: datetime, tz: ZoneInfo, warnings: list[str]
+) -> tuple[str, datetime | None]:
+    """``ack: true`` (or ``confirm: true``) asks residents to confirm; ``ack: renew`` in
+    a corrected file asks again; ``ack_by`` (a time, or a duration after the notice's
+    date such as ``6h``) says when who has not confirmed is reminded, and asks too."""
+    asked = ""
+    for key in ("ack", "confirm"):
+        value = meta.get(key)
+        if value is True:
+            asked = asked or "yes"
+        elif isinstance(value, str) and value.strip().lower() == "renew":
+            asked = "renew"
+        elif value not in (None, False):
+            warnings.append(f"{key} {value!r} not understood (true, false or renew); ignored")
+    value = meta.get("ack_by")
+    if value is None:
+        return asked, None
+    seconds = parse_duration(value)
+    by = date + timedelta(seconds=seconds) if seconds is not None else parse_date(value, tz)
+    if by is None:
+        warnings.append(f"ack_by {value!r} not understood (a time, or a duration such as 6h)")
+        return asked, None
+    return asked or "yes", by
 
 
 def _expiry(value: Any, tz: ZoneInfo, warnings: list[str]) -> datetime | None:

@@ -13,10 +13,11 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.config import Config
+from bot.formatting.acks import reminder, with_ack_button
 from bot.formatting.formatter import announcement, format_article
 from bot.formatting.outgoing import Outgoing
 from bot.i18n import t
-from bot.ledger import ANNOUNCEMENT, Chat, Store
+from bot.ledger import ANNOUNCEMENT, REMINDER, Chat, Store
 from bot.reading.articles import Article, ArticleError, article_from_json, load_article
 
 log = logging.getLogger(__name__)
@@ -30,18 +31,20 @@ class Plan:
     title: str
     urgent: bool = False
     expires: float | None = None
+    asks: bool = False  # its card carries the confirm button (a group's shows its count)
 
     def expired(self, now: float) -> bool:
         return self.expires is not None and now >= self.expires
 
 
 class Planner:
-    """Plans per (article, version, language, mode, edited, expired), the last 256 kept."""
+    """Plans per (article, version, language, mode, edited, expired, asking to confirm),
+    the last 256 kept."""
 
     def __init__(self, store: Store, config: Config) -> None:
         self.store = store
         self.config = config
-        self._plans: OrderedDict[tuple[str, str, str, str, bool, bool], Plan] = OrderedDict()
+        self._plans: OrderedDict[tuple[str, str, str, str, bool, bool, bool], Plan] = OrderedDict()
 
     def messages_for(
         self, article_id: str, version: str, chat: Chat, *, expired: bool = False
@@ -66,13 +69,16 @@ class Planner:
         file (which may have changed since, or be half-written). ``edited``: the card
         says when the correction came; ``expired``: that the notice has expired."""
         lang = chat.language or self.config.lang
-        key = (article_id, version, lang, chat.mode, edited, expired)
+        asks = self.store.ack_round(article_id) is not None
+        key = (article_id, version, lang, chat.mode, edited, expired, asks)
         if key in self._plans:
             self._plans.move_to_end(key)
             return self._plans[key]
         row = self.store.article(article_id)
         if row is None:
             return None
+        if row["status"] == REMINDER:  # not kept: a group's line has its count so far
+            return self._reminder(article_id, row, chat, lang)
         if row["status"] == ANNOUNCEMENT:
             title = row["title"] or t("announcement", lang)
             plan = Plan(announcement(title, row["text"] or ""), title)
@@ -85,10 +91,23 @@ class Planner:
             formatted = format_article(article, lang, self.config.tz, updated, expired=expired)
             expires = article.expires.timestamp() if article.expires else None
             plan = Plan(formatted.for_mode(chat.mode), article.title, article.urgent, expires)
+        if asks:
+            buttoned = with_ack_button(plan.messages, article_id, lang)
+            plan = replace(plan, messages=buttoned, asks=True)
         self._plans[key] = plan
         if len(self._plans) > 256:
             self._plans.popitem(last=False)
         return plan
+
+    def _reminder(self, reminder_id: str, row: dict, chat: Chat, lang: str) -> Plan | None:
+        """A round's reminder to confirm a notice; a group's says how many did there."""
+        of = self.store.reminder_of(reminder_id)
+        if of is None:
+            return None
+        article_id = of[0]
+        count = self.store.ack_count(article_id, chat.id) if chat.type != "private" else None
+        title = row["title"] or article_id
+        return Plan(reminder(title, article_id, lang, count), title)
 
     def _version(self, article_id: str, version: str, path: str) -> Article | None:
         content = self.store.version_content(article_id, version)

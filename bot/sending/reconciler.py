@@ -28,6 +28,7 @@ import logging
 import random
 
 from bot.config import Config
+from bot.formatting.acks import with_ack_button
 from bot.formatting.formatter import removed_part, withdrawn_card
 from bot.formatting.outgoing import Outgoing
 from bot.formatting.revisions import (
@@ -42,7 +43,7 @@ from bot.formatting.revisions import (
     unpin,
 )
 from bot.i18n import t
-from bot.ledger import FAILED, RETRACTED, SENDING, SENT, SKIPPED, Chat, Store, Work
+from bot.ledger import FAILED, REMINDER, RETRACTED, SENDING, SENT, SKIPPED, Chat, Store, Work
 from bot.ledger.copies import (
     DELETING,
     DROPPED,
@@ -143,11 +144,29 @@ class Reconciler:
         if expired and not shows:
             self.store.finish(delivery.id, SKIPPED, "expired")
             return None
+        if delivery.kind == REMINDER and not shows and self._confirmed(work, chat):
+            self.store.finish(delivery.id, SKIPPED, "confirmed before the reminder")
+            return None
+        messages, count = plan.messages, None
+        if plan.asks and chat.type != "private":
+            count = self.store.ack_count(delivery.article_id, chat.id)
+            lang = chat.language or self.config.lang
+            messages = with_ack_button(messages, delivery.article_id, lang, count)
         return Target(
-            tuple(plan.messages),
+            tuple(messages),
             urgent=plan.urgent,
             pin_card=plan.urgent and not expired and chat.type in PINNABLE,
             new_parts=chat.subscribed,
+            acks_shown=count,
+        )
+
+    def _confirmed(self, work: Work, chat: Chat) -> bool:
+        """A private subscriber who confirmed since the reminder was queued needs none."""
+        of = self.store.reminder_of(work.delivery.article_id)
+        return (
+            chat.type == "private"
+            and of is not None
+            and self.store.has_confirmed(of[0], chat.id, of[1])
         )
 
     def _settle(
@@ -157,6 +176,11 @@ class Reconciler:
         last call left, in the same write."""
         if chat.trouble:
             self.store.note_trouble(chat.id, None)
+        if target.acks_shown is not None:
+            self.store.note_acks_shown(work.delivery.id, target.acks_shown)
+        # a count brought up to date is not a correction
+        corrected = work.delivery.shown != (work.article_version or "")
+        edited = edited and (corrected or target.acks_shown is None)
         recorded = copy if record else None
         if target.messages:
             self.store.settle(

@@ -38,6 +38,7 @@ class Target:
     pin_card: bool = False
     new_parts: bool = True  # may send what the copy lacks (not to a chat that left)
     withdrawn: bool = False  # what cannot be deleted says "withdrawn", not "removed"
+    acks_shown: int | None = None  # the confirmations a group's card shows
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ class ReadFile:
     names: tuple[str, ...]  # categories and tags, which chats' filters match
     named_by_path: bool  # a file whose id is its path's (no id in its front matter)
     warnings: tuple[str, ...] = ()  # what the loader left out or guessed, to be logged
+    ack: str = ""  # asks residents to confirm: "yes", or "renew" (ask again)
+    ack_by: float | None = None  # when who has not confirmed is reminded
 
 
 def read_file(article: Article, named_by_path: bool) -> ReadFile:
@@ -39,6 +41,8 @@ def read_file(article: Article, named_by_path: bool) -> ReadFile:
         names,
         named_by_path,
         article.warnings,
+        article.ack,
+        article.ack_by.timestamp() if article.ack_by else None,
     )
 
 

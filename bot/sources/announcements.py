@@ -110,21 +110,26 @@ def _escape_angles(markdown: str) -> str:
     )
 
 
-def announcement_file(title: str, author: str, markdown: str, when: datetime) -> str:
+def announcement_file(
+    title: str, author: str, markdown: str, when: datetime, *, ack: bool = False
+) -> str:
+    """``ack``: residents are asked to confirm they read it."""
     post = frontmatter.Post(
         markdown, title=title, date=when.isoformat(timespec="seconds"), author=author
     )
     post["categories"] = [CATEGORY]
+    if ack:
+        post["ack"] = True
     return frontmatter.dumps(post, allow_unicode=True, sort_keys=False) + "\n"
 
 
 def write_announcement(
-    folder: Path, title: str, author: str, markdown: str, when: datetime
+    folder: Path, title: str, author: str, markdown: str, when: datetime, *, ack: bool = False
 ) -> Path:
     """A new file, never over another (two admins in the same second)."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{when:%Y-%m-%d-%H%M%S}-announcement"
-    text = announcement_file(title, author, markdown, when)
+    text = announcement_file(title, author, markdown, when, ack=ack)
     for number in range(1000):
         path = folder / (f"{stem}.md" if number == 0 else f"{stem}-{number}.md")
         try:

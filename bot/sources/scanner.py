@@ -418,7 +418,10 @@ class Scanner:
             if status == WITHDRAWN and old_status == ACTIVE:
                 report.withdrawn.append(article_id)
                 report.retracting += self.store.retract_article(article_id, "article withdrawn")
+                report.retracting += self.store.withdraw_reminders(article_id)
                 return
+            if status == ACTIVE and (read.ack or (read.row["urgent"] and self.config.ack_urgent)):
+                self._ask_to_confirm(read, version)
             if status == ACTIVE and old_status == WITHDRAWN:
                 self.store.restore_copies(article_id, version)
             if status == ACTIVE and old_status != ACTIVE and not silent:
@@ -430,6 +433,20 @@ class Scanner:
                 report.editing += self.store.retarget(
                     article_id, version, edit_sent=self.config.edits
                 )
+
+    def _ask_to_confirm(self, read: ReadFile, version: str) -> None:
+        """The notice asks residents to confirm; reminded at ``ack_by``, else as long
+        after it goes out as NOTICEBOT_ACK_REMIND says (no reminder without either)."""
+        start = max(read.row["date"], self.store.clock())
+        remind_at = read.ack_by
+        if remind_at is None and self.config.ack_remind is not None:
+            remind_at = start + self.config.ack_remind
+        self.store.ask_to_confirm(
+            read.row["id"],
+            remind_at=remind_at,
+            remind_after=None if remind_at is None else max(remind_at - start, 60.0),
+            renew_version=version if read.ack == "renew" else None,
+        )
 
     def read_feeds(self, client: httpx.Client) -> ScanReport:
         """Every feed that is due: its new and changed entries saved as notices (the first

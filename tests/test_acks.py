@@ -1,0 +1,224 @@
+"""Confirmations end to end: real python-telegram-bot polling the emulator (with
+Telegram's flood limits), a real SQLite ledger, real article files.
+
+Three groups of 50 members and 20 private subscribers get a notice that asks to be
+confirmed; members press (some twice, some after a correction, some on a notice
+withdrawn meanwhile); the counts on the buttons, in /acks, in the CSV and on /metrics
+agree with the presses; the button edits keep each group's pace; the reminder reaches
+exactly the private subscribers who had not confirmed, once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.ledger import Chat
+from tests.botenv import ADMIN, LiveBot, live_bot, message_update, until
+from tests.chaos import now_rfc
+from tests.emulator import Emulator
+from tests.in_process import command_state_kept
+from tests.process import free_port
+
+GROUPS = (-1_001_000_000_001, -1_001_000_000_002, -1_001_000_000_003)
+PRIVATE = tuple(range(301, 321))
+MEMBERS = 50
+BEFORE = 40  # members of each group who press before the correction; the rest after
+TWICE = 10  # of those, the first ones press twice
+PRIVATE_CONFIRMING = PRIVATE[:12]  # the rest are reminded
+REMIND_AFTER = 14  # seconds after the notice's date: ack_by
+
+
+def _notice(title: str, body: str, extra: str = "") -> str:
+    return f"\n---\ntitle: '{title}'\ndate: {now_rfc()}\nack: true\n{extra}---\n\n<p>{body}</p>\n"
+
+
+def _member(group: int, n: int) -> int:
+    return 10_000 * GROUPS.index(group) + 10_000 + n
+
+
+def _card(emulator: Emulator, chat: int, title: str) -> int:
+    """The message id of the notice's card in the chat."""
+    for sent_to, call in emulator.delivered():
+        if sent_to == chat and call.ok and title in str(call.params.get("text", "")):
+            return call.message_ids[0]
+    raise AssertionError(f"no card of {title} in {chat}")
+
+
+def _button(emulator: Emulator, chat: int, message_id: int) -> str:
+    markup = emulator.messages[(chat, message_id)].get("reply_markup") or {}
+    keyboard = markup.get("inline_keyboard") or [[]]
+    return keyboard[0][0]["text"] if keyboard[0] else ""
+
+
+def _answers(emulator: Emulator) -> Counter[str]:
+    return Counter(str(a.get("text")) for a in emulator.answered)
+
+
+async def _press_all(bot: LiveBot, presses: list[tuple[int, int, int, str]]) -> None:
+    before = len(bot.emulator.answered)
+    for chat, message_id, user, data in presses:
+        bot.emulator.press(chat, message_id, user, data, first_name=f"居民{user}")
+    await until(
+        lambda: len(bot.emulator.answered) >= before + len(presses),
+        "answers to every press",
+        timeout=30,
+    )
+
+
+async def test_three_groups_and_twenty_subscribers_confirm(
+    tmp_path: Path, emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    async with live_bot(tmp_path, emulator, metrics_listen=("127.0.0.1", port)) as bot:
+        store = bot.runtime.store
+        for group in GROUPS:
+            store.subscribe(Chat(group, type="supergroup", title=f"{group % 10}号楼"))
+        for chat in PRIVATE:
+            store.subscribe(Chat(chat))
+        notice = bot.articles / "test.md"
+        notice.write_text(
+            _notice("核酸检测通知", "明早8点5号楼全员核酸。", f"ack_by: {REMIND_AFTER}s\n"),
+            encoding="utf-8",
+        )
+        other = bot.articles / "water.md"
+        other.write_text(_notice("停水通知", "周六停水。"), encoding="utf-8")
+        chats = (*GROUPS, *PRIVATE)
+        await until(
+            lambda: all(
+                any(
+                    c == chat and "停水通知" in str(call.params) for c, call in emulator.delivered()
+                )
+                for chat in chats
+            ),
+            "both notices in every chat",
+            timeout=30,
+        )
+        article_id = store.recent_articles(5)[1]["id"]
+        water_id = store.recent_articles(5)[0]["id"]
+        assert {store.article(article_id)["title"], store.article(water_id)["title"]} == {
+            "核酸检测通知",
+            "停水通知",
+        }
+        if store.article(article_id)["title"] != "核酸检测通知":
+            article_id, water_id = water_id, article_id
+        cards = {chat: _card(emulator, chat, "核酸检测通知") for chat in chats}
+        assert {_button(emulator, chat, cards[chat]) for chat in chats} == {"✅ 收到"}
+        data = f"ack:{article_id}"
+
+        # before the correction: 40 members of each group, 12 private subscribers; then
+        # 10 of those members and 4 of those subscribers press again
+        first = [(g, cards[g], _member(g, n), data) for g in GROUPS for n in range(BEFORE)]
+        await _press_all(bot, first + [(c, cards[c], c, data) for c in PRIVATE_CONFIRMING])
+        again = [(g, cards[g], _member(g, n), data) for g in GROUPS for n in range(TWICE)]
+        await _press_all(bot, again + [(c, cards[c], c, data) for c in PRIVATE[:4]])
+        await until(
+            lambda: all(_button(emulator, g, cards[g]) == f"✅ 收到 · {BEFORE}" for g in GROUPS),
+            "the count on each group's card",
+            timeout=20,
+        )
+        answers = _answers(emulator)
+        assert answers["已确认收到，谢谢！"] == 3 * BEFORE + len(PRIVATE_CONFIRMING)
+        assert sum(n for text, n in answers.items() if text.startswith("已确认 ")) == 3 * TWICE + 4
+
+        # a correction: confirmations kept, the rest press the corrected card
+        notice.write_text(
+            _notice("核酸检测通知", "改为明早9点5号楼全员核酸。", f"ack_by: {REMIND_AFTER}s\n"),
+            encoding="utf-8",
+        )
+        await until(
+            lambda: all("9点" in str(emulator.messages[(c, cards[c])].get("text")) for c in chats),
+            "the correction in every chat",
+            timeout=30,
+        )
+        assert all(_button(emulator, g, cards[g]) == f"✅ 收到 · {BEFORE}" for g in GROUPS)
+        await _press_all(
+            bot,
+            [(g, cards[g], _member(g, n), data) for g in GROUPS for n in range(BEFORE, MEMBERS)],
+        )
+
+        # a withdrawn notice: a press on it is answered so and counts nothing
+        other.unlink()
+        water = f"ack:{water_id}"
+        await until(lambda: store.published(water_id) is None, "the withdrawal")
+        await _press_all(
+            bot, [(GROUPS[0], cards[GROUPS[0]], 1, water), (320, cards[320], 320, water)]
+        )
+        assert _answers(emulator)["此通知已撤回，无需确认。"] == 2
+
+        await until(
+            lambda: all(_button(emulator, g, cards[g]) == f"✅ 收到 · {MEMBERS}" for g in GROUPS),
+            "every member counted on each card",
+            timeout=20,
+        )
+
+        # the reminder: the 8 private subscribers who did not confirm, and each group
+        reminded = PRIVATE[len(PRIVATE_CONFIRMING) :]
+
+        def reminders() -> Counter[int]:
+            return Counter(
+                chat
+                for chat, call in emulator.delivered()
+                if str(call.params.get("text", "")).startswith("请确认已阅读")
+            )
+
+        await until(
+            lambda: sum(reminders().values()) >= len(reminded) + len(GROUPS),
+            "the reminders",
+            timeout=REMIND_AFTER + 15,
+        )
+        await bot.quiet(3.5)  # one more round of the clock's work: nothing more
+        assert reminders() == Counter({chat: 1 for chat in (*reminded, *GROUPS)})
+        for group in GROUPS:
+            (line,) = [
+                call.params["text"]
+                for chat, call in emulator.delivered()
+                if chat == group and call.params.get("text", "").startswith("请确认已阅读")
+            ]
+            assert f"已有 {MEMBERS} 人确认" in line, line
+
+        # the admin's view, in private: the same counts, and names
+        start = bot.mark()
+        emulator.push(message_update(ADMIN, f"/acks {article_id}"))
+        (listing,) = await bot.wait_calls(start, 1)
+        text = listing.params["text"]
+        confirmed = 3 * MEMBERS + len(PRIVATE_CONFIRMING)
+        assert f"{confirmed} 人已确认" in text, text
+        assert f"私聊订阅：{len(PRIVATE_CONFIRMING)}/{len(PRIVATE)} 已确认" in text, text
+        for group in GROUPS:
+            assert f"{group % 10}号楼：{MEMBERS} 人已确认" in text, text
+        assert "居民" in text  # names, in the admin's private chat
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+
+    assert f'noticebot_ack_confirmed{{notice="{article_id}"}} {confirmed}.0' in metrics
+    assert f'noticebot_ack_reached{{notice="{article_id}"}} {len(chats)}.0' in metrics
+    assert f"noticebot_acks_total {confirmed}.0" in metrics
+    with command_state_kept():
+        assert (
+            main(["acks", article_id, "--csv", "--db", str(tmp_path / "state/noticebot.db")]) == 0
+        )
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
+    assert len(rows) == confirmed
+    assert Counter(row["chat_id"] for row in rows) == Counter(
+        {**{str(g): MEMBERS for g in GROUPS}, **{str(c): 1 for c in PRIVATE_CONFIRMING}}
+    )
+    versions = Counter(row["version"] for row in rows)
+    assert versions == {"1": 3 * BEFORE + len(PRIVATE_CONFIRMING), "2": 3 * (MEMBERS - BEFORE)}
+    assert {row["name"] for row in rows if row["user_id"] == "301"} == {"居民301"}
+    # every edit of a count kept each group's pace, and changed something
+    assert emulator.too_many == 0
+    assert emulator.not_modified_count() == 0
+    edits = Counter(
+        int(call.params["chat_id"])
+        for call in emulator.calls
+        if call.ok and call.method.startswith("editMessage")
+    )
+    assert all(edits[g] <= 12 for g in GROUPS), edits  # batched: not one edit a press
+    assert not re.search(r"收到 · \d+", str([emulator.messages[(c, cards[c])] for c in PRIVATE]))
