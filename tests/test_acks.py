@@ -79,6 +79,7 @@ async def test_three_groups_and_twenty_subscribers_confirm(
     port = free_port()
     async with live_bot(tmp_path, emulator, metrics_listen=("127.0.0.1", port)) as bot:
         store = bot.runtime.store
+        await until(lambda: bot.runtime.scanned_at, "the first scan")  # the archive's baseline
         for group in GROUPS:
             store.subscribe(Chat(group, type="supergroup", title=f"{group % 10}号楼"))
         for chat in PRIVATE:
