@@ -24,6 +24,7 @@ from pathlib import Path
 from bot.ledger import Chat
 from tests.botenv import ADMIN, message_update
 from tests.chaos import (
+    acks_scenario,
     article_text,
     bad_input_scenario,
     crash_scenario,
@@ -58,6 +59,11 @@ def lifecycle() -> list[str]:
 def flaky_sources() -> list[str]:
     with tempfile.TemporaryDirectory() as work:
         return asyncio.run(flaky_sources_scenario(Path(work), chats=500)).lines()
+
+
+def acks() -> list[str]:
+    with tempfile.TemporaryDirectory() as work:
+        return asyncio.run(acks_scenario(Path(work), chats=2000, presses=10_000)).lines()
 
 
 def bad_input() -> list[str]:
@@ -200,6 +206,7 @@ SCENARIOS = {
     "lifecycle": lifecycle,
     "flaky_sources": flaky_sources,
     "bad_input": bad_input,
+    "acks": acks,
     "fuzz": fuzz,
     "cli_fuzz": cli_fuzz,
     "model": model,

@@ -692,3 +692,125 @@ async def _flaky(
         1 for c in emulator.calls if c.ok and c.method == "deleteMessage"
     )
     return report
+
+
+# --- confirmations during a broadcast ------------------------------------------------------------
+@dataclass
+class AcksReport:
+    chats: int
+    presses: int = 0  # pressed, second presses included
+    people: int = 0  # distinct (chat, person): what the ledger must hold
+    recorded: int = 0
+    answered: int = 0
+    thanked: int = 0  # first presses
+    already: int = 0  # second presses, answered with the first time
+    counts_right: int = 0  # groups whose card shows its members' count
+    groups: int = 0
+    seconds: float = 0.0  # the broadcast: first card to last card
+    rate: float = 0.0  # cards a second over that time
+    best_second: int = 0  # the most counted messages Telegram took in one second
+    too_many: int = 0
+    not_modified: int = 0
+
+    def lines(self) -> list[str]:
+        return [
+            f"confirmations: an urgent notice to {self.chats:,} chats ({self.groups} groups),"
+            f" {self.presses:,} presses during it",
+            f"  recorded {self.recorded:,} of {self.people:,} people (each once);"
+            f" answered {self.answered:,}: {self.thanked:,} thanked,"
+            f" {self.already:,} second presses told the first time",
+            f"  group cards showing their count: {self.counts_right} of {self.groups}",
+            f"  broadcast: {self.chats:,} cards in {self.seconds:.1f} s = {self.rate:.1f} msg/s"
+            f" (best second {self.best_second}); 429s {self.too_many},"
+            f" 'not modified' {self.not_modified}",
+        ]
+
+
+async def acks_scenario(work: Path, chats: int, presses: int, groups: int = 100) -> AcksReport:
+    """An urgent notice (which asks to be confirmed) to ``chats`` chats, ``groups`` of them
+    supergroups; as each card arrives its chat's people press ✅ 收到 (a private subscriber
+    once, a tenth of them twice; a group's members until ``presses`` are made)."""
+    from tests.botenv import live_bot, until  # the live bot: presses come as updates
+
+    private = chats - groups
+    per_group = max(1, (presses - private - private // 10) // groups)
+    group_ids = [-1_001_900_000_000 - n for n in range(groups)]
+    report = AcksReport(chats=chats, groups=groups)
+    with Emulator() as emulator:
+        async with live_bot(work, emulator, policy=SendPolicy(concurrency=32)) as bot:
+            store = bot.runtime.store
+            await until(lambda: bot.runtime.scanned_at, "the first scan")
+            for chat in range(1, private + 1):
+                store.subscribe(Chat(chat))
+            for chat in group_ids:
+                store.subscribe(Chat(chat, type="supergroup", title=str(chat)))
+            (bot.articles / "urgent.md").write_text(
+                article_text("紧急通知", "<p>今晚8点起全楼封控，请勿外出。</p>", "urgent: true\n"),
+                encoding="utf-8",
+            )
+            pressed: set[int] = set()
+            seconds: list[int] = []
+            looked = 0  # the emulator's calls looked at so far
+
+            in_flight: list = []  # calls not answered yet when looked at
+
+            def press_new_cards() -> None:
+                nonlocal looked
+                calls = [*in_flight, *emulator.calls[looked:]]
+                looked += len(calls) - len(in_flight)
+                in_flight.clear()
+                for call in calls:
+                    if not call.ok and call.error is None:
+                        in_flight.append(call)
+                        continue
+                    chat = int(call.params.get("chat_id") or 0)
+                    text = str(call.params.get("text", ""))
+                    if not call.ok or chat in pressed or "紧急通知" not in text:
+                        continue
+                    if not call.method.startswith("send"):
+                        continue
+                    pressed.add(chat)
+                    data = call.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+                    people = [chat] if chat > 0 else [chat * -10 + n for n in range(per_group)]
+                    for person in people:
+                        emulator.press(chat, call.message_ids[0], person, data)
+                        report.presses += 1
+                    if chat > 0 and chat % 10 == 0:
+                        seconds.append(chat)  # pressed again, once the first is answered
+
+            while len(pressed) < chats:
+                press_new_cards()
+                await asyncio.sleep(0.05)
+            await until(lambda: len(emulator.answered) >= report.presses, "answers", 120)
+            for chat in seconds:
+                card = next(c for t, c in emulator.delivered() if t == chat)
+                data = card.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+                emulator.press(chat, card.message_ids[0], chat, data)
+                report.presses += 1
+            await until(lambda: len(emulator.answered) >= report.presses, "answers", 120)
+
+            def count(chat: int) -> str:
+                card = next(c for t, c in emulator.delivered() if t == chat)
+                shown = emulator.messages[(chat, card.message_ids[0])]
+                return shown["reply_markup"]["inline_keyboard"][0][0]["text"]
+
+            with contextlib.suppress(AssertionError):
+                await until(
+                    lambda: all(count(g) == f"✅ 收到 · {per_group}" for g in group_ids),
+                    "every group's count",
+                    120,
+                )
+            report.counts_right = sum(count(g) == f"✅ 收到 · {per_group}" for g in group_ids)
+            report.people = private + groups * per_group
+            report.recorded = store.acks_total()
+    cards = sorted(c.at for _, c in emulator.delivered() if "紧急通知" in str(c.params))
+    report.seconds = cards[-1] - cards[0]
+    report.rate = (len(cards) - 1) / report.seconds if report.seconds else 0.0
+    report.best_second = emulator.max_per_second()
+    texts = Counter(str(a.get("text")) for a in emulator.answered)
+    report.answered = len(emulator.answered)
+    report.thanked = texts["已确认收到，谢谢！"]
+    report.already = sum(n for text, n in texts.items() if text.startswith("已确认 "))
+    report.too_many = emulator.too_many
+    report.not_modified = emulator.not_modified_count()
+    return report
