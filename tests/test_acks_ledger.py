@@ -150,15 +150,21 @@ def test_a_rounds_reminder_goes_once_to_who_has_not_confirmed(tmp_path: Path) ->
     assert store.article(reminder_id)["status"] == "withdrawn"
 
 
-def test_confirmations_are_forgotten_with_old_notices(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+def test_confirmations_are_forgotten_once_their_notice_stopped_asking_long_enough(
+    tmp_path: Path,
+) -> None:
+    clock = Clock(1_700_000_000.0)
+    store = _store(tmp_path, clock)
     day = 86400.0
-    _article(store, "old", date=store.clock() - 91 * day)
-    _article(store, "new", date=store.clock() - 89 * day)
+    _article(store, "old", date=clock() - 400 * day)  # an old notice broadcast now asks anew
+    _article(store, "new")
+    store.ask_to_confirm("old")
+    clock.advance(2 * day)
+    store.ask_to_confirm("new")
     for article_id in ("old", "new"):
-        store.ask_to_confirm(article_id)
         store.record_ack(article_id, 5, 5, "王", "v1")
-    assert store.forget_acks(store.clock() - 90 * day) == 1
+    assert store.forget_acks(clock() - 3 * day) == 0  # the notice's own date counts not
+    assert store.forget_acks(clock() - day) == 1
     assert store.ack_round("old") is None and store.ack_people("old") == []
     assert len(store.ack_people("new")) == 1
     assert store.acks_total() == 2  # a counter: what was forgotten still counted

@@ -23,6 +23,7 @@ from functools import partial
 from pathlib import Path
 
 from bot.config import Config
+from bot.formatting.acks import with_ack_button
 from bot.formatting.formatter import format_article, state_cards
 from bot.formatting.outgoing import Outgoing
 from bot.formatting.preview import State, render_html, render_json_lines, render_terminal
@@ -203,9 +204,17 @@ def show_files(
     return shown
 
 
+GROUP_COUNT = 37  # the count a group's card shows on the page, as an example
+
+
 def _show(article: Article, config: Config, *, states: bool = False) -> Shown:
     messages = format_article(article, config.lang, config.tz).all()
     cards = tuple(state_cards(article, config.lang, config.tz)) if states else ()
+    if article.ack or (article.urgent and config.ack_urgent):  # residents asked to confirm
+        messages = with_ack_button(messages, article.id, config.lang)
+        if states:
+            counted = with_ack_button(messages[:1], article.id, config.lang, GROUP_COUNT)
+            cards = (*cards, ("confirmed in a group", counted[0]))
     return Shown(article.id, str(article.path), article.title, article.warnings, messages, cards)
 
 

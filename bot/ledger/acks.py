@@ -306,12 +306,12 @@ class Acks(Chats, Deliveries):
 
     # --- privacy ----------------------------------------------------------------------
     def forget_acks(self, before: float) -> int:
-        """Who confirmed notices dated before ``before`` is forgotten, and the notices stop
-        asking. The confirmations removed."""
-        old = "SELECT id FROM articles WHERE date < ?"
+        """Who confirmed notices that last asked before ``before`` is forgotten, and the
+        notices stop asking. The confirmations removed."""
+        old = "SELECT article_id FROM ack_notices WHERE asked_at < ?"
         with self.transaction():
             removed = self._exec(f"DELETE FROM acks WHERE article_id IN ({old})", [before])
-            self._exec(f"DELETE FROM ack_notices WHERE article_id IN ({old})", [before])
+            self._exec("DELETE FROM ack_notices WHERE asked_at < ?", [before])
             if removed:
                 forgotten = int(self.get_meta("acks_forgotten") or 0) + removed
                 self.set_meta("acks_forgotten", str(forgotten))
