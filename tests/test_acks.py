@@ -13,6 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+import signal
+import time
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -22,8 +24,8 @@ import pytest
 from bot.cli import main
 from bot.ledger import Chat
 from tests.botenv import ADMIN, LiveBot, live_bot, message_update, until
-from tests.chaos import now_rfc
-from tests.emulator import Emulator
+from tests.chaos import now_rfc, prepare_ledger, start_bot, wait_for
+from tests.emulator import Emulator, Fault
 from tests.in_process import command_state_kept
 from tests.process import free_port
 
@@ -223,3 +225,53 @@ async def test_three_groups_and_twenty_subscribers_confirm(
     )
     assert all(edits[g] <= 12 for g in GROUPS), edits  # batched: not one edit a press
     assert not re.search(r"收到 · \d+", str([emulator.messages[(c, cards[c])] for c in PRIVATE]))
+
+
+def test_a_kill_between_a_reminders_send_and_its_record_repeats_at_most_that_one(
+    tmp_path: Path,
+) -> None:
+    """The bot is killed while Telegram holds the answer to one reminder: after the restart
+    every subscriber who had not confirmed has the reminder, those who had have none, and
+    only the reminder whose answer was lost may come twice (Telegram has no way to ask
+    whether a message went out)."""
+    chats = list(range(1, 11))
+    confirming, cut = chats[:4], 5
+    prepare_ledger(tmp_path, [Chat(chat) for chat in chats])
+    (tmp_path / "articles" / "n.md").write_text(
+        _notice("停水通知", "周六停水。", "ack_by: 6s\n"), encoding="utf-8"
+    )
+    log = tmp_path / "bot.log"
+    with Emulator() as emulator:
+        process = start_bot(tmp_path, emulator, log)
+        try:
+            wait_for(lambda: len(emulator.delivered()) >= len(chats), 30, "the notice")
+            for chat in confirming:
+                (card,) = [c for to, c in emulator.delivered() if to == chat]
+                data = card.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+                emulator.press(chat, card.message_ids[0], chat, data)
+            wait_for(lambda: len(emulator.answered) == len(confirming), 10, "the answers")
+            emulator.fail(cut, "sendMessage", Fault.slow(30))  # the reminder's answer, held
+
+            def reminded(chat: int) -> int:
+                return sum(
+                    1
+                    for c in emulator.calls
+                    if c.method == "sendMessage"
+                    and c.params.get("chat_id") == chat
+                    and str(c.params.get("text", "")).startswith("请确认已阅读")
+                )
+
+            wait_for(lambda: reminded(cut) == 1, 30, "the reminder on its way")
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            process = start_bot(tmp_path, emulator, log)
+            unconfirmed = [chat for chat in chats if chat not in confirming]
+            wait_for(lambda: all(reminded(c) >= 1 for c in unconfirmed), 30, "every reminder")
+            time.sleep(4)  # a round of the clock's work after the last: nothing more
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    assert [reminded(chat) for chat in confirming] == [0] * len(confirming)
+    assert [reminded(chat) for chat in unconfirmed if chat != cut] == [1] * 5
+    assert reminded(cut) in (1, 2)  # the one whose answer the kill lost: once or twice
+    assert emulator.too_many == 0
