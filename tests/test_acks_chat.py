@@ -13,7 +13,7 @@ from bot.cli import main
 from bot.ledger import Chat
 from tests.botenv import ADMIN, LiveBot, live_bot, message_update, until
 from tests.chaos import now_rfc
-from tests.emulator import Emulator
+from tests.emulator import Emulator, Fault
 from tests.in_process import command_state_kept
 
 GROUP = -1_001_000_000_777
@@ -202,3 +202,31 @@ def test_the_csv_keeps_a_name_that_looks_like_a_formula_as_text(
     with command_state_kept():
         assert main(["acks"]) == 0
     assert "n1  T  round 1: confirmed by 2, reached 0 chats" in capsys.readouterr().out
+
+
+async def test_a_press_waits_for_no_other_update_of_its_chat(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    """A group's updates go one at a time; a press of ✅ 收到 only answers its presser,
+    so it does not wait behind a reply Telegram is slow to take (or fifty members
+    pressing at once would be answered after Telegram's 15 s)."""
+    async with live_bot(tmp_path, emulator) as bot:
+        await until(lambda: bot.runtime.scanned_at, "the first scan")
+        bot.runtime.store.subscribe(Chat(GROUP, type="supergroup"))
+        _write(bot, "a.md", "停水通知")
+        message_id, button = await _card(bot, GROUP, "停水通知")
+        emulator.fail(GROUP, "sendMessage", Fault.slow(3))
+        emulator.push(message_update(GROUP, "/latest", user_id=41, chat_type="supergroup"))
+        await until(
+            lambda: any(
+                c.method == "sendMessage" and "/read_" in str(c.params) for c in emulator.calls
+            ),
+            "the held reply",
+        )
+        held = next(c for c in emulator.calls if "/read_" in str(c.params))
+        assert (
+            await _press(bot, GROUP, message_id, 42, button["callback_data"])
+            == "已确认收到，谢谢！"
+        )
+        answer = next(c for c in emulator.calls if c.method == "answerCallbackQuery")
+        assert answer.at < held.at + 3  # answered while the reply was still held

@@ -84,6 +84,21 @@ def test_ack_renew_in_a_file_starts_one_round_per_version(tmp_path: Path) -> Non
     assert store.ask_to_confirm("n1") == 2  # a correction that does not
 
 
+def test_a_notice_on_its_way_to_a_chat_may_be_confirmed_there(tmp_path: Path) -> None:
+    """Its card may be in the chat before the reconciler records it (an urgent card is
+    pinned before the row settles): a press then is no forgery."""
+    store = _store(tmp_path)
+    _article(store)
+    store.subscribe(Chat(-100, type="supergroup"))
+    assert not store.reached("n1", -100)
+    store.enqueue("n1", [-100])
+    (row,) = store.deliveries(-100)
+    store.claim([row.id])
+    assert store.reached("n1", -100)
+    store.finish(row.id, "skipped", "unsubscribed")
+    assert not store.reached("n1", -100)
+
+
 def test_asking_later_brings_delivered_copies_the_button(tmp_path: Path) -> None:
     store = _store(tmp_path)
     _article(store)

@@ -12,6 +12,7 @@ slot all the while: one user's 300 messages, paced at one reply a second, held e
 slot and stalled everyone else's replies. So this processor decides first, without a
 slot: whether the update is within its sender's budget (:class:`Admission`), and when
 its chat's turn comes (a queue per chat, capped); only then does it take a slot.
+A press of the confirm button needs no turn: it only answers its presser.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
 from bot.chat.throttle import Admission, Budget, is_plain, sender
+from bot.formatting.acks import ACK_DATA
 
 
 @dataclass(eq=False)
@@ -67,7 +69,7 @@ class OrderPerChat(BaseUpdateProcessor):
             _discard(coroutine)
             return
         chat = update.effective_chat if isinstance(update, Update) else None
-        if chat is None:
+        if chat is None or _unordered(update):
             async with self._semaphore:
                 await coroutine
             return
@@ -142,6 +144,14 @@ class OrderPerChat(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         pass
+
+
+def _unordered(update: object) -> bool:
+    """A press of ✅ 收到: answered to the presser alone and changing no message, it waits
+    for no other update of its chat (fifty members pressing at once are each answered
+    within Telegram's 15 s)."""
+    query = update.callback_query if isinstance(update, Update) else None
+    return query is not None and (query.data or "").startswith(ACK_DATA)
 
 
 def _discard(coroutine: Awaitable[Any]) -> None:

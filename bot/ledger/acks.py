@@ -20,7 +20,16 @@ from typing import Any
 
 from bot.ledger.chats import Chat, Chats
 from bot.ledger.deliveries import Deliveries
-from bot.ledger.states import ACTIVE, QUEUED, REMINDER, REQUEUE, SENT, WITHDRAWN
+from bot.ledger.states import (
+    ACTIVE,
+    HAS_COPY,
+    QUEUED,
+    REMINDER,
+    REQUEUE,
+    SENDING,
+    SENT,
+    WITHDRAWN,
+)
 
 
 @dataclass(frozen=True)
@@ -130,11 +139,12 @@ class Acks(Chats, Deliveries):
         return bool(added), at
 
     def reached(self, article_id: str, chat_id: int) -> bool:
-        """Whether the notice was shown in this chat (a press elsewhere is forged)."""
+        """Whether the notice was shown in this chat, or is on its way there (its card may
+        be in the chat before the reconciler records it): a press elsewhere is forged."""
         return bool(
             self._rows(
-                "SELECT 1 FROM deliveries WHERE article_id = ? AND chat_id = ?"
-                " AND shown IS NOT NULL",
+                "SELECT 1 FROM deliveries WHERE article_id = ? AND chat_id = ? AND (shown IS"
+                f" NOT NULL OR {HAS_COPY} OR status IN ('{QUEUED}', '{SENDING}'))",
                 [article_id, chat_id],
             )
         )
