@@ -63,7 +63,7 @@ def flaky_sources() -> list[str]:
 
 def acks() -> list[str]:
     with tempfile.TemporaryDirectory() as work:
-        return asyncio.run(acks_scenario(Path(work), chats=2000, presses=10_000)).lines()
+        return acks_scenario(Path(work), chats=2000, presses=10_000).lines()
 
 
 def bad_input() -> list[str]:

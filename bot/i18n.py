@@ -398,6 +398,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "status_withdrawn": {"zh": "已撤回", "en": "withdrawn"},
     "status_invalid": {"zh": "无法读取", "en": "unreadable"},
     "status_announcement": {"zh": "公告", "en": "announcements"},
+    "status_reminder": {"zh": "确认提醒", "en": "reminders to confirm"},
     "status_queued": {"zh": "待发送", "en": "waiting"},
     "status_sending": {"zh": "发送中", "en": "sending"},
     "status_sent": {"zh": "已发送", "en": "sent"},
@@ -415,6 +416,7 @@ MESSAGES: dict[str, dict[str, str]] = {
 STATUS_ORDER = (
     "active",
     "announcement",
+    "reminder",
     "withdrawn",
     "invalid",
     "sent",

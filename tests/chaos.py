@@ -708,7 +708,7 @@ class AcksReport:
     groups: int = 0
     seconds: float = 0.0  # the broadcast: first card to last card
     rate: float = 0.0  # cards a second over that time
-    calls_rate: float = 0.0  # every counted message (cards, edits, pins) a second then
+    calls_rate: float = 0.0  # every message Telegram counts (cards, count edits) a second then
     best_second: int = 0  # the most counted messages Telegram took in one second
     too_many: int = 0
     not_modified: int = 0
@@ -722,41 +722,37 @@ class AcksReport:
             f" {self.already:,} second presses told the first time",
             f"  group cards showing their count: {self.counts_right} of {self.groups}",
             f"  broadcast: {self.chats:,} cards in {self.seconds:.1f} s = {self.rate:.1f} msg/s"
-            f" ({self.calls_rate:.1f} msg/s with edits and pins; best second"
+            f" ({self.calls_rate:.1f} msg/s with the count edits; best second"
             f" {self.best_second}); 429s {self.too_many},"
             f" 'not modified' {self.not_modified}",
         ]
 
 
-async def acks_scenario(work: Path, chats: int, presses: int, groups: int = 100) -> AcksReport:
-    """An urgent notice (which asks to be confirmed) to ``chats`` chats, ``groups`` of them
-    supergroups; as each card arrives its chat's people press ✅ 收到 (a private subscriber
-    once, a tenth of them twice; a group's members until ``presses`` are made)."""
-    from tests.botenv import live_bot, until  # the live bot: presses come as updates
-
+def acks_scenario(work: Path, chats: int, presses: int, groups: int = 100) -> AcksReport:
+    """An urgent notice (which asks to be confirmed) from a ``noticebot run`` process to
+    ``chats`` chats, ``groups`` of them supergroups; as each card arrives its chat's
+    people press ✅ 收到 (a private subscriber once, a tenth of them twice; a group's
+    members until ``presses`` are made)."""
     private = chats - groups
     per_group = max(1, (presses - private - private // 10) // groups)
     group_ids = [-1_001_900_000_000 - n for n in range(groups)]
     report = AcksReport(chats=chats, groups=groups)
+    subscribers = [Chat(chat) for chat in range(1, private + 1)]
+    subscribers += [Chat(chat, type="supergroup", title=str(chat)) for chat in group_ids]
+    articles = prepare_ledger(work, subscribers)
     with Emulator() as emulator:
-        async with live_bot(work, emulator, policy=SendPolicy(concurrency=32)) as bot:
-            store = bot.runtime.store
-            await until(lambda: bot.runtime.scanned_at, "the first scan")
-            for chat in range(1, private + 1):
-                store.subscribe(Chat(chat))
-            for chat in group_ids:
-                store.subscribe(Chat(chat, type="supergroup", title=str(chat)))
-            (bot.articles / "urgent.md").write_text(
+        process = start_bot(work, emulator, work / "bot.log", NOTICEBOT_LOG_LEVEL="WARNING")
+        try:
+            (articles / "urgent.md").write_text(
                 article_text("紧急通知", "<p>今晚8点起全楼封控，请勿外出。</p>", "urgent: true\n"),
                 encoding="utf-8",
             )
             pressed: set[int] = set()
             seconds: list[int] = []
             looked = 0  # the emulator's calls looked at so far
-
             in_flight: list = []  # calls not answered yet when looked at
 
-            def press_new_cards() -> None:
+            def press_new_cards() -> bool:
                 nonlocal looked
                 calls = [*in_flight, *emulator.calls[looked:]]
                 looked += len(calls) - len(in_flight)
@@ -779,17 +775,16 @@ async def acks_scenario(work: Path, chats: int, presses: int, groups: int = 100)
                         report.presses += 1
                     if chat > 0 and chat % 10 == 0:
                         seconds.append(chat)  # pressed again, once the first is answered
+                return len(pressed) == chats
 
-            while len(pressed) < chats:
-                press_new_cards()
-                await asyncio.sleep(0.05)
-            await until(lambda: len(emulator.answered) >= report.presses, "answers", 120)
+            wait_for(press_new_cards, 600, "every card")
+            wait_for(lambda: len(emulator.answered) >= report.presses, 120, "answers")
             for chat in seconds:
                 card = next(c for t, c in emulator.delivered() if t == chat)
                 data = card.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
                 emulator.press(chat, card.message_ids[0], chat, data)
                 report.presses += 1
-            await until(lambda: len(emulator.answered) >= report.presses, "answers", 120)
+            wait_for(lambda: len(emulator.answered) >= report.presses, 120, "answers")
 
             def count(chat: int) -> str:
                 card = next(c for t, c in emulator.delivered() if t == chat)
@@ -797,14 +792,19 @@ async def acks_scenario(work: Path, chats: int, presses: int, groups: int = 100)
                 return shown["reply_markup"]["inline_keyboard"][0][0]["text"]
 
             with contextlib.suppress(AssertionError):
-                await until(
+                wait_for(
                     lambda: all(count(g) == f"✅ 收到 · {per_group}" for g in group_ids),
-                    "every group's count",
                     120,
+                    "every group's count",
                 )
             report.counts_right = sum(count(g) == f"✅ 收到 · {per_group}" for g in group_ids)
-            report.people = private + groups * per_group
-            report.recorded = store.acks_total()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+    report.people = private + groups * per_group
+    store = Store(work / "state" / "noticebot.db")
+    report.recorded = store.acks_total()
+    store.close()
     cards = sorted(c.at for _, c in emulator.delivered() if "紧急通知" in str(c.params))
     report.seconds = cards[-1] - cards[0]
     report.rate = (len(cards) - 1) / report.seconds if report.seconds else 0.0

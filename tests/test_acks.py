@@ -199,6 +199,10 @@ async def test_three_groups_and_twenty_subscribers_confirm(
             assert f"{group % 10}号楼：{MEMBERS} 人已确认" in text, text
         assert "居民" in text  # names, in the admin's private chat
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+        start = bot.mark()
+        emulator.push(message_update(ADMIN, "/stats"))
+        (stats,) = await bot.wait_calls(start, 1)
+        assert "确认提醒1" in stats.params["text"], stats.params["text"]  # the reminder's row
 
     assert f'noticebot_ack_confirmed{{notice="{article_id}"}} {confirmed}.0' in metrics
     assert f'noticebot_ack_reached{{notice="{article_id}"}} {len(chats)}.0' in metrics

@@ -14,6 +14,7 @@ STATUSES = [
     store.WITHDRAWN,
     store.INVALID,
     store.ANNOUNCEMENT,
+    store.REMINDER,
     store.QUEUED,
     store.SENDING,
     store.SENT,

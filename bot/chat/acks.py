@@ -84,7 +84,7 @@ async def acks_command(update: Update, context: Context) -> None:
     if not args:
         await send_text(update, context, overview(rt.store, lang))
         return
-    row = find_article(context, args[0])
+    row = find_article(context, args[0]) or rt.store.article(args[0].lower())  # or withdrawn
     if len(args) > 2 or (len(args) == 2 and args[1].lower() not in RENEW_WORDS):
         await send_text(update, context, t("acks_usage", lang))
         return
