@@ -18,6 +18,7 @@ from bot.chat.admin import refuse
 from bot.chat.commands import answer_invalid, button_data, find_article, log_ignored
 from bot.chat.replies import Context, language, language_for_user, runtime, send_text
 from bot.formatting.acks import ACK_DATA
+from bot.formatting.outgoing import TEXT_LIMIT
 from bot.i18n import format_datetime, t
 from bot.ledger import WITHDRAWN, Store
 from bot.ledger.visibility import has_expired
@@ -98,7 +99,21 @@ async def acks_command(update: Update, context: Context) -> None:
         await send_text(update, context, t("acks_renewed", lang, round=round_))
         return
     private = update.effective_chat.type == ChatType.PRIVATE
-    await send_text(update, context, detail(rt.store, row["id"], lang, rt.config.tz, names=private))
+    text = detail(rt.store, row["id"], lang, rt.config.tz, names=private)
+    for part in in_messages(text):
+        await send_text(update, context, part)
+
+
+def in_messages(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Lines in as few messages as Telegram takes (a line longer than one is cut)."""
+    parts: list[str] = []
+    for line in text.split("\n"):
+        line = line[:limit]
+        if parts and len(parts[-1]) + 1 + len(line) <= limit:
+            parts[-1] += "\n" + line
+        else:
+            parts.append(line)
+    return parts
 
 
 def overview(store: Store, lang: str) -> str:
@@ -126,9 +141,10 @@ def detail(store: Store, article_id: str, lang: str, tz: ZoneInfo, *, names: boo
             reached=sum(c["reached"] for c in chats),
         )
     ]
-    if private:
-        confirmed = sum(1 for c in private if c["confirmed"])
-        lines.append(t("acks_private_line", lang, confirmed=confirmed, reached=len(private)))
+    reached = [c for c in private if c["reached"]]
+    if reached:
+        confirmed = sum(1 for c in reached if c["confirmed"])
+        lines.append(t("acks_private_line", lang, confirmed=confirmed, reached=len(reached)))
     for chat in chats:
         if chat["type"] != "private":
             lines.append(

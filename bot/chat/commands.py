@@ -27,6 +27,7 @@ from bot.chat.replies import (
     runtime,
     send_text,
 )
+from bot.formatting.acks import without_ack_button
 from bot.formatting.formatter import MODE_FULL, text_messages
 from bot.formatting.lists import notice_list
 from bot.i18n import quoted_words, t
@@ -417,6 +418,8 @@ async def _deliver_article(context: Context, chat: Chat, row: dict, *, card: boo
         return False
     if not card:
         messages = [m for m in messages if m.part != "card"]
+    if chat.type != "private" and not rt.store.reached(row["id"], chat.id):
+        messages = without_ack_button(messages)  # a press here could not count
     if messages:
         await rt.sender.send_now(chat, messages, row["id"])
     return True

@@ -94,4 +94,4 @@ def _write_csv(people: list[dict], config: Config) -> None:
 
 def _as_text(value: str) -> str:
     """A cell a spreadsheet would run as a formula, kept as text."""
-    return f"'{value}" if value.startswith(_FORMULA) else value
+    return f"'{value}" if value.lstrip(" ").startswith(_FORMULA) else value

@@ -40,6 +40,23 @@ def with_ack_button(
     return [replace(card, params={**card.params, "reply_markup": keyboard}), *messages[1:]]
 
 
+def without_ack_button(messages: list[Outgoing]) -> list[Outgoing]:
+    """The messages without the confirm button: a card posted outside the ledger in a
+    chat the notice never went to, where a press could not count."""
+    out = []
+    for message in messages:
+        rows = (message.params.get("reply_markup") or {}).get("inline_keyboard")
+        if not rows:
+            out.append(message)
+            continue
+        kept = [row for row in ([b for b in row if not _is_ack(b)] for row in rows) if row]
+        params = {k: v for k, v in message.params.items() if k != "reply_markup"}
+        if kept:
+            params["reply_markup"] = {"inline_keyboard": kept}
+        out.append(replace(message, params=params))
+    return out
+
+
 def _is_ack(button: dict[str, Any]) -> bool:
     return str(button.get("callback_data", "")).startswith(ACK_DATA)
 

@@ -41,35 +41,49 @@ class Asking:
     remind_at: float | None
 
 
+NO_BUTTON = -1  # acks_shown of a copy that may have gone out before its notice asked
+
+
 class Acks(Chats, Deliveries):
     # --- which notices ask ------------------------------------------------------------
     def ask_to_confirm(
         self,
         article_id: str,
         *,
+        start: float | None = None,
         remind_at: float | None = None,
         remind_after: float | None = None,
         renew_version: str | None = None,
     ) -> int:
-        """The notice asks (from now on, if it did not): its round. ``renew_version``: a
-        corrected file that says ``ack: renew``, which starts a new round once per version.
-        ``remind_at`` replaces the round's reminder time while it has not gone out."""
+        """The notice asks (from now on, if it did not): its round. ``remind_at``: the
+        file's ``ack_by``, for the first round (a later ``ack_by`` moves it while it has
+        not gone out); else ``remind_after`` seconds after ``start`` (when it goes out),
+        and after each new round's start. ``renew_version``: a corrected file that says
+        ``ack: renew``, which starts a new round once per version."""
         now = self.clock()
+        start = now if start is None else start
+        after = max(remind_at - start, 60.0) if remind_at is not None else remind_after
+        first = remind_at if remind_at is not None else (start + after if after else None)
         with self.transaction():
             if self._exec(
                 "INSERT OR IGNORE INTO ack_notices (article_id, asked_at, remind_at,"
                 " remind_after, renewed_version) VALUES (?, ?, ?, ?, ?)",
-                [article_id, now, remind_at, remind_after, renew_version],
-            ):  # copies already delivered get the button
+                [article_id, now, first, after, renew_version],
+            ):  # the copies get the button: those delivered now, those on their way later
+                self._exec(
+                    "UPDATE deliveries SET acks_shown = ? WHERE article_id = ?",
+                    [NO_BUTTON, article_id],
+                )
                 self._exec(
                     f"UPDATE deliveries SET {REQUEUE} WHERE article_id = ? AND status = '{SENT}'",
                     [QUEUED, now, now, article_id],
                 )
-            self._exec(
-                "UPDATE ack_notices SET remind_after = ?, remind_at = CASE"
-                " WHEN reminded_round < round THEN ? ELSE remind_at END WHERE article_id = ?",
-                [remind_after, remind_at, article_id],
-            )
+            elif remind_at is not None:
+                self._exec(
+                    "UPDATE ack_notices SET remind_at = ? WHERE article_id = ? AND round = 1"
+                    " AND reminded_round = 0",
+                    [remind_at, article_id],
+                )
             if renew_version is not None:
                 renewed = self._exec(
                     "UPDATE ack_notices SET round = round + 1, renewed_version = ?, asked_at = ?"
@@ -158,21 +172,23 @@ class Acks(Chats, Deliveries):
         )[0]["n"]
 
     def note_acks_shown(self, delivery_id: int, count: int) -> None:
-        """The count the chat's card now shows."""
+        """The count the chat's card now shows (0 in a private chat: the button alone)."""
         self._exec("UPDATE deliveries SET acks_shown = ? WHERE id = ?", [count, delivery_id])
 
     def queue_ack_counts(self, article_id: str | None = None) -> int:
         """Copies in groups and channels whose card shows another count than the chat's
-        confirmations: queued to be edited (one edit for all presses since the last)."""
+        confirmations, and copies that went out without the button (being sent when the
+        notice began to ask): queued to be edited (one edit for all presses since the
+        last)."""
         now = self.clock()
         where, params = ("AND d.article_id = ?", [article_id]) if article_id else ("", [])
         stale = (
             "SELECT d.id FROM deliveries d JOIN ack_notices n ON n.article_id = d.article_id"
-            " JOIN chats c ON c.id = d.chat_id"
-            f" WHERE d.status = '{SENT}' AND c.type != 'private'"
-            f" AND c.active = 1 {where} AND COALESCE(d.acks_shown, 0) != (SELECT COUNT(*)"
-            " FROM acks k WHERE k.article_id = d.article_id AND k.chat_id = d.chat_id"
-            " AND k.round = n.round)"
+            f" JOIN chats c ON c.id = d.chat_id WHERE d.status = '{SENT}' AND c.active = 1"
+            f" {where} AND (d.acks_shown = {NO_BUTTON} OR (c.type != 'private'"
+            " AND COALESCE(d.acks_shown, 0) != (SELECT COUNT(*) FROM acks k"
+            " WHERE k.article_id = d.article_id AND k.chat_id = d.chat_id"
+            " AND k.round = n.round)))"
         )
         return self._exec(
             f"UPDATE deliveries SET {REQUEUE} WHERE id IN ({stale})",
@@ -258,6 +274,22 @@ class Acks(Chats, Deliveries):
             self._exec("UPDATE articles SET status = ? WHERE id = ?", [WITHDRAWN, reminder_id])
             queued += self.retract_article(reminder_id, "notice withdrawn")
         return queued
+
+    def restore_reminders(self, article_id: str) -> None:
+        """Published again: the round's reminder, withdrawn with the notice, is due again
+        (to whoever has still not confirmed)."""
+        ids = "SELECT id FROM ack_reminders WHERE article_id = ?"
+        with self.transaction():
+            if self._exec(
+                f"UPDATE articles SET status = ? WHERE id IN ({ids}) AND status = ?",
+                [REMINDER, article_id, WITHDRAWN],
+            ):
+                self._exec(
+                    "UPDATE ack_notices SET reminded_round = round - 1,"
+                    " remind_at = COALESCE(remind_at, ?) WHERE article_id = ?"
+                    " AND reminded_round = round",
+                    [self.clock(), article_id],
+                )
 
     # --- what admins see --------------------------------------------------------------
     def ack_overview(self, limit: int = 10) -> list[dict[str, Any]]:

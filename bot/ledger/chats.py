@@ -272,6 +272,9 @@ class Chats(LedgerBase):
                 "UPDATE OR IGNORE deliveries SET chat_id = ? WHERE chat_id = ?", [new_id, old_id]
             )
             self._exec("DELETE FROM deliveries WHERE chat_id = ?", [old_id])
+            # who confirmed there counts for the supergroup: its card shows them
+            self._exec("UPDATE OR IGNORE acks SET chat_id = ? WHERE chat_id = ?", [new_id, old_id])
+            self._exec("DELETE FROM acks WHERE chat_id = ?", [old_id])
         return True
 
     def digest_chats(self) -> list[Chat]:

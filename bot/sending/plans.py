@@ -107,7 +107,8 @@ class Planner:
         article_id = of[0]
         count = self.store.ack_count(article_id, chat.id) if chat.type != "private" else None
         title = row["title"] or article_id
-        return Plan(reminder(title, article_id, lang, count), title)
+        expires = (self.store.article(article_id) or {}).get("expires")  # then none is sent
+        return Plan(reminder(title, article_id, lang, count), title, expires=expires)
 
     def _version(self, article_id: str, version: str, path: str) -> Article | None:
         content = self.store.version_content(article_id, version)

@@ -148,10 +148,12 @@ class Reconciler:
             self.store.finish(delivery.id, SKIPPED, "confirmed before the reminder")
             return None
         messages, count = plan.messages, None
-        if plan.asks and chat.type != "private":
-            count = self.store.ack_count(delivery.article_id, chat.id)
-            lang = chat.language or self.config.lang
-            messages = with_ack_button(messages, delivery.article_id, lang, count)
+        if plan.asks:  # a group's card shows its count; a private card the button alone
+            count = 0
+            if chat.type != "private":
+                count = self.store.ack_count(delivery.article_id, chat.id)
+                lang = chat.language or self.config.lang
+                messages = with_ack_button(messages, delivery.article_id, lang, count)
         return Target(
             tuple(messages),
             urgent=plan.urgent,
@@ -178,7 +180,7 @@ class Reconciler:
             self.store.note_trouble(chat.id, None)
         if target.acks_shown is not None:
             self.store.note_acks_shown(work.delivery.id, target.acks_shown)
-        # a count brought up to date is not a correction
+        # a count brought up to date, or the button added, is not a correction
         corrected = work.delivery.shown != (work.article_version or "")
         edited = edited and (corrected or target.acks_shown is None)
         recorded = copy if record else None

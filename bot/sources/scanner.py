@@ -424,6 +424,7 @@ class Scanner:
                 self._ask_to_confirm(read, version)
             if status == ACTIVE and old_status == WITHDRAWN:
                 self.store.restore_copies(article_id, version)
+                self.store.restore_reminders(article_id)
             if status == ACTIVE and old_status != ACTIVE and not silent:
                 self._queue(read, report)
             if status == ACTIVE and old and old["content_hash"] != version:
@@ -436,15 +437,13 @@ class Scanner:
 
     def _ask_to_confirm(self, read: ReadFile, version: str) -> None:
         """The notice asks residents to confirm; reminded at ``ack_by``, else as long
-        after it goes out as NOTICEBOT_ACK_REMIND says (no reminder without either)."""
-        start = max(read.row["date"], self.store.clock())
-        remind_at = read.ack_by
-        if remind_at is None and self.config.ack_remind is not None:
-            remind_at = start + self.config.ack_remind
+        after it first went out as NOTICEBOT_ACK_REMIND says (no reminder without either).
+        A correction moves the reminder only by a new ``ack_by``."""
         self.store.ask_to_confirm(
             read.row["id"],
-            remind_at=remind_at,
-            remind_after=None if remind_at is None else max(remind_at - start, 60.0),
+            start=max(read.row["date"], self.store.clock()),
+            remind_at=read.ack_by,
+            remind_after=self.config.ack_remind,
             renew_version=version if read.ack == "renew" else None,
         )
 
@@ -628,6 +627,7 @@ class Scanner:
             if self.store.set_article_status(article_id, WITHDRAWN):
                 report.withdrawn.append(article_id)
             report.retracting += self.store.retract_article(article_id, "article withdrawn")
+            report.retracting += self.store.withdraw_reminders(article_id)
 
 
 def _with_id(read: ReadFile, article_id: str) -> ReadFile:
