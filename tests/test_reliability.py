@@ -17,7 +17,7 @@ from tests.chaos import (
 
 
 def test_sigkill_mid_broadcast_loses_nothing(tmp_path: Path) -> None:
-    report = crash_scenario(tmp_path, chats=200, kills=3, seed=7)
+    report = crash_scenario(tmp_path, chats=120, kills=3, seed=7)
     assert report.missing == 0, report.lines()
     assert report.duplicates <= report.kills, report.lines()
     assert report.stale == 0, report.lines()
