@@ -30,8 +30,8 @@ def test_sigkill_mid_broadcast_loses_nothing(tmp_path: Path) -> None:
 
 
 async def test_api_faults_lose_no_healthy_chat(tmp_path: Path) -> None:
-    report = await fault_scenario(tmp_path, chats=200, seed=3)
-    assert sum(report.injected.values()) == 200
+    report = await fault_scenario(tmp_path, chats=120, seed=3)
+    assert sum(report.injected.values()) == 120
     for kind in TRANSIENT:
         assert report.lost[kind] == 0, report.lines()
         assert report.handled[kind] == report.injected[kind]
