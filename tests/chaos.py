@@ -712,6 +712,7 @@ class AcksReport:
     best_second: int = 0  # the most counted messages Telegram took in one second
     too_many: int = 0
     not_modified: int = 0
+    answer_ms: tuple[float, float] = (0.0, 0.0)  # the API's answer to a card: median, p90
 
     def lines(self) -> list[str]:
         return [
@@ -724,7 +725,8 @@ class AcksReport:
             f"  broadcast: {self.chats:,} cards in {self.seconds:.1f} s = {self.rate:.1f} msg/s"
             f" ({self.calls_rate:.1f} msg/s with the count edits; best second"
             f" {self.best_second}); 429s {self.too_many},"
-            f" 'not modified' {self.not_modified}",
+            f" 'not modified' {self.not_modified}; the API answered a card in"
+            f" {self.answer_ms[0]:.0f} ms (median), {self.answer_ms[1]:.0f} ms (p90)",
         ]
 
 
@@ -813,6 +815,12 @@ def acks_scenario(work: Path, chats: int, presses: int, groups: int = 100) -> Ac
     ]
     report.calls_rate = (len(counted_calls) - 1) / report.seconds if report.seconds else 0.0
     report.best_second = emulator.max_per_second()
+    took = sorted(
+        (c.answered_at - c.at) * 1000
+        for _, c in emulator.delivered()
+        if c.answered_at and "紧急通知" in str(c.params)
+    )
+    report.answer_ms = (took[len(took) // 2], took[len(took) * 9 // 10]) if took else (0.0, 0.0)
     texts = Counter(str(a.get("text")) for a in emulator.answered)
     report.answered = len(emulator.answered)
     report.thanked = texts["已确认收到，谢谢！"]

@@ -196,8 +196,10 @@ class Call:
     ok: bool = False
     message_ids: list[int] = field(default_factory=list)
     error: str | None = None
+    answered_at: float | None = None  # when the answer was written back (monotonic)
 
 
+_CURRENT = threading.local()  # the call a server thread is answering
 QUERY_ANSWER_WITHIN = 15.0  # seconds a callback query may wait for its answer
 
 
@@ -531,6 +533,7 @@ class Emulator:
         the HTTP side then applies to it."""
         now = time.monotonic()
         call = Call(method, params, now)
+        _CURRENT.call = call
         with self._lock:
             self.calls.append(call)
             fault = self._still_waiting(method, now) or self._fault_for(method, params)
@@ -1027,6 +1030,9 @@ def _handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 self.connection.close()
                 return
             self._reply(code, body)
+            call, _CURRENT.call = getattr(_CURRENT, "call", None), None
+            if call is not None:
+                call.answered_at = time.monotonic()
 
         def do_GET(self) -> None:
             if self.path == "/stats":
