@@ -14,6 +14,24 @@ from tests.chaos import article_text
 from tests.emulator import Emulator
 
 
+def _ledger(tmp_path: Path, title: str) -> Store:
+    """A ledger holding one published notice, n1, in its first version."""
+    store = Store(tmp_path / "ledger.db", Clock(1_700_000_000.0))
+    store.save_article(
+        {
+            "id": "n1",
+            "title": title,
+            "date": store.clock(),
+            "status": "active",
+            "content_hash": "v1",
+            "categories": "[]",
+            "tags": "[]",
+        }
+    )
+    store.save_version("n1", "v1", "{}")
+    return store
+
+
 def _settled(store: Store, chat_id: int, article_id: str) -> int:
     """The chat's row of the notice settled as sent, with its card."""
     (delivery,) = [d for d in store.deliveries(chat_id) if d.article_id == article_id]
@@ -39,19 +57,7 @@ def test_a_group_upgraded_to_a_supergroup_keeps_its_confirmations(tmp_path: Path
     confirmations vanish from ack_chats (its chats row is gone), and queue_ack_counts
     requeues the moved card (acks_shown 2 ≠ 0) to show 0, for a copy whose messages
     stay in the old group, where Telegram refuses every edit."""
-    store = Store(tmp_path / "ledger.db", Clock(1_700_000_000.0))
-    store.save_article(
-        {
-            "id": "n1",
-            "title": "停水通知",
-            "date": store.clock(),
-            "status": "active",
-            "content_hash": "v1",
-            "categories": "[]",
-            "tags": "[]",
-        }
-    )
-    store.save_version("n1", "v1", "{}")
+    store = _ledger(tmp_path, "停水通知")
     store.ask_to_confirm("n1")
     old, new = -500, -1_000_000_000_500
     store.subscribe(Chat(old, type="group", title="5号楼"))
@@ -255,19 +261,7 @@ def test_the_private_line_of_acks_counts_only_private_chats_reached(tmp_path: Pa
 
     from bot.chat.acks import detail
 
-    store = Store(tmp_path / "ledger.db", Clock(1_700_000_000.0))
-    store.save_article(
-        {
-            "id": "n1",
-            "title": "停水通知",
-            "date": store.clock(),
-            "status": "active",
-            "content_hash": "v1",
-            "categories": "[]",
-            "tags": "[]",
-        }
-    )
-    store.save_version("n1", "v1", "{}")
+    store = _ledger(tmp_path, "停水通知")
     store.ask_to_confirm("n1")
     for chat in (42, 43):
         store.subscribe(Chat(chat))
@@ -291,19 +285,7 @@ def test_acks_detail_goes_in_messages_telegram_takes(tmp_path: Path) -> None:
 
     from bot.chat.acks import detail, in_messages
 
-    store = Store(tmp_path / "ledger.db", Clock(1_700_000_000.0))
-    store.save_article(
-        {
-            "id": "n1",
-            "title": "关于小区二次供水设施清洗消毒期间临时停水的通知",
-            "date": store.clock(),
-            "status": "active",
-            "content_hash": "v1",
-            "categories": "[]",
-            "tags": "[]",
-        }
-    )
-    store.save_version("n1", "v1", "{}")
+    store = _ledger(tmp_path, "关于小区二次供水设施清洗消毒期间临时停水的通知")
     store.ask_to_confirm("n1")
     for n in range(100):
         group = -1_001_000_100_000 - n
@@ -331,19 +313,7 @@ def test_a_card_being_sent_when_the_notice_starts_asking_gets_the_button(
     button (a correction adding ack: true, or an admin switching 需要确认 on for a
     broadcast of a notice still going out to 2,000 chats, misses up to the
     dispatcher's concurrency of them)."""
-    store = Store(tmp_path / "ledger.db", Clock(1_700_000_000.0))
-    store.save_article(
-        {
-            "id": "n1",
-            "title": "停水通知",
-            "date": store.clock(),
-            "status": "active",
-            "content_hash": "v1",
-            "categories": "[]",
-            "tags": "[]",
-        }
-    )
-    store.save_version("n1", "v1", "{}")
+    store = _ledger(tmp_path, "停水通知")
     group, private = -1_001_000_000_950, 950
     for chat in (Chat(group, type="supergroup", title="5号楼"), Chat(private)):
         store.subscribe(chat)
