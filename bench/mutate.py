@@ -294,6 +294,16 @@ GROUPS = (
             "tests/test_reconciler_marks_and_pins.py",
         ),
     ),
+    # who confirmed, rounds, counts to edit, reminders, forgetting
+    Group(
+        "confirmations",
+        ("bot/ledger/acks.py",),
+        (
+            "tests/test_acks_ledger.py",
+            "tests/test_acks_model.py",
+            "tests/test_acks_attacks.py",
+        ),
+    ),
 )
 
 

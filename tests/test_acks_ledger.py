@@ -270,3 +270,63 @@ def test_a_reminder_waits_for_the_end_of_quiet_hours() -> None:
     assert after_quiet_hours(quiet, at(23), config) == at(7, day=7)
     assert after_quiet_hours(quiet, at(6, 59), config) == at(7)
     assert after_quiet_hours(Chat(2), at(23), config) == at(23)
+
+
+def test_a_reminder_row_names_its_notice_and_goes_at_each_chats_time(tmp_path: Path) -> None:
+    """Found by make mutate: the reminder's title, each chat's time (one after its quiet
+    hours), its kind, and how many were queued."""
+    store = _store(tmp_path)
+    _article(store)
+    now = store.clock()
+    store.ask_to_confirm("n1", start=now, remind_after=3600)
+    assert store.asking("n1").remind_at == now + 3600  # an hour after it went out
+    for chat in (1, 2, 3):
+        _delivered(store, "n1", Chat(chat))
+    later = now + 8 * 3600
+    asking = store.asking("n1")
+    assert store.send_reminder(asking, {1: now, 2: later, 3: later}) == 3
+    assert store.article("n1#ack1")["title"] == "停水通知"
+    rows = {d.chat_id: d for d in store.deliveries() if d.article_id == "n1#ack1"}
+    assert {chat: d.kind for chat, d in rows.items()} == dict.fromkeys((1, 2, 3), "reminder")
+    assert store.due(now, 10) == [rows[1].id]  # the others wait for their quiet hours' end
+    assert sorted(store.due(later, 10)) == sorted(d.id for d in rows.values())
+    assert store.withdraw_reminders("n1") == 0  # nothing of them sent yet: nothing to retract
+    assert store.asking("nope") is None and store.reminder_of("nope") is None
+
+
+def test_who_confirmed_is_asked_per_round(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _article(store)
+    store.ask_to_confirm("n1")
+    assert not store.has_confirmed("n1", 5)
+    first = store.record_ack("n1", -100, 5, "王", "v1")
+    assert first == (True, store.clock())  # when, as the ledger's clock says
+    assert store.has_confirmed("n1", 5) and not store.has_confirmed("n1", 6)
+    store.renew_acks("n1")
+    assert not store.has_confirmed("n1", 5)  # this round: not yet
+    assert store.has_confirmed("n1", 5, 1)  # the first round: yes
+
+
+def test_forgotten_confirmations_add_up_in_the_total(tmp_path: Path) -> None:
+    clock = Clock(1_700_000_000.0)
+    store = _store(tmp_path, clock)
+    for article_id in ("a", "b"):
+        _article(store, article_id)
+        store.ask_to_confirm(article_id)
+        store.record_ack(article_id, 5, 5, "王", "v1")
+        clock.advance(10)
+    assert store.forget_acks(clock() - 15) == 1
+    assert store.forget_acks(clock()) == 1
+    assert store.acks_total() == 2
+
+
+def test_an_explicit_reminder_time_after_the_start_is_at_least_a_minute_for_later_rounds(
+    tmp_path: Path,
+) -> None:
+    store = _store(tmp_path)
+    _article(store)
+    now = store.clock()
+    store.ask_to_confirm("n1", start=now, remind_at=now + 30)  # ack_by: 30 s after
+    assert store.asking("n1").remind_at == now + 30  # the first round: as the file says
+    store.renew_acks("n1")
+    assert store.asking("n1").remind_at == now + 60  # the next: a minute after it starts
