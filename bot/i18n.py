@@ -58,6 +58,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "have not, press “✅ Got it” under the notice.",
     },
     "btn_ask_ack": {"zh": "需要确认：否", "en": "Ask to confirm: no"},
+    "ack_asks_already": {
+        "zh": "这条通知已在征求确认；如需重新征求，请用 /acks 编号 重新确认。",
+        "en": "This notice already asks to be confirmed; to ask again, use /acks ID renew.",
+    },
     "btn_ask_ack_on": {"zh": "需要确认：是 ✅", "en": "Ask to confirm: yes ✅"},
     "acks_usage": {
         "zh": "用法：/acks 列出需要确认的通知；/acks 编号 查看谁已确认；/acks 编号 重新确认 重新征求确认。",

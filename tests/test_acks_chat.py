@@ -231,3 +231,28 @@ async def test_a_press_waits_for_no_other_update_of_its_chat(
         answer = next(c for c in emulator.calls if c.method == "answerCallbackQuery")
         await until(lambda: held.answered_at, "the held reply's answer")
         assert answer.at < held.answered_at  # the press was answered while the reply was held
+
+
+async def test_a_broadcast_of_a_notice_that_asks_says_so_in_its_question(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    async with live_bot(tmp_path, emulator) as bot:
+        await until(lambda: bot.runtime.scanned_at, "the first scan")
+        bot.runtime.store.subscribe(Chat(801))
+        _write(bot, "a.md", "停水通知")
+        _, button = await _card(bot, 801, "停水通知")
+        article_id = button["callback_data"].removeprefix("ack:")
+        bot.runtime.store.subscribe(Chat(802))  # one chat still to have it
+        start = bot.mark()
+        emulator.push(message_update(ADMIN, f"/broadcast {article_id}"))
+        await until(
+            lambda: any("确定发送吗" in str(c.params) for c in emulator.calls[start:]),
+            "the question",
+        )
+        question = next(c for c in emulator.calls[start:] if "确定发送吗" in str(c.params))
+        keyboard = question.params["reply_markup"]["inline_keyboard"]
+        assert keyboard[1][0]["text"] == "需要确认：是 ✅"
+        toggle = keyboard[1][0]["callback_data"]
+        answer = await _press(bot, ADMIN, question.message_ids[0], ADMIN, toggle)
+        assert answer.startswith("这条通知已在征求确认"), answer
+        assert not [c for c in emulator.calls[start:] if c.method == "editMessageReplyMarkup"]

@@ -101,7 +101,9 @@ async def broadcast(update: Update, context: Context) -> None:
     preview_chat = _preview_chat(update, context, lang)
     messages = rt.sender.messages_for(article_id, row["version"], preview_chat)
     await rt.sender.send_now(preview_chat, (messages or [])[:1], article_id)
-    await _ask(update, context, {"kind": "article", "article_id": article_id})
+    asks = rt.store.ack_round(article_id) is not None  # already: the choice is made
+    action = {"kind": "article", "article_id": article_id, "ack": asks, "asks_already": asks}
+    await _ask(update, context, action)
 
 
 async def announce(update: Update, context: Context) -> None:
@@ -185,7 +187,8 @@ async def _ask(update: Update, context: Context, action: dict[str, Any]) -> None
         "asked_at": time.monotonic(),
     }
     question = t("broadcast_confirm", lang, count=recipients)
-    await send_text(update, context, question, reply_markup=_buttons(token, lang, ack=False))
+    buttons = _buttons(token, lang, ack=action.get("ack", False))
+    await send_text(update, context, question, reply_markup=buttons)
 
 
 def _buttons(token: str, lang: str, *, ack: bool) -> InlineKeyboardMarkup:
@@ -243,6 +246,9 @@ async def confirm_button(update: Update, context: Context) -> None:
         await query.answer(t("confirm_not_yours", own_lang), show_alert=True)
         return
     lang = language(update, context)
+    if answer == "ack" and action.get("asks_already"):
+        await query.answer(t("ack_asks_already", own_lang), show_alert=True)
+        return
     if answer == "ack":  # the question stays; only the choice changes
         action["ack"] = not action.get("ack", False)
         await query.answer()
