@@ -18,10 +18,11 @@ from bot.chat.admin import refuse
 from bot.chat.commands import answer_invalid, button_data, find_article, log_ignored
 from bot.chat.replies import Context, language, language_for_user, runtime, send_text
 from bot.formatting.acks import ACK_DATA
-from bot.formatting.outgoing import TEXT_LIMIT
+from bot.formatting.formatter import text_messages
 from bot.i18n import format_datetime, t
 from bot.ledger import WITHDRAWN, Store
 from bot.ledger.visibility import has_expired
+from bot.reading.richtext import RichText
 
 log = logging.getLogger(__name__)
 
@@ -104,16 +105,9 @@ async def acks_command(update: Update, context: Context) -> None:
         await send_text(update, context, part)
 
 
-def in_messages(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Lines in as few messages as Telegram takes (a line longer than one is cut)."""
-    parts: list[str] = []
-    for line in text.split("\n"):
-        line = line[:limit]
-        if parts and len(parts[-1]) + 1 + len(line) <= limit:
-            parts[-1] += "\n" + line
-        else:
-            parts.append(line)
-    return parts
+def in_messages(text: str) -> list[str]:
+    """The text in as few messages as Telegram takes, cut where the splitter cuts."""
+    return [message.params["text"] for message in text_messages(RichText(text))]
 
 
 def overview(store: Store, lang: str) -> str:
