@@ -125,6 +125,7 @@ class Work:
     article_version: str | None
     mark: int = 0
     read_at: float = 0.0
+    asks: bool = False  # the notice asks residents to confirm it (its card has ✅ 收到)
 
     @property
     def published(self) -> bool:
@@ -134,7 +135,8 @@ class Work:
 WORK_COLUMNS = (
     "SELECT c.*, d.id AS d_id, d.article_id, d.chat_id, d.kind, d.status AS d_status,"
     " d.attempts, d.first_error_at, d.copy, d.shown, a.status AS a_status,"
-    " COALESCE(d.version, a.content_hash, CAST(a.last_changed AS TEXT)) AS a_version"
+    " COALESCE(d.version, a.content_hash, CAST(a.last_changed AS TEXT)) AS a_version,"
+    " (SELECT n.round FROM ack_notices n WHERE n.article_id = d.article_id) AS ack_round"
     " FROM deliveries d LEFT JOIN chats c ON c.id = d.chat_id"
     " LEFT JOIN articles a ON a.id = d.article_id"
 )
@@ -255,7 +257,17 @@ class Deliveries(LedgerBase):
         for row in self._rows(f"{WORK_COLUMNS} WHERE {where}", params):
             delivery = Delivery.from_row(row, id_key="d_id", status_key="d_status")
             chat = Chat.from_row(row) if row["id"] is not None else None
-            works.append(Work(delivery, chat, row["a_status"], row["a_version"], mark, now))
+            works.append(
+                Work(
+                    delivery,
+                    chat,
+                    row["a_status"],
+                    row["a_version"],
+                    mark,
+                    now,
+                    asks=row["ack_round"] is not None,
+                )
+            )
         return works
 
     def _mark(self) -> int:

@@ -62,14 +62,17 @@ class Planner:
         *,
         edited: bool = False,
         expired: bool = False,
+        asks: bool | None = None,
     ) -> Plan | None:
         """A version of a notice for this chat's language and mode, formatted once.
 
         What a version says is read from the ledger, as the scan kept it, never from the
         file (which may have changed since, or be half-written). ``edited``: the card
-        says when the correction came; ``expired``: that the notice has expired."""
+        says when the correction came; ``expired``: that the notice has expired;
+        ``asks``: whether it asks to be confirmed, as the caller read it (None: read now)."""
         lang = chat.language or self.config.lang
-        asks = self.store.ack_round(article_id) is not None
+        if asks is None:
+            asks = self.store.ack_round(article_id) is not None
         key = (article_id, version, lang, chat.mode, edited, expired, asks)
         if key in self._plans:
             self._plans.move_to_end(key)

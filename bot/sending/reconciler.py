@@ -136,7 +136,9 @@ class Reconciler:
             return Target(new_parts=False, withdrawn=True)
         version = work.article_version or ""
         edited = delivery.shown is not None and delivery.shown != version
-        plan = self.sender.plan_for(delivery.article_id, version, chat, edited=edited)
+        plan = self.sender.plan_for(
+            delivery.article_id, version, chat, edited=edited, asks=work.asks
+        )
         if plan is None:
             self.store.finish(delivery.id, FAILED, "article unreadable")
             return None

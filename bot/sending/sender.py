@@ -53,9 +53,15 @@ class Sender:
         self._slots: asyncio.Semaphore | None = None
 
     def plan_for(
-        self, article_id: str, version: str, chat: Chat, *, edited: bool = False
+        self,
+        article_id: str,
+        version: str,
+        chat: Chat,
+        *,
+        edited: bool = False,
+        asks: bool | None = None,
     ) -> Plan | None:
-        return self.planner.plan_for(article_id, version, chat, edited=edited)
+        return self.planner.plan_for(article_id, version, chat, edited=edited, asks=asks)
 
     def messages_for(
         self, article_id: str, version: str, chat: Chat, *, expired: bool = False
