@@ -22,12 +22,14 @@ from bot.ledger.chats import Chat, Chats
 from bot.ledger.deliveries import Deliveries
 from bot.ledger.states import (
     ACTIVE,
+    FAILED,
     HAS_COPY,
     QUEUED,
     REMINDER,
     REQUEUE,
     SENDING,
     SENT,
+    SKIPPED,
     WITHDRAWN,
 )
 
@@ -75,7 +77,8 @@ class Acks(Chats, Deliveries):
                     [NO_BUTTON, article_id],
                 )
                 self._exec(
-                    f"UPDATE deliveries SET {REQUEUE} WHERE article_id = ? AND status = '{SENT}'",
+                    f"UPDATE deliveries SET {REQUEUE} WHERE article_id = ?"
+                    f" AND (status = '{SENT}' OR (status = '{FAILED}' AND {HAS_COPY}))",
                     [QUEUED, now, now, article_id],
                 )
             elif remind_at is not None:
@@ -109,11 +112,18 @@ class Acks(Chats, Deliveries):
 
     def _rearm(self, article_id: str, now: float) -> None:
         """A new round: its reminder as long after now as the first one was after its
-        start; and every group's count brought back to the round's (none yet)."""
+        start; an earlier round's reminder still waiting (for quiet hours to end) is
+        not sent; and every group's count brought back to the round's (none yet)."""
         self._exec(
             "UPDATE ack_notices SET remind_at = CASE WHEN remind_after IS NULL THEN NULL"
             " ELSE ? + remind_after END WHERE article_id = ?",
             [now, article_id],
+        )
+        self._exec(
+            "UPDATE deliveries SET status = ?, last_error = 'asked again', updated_at = ?"
+            f" WHERE status = '{QUEUED}' AND NOT {HAS_COPY} AND article_id IN"
+            " (SELECT id FROM ack_reminders WHERE article_id = ?)",
+            [SKIPPED, now, article_id],
         )
         self.queue_ack_counts(article_id)
 
@@ -179,12 +189,19 @@ class Acks(Chats, Deliveries):
         """Copies in groups and channels whose card shows another count than the chat's
         confirmations, and copies that went out without the button (being sent when the
         notice began to ask): queued to be edited (one edit for all presses since the
-        last)."""
+        last). A copy whose last edit failed is queued again only after a new press."""
         now = self.clock()
         where, params = ("AND d.article_id = ?", [article_id]) if article_id else ("", [])
+        # a copy whose last change failed is tried again when someone presses after it
+        pressed_since = (
+            f"(d.status = '{FAILED}' AND {HAS_COPY} AND EXISTS (SELECT 1 FROM acks k"
+            " WHERE k.article_id = d.article_id AND k.chat_id = d.chat_id"
+            " AND k.round = n.round AND k.at > d.updated_at))"
+        )
         stale = (
             "SELECT d.id FROM deliveries d JOIN ack_notices n ON n.article_id = d.article_id"
-            f" JOIN chats c ON c.id = d.chat_id WHERE d.status = '{SENT}' AND c.active = 1"
+            f" JOIN chats c ON c.id = d.chat_id WHERE (d.status = '{SENT}' OR {pressed_since})"
+            " AND c.active = 1"
             f" {where} AND (d.acks_shown = {NO_BUTTON} OR (c.type != 'private'"
             " AND COALESCE(d.acks_shown, 0) != (SELECT COUNT(*) FROM acks k"
             " WHERE k.article_id = d.article_id AND k.chat_id = d.chat_id"
