@@ -23,7 +23,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.chat import acks, admin, commands, membership, settings_menu
+from bot.chat import acks, admin, commands, feeds, membership, settings_menu
 from bot.chat.throttle import Throttle
 from bot.chat.update_order import OrderPerChat
 from bot.config import Config
@@ -92,8 +92,8 @@ def build_application(
         dispatcher=Dispatcher(store, Reconciler(store, sender, config, policy), policy.concurrency),
         digests=Digests(store, sender, config),
         confirmations=Confirmations(store, config),
-        feed_reader=Scanner(store, config, owner=True) if config.feeds else None,
-        http=httpx.Client(follow_redirects=True, timeout=TIMEOUT) if config.feeds else None,
+        feed_reader=Scanner(store, config, owner=True),
+        http=httpx.Client(follow_redirects=True, timeout=TIMEOUT),
     )
     application.bot_data["runtime"] = runtime
     assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
@@ -111,10 +111,12 @@ def build_application(
     application.job_queue.run_repeating(
         acks_job, interval=ACKS_EVERY, first=1, name="acks", job_kwargs={"max_instances": 1}
     )
-    if config.feeds:  # each feed is fetched when due (all of them at start); this looks
-        application.job_queue.run_repeating(  # (first=0 would wait one interval, as above)
-            feeds_job, interval=min(30.0, config.feed_interval), first=0.5, name="feeds"
-        )
+    # Each feed is fetched when due (all of them at start), the configured ones and those
+    # the admins added from the chat or the command line; this looks every second or
+    # so, which is one query. (first=0 would wait one interval, as above.)
+    application.job_queue.run_repeating(
+        feeds_job, interval=min(FEEDS_EVERY, config.feed_interval), first=0.5, name="feeds"
+    )
     add_handlers(application)
     application.add_error_handler(on_error)
     return application
@@ -129,10 +131,11 @@ USER_COMMANDS = (
     "search",
     "settings",
 )
-ADMIN_COMMANDS = ("broadcast", "announce", "stats", "acks")
+ADMIN_COMMANDS = ("broadcast", "announce", "stats", "acks", "feeds", "addfeed")
 # Seconds between looks for groups whose card shows an old count, and reminders due:
 # the presses of these seconds make one edit.
 ACKS_EVERY = 3.0
+FEEDS_EVERY = 1.0  # seconds between looks for feeds that are due
 
 
 def add_handlers(application: Application) -> None:
@@ -155,6 +158,8 @@ def add_handlers(application: Application) -> None:
         ("announce", admin.announce),
         ("stats", admin.stats),
         ("acks", acks.acks_command),
+        ("feeds", feeds.feeds_command),
+        ("addfeed", feeds.addfeed),
     ):
         application.add_handler(CommandHandler(name, callback))
     application.add_handler(CommandHandler("subscribe", commands.subscribe, filters=anywhere))
@@ -164,6 +169,7 @@ def add_handlers(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(settings_menu.settings_button, pattern=r"^set:"))
     application.add_handler(CallbackQueryHandler(admin.confirm_button, pattern=r"^bc:"))
     application.add_handler(CallbackQueryHandler(acks.ack_button, pattern=r"^ack:"))
+    application.add_handler(CallbackQueryHandler(feeds.feed_button, pattern=r"^fd:"))
     application.add_handler(CallbackQueryHandler(commands.unknown_button))  # any other data
     application.add_handler(
         ChatMemberHandler(membership.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)

@@ -57,6 +57,8 @@ DEFAULTS: dict[str, str] = {
     "NOTICEBOT_FEED_INTERVAL": "300",
     "NOTICEBOT_FEED_DEADLINE": "30",
     "NOTICEBOT_FEED_MAX_ENTRIES": "200",
+    "NOTICEBOT_FEEDS_ALLOW_PRIVATE": "off",
+    "NOTICEBOT_FEED_ALERT_AFTER": "1d",
     "NOTICEBOT_ORG_NAME": "",
     "NOTICEBOT_CONTACT": "",
     "NOTICEBOT_ACK_URGENT": "on",
@@ -105,6 +107,9 @@ class Config:
     feed_interval: float = 300.0  # seconds between fetches of one feed
     feed_deadline: float = 30.0  # one fetch, from asking to the last byte (a drip included)
     feed_max_entries: int = 200  # the newest entries of a feed read; the rest left out
+    # feeds the admins add may be on this machine or its network (configured ones may)
+    feeds_allow_private: bool = False
+    feed_alert_after: float | None = 86400.0  # a feed failing this long is told to the admins
     org_name: str | None = None  # who announcements are from, shown to every resident
     contact: str | None = None  # how residents reach the committee, for questions
     ack_urgent: bool = True  # an urgent notice asks residents to confirm they have read it
@@ -169,6 +174,10 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
         ),
         org_name=_line("NOTICEBOT_ORG_NAME", get("NOTICEBOT_ORG_NAME")),
         contact=_line("NOTICEBOT_CONTACT", get("NOTICEBOT_CONTACT")),
+        feeds_allow_private=_switch(
+            "NOTICEBOT_FEEDS_ALLOW_PRIVATE", get("NOTICEBOT_FEEDS_ALLOW_PRIVATE")
+        ),
+        feed_alert_after=_duration("NOTICEBOT_FEED_ALERT_AFTER", get("NOTICEBOT_FEED_ALERT_AFTER")),
         ack_urgent=_switch("NOTICEBOT_ACK_URGENT", get("NOTICEBOT_ACK_URGENT")),
         ack_remind=_duration("NOTICEBOT_ACK_REMIND", get("NOTICEBOT_ACK_REMIND")),
         ack_keep_days=_positive(

@@ -151,6 +151,131 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cmd_announce": {"zh": "发布社区公告", "en": "Send an announcement"},
     "cmd_stats": {"zh": "运行统计", "en": "Statistics"},
     "cmd_acks": {"zh": "谁已确认通知", "en": "Who confirmed notices"},
+    "cmd_feeds": {"zh": "管理订阅源", "en": "Manage feeds"},
+    "cmd_addfeed": {"zh": "添加订阅源", "en": "Add a feed"},
+    # feeds the admins manage
+    "feeds_private_only": {
+        "zh": "订阅源的地址只在与机器人的私聊中显示，请在私聊中使用 /feeds 和 /addfeed 。",
+        "en": "Feed addresses are shown only in your private chat with the bot: use /feeds "
+        "and /addfeed there.",
+    },
+    "addfeed_usage": {
+        "zh": "用法：/addfeed 地址 [分类]\n例如：/addfeed {example} 停水停电",
+        "en": "Usage: /addfeed URL [category]\nFor example: /addfeed {example} water",
+    },
+    "addfeed_found": {
+        "zh": "订阅源：{title}\n地址：{url}\n现有 {entries} 条",
+        "en": "Feed: {title}\nAddress: {url}\n{entries} entries now",
+    },
+    "addfeed_newest": {
+        "zh": "最新一条如下，订阅者收到的消息就是这样：",
+        "en": "Its newest entry, exactly as subscribers would get it:",
+    },
+    "addfeed_empty": {
+        "zh": "这个订阅源目前没有条目，新条目出现后会发送。",
+        "en": "The feed has no entries yet; new ones will be sent as they appear.",
+    },
+    "addfeed_confirm": {
+        "zh": "添加这个订阅源吗？现有的 {entries} 条只记录、不发送；之后的新条目会发送给订阅者。",
+        "en": "Add this feed? Its {entries} current entries are recorded, not sent; new "
+        "entries will be sent to subscribers.",
+    },
+    "btn_add_feed": {"zh": "添加", "en": "Add"},
+    "addfeed_cancelled": {"zh": "已取消，未添加订阅源。", "en": "Cancelled: no feed added."},
+    "addfeed_added": {
+        "zh": "✅ 已添加订阅源“{feed}”：现有 {entries} 条已记录，不发送；之后的新条目会发送。",
+        "en": "✅ Feed “{feed}” added: its {entries} current entries are recorded, not "
+        "sent; new entries will be sent.",
+    },
+    "feeds_none": {
+        "zh": "还没有订阅源。用 /addfeed 地址 添加一个。",
+        "en": "No feeds yet. Add one with /addfeed URL.",
+    },
+    "feeds_title": {
+        "zh": "订阅源共 {count} 个（第 {page}/{pages} 页）：",
+        "en": "{count} feeds (page {page} of {pages}):",
+        "en_one": "1 feed:",
+    },
+    "feed_untitled": {"zh": "（无标题）", "en": "(untitled)"},
+    "feed_category": {"zh": "分类：{category}", "en": "category: {category}"},
+    "feed_every": {"zh": "每 {minutes} 分钟读取", "en": "read every {minutes} min"},
+    "feed_from_config": {
+        "zh": "来自配置，不能在聊天中更改",
+        "en": "from the configuration: not changeable in the chat",
+    },
+    "feed_is_paused": {"zh": "⏸ 已暂停", "en": "⏸ paused"},
+    "feed_never": {"zh": "从未", "en": "never"},
+    "feed_read_line": {
+        "zh": "上次读取：{fetched} · {entries} 条 · 最近新通知：{new}",
+        "en": "last read {fetched} · {entries} entries · last new notice {new}",
+    },
+    "feed_failing_line": {
+        "zh": "⚠️ 连续失败 {count} 次：{error}",
+        "en": "⚠️ failed {count} times in a row: {error}",
+        "en_one": "⚠️ failed once: {error}",
+    },
+    "btn_feed_pause": {"zh": "⏸ 暂停 {number}", "en": "⏸ Pause {number}"},
+    "btn_feed_resume": {"zh": "▶️ 恢复 {number}", "en": "▶️ Resume {number}"},
+    "btn_feed_remove": {"zh": "🗑 删除 {number}", "en": "🗑 Remove {number}"},
+    "btn_page_back": {"zh": "◀️ 上一页", "en": "◀️ Back"},
+    "btn_page_next": {"zh": "下一页 ▶️", "en": "Next ▶️"},
+    "feed_paused": {"zh": "已暂停“{feed}”", "en": "“{feed}” paused"},
+    "feed_resumed": {"zh": "已恢复“{feed}”，马上读取", "en": "“{feed}” resumed: read now"},
+    "feed_remove_ask": {
+        "zh": "删除订阅源“{feed}”吗？它带来的通知有 {count} 条，已发出的可以保留，也可以从各聊天撤回。",
+        "en": "Remove the feed “{feed}”? It brought {count} notices: those already sent "
+        "can stay, or be withdrawn from every chat.",
+        "en_one": "Remove the feed “{feed}”? It brought 1 notice: if it was sent, it can "
+        "stay, or be withdrawn from every chat.",
+    },
+    "btn_remove_keep": {"zh": "删除，保留已发出的通知", "en": "Remove, keep its notices"},
+    "btn_remove_withdraw": {"zh": "删除并撤回它的通知", "en": "Remove and withdraw its notices"},
+    "feed_removed_kept": {
+        "zh": "已删除订阅源“{feed}”，它的通知保留。",
+        "en": "Feed “{feed}” removed; its notices stay.",
+    },
+    "feed_removed_withdrawn": {
+        "zh": "已删除订阅源“{feed}”，正在从各聊天撤回它的 {count} 条通知。",
+        "en": "Feed “{feed}” removed; its {count} notices are being withdrawn from every chat.",
+        "en_one": "Feed “{feed}” removed; its notice is being withdrawn from every chat.",
+    },
+    "feed_failing": {
+        "zh": "⚠️ 订阅源“{feed}”已连续 {hours} 小时读取失败：{error}。它的新通知暂时收不到；恢复时会再告诉你。用 /feeds 查看。",
+        "en": "⚠️ The feed “{feed}” has failed for {hours} hours: {error}. Its new notices "
+        "cannot arrive meanwhile; you will be told when it recovers. See /feeds.",
+    },
+    "feed_recovered": {
+        "zh": "✅ 订阅源“{feed}”已恢复，可以正常读取了。",
+        "en": "✅ The feed “{feed}” has recovered and reads again.",
+    },
+    "feed_configured": {
+        "zh": "“{feed}”来自配置，不能在这里更改；请修改 {setting} 。",
+        "en": "“{feed}” is in the configuration and cannot be changed here: edit {setting}.",
+    },
+    "feed_unknown": {
+        "zh": "没有这个订阅源：{feed}（可能已被删除）。",
+        "en": "No such feed: {feed} (perhaps it was removed).",
+    },
+    "feed_not_url": {
+        "zh": "“{url}”不是订阅源的网址，应是以 {scheme} 开头的完整地址。",
+        "en": "“{url}” is not a feed's address: a whole address starting with {scheme}.",
+    },
+    "feed_duplicate": {
+        "zh": "这个订阅源已经在读取了：{url}",
+        "en": "This feed is read already: {url}",
+    },
+    "feed_private": {
+        "zh": "不能添加 {host}：它是本机或内部网络的地址。",
+        "en": "{host} cannot be added: it is an address on this machine or its local network.",
+    },
+    "feed_bad_category": {
+        "zh": "分类最多 {most} 个字，且不能含逗号。",
+        "en": "A category has at most {most} characters and no comma.",
+    },
+    "feed_unreadable": {
+        "zh": "无法读取这个订阅源（{url}）：{error}。未添加。",
+        "en": "This feed cannot be read ({url}): {error}. Nothing was added.",
+    },
     # replies
     "welcome": {
         "zh": "您好！我是社区通知机器人，会把街道和居委会发布的通知发到这里。\n\n👉 /subscribe 订阅全部通知\n👉 /subscribe 停水 停电 只收含其中任一词的通知\n👉 /latest 看最新通知\n👉 /search 停水 查找通知\n👉 /settings 设置接收方式和语言\n👉 /help 查看全部命令",

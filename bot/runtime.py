@@ -27,12 +27,12 @@ class Runtime:
     dispatcher: Dispatcher
     digests: Digests
     confirmations: Confirmations
+    feed_reader: Scanner  # its own scanner: a slow feed never holds up a scan
+    http: httpx.Client  # for feeds
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     scanning: asyncio.Lock = field(default_factory=asyncio.Lock)  # one scan at a time
     scan_wanted: bool = False  # asked for while a scan ran: that scan goes round again
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
-    feed_reader: Scanner | None = None  # its own scanner: a slow feed never holds up a scan
-    http: httpx.Client | None = None  # for feeds
     reading_feeds: asyncio.Lock = field(default_factory=asyncio.Lock)
     started_at: float = field(default_factory=time.time)
     scanned_at: float | None = None  # when the last scan finished without an error

@@ -13,6 +13,7 @@ from bot.config import Config
 from bot.logs import RedactingFormatter
 from tests.botenv import TOKEN
 from tests.emulator import Emulator
+from tests.feedserver import FeedHost
 
 SECRETS = (TOKEN, TOKEN.split(":", 1)[1])
 LOG_DIR = Path(__file__).resolve().parents[1] / ".pytest_cache"
@@ -59,6 +60,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture
 def config() -> Config:
     return Config()
+
+
+@pytest.fixture
+def host() -> Iterator[FeedHost]:
+    """A local host of many feeds (and their proxy)."""
+    feed_host = FeedHost()
+    yield feed_host
+    feed_host.close()
 
 
 @pytest.fixture

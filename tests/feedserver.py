@@ -150,3 +150,76 @@ def rss_of(items: list[tuple[str, str, str]]) -> bytes:
     )
     channel = f"<channel><title>居委会</title>{body}</channel>"
     return f"<?xml version='1.0'?><rss version='2.0'>{channel}</rss>".encode()
+
+
+class FeedHost:
+    """Many feeds on one local server, by path (``/f/1``) or, as an HTTP proxy is asked,
+    by whole address (``http://example.org/rss``): what ``feeds`` holds is served with an
+    ETag, a 304 when unchanged; a key in ``failing`` answers 500, one in ``slow`` waits
+    that many seconds first. Every request is logged with its time."""
+
+    def __init__(self) -> None:
+        self.feeds: dict[str, bytes] = {}
+        self.failing: set[str] = set()
+        self.slow: dict[str, float] = {}
+        self.requests: list[tuple[float, str, int]] = []  # (monotonic time, key, status)
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                host.answer(self)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_port}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def url(self, key: str) -> str:
+        return f"{self.base}{key}"
+
+    def asked(self, key: str) -> int:
+        return sum(1 for _, k, _ in self.requests if k == key)
+
+    def answer(self, request: BaseHTTPRequestHandler) -> None:
+        key = request.path  # a path, or a whole address when asked as a proxy
+        if key in self.slow:
+            time.sleep(self.slow[key])
+        body = self.feeds.get(key)
+        etag = '"' + hashlib.sha1(body or b"").hexdigest() + '"'
+        if body is None:
+            status, body = 404, b"Not Found"
+        elif key in self.failing:
+            status, body = 500, b"Internal Server Error"
+        elif request.headers.get("If-None-Match") == etag:
+            status, body = 304, b""
+        else:
+            status = 200
+        self.requests.append((time.monotonic(), key, status))
+        try:
+            request.send_response(status)
+            request.send_header("ETag", etag)
+            request.send_header("Content-Type", "application/rss+xml")
+            request.send_header("Content-Length", str(len(body)))
+            request.end_headers()
+            request.wfile.write(body)
+        except OSError:  # the reader hung up (past its deadline)
+            pass
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def feed_of(title: str, items: list[tuple[str, str]], when: str = TODAY) -> bytes:
+    """An RSS feed called ``title`` of (guid, title) items, each with a paragraph."""
+    body = "".join(
+        f"<item><title>{name}</title><description>&lt;p&gt;{name}，详见通知全文。&lt;/p&gt;"
+        f"</description><guid isPermaLink='false'>{guid}</guid><pubDate>{when}</pubDate></item>"
+        for guid, name in items
+    )
+    channel = f"<channel><title>{title}</title><link>https://example.org/</link>{body}</channel>"
+    return f"<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'>{channel}</rss>".encode()

@@ -98,9 +98,9 @@ async def broadcast(update: Update, context: Context) -> None:
         return
     article_id = row["id"]
     lang = language(update, context)
-    preview_chat = _preview_chat(update, context, lang)
-    messages = rt.sender.messages_for(article_id, row["version"], preview_chat)
-    await rt.sender.send_now(preview_chat, (messages or [])[:1], article_id)
+    here = preview_chat(update, context, lang)
+    messages = rt.sender.messages_for(article_id, row["version"], here)
+    await rt.sender.send_now(here, (messages or [])[:1], article_id)
     asks = rt.store.ack_round(article_id) is not None  # already: the choice is made
     action = {"kind": "article", "article_id": article_id, "ack": asks, "asks_already": asks}
     await _ask(update, context, action)
@@ -131,7 +131,7 @@ async def announce(update: Update, context: Context) -> None:
         await reply(update, context, "announce_unreadable")
         return
     preview = format_article(article, lang, rt.config.tz).text[:1]
-    await rt.sender.send_now(_preview_chat(update, context, lang), preview, "announce")
+    await rt.sender.send_now(preview_chat(update, context, lang), preview, "announce")
     action = {"kind": "announcement", "title": title, "author": author, "markdown": markdown}
     await _ask(update, context, {**action, "when": now})
 
@@ -162,7 +162,7 @@ async def _publish(context: Context, action: dict[str, Any]) -> str | None:
     return None
 
 
-def _preview_chat(update: Update, context: Context, lang: str) -> Chat:
+def preview_chat(update: Update, context: Context, lang: str) -> Chat:
     here = ledger_chat(update, context)
     return Chat(here.id, type=here.type, language=lang, mode=MODE_CARD)
 
@@ -178,17 +178,47 @@ async def _ask(update: Update, context: Context, action: dict[str, Any]) -> None
         nobody = "broadcast_nobody" if rt.store.recipients(None) else "broadcast_no_subscribers"
         await send_text(update, context, t(nobody, lang))
         return
-    _forget_stale(rt.pending)
+    token = remember_pending(update, context, action)
+    question = t("broadcast_confirm", lang, count=recipients)
+    buttons = _buttons(token, lang, ack=action.get("ack", False))
+    await send_text(update, context, question, reply_markup=buttons)
+
+
+def remember_pending(update: Update, context: Context, action: dict[str, Any]) -> str:
+    """An action waiting for its admin's press: the token its buttons carry."""
+    pending = runtime(context).pending
+    _forget_stale(pending)
     token = secrets.token_hex(6)
-    rt.pending[token] = {
+    pending[token] = {
         **action,
         "user": update.effective_user.id,
         "chat": update.effective_chat.id,
         "asked_at": time.monotonic(),
     }
-    question = t("broadcast_confirm", lang, count=recipients)
-    buttons = _buttons(token, lang, ack=action.get("ack", False))
-    await send_text(update, context, question, reply_markup=buttons)
+    return token
+
+
+async def pending_action(update: Update, context: Context, token: str) -> dict[str, Any] | None:
+    """The action waiting under ``token``, if this press may act on it: the admin who
+    asked, in the chat they asked in, while fresh. Else the press is answered why not."""
+    query = update.callback_query
+    presser = update.effective_user
+    own_lang = language_for_user(update, context)
+    pending = runtime(context).pending
+    _forget_stale(pending)
+    action = pending.get(token)
+    message = query.message
+    if action is None or message is None or action["chat"] != message.chat.id:
+        log_ignored(update, "no such confirmation waits in this chat (used, stale or forged)")
+        await query.answer(t("broadcast_expired", own_lang), show_alert=True)
+        return None
+    if action["user"] != presser.id:
+        log.warning(
+            "refused confirmation by user %s of what user %s asked", presser.id, action["user"]
+        )
+        await query.answer(t("confirm_not_yours", own_lang), show_alert=True)
+        return None
+    return action
 
 
 def _buttons(token: str, lang: str, *, ack: bool) -> InlineKeyboardMarkup:
@@ -231,20 +261,11 @@ async def confirm_button(update: Update, context: Context) -> None:
         await query.answer(t("refused", own_lang), show_alert=True)
         return
     answer, token = match.groups()
+    action = await pending_action(update, context, token)
+    if action is None:
+        return
     pending = runtime(context).pending
-    _forget_stale(pending)
-    action = pending.get(token)
     message = query.message
-    if action is None or message is None or action["chat"] != message.chat.id:
-        log_ignored(update, "no such confirmation waits in this chat (used, stale or forged)")
-        await query.answer(t("broadcast_expired", own_lang), show_alert=True)
-        return
-    if action["user"] != presser.id:
-        log.warning(
-            "refused confirmation by user %s of what user %s asked", presser.id, action["user"]
-        )
-        await query.answer(t("confirm_not_yours", own_lang), show_alert=True)
-        return
     lang = language(update, context)
     if answer == "ack" and action.get("asks_already"):
         await query.answer(t("ack_asks_already", own_lang), show_alert=True)

@@ -354,6 +354,23 @@ def _v13(db: sqlite_utils.Database) -> None:
     db.execute("COMMIT")
 
 
+def _v14(db: sqlite_utils.Database) -> None:
+    """Feeds the admins manage (from the chat or the command line) beside the configured
+    ones; and since when a feed fails, and whether the admins were told."""
+    if db["feed_sources"].exists():
+        return
+    db.execute("BEGIN IMMEDIATE")
+    db.execute(
+        "CREATE TABLE feed_sources (id TEXT PRIMARY KEY, url TEXT NOT NULL UNIQUE, title TEXT,"
+        " category TEXT, interval FLOAT, paused INTEGER NOT NULL DEFAULT 0,"
+        " added_at FLOAT NOT NULL, added_by TEXT)"
+    )
+    db.execute("ALTER TABLE feeds ADD COLUMN title TEXT")
+    db.execute("ALTER TABLE feeds ADD COLUMN failing_since FLOAT")
+    db.execute("ALTER TABLE feeds ADD COLUMN told_failing INTEGER NOT NULL DEFAULT 0")
+    db.execute("COMMIT")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v1,
     _v2,
@@ -368,5 +385,6 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v11,
     _v12,
     _v13,
+    _v14,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -24,6 +24,7 @@ import contextlib
 import heapq
 import html
 import io
+import ipaddress
 import json
 import logging
 import re
@@ -45,13 +46,14 @@ from feedparser.datetimes import _parse_date as feedparser_date
 from lxml import etree
 
 from bot.config import Config
-from bot.ledger import FeedState
+from bot.ledger import FeedSource, FeedState
 from bot.logs import hold_url_secrets, redact_urls, shown_url
 from bot.reading.articles import ArticleError, parse_article
 from bot.reading.identity import earlier_feed_entry_id, feed_entry_id
 from bot.sources import ReadFile, read_file
 
 MAX_BYTES = 10 * 1024 * 1024
+PRIVATE_SETTING = "NOTICEBOT_FEEDS_ALLOW_PRIVATE"
 TIMEOUT = httpx.Timeout(20.0, connect=10.0)  # the bot's client; a test's may be shorter
 BACKOFF_CAP = 6 * 3600.0  # a failing feed is tried at least every six hours
 USER_AGENT = "noticebot (+https://github.com/) feed reader"
@@ -66,7 +68,10 @@ def failed_read(state: FeedState, reason: str, config: Config, now: float) -> Fe
     failures = state.failures + 1
     wait = min(config.feed_interval * 2 ** min(failures, 12), BACKOFF_CAP)
     error = redact_urls(reason)  # an error may quote the address, credentials and all
-    failed = replace(state, error=error, error_at=now, failures=failures, next_at=now + wait)
+    since = state.failing_since or now
+    failed = replace(
+        state, error=error, error_at=now, failures=failures, next_at=now + wait, failing_since=since
+    )
     return FeedRead(failed, [], False)
 
 
@@ -77,12 +82,30 @@ class FeedError(Exception):
     """Why a fetch gave nothing to read; the message is what `noticebot status` shows."""
 
 
+def is_private(host: str) -> bool:
+    """Whether an address is this machine's or its network's (or no public one at all):
+    a feed an admin adds from the chat must not make the bot read what only the machine
+    can (a router's page, a cloud's metadata service, a local database's port)."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False  # a name: judged by the addresses it resolves to
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return not address.is_global or address.is_multicast
+
+
 @dataclass(frozen=True)
 class FeedRead:
     state: FeedState  # what the ledger keeps after this fetch
     entries: list[ReadFile | ArticleError]  # empty when nothing changed or it failed
     changed: bool
     left_out: int = 0  # entries beyond the newest NOTICEBOT_FEED_MAX_ENTRIES: not read
+
+
+def feed_name(source: FeedSource, state: FeedState) -> str:
+    """A feed as the admins know it: its title, else its address without credentials."""
+    return source.title or state.title or shown_url(source.url)
 
 
 def is_due(state: FeedState, now: float) -> bool:
@@ -97,19 +120,24 @@ def read_feed(
     now: float,
     dates_of: Callable[[Iterable[str]], dict[str, float]] = lambda _: {},
     linked: dict[str, str] | None = None,
+    *,
+    category: str | None = None,
+    private_ok: bool = True,
 ) -> FeedRead:
     """One fetch: the entries as articles if the feed changed; the state either way.
     ``dates_of``: the dates of the notices the ledger has among some ids (an undated
     entry keeps its date; an entry keeps the id a ledger gave it);
-    ``linked``: which guid each id taken from a link belongs to (updated here)."""
+    ``linked``: which guid each id taken from a link belongs to (updated here);
+    ``category``: given to every entry; ``private_ok``: whether the feed may be read
+    from a private address (checked on every connection: redirects and DNS included)."""
     hold_url_secrets(url)  # whatever command reads it: its credentials hidden in every log line
     try:
-        body, etag, last_modified = _fetch(url, state, client, config.feed_deadline)
+        body, etag, last_modified = _fetch(url, state, client, config.feed_deadline, private_ok)
     except FeedError as error:
         return failed_read(state, str(error), config, now)
     fetched = replace(state, fetched_at=now, next_at=now + config.feed_interval)
     if body is None:  # 304, or a file as it was
-        return FeedRead(replace(fetched, error=None, failures=0), [], False)
+        return FeedRead(replace(fetched, error=None, failures=0, failing_since=None), [], False)
     parsed, total = _parsed(body, config.feed_max_entries)
     reason = _not_a_feed(body, parsed)
     if reason:
@@ -123,7 +151,8 @@ def read_feed(
             len(kept),
         )
     names = _Names(url, config, dates_of, {} if linked is None else linked, kept)
-    entries = [_entry(url, entry, config, now, names) for entry in kept]
+    entries = [_entry(url, entry, config, now, names, category) for entry in kept]
+    title = " ".join(str((parsed.get("feed") or {}).get("title") or "").split())[:200] or None
     done = replace(
         fetched,
         etag=etag,
@@ -132,6 +161,8 @@ def read_feed(
         entries=len(entries),
         error=None,
         failures=0,
+        failing_since=None,
+        title=title,
     )
     return FeedRead(done, entries, True, left_out=total - len(kept))
 
@@ -165,13 +196,17 @@ def _parsed(body: bytes, limit: int) -> tuple[feedparser.FeedParserDict, int]:
     return parsed, max(counted, len(parsed.entries))
 
 
-def _fetch(url: str, state: FeedState, client: httpx.Client, deadline: float) -> Fetched:
+def _fetch(
+    url: str, state: FeedState, client: httpx.Client, deadline: float, private_ok: bool
+) -> Fetched:
     """The feed's bytes (None: unchanged since the last fetch), its ETag and Last-Modified;
     an address within ``deadline`` seconds, however slowly its server answers."""
     if not url.startswith(("http://", "https://")):
+        if not private_ok:  # a file is the machine's own: only the configuration names one
+            raise FeedError("not an http(s) address")
         return _read_file(Path(url), state)
     until = time.monotonic() + deadline
-    line = _Line()
+    line = _Line(private_ok)
     outcome: list[Fetched | BaseException] = []
     done = threading.Event()
 
@@ -199,8 +234,9 @@ class _Line:
     """The sockets of one fetch (httpcore's trace tells them as they connect), to be cut
     when the fetch is out of time."""
 
-    def __init__(self) -> None:
+    def __init__(self, private_ok: bool = True) -> None:
         self.streams: list[Any] = []
+        self.private_ok = private_ok
 
     def trace(self, event: str, info: dict[str, Any]) -> None:
         # TLS wraps the TCP socket in a new one: both are kept (the first, detached, is
@@ -208,6 +244,16 @@ class _Line:
         connected = event.endswith(("connect_tcp.complete", "start_tls.complete"))
         if connected and info.get("return_value") is not None:
             self.streams.append(info["return_value"])
+            if not self.private_ok and event.endswith("connect_tcp.complete"):
+                self._refuse_private(info["return_value"])
+
+    def _refuse_private(self, stream: Any) -> None:
+        """The address actually connected to, after DNS and any redirect: a name that
+        resolves to a private address is refused as the address itself would be."""
+        peer = stream.get_extra_info("server_addr") or (None,)
+        if peer[0] is None or is_private(str(peer[0])):
+            self.cut()
+            raise FeedError(f"refused: {peer[0]} is a private address ({PRIVATE_SETTING} is off)")
 
     def cut(self) -> None:
         """Shut each socket down: a read blocked on it returns at once."""
@@ -252,6 +298,8 @@ def _download(
                 response.headers.get("ETag"),
                 response.headers.get("Last-Modified"),
             )
+    except FeedError:
+        raise
     except httpx.TimeoutException:
         raise FeedError("no answer in time") from None
     except (httpx.HTTPError, httpx.InvalidURL) as error:
@@ -413,7 +461,10 @@ def _json_feed(body: bytes, limit: int) -> tuple[feedparser.FeedParserDict, int]
         return feedparser.FeedParserDict(bozo=1, bozo_exception="JSON without items", entries=[]), 0
     items = [item for item in data["items"] if isinstance(item, dict)]
     entries = [_json_item(item) for item in newest(items, limit, _json_date)]
-    return feedparser.FeedParserDict(bozo=0, version="json1", entries=entries), len(items)
+    feed = {"title": str(data.get("title") or "")}
+    return feedparser.FeedParserDict(bozo=0, version="json1", feed=feed, entries=entries), len(
+        items
+    )
 
 
 def _json_date(item: dict[str, Any]) -> float | None:
@@ -464,8 +515,10 @@ def _entry(
     config: Config,
     now: float,
     names: _Names,
+    category: str | None = None,
 ) -> ReadFile | ArticleError:
-    """An entry as the article file it would be, read like one."""
+    """An entry as the article file it would be, read like one; ``category`` first among
+    its categories (the feed's, as an admin gave it)."""
     guid, link, title = entry.get("id"), entry.get("link"), entry.get("title")
     article_id = names.id_of(guid, link, title)
     # in reports: without the feed's credentials
@@ -478,6 +531,7 @@ def _entry(
     if published and updated:
         meta["updated"] = _date(updated)
     terms = [t.get("term") for t in entry.get("tags") or [] if t.get("term")]
+    terms = list(dict.fromkeys([category, *terms] if category else terms))
     if terms:
         meta["categories"] = terms
     if entry.get("author"):

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -22,14 +23,14 @@ import httpx
 
 from bot.config import Config
 from bot.formatting.formatter import MODE_DIGEST
-from bot.ledger import ACTIVE, WITHDRAWN, Chat, FileState, Store
+from bot.ledger import ACTIVE, WITHDRAWN, Chat, FeedSource, FeedState, FileState, Store
 from bot.ledger.visibility import send_from
 from bot.logs import shown_url
 from bot.reading.articles import ArticleError, article_from_json, article_to_json
 from bot.reading.identity import short_hash
 from bot.reading.walk import FileKey, FolderWalk, walk_folder
 from bot.sources import ReadFile
-from bot.sources.feeds import failed_read, is_due, read_feed
+from bot.sources.feeds import FeedRead, failed_read, feed_name, is_due, read_feed
 from bot.sources.folders import PARALLEL_FROM, ToRead, contents, read_chunk, read_files
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ HOLD_FOR = 600.0  # seconds a suspicious withdrawal waits for its files to come 
 HOLD_MANY = 5  # a folder losing more files than this at once, and
 HOLD_SHARE = 0.25  # more than this share of them, is suspicious
 CHUNK = 50  # files read and saved in one transaction
+FETCHES_AT_ONCE = 8  # feeds fetched at the same time: a slow one holds up no other
 Progress = Callable[[int, int], None]
 
 
@@ -140,6 +142,8 @@ class ScanReport:
     foreign: list[str] = field(default_factory=list)  # folders not the running bot's: skipped
     complete: bool = True  # the running bot's sources, all of them: it may withdraw
     feeds_cut: list[tuple[str, int]] = field(default_factory=list)  # (feed, entries it had)
+    feeds_failing: list[tuple[str, str, float]] = field(default_factory=list)  # name, error, since
+    feeds_recovered: list[str] = field(default_factory=list)  # their names
     broken: list[tuple[str, str]] = field(default_factory=list)  # invalid versions, new
     warned: list[tuple[str, str]] = field(default_factory=list)  # (file, what was left out)
 
@@ -187,6 +191,10 @@ class ScanReport:
             "foreign": self.foreign,
             "complete": self.complete,
             "feeds_cut": [{"feed": f, "entries": n} for f, n in self.feeds_cut],
+            "feeds_failing": [
+                {"feed": f, "error": e, "since": t} for f, e, t in self.feeds_failing
+            ],
+            "feeds_recovered": self.feeds_recovered,
             "broken": [{"path": p, "reason": r} for p, r in self.broken],
             "warned": [{"path": p, "warning": w} for p, w in self.warned],
         }
@@ -206,6 +214,7 @@ class Scanner:
         self.parallel_from = PARALLEL_FROM
         self._told: dict[str, str] = {}  # invalid without a ledger row (a name, a feed entry)
         self._not_articles: dict[str, FileKey] = {}  # HTML files found not to be articles
+        self._feed_urls: set[str] = set()  # the feeds read in this round
 
     def _not_told(self, invalid: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """Invalid files the ledger keeps no row for, reported again at every scan: those
@@ -447,55 +456,134 @@ class Scanner:
             renew_version=version if read.ack == "renew" else None,
         )
 
-    def read_feeds(self, client: httpx.Client) -> ScanReport:
-        """Every feed that is due: its new and changed entries saved as notices (the first
-        read of a feed takes its entries in without pushing them). A broken feed is
-        recorded with its error and tried later; it never stops the others."""
+    def feeds(self) -> list[FeedSource]:
+        """The feeds to read: the configured ones this scanner owns, then those the admins
+        added and did not pause."""
+        configured = [FeedSource(url) for url in self.owned().feeds]
+        taken = {source.url for source in configured}
+        added = [s for s in self.store.feed_sources() if not s.paused and s.url not in taken]
+        return configured + added
+
+    def read_feeds(self, client: httpx.Client, only: str | None = None) -> ScanReport:
+        """Every feed that is due (``only``: that one, if due): its new and changed entries
+        saved as notices (the first read of a feed takes its entries in without pushing
+        them). Fetched ``FETCHES_AT_ONCE`` at a time, so that a slow feed holds no other
+        up for longer than its deadline; saved one by one in the feeds' order. A broken
+        feed is recorded with its error and tried later; it never stops the others."""
         self._chats = None
         report = ScanReport()
+        sources = [s for s in self.feeds() if only is None or s.url == only]
+        self._feed_urls = {source.url for source in sources}
+        known = {state.url: state for state in self.store.feed_states()}
+        states = {source.url: known.get(source.url) or FeedState(source.url) for source in sources}
+        self._tell_failing(sources, states, report)
+        now = self.store.clock()
+        due = [source for source in sources if is_due(states[source.url], now)]
+        if not due:
+            return report
         linked = self.store.metas(LINK_KEY)  # grows with every entry named by its link
-        claimed = dict(linked)
-        for url in self.owned().feeds:
-            state = self.store.feed_state(url)
-            now = self.store.clock()
-            if not is_due(state, now):
-                continue
-            try:
-                read = read_feed(url, state, self.config, client, now, self.store.dates_of, linked)
-            except Exception as error:  # a bug on this feed: the others are still read
-                log.exception("feed %s could not be read", shown_url(url))
-                read = failed_read(state, f"unexpected error: {error!r}"[:300], self.config, now)
-            silent = state.baselined_at is None
-            with self.store.transaction():
-                for entry in read.entries:
-                    if isinstance(entry, ArticleError):
-                        report.invalid.append((str(entry.path), entry.reason))
-                        report.broken += self._not_told([(str(entry.path), entry.reason)])
-                    elif self._read_from_another_feed(entry.row["id"], url):
-                        report.unchanged += 1
-                    else:
-                        self._save(entry, f"{url}#{entry.row['id']}", report, silent)
-                for article_id, guid in linked.items():
-                    if claimed.get(article_id) != guid:
-                        self.store.set_meta(f"{LINK_KEY}{article_id}", guid)
-                        claimed[article_id] = guid
-                baselined = state.baselined_at or (now if read.changed else None)
-                self.store.save_feed_state(replace(read.state, baselined_at=baselined))
-            if read.state.error:
-                report.feed_errors.append((shown_url(url), read.state.error))
-            if read.left_out:
-                report.feeds_cut.append((shown_url(url), read.left_out))
+        with ThreadPoolExecutor(FETCHES_AT_ONCE, thread_name_prefix="feed") as pool:
+            reads = [
+                pool.submit(self._fetch_feed, source, states[source.url], client, dict(linked))
+                for source in due
+            ]
+            for source, done in zip(due, reads, strict=True):  # in order: the first feed
+                read, links = done.result()  # to bring an item keeps it
+                self._take_in(source, states[source.url], read, links, linked, report)
         return report
+
+    def _fetch_feed(
+        self, source: FeedSource, state: FeedState, client: httpx.Client, linked: dict[str, str]
+    ) -> tuple[FeedRead, dict[str, str]]:
+        config = self.config
+        if source.interval:
+            config = replace(config, feed_interval=source.interval)
+        now = self.store.clock()
+        try:
+            read = read_feed(
+                source.url,
+                state,
+                config,
+                client,
+                now,
+                self.store.dates_of,
+                linked,
+                category=source.category,
+                private_ok=source.configured or config.feeds_allow_private,
+            )
+        except Exception as error:  # a bug on this feed: the others are still read
+            log.exception("feed %s could not be read", shown_url(source.url))
+            read = failed_read(state, f"unexpected error: {error!r}"[:300], config, now)
+        return read, linked
+
+    def _take_in(
+        self,
+        source: FeedSource,
+        state: FeedState,
+        read: FeedRead,
+        links: dict[str, str],
+        linked: dict[str, str],
+        report: ScanReport,
+    ) -> None:
+        """One feed's read saved: its entries, the links they took, its state."""
+        url = source.url
+        silent = state.baselined_at is None
+        with self.store.transaction():
+            for entry in read.entries:
+                if isinstance(entry, ArticleError):
+                    report.invalid.append((str(entry.path), entry.reason))
+                    report.broken += self._not_told([(str(entry.path), entry.reason)])
+                elif self._read_from_another_feed(entry.row["id"], url):
+                    report.unchanged += 1
+                else:
+                    self._save(entry, f"{url}#{entry.row['id']}", report, silent)
+            for article_id, guid in links.items():
+                if linked.get(article_id) != guid:
+                    self.store.set_meta(f"{LINK_KEY}{article_id}", guid)
+                    linked[article_id] = guid
+            # after its entries were saved: a later notice is the feed's first new one
+            baselined = state.baselined_at or (self.store.clock() if read.changed else None)
+            told = read.state.told_failing
+            if told and not read.state.failures:
+                report.feeds_recovered.append(feed_name(source, read.state))
+                told = 0
+            saved = replace(read.state, baselined_at=baselined, told_failing=told)
+            if not self._still_listed(source):  # removed while it was read: nothing kept
+                return
+            self.store.save_feed_state(saved)
+        if read.state.error:
+            report.feed_errors.append((shown_url(url), read.state.error))
+        if read.left_out:
+            report.feeds_cut.append((shown_url(url), read.left_out))
+
+    def _still_listed(self, source: FeedSource) -> bool:
+        return source.configured or any(s.url == source.url for s in self.store.feed_sources())
+
+    def _tell_failing(
+        self, sources: list[FeedSource], states: dict[str, FeedState], report: ScanReport
+    ) -> None:
+        """Feeds failing for NOTICEBOT_FEED_ALERT_AFTER, told once (and again when they
+        recover)."""
+        after = self.config.feed_alert_after
+        now = self.store.clock()
+        for source in sources:
+            state = states[source.url]
+            since = state.failing_since
+            if after is None or since is None or state.told_failing or now - since < after:
+                continue
+            report.feeds_failing.append((feed_name(source, state), state.error or "", since))
+            states[source.url] = replace(state, told_failing=1)
+            self.store.save_feed_state(states[source.url])
 
     def _read_from_another_feed(self, article_id: str, url: str) -> bool:
         """The same item in two feeds is one notice, read from the feed that brought it
-        first while that feed is configured (two versions would correct each other)."""
+        first while that feed is read (two versions would correct each other)."""
         row = self.store.article(article_id)
         suffix = f"#{article_id}"
         if row is None or not row["path"].endswith(suffix):
             return False
         first = row["path"][: -len(suffix)]
-        return first != url and first in self.config.feeds
+        return first != url and first in self._feed_urls
 
     def _moves_among(self, todo: list[ToRead], known: dict[str, FileState]) -> set[str]:
         """Known files whose old content is now in another file this scan reads (renamed,
@@ -621,6 +709,14 @@ class Scanner:
         with self.store.transaction():
             for article_id in self._displaced - self._live_ids:
                 self._withdraw(article_id, report)
+
+    def withdraw_notices(self, article_ids: list[str]) -> ScanReport:
+        """Notices withdrawn by hand (a removed feed's): retracted from every chat."""
+        report = ScanReport()
+        with self.store.transaction():
+            for article_id in article_ids:
+                self._withdraw(article_id, report)
+        return report
 
     def _withdraw(self, article_id: str, report: ScanReport) -> None:
         with self.store.transaction():

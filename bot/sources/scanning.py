@@ -85,21 +85,42 @@ async def index_for_search(runtime: Runtime) -> None:
         log.exception("filling the search index failed")
 
 
-async def read_feeds_now(runtime: Runtime) -> None:
-    """The feeds that are due, off the event loop (one at a time, however slow)."""
-    if runtime.feed_reader is None or runtime.http is None or runtime.reading_feeds.locked():
-        return
+async def read_feeds_now(runtime: Runtime, only: str | None = None) -> ScanReport | None:
+    """The feeds that are due (``only``: that one), off the event loop, one round at a
+    time; None when a round is under way or it failed."""
+    if only is None and runtime.reading_feeds.locked():
+        return None
     async with runtime.reading_feeds:
         try:
-            report = await asyncio.to_thread(runtime.feed_reader.read_feeds, runtime.http)
+            report = await asyncio.to_thread(runtime.feed_reader.read_feeds, runtime.http, only)
         except Exception:  # a bug: the next round tries again
             log.exception("reading the feeds failed; they are read again at the next round")
-            return
+            return None
     for feed, error in report.feed_errors:
         log.warning("feed %s: %s (tried again later)", feed, error)
     await _took_in(runtime, report, "feeds")
+    await _tell_feed_health(runtime, report)
     if report.new or report.changed:
         _index_later(runtime)
+    return report
+
+
+async def _tell_feed_health(runtime: Runtime, report: ScanReport) -> None:
+    """A feed failing for a while is told to the admins once, and once when it recovers."""
+    for name, error, since in report.feeds_failing:
+        log.warning("feed %s has failed since %s: %s", name, time.ctime(since), error)
+        hours = max(1, round((runtime.store.clock() - since) / 3600))
+
+        def failing(lang: str, name: str = name, error: str = error, hours: int = hours) -> str:
+            return t("feed_failing", lang, feed=one_line(name), error=one_line(error), hours=hours)
+
+        await runtime.sender.tell_admins(failing, "feed failing")
+    for name in report.feeds_recovered:
+        log.info("feed %s recovered", name)
+        await runtime.sender.tell_admins(
+            lambda lang, name=name: t("feed_recovered", lang, feed=one_line(name)),
+            "feed recovered",
+        )
 
 
 async def _took_in(runtime: Runtime, report: ScanReport, what: str) -> None:

@@ -1,0 +1,165 @@
+"""Feeds the admins manage: the checks before one is added, its trial read, adding it
+with its current entries as its baseline, pausing and removing. The chat and the
+command line both come here; each says a refusal in its own language (``Refused``
+carries the message's key, not its words)."""
+
+from __future__ import annotations
+
+import socket
+import urllib.parse
+from dataclasses import dataclass, replace
+from typing import Any
+
+import httpx
+
+from bot.config import Config
+from bot.ledger import FeedSource, FeedState, Store
+from bot.logs import shown_url
+from bot.reading.articles import ArticleError
+from bot.sources import ReadFile
+from bot.sources.feeds import FeedRead, is_private, read_feed
+from bot.sources.scanner import Scanner, ScanReport
+
+MAX_URL = 2000  # longer is no feed's address, and no message shows it whole
+MAX_CATEGORY = 40
+
+
+class Refused(Exception):
+    """Why a feed cannot be added or changed: an i18n key and its values."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+
+def all_feeds(store: Store, config: Config) -> list[FeedSource]:
+    """Every feed: the configured ones, then those the admins added (paused ones too)."""
+    configured = [FeedSource(url) for url in config.feeds]
+    taken = set(config.feeds)
+    return configured + [s for s in store.feed_sources() if s.url not in taken]
+
+
+def find_feed(store: Store, config: Config, key: str) -> FeedSource:
+    """A feed the admins added, by its short id or its address."""
+    for source in all_feeds(store, config):
+        if key in (source.id, source.url):
+            if source.configured:
+                raise Refused(
+                    "feed_configured", feed=shown_url(source.url), setting="NOTICEBOT_FEEDS"
+                )
+            return source
+    raise Refused("feed_unknown", feed=shown_url(key)[:100])
+
+
+def checked_url(text: str, store: Store, config: Config) -> str:
+    """The address of a feed that may be added: http(s), with a host, neither read
+    already nor (unless NOTICEBOT_FEEDS_ALLOW_PRIVATE) on a private address. Resolves
+    the host name: call it off the event loop."""
+    url = text.strip()
+    parts = urllib.parse.urlsplit(url) if len(url) <= MAX_URL else None
+    if (
+        parts is None
+        or parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() for c in url)
+    ):
+        raise Refused("feed_not_url", url=shown_url(url)[:100], scheme="http(s)://")
+    if url in config.feeds or any(s.url == url for s in store.feed_sources()):
+        raise Refused("feed_duplicate", url=shown_url(url))
+    if not config.feeds_allow_private and _private_host(parts.hostname, parts.port):
+        raise Refused("feed_private", host=parts.hostname)
+    return url
+
+
+def checked_category(text: str | None) -> str | None:
+    category = " ".join((text or "").split())
+    if len(category) > MAX_CATEGORY or "," in category:
+        raise Refused("feed_bad_category", most=MAX_CATEGORY)
+    return category or None
+
+
+def _private_host(host: str, port: int | None) -> bool:
+    """Whether the host is, or resolves to, a private address. A name that does not
+    resolve is left to the fetch, which says so; every connection is checked again
+    when it is made (a name may resolve elsewhere by then)."""
+    if is_private(host):
+        return True
+    try:
+        found = socket.getaddrinfo(host, port or 80, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return False
+    return any(is_private(str(info[4][0])) for info in found)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A feed read once, as it would be read: nothing recorded."""
+
+    read: FeedRead
+
+    @property
+    def title(self) -> str | None:
+        return self.read.state.title
+
+    @property
+    def newest(self) -> ReadFile | None:
+        """The entry a preview shows: the first that reads as a notice, if any."""
+        return next((e for e in self.read.entries if not isinstance(e, ArticleError)), None)
+
+
+def try_feed(url: str, config: Config, client: httpx.Client, category: str | None) -> Trial:
+    """One read of a feed not added yet; refused when it is not a readable feed."""
+    read = read_feed(
+        url,
+        FeedState(url),
+        config,
+        client,
+        0.0,
+        category=category,
+        private_ok=config.feeds_allow_private,
+    )
+    if read.state.error:
+        raise Refused("feed_unreadable", url=shown_url(url), error=read.state.error)
+    return Trial(read)
+
+
+def add_feed(
+    store: Store,
+    config: Config,
+    client: httpx.Client,
+    source: FeedSource,
+    scanner: Scanner | None = None,
+) -> FeedState:
+    """The feed added and read at once: its current entries are its baseline (taken in,
+    not pushed). A feed that cannot be read is not added."""
+    checked_url(source.url, store, config)
+    store.add_feed_source(replace(source, paused=False))  # read once, even to be paused
+    scanner = scanner or Scanner(store, config)
+    scanner.read_feeds(client, only=source.url)
+    state = store.feed_state(source.url)
+    if state.baselined_at is None:
+        store.remove_feed_source(source.url)
+        error = state.error or "not read"
+        raise Refused("feed_unreadable", url=shown_url(source.url), error=error)
+    if source.paused:
+        store.pause_feed_source(source.url, True)
+    return state
+
+
+def set_paused(store: Store, source: FeedSource, paused: bool) -> bool:
+    """Whether that changed anything. A resumed feed is due at once."""
+    changed = store.pause_feed_source(source.url, paused)
+    if changed and not paused:
+        state = store.feed_state(source.url)
+        store.save_feed_state(replace(state, next_at=None))
+    return changed
+
+
+def remove_feed(store: Store, scanner: Scanner, source: FeedSource, withdraw: bool) -> ScanReport:
+    """The feed forgotten; its published notices kept, or withdrawn (retracted from every
+    chat that has them)."""
+    with store.transaction():
+        report = scanner.withdraw_notices(store.feed_notices(source.url)) if withdraw else None
+        store.remove_feed_source(source.url)
+    return report or ScanReport()
