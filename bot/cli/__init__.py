@@ -304,6 +304,7 @@ def _parser() -> argparse.ArgumentParser:
     confirmations.add_argument("-n", type=_count, default=20, help="notices listed (default 20)")
     confirmations.set_defaults(handler="acks:acks")
 
+    _feeds_parser(commands)
     for name, handler, text in (
         ("scan", "scan:scan", "scan the article folders once now and queue new notices"),
         ("status", "status:status", "articles, chats, deliveries by status and the last failures"),
@@ -331,6 +332,59 @@ def _parser() -> argparse.ArgumentParser:
             text = "the bot's SQLite ledger (default NOTICEBOT_DB, state/noticebot.db)"
         command.add_argument("--db", type=_path, metavar="FILE", help=text)
     return parser
+
+
+def _feeds_parser(commands: argparse._SubParsersAction) -> None:
+    feeds = commands.add_parser(
+        "feeds",
+        help="the feeds the bot reads: list, add, remove, pause, resume; OPML in and out",
+        description="Manage the feeds the bot reads, as admins do with /feeds and /addfeed: "
+        "the running bot picks up each change within a second or so. A feed is named by its "
+        "id (in `noticebot feeds list`) or its address; those in NOTICEBOT_FEEDS are listed "
+        "but changed only there.",
+    )
+    actions = feeds.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listed = actions.add_parser("list", help="every feed with its state")
+    listed.add_argument("--json", action="store_true", help="machine-readable output")
+    add = actions.add_parser(
+        "add", help="read a feed once and add it: its current entries are not sent, new ones are"
+    )
+    add.add_argument("url", type=_text, metavar="URL", help="the feed's http(s) address")
+    add.add_argument("--category", type=_text, help="given to its notices (/subscribe filters)")
+    add.add_argument(
+        "--interval",
+        type=_text,
+        metavar="DURATION",
+        help="e.g. 10m (NOTICEBOT_FEED_INTERVAL)",
+    )
+    remove = actions.add_parser("remove", help="stop reading a feed")
+    remove.add_argument("feed", type=_text, metavar="FEED", help="its id or address")
+    remove.add_argument(
+        "--withdraw",
+        action="store_true",
+        help="also withdraw its notices from every chat (default: they stay)",
+    )
+    for verb, text in (("pause", "stop reading a feed for now"), ("resume", "read it again")):
+        action = actions.add_parser(verb, help=text)
+        action.add_argument("feed", type=_text, metavar="FEED", help="its id or address")
+    load = actions.add_parser(
+        "import",
+        help="add the feeds of an OPML file (a feed reader's export): each read once, its "
+        "current entries taken in as its baseline; duplicates and unreachable ones reported",
+    )
+    load.add_argument("file", type=_name, metavar="FILE.opml", help="an OPML file, or - for stdin")
+    save = actions.add_parser("export", help="every feed as OPML 2.0, with its category")
+    save.add_argument(
+        "file",
+        type=_path,
+        nargs="?",
+        metavar="FILE.opml",
+        help="readable by its owner only (an address may hold a password); none or -: stdout",
+    )
+    save.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    for action in actions.choices.values():  # after the action too: `feeds list --db FILE`
+        action.add_argument("--db", type=_path, metavar="FILE", default=argparse.SUPPRESS)
+    feeds.set_defaults(handler="feeds:feeds")
 
 
 def _create_flag(command: argparse.ArgumentParser) -> None:
