@@ -289,12 +289,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "\n\n管理员命令：\n"
         "👉 /broadcast 加通知编号：把这条通知发给所有订阅（编号在 /latest 的阅读链接里）\n"
         "👉 /announce 加公告内容：发布社区公告\n"
-        "👉 /stats 运行统计",
+        "👉 /stats 运行统计\n"
+        "👉 /acks 谁已确认通知\n"
+        "👉 /feeds 管理订阅源，/addfeed 加地址：添加订阅源（在私聊中使用）",
         "en": "\n\nAdmin commands:\n"
         "👉 /broadcast and a notice's id: send it to every subscriber (the id is in its "
         "read link in /latest)\n"
         "👉 /announce and the text: send an announcement\n"
-        "👉 /stats for statistics",
+        "👉 /stats for statistics\n"
+        "👉 /acks for who confirmed notices\n"
+        "👉 /feeds to manage feeds, /addfeed and an address to add one (in private)",
     },
     "subscribed": {
         "zh": "订阅成功！有新通知会第一时间发到这里。发送 /settings 可调整接收方式。",
