@@ -163,6 +163,7 @@ class FeedHost:
         self.failing: set[str] = set()
         self.slow: dict[str, float] = {}
         self.requests: list[tuple[float, str, int]] = []  # (monotonic time, key, status)
+        self.arrived: list[str] = []  # keys asked for, as each request arrives
         host = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -186,6 +187,7 @@ class FeedHost:
 
     def answer(self, request: BaseHTTPRequestHandler) -> None:
         key = request.path  # a path, or a whole address when asked as a proxy
+        self.arrived.append(key)
         if key in self.slow:
             time.sleep(self.slow[key])
         body = self.feeds.get(key)

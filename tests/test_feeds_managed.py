@@ -8,6 +8,8 @@ import asyncio
 from pathlib import Path
 
 from bot.ledger import Chat, Store
+from bot.sources.managed_feeds import remove_feed
+from bot.sources.scanner import Scanner
 from tests.botenv import ADMIN, LiveBot, callback_update, live_bot, message_update, until
 from tests.emulator import Call, Emulator
 from tests.feedserver import FeedHost, feed_of
@@ -300,3 +302,27 @@ async def test_a_feed_failing_for_a_while_is_told_once_and_once_when_it_recovers
         await until(well, "the admins told it recovered", 20)
         await asyncio.sleep(1.0)
         assert len(told()) == 1 and len(well()) == 1
+
+
+async def test_a_feed_removed_while_it_is_being_read_stays_removed(
+    tmp_path: Path, emulator: Emulator, host: FeedHost
+) -> None:
+    """The command line removes a feed (withdrawing its notices) while the running bot
+    is reading it: what that read brings is not saved, the feed not brought back."""
+    host.feeds["/slow"] = feed_of("慢", [("s1", "旧通知")])
+    async with live_bot(tmp_path, emulator, feeds_allow_private=True, feed_interval=0.3) as bot:
+        store = bot.runtime.store
+        store.subscribe(Chat(101))
+        await _add_from_chat(bot, host.url("/slow"))
+        (source,) = store.feed_sources()
+        host.slow["/slow"] = 1.5
+        host.feeds["/slow"] = feed_of("慢", [("s2", "新通知"), ("s1", "旧通知")])
+        asked = len(host.arrived)
+        await until(lambda: "/slow" in host.arrived[asked:], "a read under way")
+        start = bot.mark()
+        remove_feed(store, Scanner(store, bot.runtime.config), source, withdraw=True)
+        await until(lambda: len(host.requests) > asked, "the slow answer", 10)
+        await asyncio.sleep(0.5)  # the read's results, were they taken in
+        assert store.feed_sources() == [] and store.feed_states() == []
+        assert not store.db.execute("SELECT id FROM articles WHERE title = '新通知'").fetchall()
+        assert not _to(bot, 101, start)

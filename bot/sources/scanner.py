@@ -529,6 +529,8 @@ class Scanner:
         url = source.url
         silent = state.baselined_at is None
         with self.store.transaction():
+            if not self._still_listed(source):  # removed or paused while it was read
+                return
             for entry in read.entries:
                 if isinstance(entry, ArticleError):
                     report.invalid.append((str(entry.path), entry.reason))
@@ -547,17 +549,20 @@ class Scanner:
             if told and not read.state.failures:
                 report.feeds_recovered.append(feed_name(source, read.state))
                 told = 0
-            saved = replace(read.state, baselined_at=baselined, told_failing=told)
-            if not self._still_listed(source):  # removed while it was read: nothing kept
-                return
-            self.store.save_feed_state(saved)
+            self.store.save_feed_state(
+                replace(read.state, baselined_at=baselined, told_failing=told)
+            )
         if read.state.error:
             report.feed_errors.append((shown_url(url), read.state.error))
         if read.left_out:
             report.feeds_cut.append((shown_url(url), read.left_out))
 
     def _still_listed(self, source: FeedSource) -> bool:
-        return source.configured or any(s.url == source.url for s in self.store.feed_sources())
+        """Whether the feed is still to be read (in the transaction that saves its read:
+        what a command line removed meanwhile is not brought back)."""
+        return source.configured or any(
+            s.url == source.url and not s.paused for s in self.store.feed_sources()
+        )
 
     def _tell_failing(
         self, sources: list[FeedSource], states: dict[str, FeedState], report: ScanReport
