@@ -61,7 +61,7 @@ def _bold(call: Call) -> list[str]:
 
 
 def test_keywords_are_apart_at_the_separators_a_chinese_keyboard_types() -> None:
-    from bot.chat.commands import keywords
+    from bot.keywords import keywords
 
     assert keywords("停水，停电") == ("停水", "停电")
     assert keywords("停水、停电；施工") == ("停水", "停电", "施工")

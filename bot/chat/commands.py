@@ -31,6 +31,7 @@ from bot.formatting.acks import without_ack_button
 from bot.formatting.formatter import MODE_FULL, text_messages
 from bot.formatting.lists import notice_list
 from bot.i18n import quoted_words, t
+from bot.keywords import keywords
 from bot.ledger import Chat, Store
 from bot.ledger.catalogue import SearchTooSlow
 from bot.ledger.visibility import has_expired
@@ -49,10 +50,7 @@ MEMBER_CACHE_SECONDS = 60.0
 MEMBER_CACHE_SIZE = 10_000  # entries before the stale ones are dropped
 MAX_BUTTON_DATA = 64  # bytes: Telegram's limit on a button's callback data
 _READ_LINK = re.compile(r"^/read_(\S{0,40}?)(?:@\w+)?$", re.IGNORECASE)
-# Keywords apart: spaces, and the commas and semicolons a Chinese keyboard types.
-_KEYWORD_GAP = re.compile(r"[\s，、,;；/／|｜。]+")
 MAX_KEYWORDS = 20  # more would not fit the confirmation, and would match nearly anything
-_QUOTES = "“”‘’「」『』\"'"
 
 
 async def start(update: Update, context: Context) -> None:
@@ -105,13 +103,6 @@ async def subscribe(update: Update, context: Context) -> None:
         await send_text(update, context, text)
     else:
         await reply(update, context, "subscribed" if thread is None else "subscribed_topic")
-
-
-def keywords(text: str) -> tuple[str, ...]:
-    """``停水，停电`` → ``("停水", "停电")``: a resident types the separators their
-    keyboard has, and may quote a word; each word once, in the order given."""
-    words = (word.strip(_QUOTES) for word in _KEYWORD_GAP.split(text))
-    return tuple(dict.fromkeys(word for word in words if word))
 
 
 async def _subscribe_channel(update: Update, context: Context, name: str) -> None:
