@@ -269,7 +269,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{host} cannot be added: it is an address on this machine or its local network.",
     },
     "feed_bad_category": {
-        "zh": "分类最多 {most} 个字，且不能含逗号。",
+        "zh": "分类最多 {most} 个字，不含逗号。",
         "en": "A category has at most {most} characters and no comma.",
     },
     "feed_unreadable": {

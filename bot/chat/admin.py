@@ -198,9 +198,12 @@ def remember_pending(update: Update, context: Context, action: dict[str, Any]) -
     return token
 
 
-async def pending_action(update: Update, context: Context, token: str) -> dict[str, Any] | None:
-    """The action waiting under ``token``, if this press may act on it: the admin who
-    asked, in the chat they asked in, while fresh. Else the press is answered why not."""
+async def pending_action(
+    update: Update, context: Context, token: str, kind: str | None = None
+) -> dict[str, Any] | None:
+    """The action waiting under ``token``, if this press may act on it: of this
+    ``kind`` (None: a broadcast or an announcement), by the admin who asked, in the chat
+    they asked in, while fresh. Else the press is answered why not."""
     query = update.callback_query
     presser = update.effective_user
     own_lang = language_for_user(update, context)
@@ -208,6 +211,8 @@ async def pending_action(update: Update, context: Context, token: str) -> dict[s
     _forget_stale(pending)
     action = pending.get(token)
     message = query.message
+    if action is not None and (action.get("kind") == "feed") != (kind == "feed"):
+        action = None  # another question's token: no such confirmation here
     if action is None or message is None or action["chat"] != message.chat.id:
         log_ignored(update, "no such confirmation waits in this chat (used, stale or forged)")
         await query.answer(t("broadcast_expired", own_lang), show_alert=True)

@@ -34,6 +34,7 @@ from bot.ledger import FeedSource, FeedState
 from bot.logs import shown_url
 from bot.reading.articles import article_from_json
 from bot.runtime import Runtime
+from bot.sources.feeds import feed_name
 from bot.sources.managed_feeds import (
     Refused,
     add_feed,
@@ -49,7 +50,9 @@ from bot.sources.managed_feeds import (
 log = logging.getLogger(__name__)
 
 EXAMPLE = "https://example.org/feed.xml"
-PAGE = 8  # feeds on one page of /feeds: a page stays far below 4,096 characters
+PAGE = 8  # feeds on one page of /feeds: with SHORT_LINE, far below 4,096 characters
+SHORT_LINE = 120  # characters of a title, an address or an error a page shows
+SHORT_NAME = 60  # of a feed's name in a press's answer (200 at most) and a question
 _DATA = re.compile(r"fd:(?:([prxkw]):([0-9a-f]{8}):(\d{1,4})|l:(\d{1,4})|([an]):([0-9a-f]{12}))")
 
 
@@ -81,7 +84,8 @@ async def addfeed(update: Update, context: Context) -> None:
     try:
         category = checked_category(" ".join(context.args[1:]))
         url = await asyncio.to_thread(checked_url, context.args[0], rt.store, rt.config)
-        trial = await asyncio.to_thread(try_feed, url, rt.config, rt.http, category)
+        now = rt.store.clock()
+        trial = await asyncio.to_thread(try_feed, url, rt.config, rt.http, category, now)
     except Refused as refused:
         await send_text(update, context, t(refused.key, lang, **refused.values))
         return
@@ -150,7 +154,7 @@ async def _act(update: Update, context: Context, verb: str, feed: str, page: int
         await query.answer(t(refused.key, lang, **refused.values), show_alert=True)
         await _show_page(update, context, page)
         return
-    name = source.title or rt.store.feed_state(source.url).title or shown_url(source.url)
+    name = _short(feed_name(source, rt.store.feed_state(source.url)), SHORT_NAME)
     who = update.effective_user.id
     if verb in "pr":
         set_paused(rt.store, source, verb == "p")
@@ -169,6 +173,7 @@ async def _act(update: Update, context: Context, verb: str, feed: str, page: int
         )
         return
     withdraw = verb == "w"
+    await query.answer()  # now: a round of reads may hold the lock past Telegram's 15 s
     async with rt.reading_feeds:  # not while a read of it may save its entries
         report = await asyncio.to_thread(remove_feed, rt.store, rt.feed_reader, source, withdraw)
     log.info(
@@ -176,7 +181,6 @@ async def _act(update: Update, context: Context, verb: str, feed: str, page: int
     )
     if report.work:
         rt.dispatcher.wake()
-    await query.answer()
     key = "feed_removed_withdrawn" if withdraw else "feed_removed_kept"
     await query.edit_message_text(t(key, lang, feed=name, count=len(report.withdrawn)))
 
@@ -200,7 +204,7 @@ def _remove_buttons(source: FeedSource, lang: str, page: int) -> InlineKeyboardM
 
 
 async def _answer_add(update: Update, context: Context, answer: str, token: str) -> None:
-    action = await pending_action(update, context, token)
+    action = await pending_action(update, context, token, "feed")
     if action is None:
         return
     rt = runtime(context)
@@ -226,7 +230,7 @@ async def _answer_add(update: Update, context: Context, answer: str, token: str)
         await query.edit_message_text(t(refused.key, lang, **refused.values))
         return
     log.info("feed %s added by %s", shown_url(source.url), update.effective_user.id)
-    name = state.title or shown_url(source.url)
+    name = _short(feed_name(source, state), SHORT_NAME)
     await query.edit_message_text(t("addfeed_added", lang, feed=name, entries=state.entries))
 
 
@@ -293,8 +297,8 @@ def _describe(rt: Runtime, source: FeedSource, state: FeedState, number: int, la
             datetime.fromtimestamp(moment, rt.config.tz), lang, rt.config.tz, now
         )
 
-    name = source.title or state.title or t("feed_untitled", lang)
-    lines = [f"{number}. {name}", f"   {shown_url(source.url)}"]
+    name = _short(source.title or state.title or t("feed_untitled", lang), SHORT_LINE)
+    lines = [f"{number}. {name}", f"   {_short(shown_url(source.url), SHORT_LINE)}"]
     minutes = max(1, round((source.interval or rt.config.feed_interval) / 60))
     facts: list[str] = []
     if source.category:
@@ -317,7 +321,10 @@ def _describe(rt: Runtime, source: FeedSource, state: FeedState, number: int, la
         )
     )
     if state.failures:
-        lines.append(
-            "   " + t("feed_failing_line", lang, count=state.failures, error=state.error or "")
-        )
+        error = _short(state.error or "", SHORT_LINE)
+        lines.append("   " + t("feed_failing_line", lang, count=state.failures, error=error))
     return "\n".join(lines)
+
+
+def _short(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"

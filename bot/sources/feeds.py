@@ -31,6 +31,8 @@ import re
 import socket
 import threading
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -46,14 +48,16 @@ from feedparser.datetimes import _parse_date as feedparser_date
 from lxml import etree
 
 from bot.config import Config
+from bot.keywords import keywords
 from bot.ledger import FeedSource, FeedState
 from bot.logs import hold_url_secrets, redact_urls, shown_url
-from bot.reading.articles import ArticleError, parse_article
+from bot.reading.articles import ArticleError, one_line, parse_article
 from bot.reading.identity import earlier_feed_entry_id, feed_entry_id
 from bot.sources import ReadFile, read_file
 
 MAX_BYTES = 10 * 1024 * 1024
 PRIVATE_SETTING = "NOTICEBOT_FEEDS_ALLOW_PRIVATE"
+MAX_REDIRECTS = 10
 TIMEOUT = httpx.Timeout(20.0, connect=10.0)  # the bot's client; a test's may be shorter
 BACKOFF_CAP = 6 * 3600.0  # a failing feed is tried at least every six hours
 USER_AGENT = "noticebot (+https://github.com/) feed reader"
@@ -93,6 +97,44 @@ def is_private(host: str) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
     return not address.is_global or address.is_multicast
+
+
+def private_host(host: str, port: int | None = None) -> bool:
+    """Whether a host is, or resolves to, a private address. A name that does not
+    resolve is left to the fetch, which says so."""
+    if is_private(host):
+        return True
+    try:
+        found = socket.getaddrinfo(host, port or 80, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return False
+    return any(is_private(str(info[4][0])) for info in found)
+
+
+def _refuse_private(host: str) -> FeedError:
+    return FeedError(f"refused: {host} is a private address ({PRIVATE_SETTING} is off)")
+
+
+def _judge_host(url: str) -> None:
+    """Through a proxy the bot connects to the proxy, so the address itself is judged
+    (each address a redirect leads to as well)."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname or private_host(parts.hostname, parts.port):
+        raise _refuse_private(parts.hostname or url)
+
+
+def _proxied(url: str) -> bool:
+    """Whether httpx reaches this address through a proxy of the environment's
+    (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, unless NO_PROXY names it)."""
+    parts = urllib.parse.urlsplit(url)
+    proxies = urllib.request.getproxies()
+    if not (proxies.get(parts.scheme.lower()) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(parts.hostname or "")
+
+
+def is_web_address(url: str) -> bool:
+    return url[:8].lower().startswith(("http://", "https://"))
 
 
 @dataclass(frozen=True)
@@ -152,7 +194,7 @@ def read_feed(
         )
     names = _Names(url, config, dates_of, {} if linked is None else linked, kept)
     entries = [_entry(url, entry, config, now, names, category) for entry in kept]
-    title = " ".join(str((parsed.get("feed") or {}).get("title") or "").split())[:200] or None
+    title = one_line(str((parsed.get("feed") or {}).get("title") or ""))[:200] or None
     done = replace(
         fetched,
         etag=etag,
@@ -201,18 +243,19 @@ def _fetch(
 ) -> Fetched:
     """The feed's bytes (None: unchanged since the last fetch), its ETag and Last-Modified;
     an address within ``deadline`` seconds, however slowly its server answers."""
-    if not url.startswith(("http://", "https://")):
+    if not is_web_address(url):
         if not private_ok:  # a file is the machine's own: only the configuration names one
             raise FeedError("not an http(s) address")
         return _read_file(Path(url), state)
     until = time.monotonic() + deadline
-    line = _Line(private_ok)
+    judged = not private_ok and _proxied(url)  # then the connection is to the proxy
+    line = _Line(private_ok or judged)
     outcome: list[Fetched | BaseException] = []
     done = threading.Event()
 
     def fetch() -> None:
         try:
-            outcome.append(_download(url, state, client, line, until, deadline))
+            outcome.append(_download(url, state, client, line, until, deadline, judged))
         except BaseException as error:  # handed to the caller, which raises it
             outcome.append(error)
         finally:
@@ -253,7 +296,7 @@ class _Line:
         peer = stream.get_extra_info("server_addr") or (None,)
         if peer[0] is None or is_private(str(peer[0])):
             self.cut()
-            raise FeedError(f"refused: {peer[0]} is a private address ({PRIVATE_SETTING} is off)")
+            raise _refuse_private(str(peer[0]))
 
     def cut(self) -> None:
         """Shut each socket down: a read blocked on it returns at once."""
@@ -269,7 +312,9 @@ def _download(
     line: _Line,
     until: float,
     deadline: float,
+    judged: bool = False,
 ) -> Fetched:
+    """``judged``: every address on the way (redirects followed here) is judged first."""
     # Connection: close, so that every fetch opens its own connection, which it can cut
     headers = {"User-Agent": USER_AGENT, "Connection": "close"}
     if state.etag:
@@ -278,32 +323,46 @@ def _download(
         headers["If-Modified-Since"] = state.last_modified
     timeout = _capped(client.timeout, max(0.001, until - time.monotonic()))
     try:
-        with client.stream(
-            "GET", url, headers=headers, timeout=timeout, extensions={"trace": line.trace}
-        ) as response:
-            if response.status_code == 304:
-                return None, state.etag, state.last_modified
-            if response.status_code != 200:
-                raise FeedError(f"HTTP {response.status_code} {response.reason_phrase}".strip())
-            chunks, size = [], 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > MAX_BYTES:
-                    raise FeedError(f"larger than {MAX_BYTES // (1024 * 1024)} MB: not read")
-                if time.monotonic() > until:
-                    raise FeedError(_too_slow(deadline))
-                chunks.append(chunk)
-            return (
-                b"".join(chunks),
-                response.headers.get("ETag"),
-                response.headers.get("Last-Modified"),
-            )
+        for _ in range(MAX_REDIRECTS + 1):
+            if judged:
+                _judge_host(url)
+            with client.stream(
+                "GET",
+                url,
+                headers=headers,
+                timeout=timeout,
+                extensions={"trace": line.trace},
+                follow_redirects=not judged and client.follow_redirects,
+            ) as response:
+                if judged and response.is_redirect and "location" in response.headers:
+                    url = str(response.url.join(response.headers["location"]))
+                    continue
+                return _response_body(response, state, until, deadline)
+        raise FeedError(f"more than {MAX_REDIRECTS} redirects")
     except FeedError:
         raise
     except httpx.TimeoutException:
         raise FeedError("no answer in time") from None
     except (httpx.HTTPError, httpx.InvalidURL) as error:
         raise FeedError(f"cannot fetch: {error}") from None
+
+
+def _response_body(
+    response: httpx.Response, state: FeedState, until: float, deadline: float
+) -> Fetched:
+    if response.status_code == 304:
+        return None, state.etag, state.last_modified
+    if response.status_code != 200:
+        raise FeedError(f"HTTP {response.status_code} {response.reason_phrase}".strip())
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_BYTES:
+            raise FeedError(f"larger than {MAX_BYTES // (1024 * 1024)} MB: not read")
+        if time.monotonic() > until:
+            raise FeedError(_too_slow(deadline))
+        chunks.append(chunk)
+    return b"".join(chunks), response.headers.get("ETag"), response.headers.get("Last-Modified")
 
 
 def _too_slow(deadline: float) -> str:
@@ -517,8 +576,8 @@ def _entry(
     names: _Names,
     category: str | None = None,
 ) -> ReadFile | ArticleError:
-    """An entry as the article file it would be, read like one; ``category`` first among
-    its categories (the feed's, as an admin gave it)."""
+    """An entry as the article file it would be, read like one; ``category`` (the feed's,
+    as an admin gave it) and its words first among its categories."""
     guid, link, title = entry.get("id"), entry.get("link"), entry.get("title")
     article_id = names.id_of(guid, link, title)
     # in reports: without the feed's credentials
@@ -531,7 +590,9 @@ def _entry(
     if published and updated:
         meta["updated"] = _date(updated)
     terms = [t.get("term") for t in entry.get("tags") or [] if t.get("term")]
-    terms = list(dict.fromkeys([category, *terms] if category else terms))
+    # the feed's category first, and each of its words: what /subscribe can name
+    given = [category, *keywords(category)] if category else []
+    terms = list(dict.fromkeys([*given, *terms]))
     if terms:
         meta["categories"] = terms
     if entry.get("author"):

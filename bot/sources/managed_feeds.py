@@ -5,7 +5,6 @@ carries the message's key, not its words)."""
 
 from __future__ import annotations
 
-import socket
 import urllib.parse
 from dataclasses import dataclass, replace
 from typing import Any
@@ -15,9 +14,9 @@ import httpx
 from bot.config import Config
 from bot.ledger import FeedSource, FeedState, Store
 from bot.logs import shown_url
-from bot.reading.articles import ArticleError
+from bot.reading.articles import ArticleError, one_line
 from bot.sources import ReadFile
-from bot.sources.feeds import FeedRead, is_private, read_feed
+from bot.sources.feeds import FeedRead, is_web_address, private_host, read_feed
 from bot.sources.scanner import Scanner, ScanReport
 
 MAX_URL = 2000  # longer is no feed's address, and no message shows it whole
@@ -42,8 +41,9 @@ def all_feeds(store: Store, config: Config) -> list[FeedSource]:
 
 def find_feed(store: Store, config: Config, key: str) -> FeedSource:
     """A feed the admins added, by its short id or its address."""
+    spelled = _spelling(key)
     for source in all_feeds(store, config):
-        if key in (source.id, source.url):
+        if key in (source.id, source.url) or (spelled and spelled == _spelling(source.url)):
             if source.configured:
                 raise Refused(
                     "feed_configured", feed=shown_url(source.url), setting="NOTICEBOT_FEEDS"
@@ -53,43 +53,64 @@ def find_feed(store: Store, config: Config, key: str) -> FeedSource:
 
 
 def checked_url(text: str, store: Store, config: Config) -> str:
-    """The address of a feed that may be added: http(s), with a host, neither read
-    already nor (unless NOTICEBOT_FEEDS_ALLOW_PRIVATE) on a private address. Resolves
-    the host name: call it off the event loop."""
+    """The address of a feed that may be added, as it is kept (see :func:`normal_url`):
+    http(s), with a host, neither read already (however spelled) nor (unless
+    NOTICEBOT_FEEDS_ALLOW_PRIVATE) on a private address. Resolves the host name: call
+    it off the event loop. Every connection is checked again when it is made (a name
+    may resolve elsewhere by then)."""
     url = text.strip()
-    parts = urllib.parse.urlsplit(url) if len(url) <= MAX_URL else None
+    try:
+        parts = urllib.parse.urlsplit(url) if len(url) <= MAX_URL else None
+        host, port = (parts.hostname, parts.port) if parts else (None, None)
+    except ValueError:  # a port that is no number
+        parts = None
     if (
         parts is None
         or parts.scheme.lower() not in ("http", "https")
-        or not parts.hostname
-        or any(c.isspace() for c in url)
+        or not host
+        or any(not c.isprintable() or c.isspace() for c in url)
     ):
-        raise Refused("feed_not_url", url=shown_url(url)[:100], scheme="http(s)://")
-    if url in config.feeds or any(s.url == url for s in store.feed_sources()):
+        raise Refused("feed_not_url", url=shown_url(one_line(url))[:100], scheme="http(s)://")
+    url = normal_url(url)
+    read = [*config.feeds, *(source.url for source in store.feed_sources())]
+    if url in {normal_url(known) for known in read if is_web_address(known)}:
         raise Refused("feed_duplicate", url=shown_url(url))
-    if not config.feeds_allow_private and _private_host(parts.hostname, parts.port):
-        raise Refused("feed_private", host=parts.hostname)
+    if not config.feeds_allow_private and private_host(host, port):
+        raise Refused("feed_private", host=host)
     return url
 
 
+def normal_url(url: str) -> str:
+    """One spelling of an address: the scheme and host in lower case, without the
+    default port or a fragment (``Http://Example.org:80/rss#new`` is
+    ``http://example.org/rss``); credentials, path and query as they are."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}.get(scheme)
+    if parts.port is not None and parts.port != default:
+        host += f":{parts.port}"
+    user = parts.netloc.rpartition("@")[0]
+    netloc = f"{user}@{host}" if user else host
+    return urllib.parse.urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def _spelling(url: str) -> str | None:
+    try:
+        return normal_url(url) if is_web_address(url) else None
+    except ValueError:
+        return None
+
+
 def checked_category(text: str | None) -> str | None:
-    category = " ".join((text or "").split())
+    """A category on one line, without the comma that separates categories (each of its
+    words is a name a resident can give /subscribe, see :func:`read_feed`)."""
+    category = one_line(text or "")
     if len(category) > MAX_CATEGORY or "," in category:
         raise Refused("feed_bad_category", most=MAX_CATEGORY)
     return category or None
-
-
-def _private_host(host: str, port: int | None) -> bool:
-    """Whether the host is, or resolves to, a private address. A name that does not
-    resolve is left to the fetch, which says so; every connection is checked again
-    when it is made (a name may resolve elsewhere by then)."""
-    if is_private(host):
-        return True
-    try:
-        found = socket.getaddrinfo(host, port or 80, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        return False
-    return any(is_private(str(info[4][0])) for info in found)
 
 
 @dataclass(frozen=True)
@@ -108,14 +129,16 @@ class Trial:
         return next((e for e in self.read.entries if not isinstance(e, ArticleError)), None)
 
 
-def try_feed(url: str, config: Config, client: httpx.Client, category: str | None) -> Trial:
+def try_feed(
+    url: str, config: Config, client: httpx.Client, category: str | None, now: float
+) -> Trial:
     """One read of a feed not added yet; refused when it is not a readable feed."""
     read = read_feed(
         url,
         FeedState(url),
         config,
         client,
-        0.0,
+        now,
         category=category,
         private_ok=config.feeds_allow_private,
     )
@@ -150,9 +173,9 @@ def add_feed(
 def set_paused(store: Store, source: FeedSource, paused: bool) -> bool:
     """Whether that changed anything. A resumed feed is due at once."""
     changed = store.pause_feed_source(source.url, paused)
-    if changed and not paused:
+    if changed and not paused:  # failing before the pause is no failing since
         state = store.feed_state(source.url)
-        store.save_feed_state(replace(state, next_at=None))
+        store.save_feed_state(replace(state, next_at=None, failing_since=None))
     return changed
 
 

@@ -15,8 +15,12 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from bot.logs import shown_url
+from bot.reading.articles import one_line
+
 MAX_BYTES = 5 * 1024 * 1024
 INTERVAL = "noticebotInterval"  # seconds
+YEAR = 366 * 86400.0
 PAUSED = "noticebotPaused"
 
 
@@ -64,9 +68,10 @@ def read_opml(data: bytes) -> Opml:
         if url in feeds:
             repeated.append(url)
             continue
+        title = _attribute(outline, "title") or _attribute(outline, "text")
         feeds[url] = OpmlFeed(
             url,
-            title=_attribute(outline, "title") or _attribute(outline, "text"),
+            title=None if title is None or "://" in title else title,  # an address is no title
             category=folder or _category(_attribute(outline, "category")),
             interval=_seconds(_attribute(outline, INTERVAL)),
             paused=_attribute(outline, PAUSED) == "true",
@@ -88,10 +93,10 @@ def _outlines(
 
 
 def _attribute(element: etree._Element, name: str) -> str | None:
-    """An attribute whatever its case (``xmlurl`` is seen in the wild), trimmed."""
+    """An attribute whatever its case (``xmlurl`` is seen in the wild), on one line."""
     for key, value in element.attrib.items():
         if str(key).lower() == name.lower():
-            return " ".join(str(value).split()) or None
+            return one_line(str(value)) or None
     return None
 
 
@@ -104,11 +109,12 @@ def _category(value: str | None) -> str | None:
 
 
 def _seconds(value: str | None) -> float | None:
+    """A number of seconds, up to a year (as NOTICEBOT_FEED_INTERVAL); else none."""
     try:
         seconds = float(value) if value else None
     except ValueError:
         return None
-    return seconds if seconds and seconds > 0 else None
+    return seconds if seconds and 0 < seconds <= YEAR else None
 
 
 def _local(tag: object) -> str:
@@ -132,7 +138,7 @@ def write_opml(feeds: list[OpmlFeed], title: str, now: float) -> bytes:
                     body, "outline", text=feed.category, title=feed.category
                 )
             parent = folders[feed.category]
-        name = feed.title or feed.url
+        name = feed.title or shown_url(feed.url)  # the address itself holds its password
         outline = etree.SubElement(parent, "outline", type="rss", text=name, title=name)
         outline.set("xmlUrl", feed.url)
         if feed.category:

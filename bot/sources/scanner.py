@@ -582,13 +582,14 @@ class Scanner:
 
     def _read_from_another_feed(self, article_id: str, url: str) -> bool:
         """The same item in two feeds is one notice, read from the feed that brought it
-        first while that feed is read (two versions would correct each other)."""
+        first while that feed is read (two versions would correct each other); one that
+        feed's removal withdrew stays withdrawn (else each chat would get it again)."""
         row = self.store.article(article_id)
         suffix = f"#{article_id}"
         if row is None or not row["path"].endswith(suffix):
             return False
         first = row["path"][: -len(suffix)]
-        return first != url and first in self._feed_urls
+        return first != url and (first in self._feed_urls or row["status"] == WITHDRAWN)
 
     def _moves_among(self, todo: list[ToRead], known: dict[str, FileState]) -> set[str]:
         """Known files whose old content is now in another file this scan reads (renamed,
