@@ -35,6 +35,7 @@ from tests.chaos import (
     start_bot,
     wait_for,
 )
+from tests.chaos_feeds import feeds_scenario
 from tests.emulator import Emulator
 from tests.test_convergence_model import model_run
 
@@ -64,6 +65,11 @@ def flaky_sources() -> list[str]:
 def acks() -> list[str]:
     with tempfile.TemporaryDirectory() as work:
         return acks_scenario(Path(work), chats=2000, presses=10_000).lines()
+
+
+def feeds() -> list[str]:
+    with tempfile.TemporaryDirectory() as work:
+        return feeds_scenario(Path(work), chats=2000, feeds=200).lines()
 
 
 def bad_input() -> list[str]:
@@ -207,6 +213,7 @@ SCENARIOS = {
     "flaky_sources": flaky_sources,
     "bad_input": bad_input,
     "acks": acks,
+    "feeds": feeds,
     "fuzz": fuzz,
     "cli_fuzz": cli_fuzz,
     "model": model,

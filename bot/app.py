@@ -115,7 +115,13 @@ def build_application(
     # the admins added from the chat or the command line; this looks every second or
     # so, which is one query. (first=0 would wait one interval, as above.)
     application.job_queue.run_repeating(
-        feeds_job, interval=min(FEEDS_EVERY, config.feed_interval), first=0.5, name="feeds"
+        feeds_job,
+        interval=min(FEEDS_EVERY, config.feed_interval),
+        first=0.5,
+        name="feeds",
+        # a look during a long round returns at once (one round at a time), rather than
+        # be skipped by the scheduler with a WARNING every second
+        job_kwargs={"max_instances": 2},
     )
     add_handlers(application)
     application.add_error_handler(on_error)

@@ -40,6 +40,8 @@ uPE5SZtnBoTl40/1jGDqgq3aFskaxzbk0cbj5+QS93xq+AF1LTwC9TBJ
 
 
 class _QuietServer(ThreadingHTTPServer):
+    request_queue_size = 128  # the bot opens several connections at once
+
     def handle_error(self, request: object, client_address: object) -> None:
         pass  # a reader that hung up mid-answer, as readers past their deadline do
 

@@ -484,7 +484,7 @@ class Scanner:
         linked = self.store.metas(LINK_KEY)  # grows with every entry named by its link
         with ThreadPoolExecutor(FETCHES_AT_ONCE, thread_name_prefix="feed") as pool:
             reads = [
-                pool.submit(self._fetch_feed, source, states[source.url], client, dict(linked))
+                pool.submit(self._fetch_feed, source, states[source.url], client, dict(linked), now)
                 for source in due
             ]
             for source, done in zip(due, reads, strict=True):  # in order: the first feed
@@ -493,12 +493,18 @@ class Scanner:
         return report
 
     def _fetch_feed(
-        self, source: FeedSource, state: FeedState, client: httpx.Client, linked: dict[str, str]
+        self,
+        source: FeedSource,
+        state: FeedState,
+        client: httpx.Client,
+        linked: dict[str, str],
+        now: float,
     ) -> tuple[FeedRead, dict[str, str]]:
+        """``now``: the round's, which found it due: due again one interval after it,
+        not after the fetch began (then it would wait for the look after)."""
         config = self.config
         if source.interval:
             config = replace(config, feed_interval=source.interval)
-        now = self.store.clock()
         try:
             read = read_feed(
                 source.url,
