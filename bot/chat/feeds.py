@@ -90,20 +90,19 @@ async def addfeed(update: Update, context: Context) -> None:
         await send_text(update, context, t(refused.key, lang, **refused.values))
         return
     entries = trial.read.state.entries
-    name = trial.title or shown_url(url)
-    summary = t("addfeed_found", lang, title=name, url=shown_url(url), entries=entries)
+    name = _short(trial.title or shown_url(url), SHORT_LINE)
+    shown = _short(shown_url(url), SHORT_LINE)
+    summary = t("addfeed_found", lang, title=name, url=shown, entries=entries)
     if category:
         summary += "\n" + t("feed_category", lang, category=category)
     newest = trial.newest
     summary += "\n" + t("addfeed_newest" if newest else "addfeed_empty", lang)
     await send_text(update, context, summary)
     if newest is not None:  # as a subscriber's card in this language (the planner's way)
-        article = article_from_json(newest.version)
-        messages = format_article(article, lang, rt.config.tz).for_mode(
-            preview_chat(update, context, lang).mode
-        )
-        await rt.sender.send_now(preview_chat(update, context, lang), messages, "feed preview")
-    action = {"kind": "feed", "url": url, "category": category, "title": trial.title}
+        here = preview_chat(update, context, lang)
+        formatted = format_article(article_from_json(newest.version), lang, rt.config.tz)
+        await rt.sender.send_now(here, formatted.for_mode(here.mode), "feed preview")
+    action = {"kind": "feed", "url": url, "category": category}
     token = remember_pending(update, context, action)
     buttons = InlineKeyboardMarkup(
         [

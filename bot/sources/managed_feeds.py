@@ -73,7 +73,7 @@ def checked_url(text: str, store: Store, config: Config) -> str:
         raise Refused("feed_not_url", url=shown_url(one_line(url))[:100], scheme="http(s)://")
     url = normal_url(url)
     read = [*config.feeds, *(source.url for source in store.feed_sources())]
-    if url in {normal_url(known) for known in read if is_web_address(known)}:
+    if url in {_spelling(known) for known in read}:
         raise Refused("feed_duplicate", url=shown_url(url))
     if not config.feeds_allow_private and private_host(host, port):
         raise Refused("feed_private", host=host)

@@ -45,6 +45,7 @@ HOLD_MANY = 5  # a folder losing more files than this at once, and
 HOLD_SHARE = 0.25  # more than this share of them, is suspicious
 CHUNK = 50  # files read and saved in one transaction
 FETCHES_AT_ONCE = 8  # feeds fetched at the same time: a slow one holds up no other
+DUE_EARLY = 0.5  # seconds: a feed due this soon is read in this round
 Progress = Callable[[int, int], None]
 
 
@@ -478,7 +479,9 @@ class Scanner:
         states = {source.url: known.get(source.url) or FeedState(source.url) for source in sources}
         self._tell_failing(sources, states, report)
         now = self.store.clock()
-        due = [source for source in sources if is_due(states[source.url], now)]
+        # a feed due within a moment is read now, not at the next look (a second late)
+        soon = now + min(DUE_EARLY, self.config.feed_interval / 4)
+        due = [source for source in sources if is_due(states[source.url], soon)]
         if not due:
             return report
         linked = self.store.metas(LINK_KEY)  # grows with every entry named by its link
