@@ -21,6 +21,7 @@ from bot.reading.articles import one_line
 MAX_BYTES = 5 * 1024 * 1024
 INTERVAL = "noticebotInterval"  # seconds
 YEAR = 366 * 86400.0
+MAX_TITLE = 200  # as a feed's own title: entities in an attribute are expanded
 PAUSED = "noticebotPaused"
 
 
@@ -68,10 +69,10 @@ def read_opml(data: bytes) -> Opml:
         if url in feeds:
             repeated.append(url)
             continue
-        title = _attribute(outline, "title") or _attribute(outline, "text")
+        title = _attribute(outline, "title") or _attribute(outline, "text")  # not an address
         feeds[url] = OpmlFeed(
             url,
-            title=None if title is None or "://" in title else title,  # an address is no title
+            title=None if title is None or "://" in title else title[:MAX_TITLE],
             category=folder or _category(_attribute(outline, "category")),
             interval=_seconds(_attribute(outline, INTERVAL)),
             paused=_attribute(outline, PAUSED) == "true",
@@ -144,7 +145,8 @@ def write_opml(feeds: list[OpmlFeed], title: str, now: float) -> bytes:
         if feed.category:
             outline.set("category", f"/{feed.category}")
         if feed.interval:
-            outline.set(INTERVAL, f"{feed.interval:g}")
+            whole = feed.interval.is_integer()  # exactly: ":g" wrote 1000001 as 1e+06
+            outline.set(INTERVAL, str(int(feed.interval)) if whole else str(feed.interval))
         if feed.paused:
             outline.set(PAUSED, "true")
     return etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True)
