@@ -164,8 +164,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Usage: /addfeed URL [category]\nFor example: /addfeed {example} water",
     },
     "addfeed_found": {
-        "zh": "订阅源：{title}\n地址：{url}\n现有 {entries} 条",
-        "en": "Feed: {title}\nAddress: {url}\n{entries} entries now",
+        "zh": "订阅源：{title}\n地址：{url}\n现有 {count} 条",
+        "en": "Feed: {title}\nAddress: {url}\n{count} entries now",
+        "en_one": "Feed: {title}\nAddress: {url}\n1 entry now",
     },
     "addfeed_newest": {
         "zh": "最新一条如下，订阅者收到的消息就是这样：",
@@ -176,16 +177,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The feed has no entries yet; new ones will be sent as they appear.",
     },
     "addfeed_confirm": {
-        "zh": "添加这个订阅源吗？现有的 {entries} 条只记录、不发送；之后的新条目会发送给订阅者。",
-        "en": "Add this feed? Its {entries} current entries are recorded, not sent; new "
+        "zh": "添加这个订阅源吗？现有的 {count} 条只记录、不发送；之后的新条目会发送给订阅者。",
+        "en": "Add this feed? Its {count} current entries are recorded, not sent; new "
         "entries will be sent to subscribers.",
+        "en_one": "Add this feed? Its current entry is recorded, not sent; new entries "
+        "will be sent to subscribers.",
     },
     "btn_add_feed": {"zh": "添加", "en": "Add"},
     "addfeed_cancelled": {"zh": "已取消，未添加订阅源。", "en": "Cancelled: no feed added."},
     "addfeed_added": {
-        "zh": "✅ 已添加订阅源“{feed}”：现有 {entries} 条已记录，不发送；之后的新条目会发送。",
-        "en": "✅ Feed “{feed}” added: its {entries} current entries are recorded, not "
+        "zh": "✅ 已添加订阅源“{feed}”：现有 {count} 条已记录，不发送；之后的新条目会发送。",
+        "en": "✅ Feed “{feed}” added: its {count} current entries are recorded, not "
         "sent; new entries will be sent.",
+        "en_one": "✅ Feed “{feed}” added: its current entry is recorded, not sent; new "
+        "entries will be sent.",
     },
     "feeds_none": {
         "zh": "还没有订阅源。用 /addfeed 地址 添加一个。",
@@ -206,8 +211,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "feed_is_paused": {"zh": "⏸ 已暂停", "en": "⏸ paused"},
     "feed_never": {"zh": "从未", "en": "never"},
     "feed_read_line": {
-        "zh": "上次读取：{fetched} · {entries} 条 · 最近新通知：{new}",
-        "en": "last read {fetched} · {entries} entries · last new notice {new}",
+        "zh": "上次读取：{fetched} · {count} 条 · 最近新通知：{new}",
+        "en": "last read {fetched} · {count} entries · last new notice {new}",
+        "en_one": "last read {fetched} · 1 entry · last new notice {new}",
     },
     "feed_failing_line": {
         "zh": "⚠️ 连续失败 {count} 次：{error}",
@@ -240,8 +246,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en_one": "Feed “{feed}” removed; its notice is being withdrawn from every chat.",
     },
     "feed_failing": {
-        "zh": "⚠️ 订阅源“{feed}”已连续 {hours} 小时读取失败：{error}。它的新通知暂时收不到；恢复时会再告诉你。用 /feeds 查看。",
-        "en": "⚠️ The feed “{feed}” has failed for {hours} hours: {error}. Its new notices "
+        "zh": "⚠️ 订阅源“{feed}”已连续 {since}读取失败：{error}。它的新通知暂时收不到；恢复时会再告诉你。用 /feeds 查看。",
+        "en": "⚠️ The feed “{feed}” has failed for {since}: {error}. Its new notices "
         "cannot arrive meanwhile; you will be told when it recovers. See /feeds.",
     },
     "feed_recovered": {
@@ -594,6 +600,17 @@ def language_for(telegram_code: str | None, default: str) -> str:
     if code.startswith("en"):
         return "en"
     return default
+
+
+def span_words(seconds: float, lang: str) -> str:
+    """``3 分钟`` / ``3 minutes``, ``2 小时``, ``1 day``: how long, in its largest unit."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size or unit == "minute":
+            count = max(1, round(seconds / size))
+            break
+    if lang == "zh":
+        return f"{count} {dict(day='天', hour='小时', minute='分钟')[unit]}"
+    return f"{count} {unit}" + ("" if count == 1 else "s")
 
 
 def format_counts(counts: dict[str, int], empty: str = "0") -> str:

@@ -63,7 +63,7 @@ async def test_the_running_bot_takes_up_what_the_command_line_adds_pauses_and_re
             feeds_cli, tmp_path, "add", host.url("/news"), "--category", "通知", **env
         )
         assert done.returncode == 0, done.stderr
-        assert "1 entries taken in as its baseline" in done.stdout
+        assert "1 entry taken in as its baseline" in done.stdout
         added = time.monotonic()
         await until(lambda: host.asked("/news") >= 2, "the bot's first read", 10)
         first_read = next(at for at, key, _ in host.requests[1:] if key == "/news") - added

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.reading.articles import one_line
-from bot.sources.managed_feeds import normal_url
+from bot.sources.feeds import normal_url
 from bot.sources.opml import MAX_BYTES, OpmlError, OpmlFeed, read_opml, write_opml
 
 

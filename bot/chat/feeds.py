@@ -50,7 +50,7 @@ from bot.sources.managed_feeds import (
 log = logging.getLogger(__name__)
 
 EXAMPLE = "https://example.org/feed.xml"
-PAGE = 8  # feeds on one page of /feeds: with SHORT_LINE, far below 4,096 characters
+PAGE = 6  # feeds on one page of /feeds: at SHORT_LINE, below 4,096 characters in English
 SHORT_LINE = 120  # characters of a title, an address or an error a page shows
 SHORT_NAME = 60  # of a feed's name in a press's answer (200 at most) and a question
 _DATA = re.compile(r"fd:(?:([prxkw]):([0-9a-f]{8}):(\d{1,4})|l:(\d{1,4})|([an]):([0-9a-f]{12}))")
@@ -92,7 +92,7 @@ async def addfeed(update: Update, context: Context) -> None:
     entries = trial.read.state.entries
     name = _short(trial.title or shown_url(url), SHORT_LINE)
     shown = _short(shown_url(url), SHORT_LINE)
-    summary = t("addfeed_found", lang, title=name, url=shown, entries=entries)
+    summary = t("addfeed_found", lang, title=name, url=shown, count=entries)
     if category:
         summary += "\n" + t("feed_category", lang, category=category)
     newest = trial.newest
@@ -113,7 +113,7 @@ async def addfeed(update: Update, context: Context) -> None:
         ]
     )
     await send_text(
-        update, context, t("addfeed_confirm", lang, entries=entries), reply_markup=buttons
+        update, context, t("addfeed_confirm", lang, count=entries), reply_markup=buttons
     )
 
 
@@ -230,7 +230,7 @@ async def _answer_add(update: Update, context: Context, answer: str, token: str)
         return
     log.info("feed %s added by %s", shown_url(source.url), update.effective_user.id)
     name = _short(feed_name(source, state), SHORT_NAME)
-    await query.edit_message_text(t("addfeed_added", lang, feed=name, entries=state.entries))
+    await query.edit_message_text(t("addfeed_added", lang, feed=name, count=state.entries))
 
 
 async def _show_page(update: Update, context: Context, page: int) -> None:
@@ -315,7 +315,7 @@ def _describe(rt: Runtime, source: FeedSource, state: FeedState, number: int, la
             "feed_read_line",
             lang,
             fetched=when(state.fetched_at),
-            entries=state.entries,
+            count=state.entries,
             new=when(last_new),
         )
     )

@@ -23,6 +23,7 @@ from bot.ledger.moves import MoveError, check_target, write_private
 from bot.logs import shown_url
 from bot.sources.feeds import TIMEOUT
 from bot.sources.managed_feeds import (
+    MAX_CATEGORY,
     Refused,
     add_feed,
     all_feeds,
@@ -34,6 +35,7 @@ from bot.sources.managed_feeds import (
 )
 from bot.sources.opml import OpmlError, OpmlFeed, read_opml, write_opml
 from bot.sources.scanner import Scanner
+from bot.trigger import plural
 
 MIN_INTERVAL = 60.0  # seconds: a feed read more often burdens its host for nothing
 
@@ -66,7 +68,7 @@ def _list(args: argparse.Namespace, config: Config, store: Store) -> int:
         facts = [f"every {_duration(row['interval'])}"]
         if row["category"]:
             facts.append(f"category {row['category']}")
-        facts.append(f"last read {_when(row['fetched_at'])}, {row['entries']} entries")
+        facts.append(f"last read {_when(row['fetched_at'])}, {_entries(row['entries'])}")
         facts.append(f"last new notice {_when(row['last_new_at'])}")
         print("          " + "; ".join(facts))
         if row["failures"]:
@@ -93,6 +95,10 @@ def _row(source: FeedSource, state: FeedState, config: Config, store: Store) -> 
     }
 
 
+def _entries(count: int) -> str:
+    return plural(count, "entry", "entries")
+
+
 def _when(moment: float | None) -> str:
     return datetime.fromtimestamp(moment).strftime("%Y-%m-%d %H:%M") if moment else "never"
 
@@ -113,8 +119,8 @@ def _add(args: argparse.Namespace, config: Config, store: Store) -> int:
     with httpx.Client(follow_redirects=True, timeout=TIMEOUT) as client:
         state = add_feed(store, config, client, source, Scanner(store, config))
     print(
-        f"added {source.id} {state.title or '(untitled)'}: {state.entries} entries taken in"
-        f" as its baseline (not sent); new entries are sent from now on"
+        f"added {source.id} {state.title or '(untitled)'}: {_entries(state.entries)}"
+        f" taken in as its baseline (not sent); new entries are sent from now on"
         f" (read every {_duration(interval or config.feed_interval)})"
     )
     return 0
@@ -163,7 +169,7 @@ def _import(args: argparse.Namespace, config: Config, store: Store) -> int:
                 source = FeedSource(
                     url,
                     title=feed.title,
-                    category=checked_category(feed.category),
+                    category=checked_category(_as_category(feed.category)),
                     interval=feed.interval if (feed.interval or 0) >= MIN_INTERVAL else None,
                     paused=feed.paused,
                     added_at=store.clock(),
@@ -192,6 +198,11 @@ def _import(args: argparse.Namespace, config: Config, store: Store) -> int:
     if found.repeated:
         print(f"{len(found.repeated)} listed twice in the file (read once)")
     return 1 if unreachable or invalid else 0
+
+
+def _as_category(folder: str | None) -> str | None:
+    """A feed reader's folder as a category: without commas, cut to MAX_CATEGORY."""
+    return " ".join((folder or "").replace(",", " ").split())[:MAX_CATEGORY] or None
 
 
 def _export(args: argparse.Namespace, config: Config, store: Store) -> int:

@@ -31,7 +31,6 @@ import re
 import socket
 import threading
 import time
-import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -115,26 +114,67 @@ def _refuse_private(host: str) -> FeedError:
     return FeedError(f"refused: {host} is a private address ({PRIVATE_SETTING} is off)")
 
 
-def _judge_host(url: str) -> None:
-    """Through a proxy the bot connects to the proxy, so the address itself is judged
-    (each address a redirect leads to as well)."""
-    parts = urllib.parse.urlsplit(url)
-    if not parts.hostname or private_host(parts.hostname, parts.port):
-        raise _refuse_private(parts.hostname or url)
+def _judge_host(url: httpx.URL) -> None:
+    """An address reached through a proxy (the connection is the proxy's): its host is
+    judged by what it resolves to here."""
+    host = url.host
+    if not host or private_host(host, url.port):
+        raise _refuse_private(host or str(url))
 
 
-def _proxied(url: str) -> bool:
-    """Whether httpx reaches this address through a proxy of the environment's
-    (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, unless NO_PROXY names it)."""
-    parts = urllib.parse.urlsplit(url)
-    proxies = urllib.request.getproxies()
-    if not (proxies.get(parts.scheme.lower()) or proxies.get("all")):
-        return False
-    return not urllib.request.proxy_bypass(parts.hostname or "")
+def _through_proxy(client: httpx.Client, url: httpx.URL) -> bool:
+    """Whether the client sends this request through a proxy (HTTP_PROXY, HTTPS_PROXY,
+    ALL_PROXY, unless NO_PROXY names it), as httpx itself decides."""
+    try:
+        return client._transport_for_url(url) is not client._transport
+    except AttributeError:  # another httpx: the environment's word, as urllib reads it
+        proxies = urllib.request.getproxies()
+        if not (proxies.get(url.scheme) or proxies.get("all")):
+            return False
+        return not urllib.request.proxy_bypass(url.host)
 
 
 def is_web_address(url: str) -> bool:
     return url[:8].lower().startswith(("http://", "https://"))
+
+
+_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def normal_url(url: str) -> str:
+    """One spelling of an address, as it goes on the wire: the scheme and host in lower
+    case (a Chinese host in punycode), no default port, no fragment, the path and query
+    percent-encoded with upper-case escapes and unreserved characters plain
+    (``Http://Example.org:80/停水#new`` is ``http://example.org/%E5%81%9C%E6%B0%B4``).
+    Raises ValueError for what is no address."""
+    try:
+        parsed = httpx.URL(url)
+        host = parsed.raw_host.decode("ascii").lower()
+    except (httpx.InvalidURL, UnicodeError) as error:
+        raise ValueError(str(error)) from None
+    scheme = parsed.scheme.lower()
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    if parsed.port not in (None, {"http": 80, "https": 443}.get(scheme)):
+        host += f":{parsed.port}"
+    user = parsed.userinfo.decode("ascii")
+    rest = f"{user}@{host}" if user else host
+    rest += parsed.raw_path.decode("ascii")
+
+    def escape(match: re.Match[str]) -> str:
+        char = chr(int(match.group()[1:], 16))
+        return char if char in _UNRESERVED else match.group().upper()
+
+    return f"{scheme}://" + _ESCAPE.sub(escape, rest)
+
+
+def spelling(url: str) -> str:
+    """An address's one spelling (:func:`normal_url`); anything else as it is."""
+    try:
+        return normal_url(url) if is_web_address(url) else url
+    except ValueError:
+        return url
 
 
 @dataclass(frozen=True)
@@ -248,14 +288,13 @@ def _fetch(
             raise FeedError("not an http(s) address")
         return _read_file(Path(url), state)
     until = time.monotonic() + deadline
-    judged = not private_ok and _proxied(url)  # then the connection is to the proxy
-    line = _Line(private_ok or judged)
+    line = _Line(private_ok)
     outcome: list[Fetched | BaseException] = []
     done = threading.Event()
 
     def fetch() -> None:
         try:
-            outcome.append(_download(url, state, client, line, until, deadline, judged))
+            outcome.append(_download(url, state, client, line, until, deadline))
         except BaseException as error:  # handed to the caller, which raises it
             outcome.append(error)
         finally:
@@ -280,6 +319,7 @@ class _Line:
     def __init__(self, private_ok: bool = True) -> None:
         self.streams: list[Any] = []
         self.private_ok = private_ok
+        self.checking = not private_ok  # off for a connection to a proxy
 
     def trace(self, event: str, info: dict[str, Any]) -> None:
         # TLS wraps the TCP socket in a new one: both are kept (the first, detached, is
@@ -287,7 +327,7 @@ class _Line:
         connected = event.endswith(("connect_tcp.complete", "start_tls.complete"))
         if connected and info.get("return_value") is not None:
             self.streams.append(info["return_value"])
-            if not self.private_ok and event.endswith("connect_tcp.complete"):
+            if self.checking and event.endswith("connect_tcp.complete"):
                 self._refuse_private(info["return_value"])
 
     def _refuse_private(self, stream: Any) -> None:
@@ -312,9 +352,10 @@ def _download(
     line: _Line,
     until: float,
     deadline: float,
-    judged: bool = False,
 ) -> Fetched:
-    """``judged``: every address on the way (redirects followed here) is judged first."""
+    """With private addresses refused, redirects are followed here, one address at a
+    time: one reached directly has its connection checked (``line``), one reached
+    through a proxy its host judged first."""
     # Connection: close, so that every fetch opens its own connection, which it can cut
     headers = {"User-Agent": USER_AGENT, "Connection": "close"}
     if state.etag:
@@ -323,19 +364,24 @@ def _download(
         headers["If-Modified-Since"] = state.last_modified
     timeout = _capped(client.timeout, max(0.001, until - time.monotonic()))
     try:
+        address = httpx.URL(url)
+        by_hand = not line.private_ok
         for _ in range(MAX_REDIRECTS + 1):
-            if judged:
-                _judge_host(url)
+            if by_hand:
+                proxied = _through_proxy(client, address)
+                line.checking = not proxied
+                if proxied:
+                    _judge_host(address)
             with client.stream(
                 "GET",
-                url,
+                address,
                 headers=headers,
                 timeout=timeout,
                 extensions={"trace": line.trace},
-                follow_redirects=not judged and client.follow_redirects,
+                follow_redirects=not by_hand and client.follow_redirects,
             ) as response:
-                if judged and response.is_redirect and "location" in response.headers:
-                    url = str(response.url.join(response.headers["location"]))
+                if by_hand and response.is_redirect and "location" in response.headers:
+                    address = response.url.join(response.headers["location"])
                     continue
                 return _response_body(response, state, until, deadline)
         raise FeedError(f"more than {MAX_REDIRECTS} redirects")
@@ -343,7 +389,7 @@ def _download(
         raise
     except httpx.TimeoutException:
         raise FeedError("no answer in time") from None
-    except (httpx.HTTPError, httpx.InvalidURL) as error:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as error:  # a port past 65535
         raise FeedError(f"cannot fetch: {error}") from None
 
 

@@ -16,7 +16,7 @@ from bot.ledger import FeedSource, FeedState, Store
 from bot.logs import shown_url
 from bot.reading.articles import ArticleError, one_line
 from bot.sources import ReadFile
-from bot.sources.feeds import FeedRead, is_web_address, private_host, read_feed
+from bot.sources.feeds import FeedRead, normal_url, private_host, read_feed, spelling
 from bot.sources.scanner import Scanner, ScanReport
 
 MAX_URL = 2000  # longer is no feed's address, and no message shows it whole
@@ -35,15 +35,15 @@ class Refused(Exception):
 def all_feeds(store: Store, config: Config) -> list[FeedSource]:
     """Every feed: the configured ones, then those the admins added (paused ones too)."""
     configured = [FeedSource(url) for url in config.feeds]
-    taken = set(config.feeds)
-    return configured + [s for s in store.feed_sources() if s.url not in taken]
+    taken = {spelling(url) for url in config.feeds}
+    return configured + [s for s in store.feed_sources() if spelling(s.url) not in taken]
 
 
 def find_feed(store: Store, config: Config, key: str) -> FeedSource:
     """A feed the admins added, by its short id or its address."""
-    spelled = _spelling(key)
+    spelled = spelling(key)
     for source in all_feeds(store, config):
-        if key in (source.id, source.url) or (spelled and spelled == _spelling(source.url)):
+        if key == source.id or spelled == spelling(source.url):
             if source.configured:
                 raise Refused(
                     "feed_configured", feed=shown_url(source.url), setting="NOTICEBOT_FEEDS"
@@ -58,50 +58,25 @@ def checked_url(text: str, store: Store, config: Config) -> str:
     NOTICEBOT_FEEDS_ALLOW_PRIVATE) on a private address. Resolves the host name: call
     it off the event loop. Every connection is checked again when it is made (a name
     may resolve elsewhere by then)."""
-    url = text.strip()
+    typed = text.strip()
     try:
-        parts = urllib.parse.urlsplit(url) if len(url) <= MAX_URL else None
-        host, port = (parts.hostname, parts.port) if parts else (None, None)
-    except ValueError:  # a port that is no number
-        parts = None
+        parts = urllib.parse.urlsplit(typed)
+        host, port, url = parts.hostname, parts.port, normal_url(typed)
+    except ValueError:  # a port that is no number, a host that is no name
+        host = None
     if (
-        parts is None
+        not host
+        or len(typed) > MAX_URL
         or parts.scheme.lower() not in ("http", "https")
-        or not host
-        or any(not c.isprintable() or c.isspace() for c in url)
+        or any(not c.isprintable() or c.isspace() for c in typed)
     ):
-        raise Refused("feed_not_url", url=shown_url(one_line(url))[:100], scheme="http(s)://")
-    url = normal_url(url)
+        raise Refused("feed_not_url", url=shown_url(one_line(typed))[:100], scheme="http(s)://")
     read = [*config.feeds, *(source.url for source in store.feed_sources())]
-    if url in {_spelling(known) for known in read}:
+    if url in {spelling(known) for known in read}:
         raise Refused("feed_duplicate", url=shown_url(url))
     if not config.feeds_allow_private and private_host(host, port):
         raise Refused("feed_private", host=host)
     return url
-
-
-def normal_url(url: str) -> str:
-    """One spelling of an address: the scheme and host in lower case, without the
-    default port or a fragment (``Http://Example.org:80/rss#new`` is
-    ``http://example.org/rss``); credentials, path and query as they are."""
-    parts = urllib.parse.urlsplit(url)
-    scheme = parts.scheme.lower()
-    host = parts.hostname or ""
-    if ":" in host:  # IPv6
-        host = f"[{host}]"
-    default = {"http": 80, "https": 443}.get(scheme)
-    if parts.port is not None and parts.port != default:
-        host += f":{parts.port}"
-    user = parts.netloc.rpartition("@")[0]
-    netloc = f"{user}@{host}" if user else host
-    return urllib.parse.urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
-
-
-def _spelling(url: str) -> str | None:
-    try:
-        return normal_url(url) if is_web_address(url) else None
-    except ValueError:
-        return None
 
 
 def checked_category(text: str | None) -> str | None:

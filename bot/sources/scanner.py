@@ -30,7 +30,7 @@ from bot.reading.articles import ArticleError, article_from_json, article_to_jso
 from bot.reading.identity import short_hash
 from bot.reading.walk import FileKey, FolderWalk, walk_folder
 from bot.sources import ReadFile
-from bot.sources.feeds import FeedRead, failed_read, feed_name, is_due, read_feed
+from bot.sources.feeds import FeedRead, failed_read, feed_name, is_due, read_feed, spelling
 from bot.sources.folders import PARALLEL_FROM, ToRead, contents, read_chunk, read_files
 
 log = logging.getLogger(__name__)
@@ -461,8 +461,10 @@ class Scanner:
         """The feeds to read: the configured ones this scanner owns, then those the admins
         added and did not pause."""
         configured = [FeedSource(url) for url in self.owned().feeds]
-        taken = {source.url for source in configured}
-        added = [s for s in self.store.feed_sources() if not s.paused and s.url not in taken]
+        taken = {spelling(source.url) for source in configured}  # read as configured
+        added = [
+            s for s in self.store.feed_sources() if not s.paused and spelling(s.url) not in taken
+        ]
         return configured + added
 
     def read_feeds(self, client: httpx.Client, only: str | None = None) -> ScanReport:
@@ -576,14 +578,16 @@ class Scanner:
     def _tell_failing(
         self, sources: list[FeedSource], states: dict[str, FeedState], report: ScanReport
     ) -> None:
-        """Feeds failing for NOTICEBOT_FEED_ALERT_AFTER, told once (and again when they
-        recover)."""
+        """Feeds seen failing for NOTICEBOT_FEED_ALERT_AFTER, told once (and again when
+        they recover): by their failures, not the clock, so a feed that failed once before
+        the bot stopped is not taken for one that failed all the while."""
         after = self.config.feed_alert_after
-        now = self.store.clock()
         for source in sources:
             state = states[source.url]
-            since = state.failing_since
-            if after is None or since is None or state.told_failing or now - since < after:
+            since, last = state.failing_since, state.error_at
+            if after is None or since is None or last is None or state.told_failing:
+                continue
+            if last - since < after:
                 continue
             report.feeds_failing.append((feed_name(source, state), state.error or "", since))
             states[source.url] = replace(state, told_failing=1)

@@ -10,7 +10,7 @@ import logging
 import time
 from pathlib import Path
 
-from bot.i18n import t
+from bot.i18n import span_words, t
 from bot.reading.articles import one_line
 from bot.runtime import Runtime
 from bot.sources.scanner import HOLD_FOR, Held, ScanReport
@@ -109,10 +109,11 @@ async def _tell_feed_health(runtime: Runtime, report: ScanReport) -> None:
     """A feed failing for a while is told to the admins once, and once when it recovers."""
     for name, error, since in report.feeds_failing:
         log.warning("feed %s has failed since %s: %s", name, time.ctime(since), error)
-        hours = max(1, round((runtime.store.clock() - since) / 3600))
+        span = runtime.store.clock() - since
 
-        def failing(lang: str, name: str = name, error: str = error, hours: int = hours) -> str:
-            return t("feed_failing", lang, feed=one_line(name), error=one_line(error), hours=hours)
+        def failing(lang: str, name: str = name, error: str = error, span: float = span) -> str:
+            since = span_words(span, lang)
+            return t("feed_failing", lang, feed=one_line(name), error=one_line(error), since=since)
 
         await runtime.sender.tell_admins(failing, "feed failing")
     for name in report.feeds_recovered:
