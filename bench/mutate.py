@@ -304,6 +304,14 @@ GROUPS = (
             "tests/test_acks_attacks.py",
         ),
     ),
+    # feeds the admins manage: OPML in and out, which addresses are private, one spelling
+    Group(
+        "feed addresses",
+        ("bot/sources/opml.py", "bot/sources/feeds.py"),
+        ("tests/test_opml.py", "tests/test_feeds_private.py"),
+        ("bot.sources.opml.*",)
+        + _in("bot.sources.feeds", "is_private", "private_host", "normal_url", "spelling"),
+    ),
 )
 
 

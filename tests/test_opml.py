@@ -131,3 +131,105 @@ def test_an_export_reads_back_as_the_same_feeds(written: list[OpmlFeed]) -> None
 def test_one_spelling_of_an_address(typed: str, kept: str) -> None:
     assert normal_url(typed) == kept
     assert normal_url(kept) == kept
+
+
+def test_an_export_is_the_opml_2_feed_readers_take() -> None:
+    """Other readers read attributes as spelled (``xmlUrl``, not ``xmlurl``): the whole
+    document, byte for byte."""
+    written = write_opml(
+        [
+            OpmlFeed("https://a.example/rss", "居委会", "停水", 600.0, True),
+            OpmlFeed("https://u:pw@b.example/rss"),
+            OpmlFeed("https://c.example/rss", "物业", "停水", 90.5),
+        ],
+        "noticebot feeds",
+        0.0,
+    )
+    assert written.decode("utf-8") == (
+        "<?xml version='1.0' encoding='UTF-8'?>\n"
+        '<opml version="2.0">\n'
+        "  <head>\n"
+        "    <title>noticebot feeds</title>\n"
+        "    <dateCreated>Thu, 01 Jan 1970 00:00:00 GMT</dateCreated>\n"
+        "    <docs>http://opml.org/spec2.opml</docs>\n"
+        "  </head>\n"
+        "  <body>\n"
+        '    <outline type="rss" text="https://***@b.example/rss"'
+        ' title="https://***@b.example/rss" xmlUrl="https://u:pw@b.example/rss"/>\n'
+        '    <outline text="停水" title="停水">\n'
+        '      <outline type="rss" text="居委会" title="居委会" xmlUrl="https://a.example/rss"'
+        ' category="/停水" noticebotInterval="600" noticebotPaused="true"/>\n'
+        '      <outline type="rss" text="物业" title="物业" xmlUrl="https://c.example/rss"'
+        ' category="/停水" noticebotInterval="90.5"/>\n'
+        "    </outline>\n"
+        "  </body>\n"
+        "</opml>\n"
+    )
+
+
+def test_the_edges_of_what_a_file_may_say() -> None:
+    found = read_opml(
+        opml(
+            "<foo xmlUrl='http://not-an-outline.example/'/>"
+            "<outline text='a' xmlUrl='http://a.example/' category='停水'/>"
+            "<outline text='a again' xmlUrl='http://a.example/'/>"
+            "<outline text='b' xmlUrl='http://b.example/' category='/社区/停电/'"
+            f" noticebotInterval='{366 * 86400}'/>"
+            "<outline text='c' xmlUrl='http://c.example/' noticebotInterval='0.5'/>"
+            "<outline text='d' xmlUrl='http://d.example/' noticebotInterval='0'/>"
+        )
+    )
+    assert [(f.url, f.category, f.interval) for f in found.feeds] == [
+        ("http://a.example/", "停水", None),
+        ("http://b.example/", "停电", 366 * 86400.0),
+        ("http://c.example/", None, 0.5),
+        ("http://d.example/", None, None),
+    ]
+    assert found.repeated == ["http://a.example/"]
+    exactly = opml("<outline xmlUrl='http://e.example/'/>")
+    assert read_opml(exactly + b" " * (MAX_BYTES - len(exactly))).feeds  # at the limit
+
+
+def test_a_dtd_is_never_loaded(tmp_path) -> None:  # noqa: ANN001
+    """An entity defined in a DTD on this machine stays undefined: reading an OPML file
+    reads no other file."""
+    (tmp_path / "x.dtd").write_text("<!ENTITY secret 'from the machine'>")
+    doctype = f"<!DOCTYPE opml SYSTEM 'file://{tmp_path}/x.dtd'>".encode()
+    body = b"<opml version='2.0'><body><outline text='&secret;' xmlUrl='http://a/'/></body></opml>"
+    (feed,) = read_opml(b"<?xml version='1.0'?>" + doctype + body).feeds
+    assert "machine" not in str(feed.title)
+
+
+def test_no_body_is_said_so() -> None:
+    with pytest.raises(OpmlError, match=r"^not OPML: no <body>$"):
+        read_opml(b"<opml version='2.0'><head/></opml>")
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("HTTPS://Example.org:443/a", "https://example.org/a"),
+        ("HTTP://example.org:80/a", "http://example.org/a"),
+        (
+            "http://example.org/%7euser/%41%2f%40?q=%e5%81%9c",
+            "http://example.org/~user/A%2F%40?q=%E5%81%9C",
+        ),
+        ("http://例子.测试/", "http://xn--fsqu00a.xn--0zwm56d/"),
+    ],
+)
+def test_escapes_and_ports_have_one_spelling(typed: str, kept: str) -> None:
+    assert normal_url(typed) == kept
+
+
+def test_a_namespaced_file_a_folders_title_and_a_category_ending_in_capitals() -> None:
+    found = read_opml(
+        b"<?xml version='1.0'?><opml xmlns='http://opml.org/spec2' version='2.0'><body>"
+        b"<outline text='t' title='\xe4\xb8\x89\xe5\x8f\xb7\xe6\xa5\xbc'>"
+        b"<outline text='a' xmlUrl='http://a.example/'/></outline>"
+        b"<outline text='b' xmlUrl='http://b.example/' category='/Inbox/BOX'/>"
+        b"</body></opml>"
+    )
+    assert [(f.url, f.category) for f in found.feeds] == [
+        ("http://a.example/", "三号楼"),
+        ("http://b.example/", "BOX"),
+    ]

@@ -90,7 +90,7 @@ def is_private(host: str) -> bool:
     a feed an admin adds from the chat must not make the bot read what only the machine
     can (a router's page, a cloud's metadata service, a local database's port)."""
     try:
-        address = ipaddress.ip_address(host.split("%", 1)[0])
+        address = ipaddress.ip_address(host)  # a zone (fe80::1%eth0) included
     except ValueError:
         return False  # a name: judged by the addresses it resolves to
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:

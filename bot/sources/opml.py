@@ -54,9 +54,8 @@ def read_opml(data: bytes) -> Opml:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as error:
         raise OpmlError(f"not XML: {error}") from None
-    if root is None or _local(root.tag) != "opml":
-        found = _local(root.tag) if root is not None else "nothing"
-        raise OpmlError(f"not OPML: its root element is <{found}>, not <opml>")
+    if _local(root.tag) != "opml":
+        raise OpmlError(f"not OPML: its root element is <{_local(root.tag)}>, not <opml>")
     body = next((child for child in root if _local(child.tag) == "body"), None)
     if body is None:
         raise OpmlError("not OPML: no <body>")
