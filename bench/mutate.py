@@ -306,7 +306,7 @@ GROUPS = (
     ),
     # feeds the admins manage: OPML in and out, which addresses are private, one spelling
     Group(
-        "feed addresses",
+        "feeds",
         ("bot/sources/opml.py", "bot/sources/feeds.py"),
         ("tests/test_opml.py", "tests/test_feeds_private.py"),
         ("bot.sources.opml.*",)

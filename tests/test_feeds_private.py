@@ -11,7 +11,7 @@ import pytest
 
 from bot.config import Config
 from bot.ledger import FeedState
-from bot.sources.feeds import is_private, read_feed
+from bot.sources.feeds import is_private, private_host, read_feed
 from tests.feedserver import FeedHost, feed_of
 
 
@@ -70,3 +70,17 @@ def test_a_file_is_no_feed_an_admin_may_add(tmp_path) -> None:  # noqa: ANN001
             str(secret), FeedState(str(secret)), Config(), client, 0.0, private_ok=False
         )
     assert read.state.error == "not an http(s) address" and read.entries == []
+
+
+@pytest.mark.parametrize(
+    ("host", "private"),
+    [
+        ("localhost", True),  # a name that resolves to this machine
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("8.8.8.8", False),
+        ("no-such-host.invalid", False),  # not resolved: left to the fetch, which says so
+    ],
+)
+def test_a_host_is_judged_by_what_it_resolves_to(host: str, private: bool) -> None:
+    assert private_host(host, 80) is private
