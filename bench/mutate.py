@@ -309,8 +309,10 @@ GROUPS = (
         "feeds",
         ("bot/sources/opml.py", "bot/sources/feeds.py"),
         ("tests/test_opml.py", "tests/test_feeds_private.py"),
-        ("bot.sources.opml.*",)
-        + _in("bot.sources.feeds", "is_private", "private_host", "normal_url", "spelling"),
+        (
+            "bot.sources.opml.*",
+            *_in("bot.sources.feeds", "is_private", "private_host", "normal_url", "spelling"),
+        ),
     ),
 )
 
