@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m compileall -q bot  # the tests start the bot hundreds of times
-	$(BIN)/pytest -n 3 --durations=15  # three workers on two cores: most tests wait on sockets and timers
+	$(BIN)/pytest -n 4 --durations=15  # four workers on two cores: most tests wait on sockets and timers
 
 bench: $(STAMP)
 	PYTHONPATH=. $(BIN)/python -m bench.preview
