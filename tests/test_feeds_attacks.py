@@ -20,34 +20,8 @@ from bot.sources.scanner import Scanner
 from tests import emulator as emulator_module
 from tests.botenv import ADMIN, LiveBot, live_bot, message_update, until
 from tests.emulator import Call, Emulator
+from tests.feedenv import feeds_cli, new_ledger, sent_to, text_of
 from tests.feedserver import FeedHost, feed_of, rss_of
-from tests.process import run_cli
-
-PRIVATE_OK = {"NOTICEBOT_FEEDS_ALLOW_PRIVATE": "on"}
-
-
-def feeds_cli(where: Path, *args: str, **env: str):  # noqa: ANN201 (a CompletedProcess)
-    """`noticebot feeds …` as a user runs it, on the ledger a live bot in ``where`` uses."""
-    db = str(where / "state" / "noticebot.db")
-    return run_cli("feeds", *args, "--db", db, cwd=where, **{**PRIVATE_OK, **env})
-
-
-def new_ledger(where: Path) -> None:
-    (where / "articles").mkdir(exist_ok=True)
-    done = run_cli("scan", "--create", "--db", str(where / "state" / "noticebot.db"), cwd=where)
-    assert done.returncode == 0, done.stderr
-
-
-def sent_to(bot: LiveBot, chat: int, start: int) -> list[Call]:
-    return [
-        c
-        for c in bot.emulator.calls[start:]
-        if c.ok and c.method.startswith("send") and c.params.get("chat_id") == chat
-    ]
-
-
-def text_of(call: Call) -> str:
-    return str(call.params.get("text") or call.params.get("caption") or "")
 
 
 def first_lines(bot: LiveBot, chat: int, start: int) -> list[str]:

@@ -14,17 +14,11 @@ from lxml import etree
 from bot.ledger import Chat, Store
 from tests.botenv import LiveBot, live_bot, until
 from tests.emulator import Emulator
+from tests.feedenv import feeds_cli, new_ledger
 from tests.feedserver import FeedHost, feed_of
 from tests.paths import ROOT
-from tests.process import run_cli
 
 FEEDLY = ROOT / "tests" / "feeds" / "opml" / "feedly-zh-tw-kywk.opml"
-PRIVATE_OK = {"NOTICEBOT_FEEDS_ALLOW_PRIVATE": "on"}
-
-
-def feeds_cli(tmp_path: Path, *args: str, **env: str):  # noqa: ANN201 (a CompletedProcess)
-    db = str(tmp_path / "state" / "noticebot.db")
-    return run_cli("feeds", *args, "--db", db, cwd=tmp_path, **{**PRIVATE_OK, **env})
 
 
 def listed(tmp_path: Path) -> list[dict]:
@@ -33,15 +27,7 @@ def listed(tmp_path: Path) -> list[dict]:
     return json.loads(done.stdout)
 
 
-def new_ledger(tmp_path: Path) -> None:
-    (tmp_path / "articles").mkdir(exist_ok=True)
-    done = run_cli(
-        "scan", "--create", "--db", str(tmp_path / "state" / "noticebot.db"), cwd=tmp_path
-    )
-    assert done.returncode == 0, done.stderr
-
-
-def sent_to(bot: LiveBot, chat: int, start: int) -> list[str]:
+def first_lines_to(bot: LiveBot, chat: int, start: int) -> list[str]:
     return [
         str(c.params.get("text") or c.params.get("caption")).split("\n")[0]
         for c in bot.emulator.calls[start:]
@@ -69,8 +55,8 @@ async def test_the_running_bot_takes_up_what_the_command_line_adds_pauses_and_re
         first_read = next(at for at, key, _ in host.requests[1:] if key == "/news") - added
         start = bot.mark()
         host.feeds["/news"] = feed_of("居委会", [("n2", "周日停水"), ("n1", "居委会通知")])
-        await until(lambda: sent_to(bot, 101, start), "the new entry", 10)
-        assert sent_to(bot, 101, start) == ["周日停水"]  # and the baseline's entry never
+        await until(lambda: first_lines_to(bot, 101, start), "the new entry", 10)
+        assert first_lines_to(bot, 101, start) == ["周日停水"]  # and the baseline's entry never
 
         (feed,) = listed(tmp_path)
         assert feed["category"] == "通知" and feed["state"] == "active"
