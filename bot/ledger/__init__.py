@@ -22,7 +22,7 @@ from bot.ledger.broadcasts import Broadcasts
 from bot.ledger.catalogue import Catalogue, FileState
 from bot.ledger.chats import Chat
 from bot.ledger.deliveries import Delivery, PartIds, Work
-from bot.ledger.feeds import Feeds, FeedSource, FeedState, feed_id
+from bot.ledger.feeds import Feeds, FeedSource, FeedState
 from bot.ledger.owner import LedgerBusy
 from bot.ledger.reports import Reports
 from bot.ledger.schema import SCHEMA_VERSION
@@ -71,5 +71,4 @@ __all__ = [
     "PartIds",
     "Store",
     "Work",
-    "feed_id",
 ]

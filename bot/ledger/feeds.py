@@ -42,15 +42,11 @@ class FeedSource:
     @property
     def id(self) -> str:
         """A short name for buttons and the command line (an address is too long)."""
-        return feed_id(self.url)
+        return short_hash(f"feed\n{self.url}")
 
     @property
     def configured(self) -> bool:
         return self.added_at is None
-
-
-def feed_id(url: str) -> str:
-    return short_hash(f"feed\n{url}")
 
 
 class Feeds(LedgerBase):
@@ -66,11 +62,19 @@ class Feeds(LedgerBase):
 
     def feed_sources(self) -> list[FeedSource]:
         """The feeds the admins added, in the order they were."""
+        return self._feed_sources()
+
+    def _feed_sources(self, where: str = "", params: list[str] | None = None) -> list[FeedSource]:
         rows = self._rows(
             "SELECT url, title, category, interval, paused, added_at, added_by"
-            " FROM feed_sources ORDER BY added_at, url"
+            f" FROM feed_sources {where} ORDER BY added_at, url",
+            params or [],
         )
         return [FeedSource(**{**row, "paused": bool(row["paused"])}) for row in rows]
+
+    def feed_source(self, url: str) -> FeedSource | None:
+        """One feed the admins added, by its address as kept."""
+        return next((s for s in self._feed_sources("WHERE url = ?", [url])), None)
 
     def add_feed_source(self, source: FeedSource) -> None:
         """A new feed; its state starts afresh (a feed removed and added again is taken in

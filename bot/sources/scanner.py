@@ -571,9 +571,10 @@ class Scanner:
     def _still_listed(self, source: FeedSource) -> bool:
         """Whether the feed is still to be read (in the transaction that saves its read:
         what a command line removed meanwhile is not brought back)."""
-        return source.configured or any(
-            s.url == source.url and not s.paused for s in self.store.feed_sources()
-        )
+        if source.configured:
+            return True
+        listed = self.store.feed_source(source.url)
+        return listed is not None and not listed.paused
 
     def _tell_failing(
         self, sources: list[FeedSource], states: dict[str, FeedState], report: ScanReport
