@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from bot.ledger import Chat, Store
-from bot.ledger.base import LedgerUnusable
+from bot.ledger.errors import LedgerUnusable
 from tests.process import BOT_COMMAND, clean_env
 
 

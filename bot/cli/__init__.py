@@ -115,7 +115,7 @@ def _check_ledger(config: Config, args: argparse.Namespace) -> None:
     default. What is wrong with a path is the ledger's own opening to find and to word."""
     path = config.db
     if _present(path):
-        from bot.ledger.base import probe
+        from bot.ledger.sqlite import probe
 
         found = probe(path)  # what is wrong with it, worded as every command's opening does
     else:

@@ -68,8 +68,8 @@ class Acks(Chats, Deliveries):
         first = remind_at if remind_at is not None else (start + after if after else None)
         with self.transaction():
             if self._exec(
-                "INSERT OR IGNORE INTO ack_notices (article_id, asked_at, remind_at,"
-                " remind_after, renewed_version) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO ack_notices (article_id, asked_at, remind_at, remind_after,"
+                " renewed_version) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [article_id, now, first, after, renew_version],
             ):  # the copies get the button: those delivered now, those on their way later
                 self._exec(
@@ -151,8 +151,8 @@ class Acks(Chats, Deliveries):
             if round_ is None:
                 return None
             added = self._exec(
-                "INSERT OR IGNORE INTO acks (article_id, chat_id, user_id, name, round, version,"
-                " at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO acks (article_id, chat_id, user_id, name, round, version, at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [article_id, chat_id, user_id, name, round_, version, now],
             )
             at = self._rows(
@@ -251,12 +251,14 @@ class Acks(Chats, Deliveries):
                 return 0
             title = (self.article(asking.article_id) or {}).get("title")
             self._exec(
-                "INSERT OR IGNORE INTO articles (id, title, date, status, categories, tags,"
-                " first_seen, last_changed, content_hash) VALUES (?, ?, ?, ?, '[]', '[]', ?, ?, ?)",
+                "INSERT INTO articles (id, title, date, status, categories, tags, first_seen,"
+                " last_changed, content_hash) VALUES (?, ?, ?, ?, '[]', '[]', ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 [reminder_id, title, now, REMINDER, now, now, reminder_id],
             )
             self._exec(
-                "INSERT OR IGNORE INTO ack_reminders (id, article_id, round) VALUES (?, ?, ?)",
+                "INSERT INTO ack_reminders (id, article_id, round) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 [reminder_id, asking.article_id, asking.round],
             )
             queued = 0

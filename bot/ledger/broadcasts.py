@@ -14,10 +14,11 @@ class Broadcasts(Chats, Deliveries):
         """Queue ``article_id`` for every active chat that lacks it; filters and age ignored."""
         with self.transaction():
             chat_ids = [c.id for c in self.subscribed_chats()]
-            broadcast_id = self._insert(
-                "broadcasts",
-                {"by_user": by_user, "article_id": article_id, "created_at": self.clock()},
-            )
+            (broadcast_id,) = self._tuples(
+                "INSERT INTO broadcasts (by_user, article_id, created_at) VALUES (?, ?, ?)"
+                " RETURNING id",
+                [by_user, article_id, self.clock()],
+            )[0]
             queued = self.enqueue(article_id, chat_ids, kind="broadcast", broadcast_id=broadcast_id)
             self._update("broadcasts", broadcast_id, {"recipients": queued})
         return int(broadcast_id), queued

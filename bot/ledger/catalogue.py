@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import sqlite3
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from bot.ledger.base import LedgerBase
+from bot.ledger.errors import SearchTooSlow
 from bot.ledger.states import ACTIVE, ANNOUNCEMENT
 from bot.ledger.visibility import (
     READABLE_STATUSES,
@@ -18,12 +17,10 @@ from bot.ledger.visibility import (
     readable_sql,
 )
 
+__all__ = ["Catalogue", "FileState", "SearchTooSlow"]
+
 SEARCH_WITHIN = 2.0  # seconds a search may hold the ledger
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-class SearchTooSlow(Exception):
-    """A search stopped at its time limit (a pathological query, a huge archive)."""
 
 
 @dataclass(frozen=True)
@@ -39,8 +36,8 @@ class Catalogue(LedgerBase):
     def save_version(self, article_id: str, version: str, content: str) -> None:
         """Keep what this version of the article says (``bot.reading.articles.article_to_json``)."""
         self._exec(
-            "INSERT OR IGNORE INTO versions (article_id, version, content, created_at)"
-            " VALUES (?, ?, ?, ?)",
+            "INSERT INTO versions (article_id, version, content, created_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [article_id, version, content, self.clock()],
         )
 
@@ -81,16 +78,17 @@ class Catalogue(LedgerBase):
     def file_states(self) -> dict[str, FileState]:
         """Every file the last scan saw (read as tuples: a rescan of a large archive is
         mostly this and the directory walk)."""
-        with self._lock:
-            rows = self.db.execute(
-                "SELECT path, size, mtime_ns, article_id, content_hash, error FROM files"
-            ).fetchall()
+        rows = self._tuples(
+            "SELECT path, size, mtime_ns, article_id, content_hash, error FROM files"
+        )
         return {path: FileState(*state) for path, *state in rows}
 
     def record_file(self, path: str, state: FileState) -> None:
         self._exec(
-            "INSERT OR REPLACE INTO files (path, size, mtime_ns, article_id, content_hash, error)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO files (path, size, mtime_ns, article_id, content_hash, error)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET size = excluded.size,"
+            " mtime_ns = excluded.mtime_ns, article_id = excluded.article_id,"
+            " content_hash = excluded.content_hash, error = excluded.error",
             [path, state.size, state.mtime_ns, state.article_id, state.content_hash, state.error],
         )
 
@@ -113,12 +111,11 @@ class Catalogue(LedgerBase):
         return dates
 
     def file_state(self, path: str) -> FileState | None:
-        with self._lock:
-            row = self.db.execute(
-                "SELECT size, mtime_ns, article_id, content_hash, error FROM files WHERE path = ?",
-                [path],
-            ).fetchone()
-        return FileState(*row) if row else None
+        rows = self._tuples(
+            "SELECT size, mtime_ns, article_id, content_hash, error FROM files WHERE path = ?",
+            [path],
+        )
+        return FileState(*rows[0]) if rows else None
 
     def article(self, article_id: str) -> dict[str, Any] | None:
         rows = self._rows("SELECT * FROM articles WHERE id = ?", [article_id])
@@ -162,9 +159,9 @@ class Catalogue(LedgerBase):
     def add_announcement(self, text: str, title: str) -> str:
         now = self.clock()
         with self.transaction():
-            count = self.db.execute(
+            (count,) = self._tuples(
                 "SELECT COUNT(*) FROM articles WHERE status = ?", [ANNOUNCEMENT]
-            ).fetchone()[0]
+            )[0]
             article_id = f"ann{count + 1}"
             self._insert(
                 "articles",
@@ -190,16 +187,7 @@ class Catalogue(LedgerBase):
         milliseconds, so the dispatcher's records go on between batches.
         """
         with self.transaction():
-            rows = self.db.execute(
-                "SELECT rowid, title, search_text FROM articles WHERE indexed = 0 LIMIT ?", [batch]
-            ).fetchall()
-            self.db.conn.executemany(
-                "INSERT INTO articles_fts (rowid, title, search_text) VALUES (?, ?, ?)", rows
-            )
-            self.db.conn.executemany(
-                "UPDATE articles SET indexed = 1 WHERE rowid = ?", [(row[0],) for row in rows]
-            )
-        return len(rows)
+            return self.backend.index_for_search(batch)
 
     def index_all_for_search(self) -> int:
         """Everything at once, where nothing else waits for the ledger (benchmarks, tests)."""
@@ -213,49 +201,27 @@ class Catalogue(LedgerBase):
     ) -> list[dict[str, Any]]:
         """Readable articles matching every word of ``query``, newest first.
 
-        Words of three or more characters use the trigram index (quoted, so FTS
-        syntax in a query is just text), and LIKE for articles not indexed yet;
-        shorter words (most Chinese words have two characters) always use LIKE.
-        Control characters are no part of a word. A search that takes longer than
-        ``within`` seconds is stopped (:class:`SearchTooSlow`). It reads on a connection
-        of its own, so even a slow one keeps no other ledger call waiting.
+        Each backend finds words its own way (an index for words of three or more
+        characters; most Chinese words have two, which are scanned for). Control
+        characters are no part of a word. A search that takes longer than ``within``
+        seconds is stopped (:class:`SearchTooSlow`). It reads on a connection of its
+        own, so even a slow one keeps no other ledger call waiting.
         """
         words = [w for w in _CONTROLS.sub(" ", query).split() if w][:16]
         if not words:
             return []
-        long_words = [w for w in words if len(w) >= 3]
-        short_words = [w for w in words if len(w) < 3]
-        where = [readable_sql()]
-        params: list[Any] = [self.clock()]
-        if long_words:
-            likes, like_params = _all_like(long_words)
-            where.append(
-                "(a.rowid IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)"
-                f" OR (a.indexed = 0 AND {likes}))"
+        match, params = self.backend.words_sql(
+            [w for w in words if len(w) >= 3], [w for w in words if len(w) < 3]
+        )
+        try:
+            return self.backend.read_within(
+                "SELECT a.id, a.title, a.date, a.expires FROM articles a"
+                f" WHERE {readable_sql()} AND {match} ORDER BY a.date DESC LIMIT ?",
+                [self.clock(), *params, limit],
+                within,
             )
-            params += [" ".join('"' + w.replace('"', '""') + '"' for w in long_words)]
-            params += like_params
-        if short_words:
-            likes, like_params = _all_like(short_words)
-            where.append(likes)
-            params += like_params
-        deadline = time.monotonic() + within
-        with self.reading() as conn:
-            conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
-            try:
-                cursor = conn.execute(
-                    "SELECT a.id, a.title, a.date, a.expires FROM articles a"
-                    f" WHERE {' AND '.join(where)} ORDER BY a.date DESC LIMIT ?",
-                    [*params, limit],
-                )
-                names = [d[0] for d in cursor.description]
-                return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-            except sqlite3.OperationalError as error:
-                if "interrupted" not in str(error):
-                    raise
-                raise SearchTooSlow(query) from None
-            finally:
-                conn.set_progress_handler(None, 0)
+        except SearchTooSlow:
+            raise SearchTooSlow(query) from None
 
     def articles_between(
         self, start: float, end: float, *, dated_from: float
@@ -271,13 +237,3 @@ class Catalogue(LedgerBase):
             " AND a.date >= ? AND (a.expires IS NULL OR a.expires > ?) ORDER BY a.date",
             [ACTIVE, start, end, dated_from, end],
         )
-
-
-def _all_like(words: list[str]) -> tuple[str, list[str]]:
-    """SQL that holds when every word is in the title or the text, and its parameters."""
-    clause = "(a.title LIKE ? ESCAPE '\\' OR a.search_text LIKE ? ESCAPE '\\')"
-    params: list[str] = []
-    for word in words:
-        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        params += [pattern, pattern]
-    return " AND ".join([clause] * len(words)), params

@@ -268,12 +268,20 @@ class Chats(LedgerBase):
                 " (SELECT article_id FROM deliveries WHERE chat_id = ? AND status IN (?, ?))",
                 [new_id, old_id, SENT, SENDING],
             )
-            self._exec(
-                "UPDATE OR IGNORE deliveries SET chat_id = ? WHERE chat_id = ?", [new_id, old_id]
+            self._exec(  # a row the supergroup has already stays where it is
+                "UPDATE deliveries SET chat_id = ? WHERE chat_id = ? AND NOT EXISTS"
+                " (SELECT 1 FROM deliveries o WHERE o.chat_id = ?"
+                " AND o.article_id = deliveries.article_id)",
+                [new_id, old_id, new_id],
             )
             self._exec("DELETE FROM deliveries WHERE chat_id = ?", [old_id])
             # who confirmed there counts for the supergroup: its card shows them
-            self._exec("UPDATE OR IGNORE acks SET chat_id = ? WHERE chat_id = ?", [new_id, old_id])
+            self._exec(
+                "UPDATE acks SET chat_id = ? WHERE chat_id = ? AND NOT EXISTS"
+                " (SELECT 1 FROM acks o WHERE o.chat_id = ? AND o.article_id = acks.article_id"
+                " AND o.round = acks.round AND o.user_id = acks.user_id)",
+                [new_id, old_id, new_id],
+            )
             self._exec("DELETE FROM acks WHERE chat_id = ?", [old_id])
         return True
 

@@ -167,14 +167,13 @@ class Deliveries(LedgerBase):
             for chat_id in chat_ids
         ]
         with self.transaction():
-            before = self.db.conn.total_changes
-            self.db.conn.executemany(
-                "INSERT OR IGNORE INTO deliveries (article_id, chat_id, kind, status,"
+            added = self._exec_many(
+                "INSERT INTO deliveries (article_id, chat_id, kind, status,"
                 " next_attempt_at, broadcast_id, version, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 rows,
             )
-            self.db.conn.executemany(
+            return added + self._exec_many(
                 "UPDATE deliveries SET status = ?, next_attempt_at = ?, updated_at = ?,"
                 " attempts = 0, first_error_at = NULL, last_error = NULL,"
                 " broadcast_id = COALESCE(?, broadcast_id), version = ?"
@@ -185,26 +184,24 @@ class Deliveries(LedgerBase):
                     for chat_id in chat_ids
                 ],
             )
-            return self.db.conn.total_changes - before
 
     def due(self, now: float, limit: int) -> list[int]:
         """Queued rows whose time has come: the oldest of each chat, chats in the order
         their work fell due, and none of a chat that has a row being sent (its messages
         go out in order, one notice at a time). Every chat gets its turn, whatever the
         backlog of another."""
-        with self._lock:
-            rows = self.db.execute(
-                "SELECT (SELECT q.id FROM deliveries q WHERE q.chat_id = w.chat_id"
-                f" AND q.status = '{QUEUED}' AND q.next_attempt_at <= :now"
-                " ORDER BY q.next_attempt_at, q.id LIMIT 1)"
-                " FROM (SELECT chat_id, MIN(next_attempt_at) AS t FROM deliveries"
-                f" WHERE status = '{QUEUED}' AND next_attempt_at <= :now GROUP BY chat_id) w"
-                " JOIN chats c ON c.id = w.chat_id AND c.active = 1"
-                " WHERE NOT EXISTS (SELECT 1 FROM deliveries s"
-                f" WHERE s.chat_id = w.chat_id AND s.status = '{SENDING}')"
-                " ORDER BY w.t LIMIT :limit",
-                {"now": now, "limit": limit},
-            ).fetchall()
+        rows = self._tuples(
+            "SELECT (SELECT q.id FROM deliveries q WHERE q.chat_id = w.chat_id"
+            f" AND q.status = '{QUEUED}' AND q.next_attempt_at <= :now"
+            " ORDER BY q.next_attempt_at, q.id LIMIT 1)"
+            " FROM (SELECT chat_id, MIN(next_attempt_at) AS t FROM deliveries"
+            f" WHERE status = '{QUEUED}' AND next_attempt_at <= :now GROUP BY chat_id) w"
+            " JOIN chats c ON c.id = w.chat_id AND c.active = 1"
+            " WHERE NOT EXISTS (SELECT 1 FROM deliveries s"
+            f" WHERE s.chat_id = w.chat_id AND s.status = '{SENDING}')"
+            " ORDER BY w.t LIMIT :limit",
+            {"now": now, "limit": limit},
+        )
         return [r[0] for r in rows]
 
     def next_due_time(self) -> float | None:
@@ -272,7 +269,7 @@ class Deliveries(LedgerBase):
 
     def _mark(self) -> int:
         """Moves whenever anything but :meth:`record_copy` writes on this connection."""
-        return self.db.conn.total_changes - self._own_records
+        return self.changes - self._own_records
 
     def claim(self, delivery_ids: Iterable[int]) -> list[int]:
         """queued → sending, compare-and-set: the ids this caller now owns."""

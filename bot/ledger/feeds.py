@@ -58,7 +58,7 @@ class Feeds(LedgerBase):
         return [FeedState(**row) for row in self._rows("SELECT * FROM feeds ORDER BY url")]
 
     def save_feed_state(self, state: FeedState) -> None:
-        self._insert("feeds", vars(state), replace=True)
+        self._insert("feeds", vars(state), key="url")
 
     def feed_sources(self) -> list[FeedSource]:
         """The feeds the admins added, in the order they were."""

@@ -57,7 +57,8 @@ class Reports(LedgerBase):
             ),
             "upkeep": self._rows(
                 "SELECT COALESCE(SUM(edits), 0) AS edits,"
-                f" COALESCE(SUM(status = '{RETRACTED}'), 0) AS retracted,"
+                f" COALESCE(SUM(CASE WHEN status = '{RETRACTED}' THEN 1 ELSE 0 END), 0)"
+                " AS retracted,"
                 " COALESCE(SUM(pinned), 0) AS pinned FROM deliveries"
             )[0],
             "last_failures": self._rows(
