@@ -30,6 +30,7 @@ from bot.config import Config
 from bot.errors import on_error
 from bot.i18n import t
 from bot.ledger import Clock, Store
+from bot.ledger.lease import Lease
 from bot.metrics import serve
 from bot.runtime import Runtime
 from bot.sending.delivery import Dispatcher, SendPolicy
@@ -43,6 +44,7 @@ from bot.sources.feeds import TIMEOUT
 from bot.sources.scanner import Scanner
 from bot.sources.scanning import read_feeds_now, scan_now
 from bot.sources.watcher import watch_folders
+from bot.standby import become_active, keep_active
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +228,12 @@ async def acks_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _start(application: Application) -> None:
     runtime = runtime_of(application)
-    runtime.store.owner.take()  # before anything is sent: LedgerBusy if another bot runs
+    owner = runtime.store.owner
+    if isinstance(owner, Lease):  # a PostgreSQL ledger: stand by until this one is active
+        await become_active(owner, runtime.config.webhook_url and runtime.config.webhook_listen)
+        runtime.tasks.append(asyncio.create_task(keep_active(owner, runtime.stopping)))
+    else:
+        owner.take()  # before anything is sent: LedgerBusy if another bot runs
     await set_commands(application)
     if runtime.config.metrics_listen:  # first: a port in use stops the start, nothing begun
         jobs = application.job_queue

@@ -84,7 +84,7 @@ class Config:
     token: str | None = None
     api_url: str = DEFAULT_API_URL
     articles: tuple[Path, ...] = (Path("seeds"),)
-    db: Path = DEFAULT_DB
+    db: Path | str = DEFAULT_DB  # a SQLite file, or a PostgreSQL server's postgresql:// URL
     admins: frozenset[int] = frozenset()
     scan_interval: float = 300.0  # the safety net: watched folders are scanned at once
     watch: bool = True  # watch the article folders for changes
@@ -139,7 +139,7 @@ def load_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -
         return values.get(name, DEFAULTS[name])
 
     articles = _paths(get("NOTICEBOT_ARTICLES"))
-    db = _path("NOTICEBOT_DB", get("NOTICEBOT_DB"))
+    db = ledger_place("NOTICEBOT_DB", get("NOTICEBOT_DB"))
     return Config(
         token=get("TELEGRAM_BOT_TOKEN") or None,
         api_url=_http_url("TELEGRAM_API_URL", get("TELEGRAM_API_URL")),
@@ -353,6 +353,19 @@ def _path(name: str, value: str) -> Path:
     if "\0" in value or not value.strip():
         raise ConfigError(f"{name} must be a path, got {value!r}")
     return Path(value)
+
+
+def ledger_place(name: str, value: str) -> Path | str:
+    """A SQLite file's path, or a PostgreSQL URL (kept as text: it is no path)."""
+    if value.startswith(("postgresql://", "postgres://")):
+        if "\0" in value or any(c.isspace() for c in value):
+            raise ConfigError(f"{name}: a PostgreSQL URL holds no spaces or NUL")
+        return value
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value):
+        raise ConfigError(
+            f"{name} must be a file or a postgresql:// URL, got {value.split('://')[0]}://…"
+        )
+    return _path(name, value)
 
 
 def _admins(value: str) -> frozenset[int]:

@@ -18,6 +18,7 @@ from bot.config import Config
 from bot.ledger import Chat
 from bot.sending.delivery import SendPolicy
 from bot.sources.scanner import ScanReport
+from tests import ledgers
 from tests.emulator import Call, Emulator
 
 TOKEN = "123456789:TEST-token-abcdefghijklmnopqrstuvwxyz"
@@ -96,7 +97,7 @@ def bot_config(tmp_path: Path, emulator: Emulator, **overrides: object) -> Confi
         "token": TOKEN,
         "api_url": emulator.url,
         "articles": (articles,),
-        "db": tmp_path / "state" / "noticebot.db",
+        "db": ledgers.current(tmp_path),
         "announce_dir": tmp_path / "state" / "announcements",
     }
     return Config(**{**values, **overrides})  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ import pytest
 
 from bot.config import Config
 from bot.logs import RedactingFormatter
+from tests import ledgers
 from tests.botenv import TOKEN
 from tests.emulator import Emulator
 from tests.feedserver import FeedHost
@@ -88,3 +89,12 @@ def _checked(emulator: Emulator) -> Iterator[Emulator]:
     for call in emu.calls:
         shown = json.dumps(call.params, ensure_ascii=False)
         assert not any(s in shown for s in SECRETS), f"token shown to a user in {call.method}"
+
+
+@pytest.fixture(params=ledgers.BACKENDS)
+def ledger_at(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path | str]:
+    """The test's ledger, on each backend in turn (:mod:`tests.ledgers`)."""
+    where = ledgers.ledger_for(request.param, tmp_path)
+    ledgers.set_current(where)
+    yield where
+    ledgers.set_current(None)

@@ -222,6 +222,7 @@ class Emulator:
         self.chats: dict[str, dict[str, Any]] = {}  # "@name" → Chat, for getChat
         self._update_ids = itertools.count(1)
         self._new_update = threading.Event()
+        self._polling = 0  # the latest getUpdates: Telegram answers one at a time
         self.too_many = 0  # 429 answers, injected or earned
         self.inside_retry_after = 0  # requests that arrived while a 429's wait ran
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}  # what edits compare with
@@ -718,7 +719,11 @@ class Emulator:
                         " is active; use deleteWebhook to delete the webhook first",
                     )
                 )
-            return self._get_updates(params)
+            with self._lock:  # a newer request ends the one being answered
+                self._polling += 1
+                poll = self._polling
+                self._new_update.set()
+            return self._get_updates(params, poll)
         if method == "setWebhook":
             return self._set_webhook(params)
         if method == "deleteWebhook":
@@ -798,11 +803,19 @@ class Emulator:
                 self.updates.clear()
         return True
 
-    def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+    def _get_updates(self, params: dict[str, Any], poll: int) -> list[dict[str, Any]]:
         offset = int(params.get("offset") or 0)
         deadline = time.monotonic() + min(float(params.get("timeout") or 0), 0.5)
         while True:
             with self._lock:
+                if poll != self._polling:
+                    raise _Refused(
+                        Fault(
+                            409,
+                            "Conflict: terminated by other getUpdates request; make sure"
+                            " that only one bot instance is running",
+                        )
+                    )
                 while self.updates and self.updates[0]["update_id"] < offset:
                     self.updates.popleft()
                 if self.updates:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests import ledgers
 from tests.paths import ROOT
 
 BOT_COMMAND = [sys.executable, "-m", "bot"]
@@ -16,7 +17,13 @@ BOT_COMMAND = [sys.executable, "-m", "bot"]
 def clean_env(**values: str) -> dict[str, str]:
     """This environment without any noticebot or Telegram setting, plus ``values``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTICEBOT_", "TELEGRAM"))}
-    return {**env, "PYTHONPATH": str(ROOT), **values}
+    server = ledgers.server()  # a test on a PostgreSQL ledger: its commands use it too
+    return {
+        **env,
+        "PYTHONPATH": str(ROOT),
+        **({"NOTICEBOT_DB": server} if server else {}),
+        **values,
+    }
 
 
 def run_cli(

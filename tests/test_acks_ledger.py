@@ -17,13 +17,16 @@ from bot.ledger import ACTIVE, QUEUED, SENT, Chat, Store
 from bot.ledger.copies import Part
 from bot.reading.articles import parse_article
 from bot.sending.reminders import after_quiet_hours
+from tests import ledgers
 from tests.botenv import Clock
+
+pytestmark = ledgers.each_backend
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _store(tmp_path: Path, clock: Clock | None = None) -> Store:
-    return Store(tmp_path / "ledger.db", clock or Clock(1_700_000_000.0))
+    return Store(ledgers.current(tmp_path), clock or Clock(1_700_000_000.0))
 
 
 def _article(store: Store, article_id: str = "n1", date: float | None = None) -> None:

@@ -12,10 +12,17 @@ from tempfile import TemporaryDirectory
 
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from bot.ledger import ACTIVE, QUEUED, SENT, WITHDRAWN, Chat, Store
 from bot.ledger.copies import Part
+from tests import ledgers
 from tests.botenv import Clock
 
 GROUPS = (-101, -102)
@@ -27,7 +34,7 @@ class Confirming(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.folder = TemporaryDirectory()
-        self.store = Store(Path(self.folder.name) / "ledger.db", Clock(1_700_000_000.0))
+        self.store = Store(ledgers.fresh(Path(self.folder.name)), Clock(1_700_000_000.0))
         self.store.save_article(
             {"id": "n", "title": "T", "date": 1.0, "status": ACTIVE, "content_hash": "v1"}
         )
@@ -151,5 +158,7 @@ class Confirming(RuleBasedStateMachine):
         assert self.store.queue_ack_counts() == 0
 
 
-Confirming.TestCase.settings = settings(max_examples=60, stateful_step_count=15, deadline=None)
-test_confirmations_converge = Confirming.TestCase
+def test_confirmations_converge(ledger_at: object) -> None:
+    run_state_machine_as_test(
+        Confirming, settings=settings(max_examples=60, stateful_step_count=15, deadline=None)
+    )

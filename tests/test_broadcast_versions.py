@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests import ledgers
 from tests.botenv import running_bot
 from tests.emulator import Emulator, Fault
 from tests.test_converge import (
@@ -27,6 +28,8 @@ from tests.test_converge import (
     words,
     write,
 )
+
+pytestmark = ledgers.each_backend
 
 
 async def test_edits_off_a_broadcast_leaves_a_half_sent_copy_at_its_version(

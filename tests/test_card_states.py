@@ -16,7 +16,10 @@ from bot.formatting.formatter import MODE_CARD, MODE_FULL, format_article, withd
 from bot.formatting.outgoing import CAPTION_LIMIT
 from bot.reading.articles import Article, Image
 from bot.reading.richtext import utf16_len
+from tests import ledgers
 from tests.invariants import check_messages
+
+pytestmark = ledgers.each_backend
 
 TZ = ZoneInfo("Asia/Shanghai")
 SHORT = "<p>本周六上午五号楼停水，请<strong>提前储水</strong>。</p>"

@@ -19,8 +19,11 @@ from typing import Any
 
 import pytest
 
+from tests import ledgers
 from tests.botenv import ADMIN, BotEnv, running_bot
 from tests.emulator import Emulator, Fault
+
+pytestmark = ledgers.each_backend
 
 GROUP = -555
 TITLE = "停水通知"

@@ -74,8 +74,11 @@ from bot.sending.delivery import Dispatcher
 from bot.sending.policy import SendPolicy
 from bot.sending.reconciler import PINNABLE, Reconciler
 from bot.sending.sender import Sender
+from tests import ledgers
 from tests.botenv import BotEnv, running_bot
 from tests.emulator import SEND_METHODS, Emulator, Fault
+
+pytestmark = ledgers.each_backend
 
 EXAMPLES_VAR = "NOTICEBOT_MODEL_EXAMPLES"
 settings.register_profile(  # make test: no shrinking (minutes); the database keeps the find

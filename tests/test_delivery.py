@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 
 from bot.ledger import FAILED, SENT, SKIPPED
+from tests import ledgers
 from tests.botenv import NOTICE_BODY, BotEnv, running_bot
 from tests.emulator import Emulator, Fault
+
+pytestmark = ledgers.each_backend
 
 DAY = 86400.0
 

@@ -17,10 +17,13 @@ from bot.ledger import SENT, SKIPPED
 from bot.ledger.copies import GONE
 from bot.ledger.states import RETRACTED
 from bot.sending.delivery import SendPolicy
+from tests import ledgers
 from tests.botenv import ADMIN, BotEnv, live_bot, message_update, running_bot, until
 from tests.chaos import article_text
 from tests.emulator import Emulator, Fault
 from tests.process import run_cli
+
+pytestmark = ledgers.each_backend
 
 GROUP = -1_000_000_000_777
 LONG = "".join(f"<p>第{i}段：本周六上午停水，请提前储水，注意安全。</p>" for i in range(200))

@@ -13,7 +13,10 @@ import pytest
 
 from bot.ledger import ACTIVE, FAILED, QUEUED, SENDING, SENT, Chat, Store
 from bot.ledger.copies import DROPPED, Part
+from tests import ledgers
 from tests.botenv import Clock
+
+pytestmark = ledgers.each_backend
 
 ARTICLE = "notice"
 
@@ -25,7 +28,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def store(tmp_path: Path, clock: Clock) -> Iterator[Store]:
-    ledger = Store(tmp_path / "ledger.db", clock)
+    ledger = Store(ledgers.current(tmp_path), clock)
     ledger.save_article({"id": ARTICLE, "date": 900.0, "status": ACTIVE, "content_hash": "v1"})
     yield ledger
     ledger.close()

@@ -30,9 +30,12 @@ from apscheduler.schedulers import base as scheduler_base
 
 from bot.app import build_application, runtime_of
 from tests import emulator as emulator_module
+from tests import ledgers
 from tests.botenv import BotEnv, Clock, bot_config, running_bot
 from tests.emulator import Call, Emulator, counted
 from tests.virtual_time import CountedRequest, VirtualLoop
+
+pytestmark = ledgers.each_backend
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # NOTICEBOT_TZ's default
 DAY = datetime(2026, 12, 7, tzinfo=SHANGHAI)  # a Monday; 08:00 here is 00:00 UTC

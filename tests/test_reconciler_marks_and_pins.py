@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.ledger.copies import GONE, MARKED
+from tests import ledgers
 from tests.botenv import BotEnv
 from tests.emulator import NO_PIN_RIGHTS, Emulator, Fault
 from tests.test_converge import (
@@ -31,6 +32,8 @@ from tests.test_converge import (
     words,
     write,
 )
+
+pytestmark = ledgers.each_backend
 
 URGENT = "priority: urgent\n"
 CORRECTED = A.replace("周六", "周日")

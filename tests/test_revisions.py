@@ -14,6 +14,9 @@ from bot.formatting.formatter import format_article, withdrawn_card
 from bot.formatting.outgoing import Outgoing
 from bot.formatting.revisions import as_reply_to, edit_to, mark_withdrawn
 from bot.reading.articles import article_from_json, article_to_json, parse_article
+from tests import ledgers
+
+pytestmark = ledgers.each_backend
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -13,6 +13,9 @@ from bot.config import Config
 from bot.ledger import Store
 from bot.ledger.catalogue import SearchTooSlow
 from bot.sources.scanner import Scanner
+from tests import ledgers
+
+pytestmark = ledgers.each_backend
 
 
 def _ledger(tmp_path: Path, notices: int) -> Store:
@@ -22,7 +25,7 @@ def _ledger(tmp_path: Path, notices: int) -> Store:
         (folder / f"{n}.md").write_text(
             f"---\ntitle: 第{n}号停水通知\n---\n第{n}号楼本周六上午停水，请提前储水。\n", "utf-8"
         )
-    store = Store(tmp_path / "db.sqlite")
+    store = Store(ledgers.current(tmp_path))
     Scanner(store, Config(articles=(folder,))).scan()
     store.index_all_for_search()
     return store

@@ -16,6 +16,9 @@ from bot.ledger.copies import (
     loads,
 )
 from bot.sending.steps import Op, Target, next_step
+from tests import ledgers
+
+pytestmark = ledgers.each_backend
 
 CHAT = -555
 

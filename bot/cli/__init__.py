@@ -20,13 +20,22 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from bot.config import DEFAULT_DB, LANGUAGES, Config, ConfigError, load_config, unknown_settings
-from bot.logs import redact, setup_logging
+from bot.cli.transfer import add_commands as add_transfer_commands
+from bot.config import (
+    DEFAULT_DB,
+    LANGUAGES,
+    Config,
+    ConfigError,
+    ledger_place,
+    load_config,
+    unknown_settings,
+)
+from bot.logs import redact, setup_logging, shown_url
 
 # The commands that may create a ledger where none is, when told to with --create: a
 # scan (which records what the folders hold) and an import (subscriptions moved to a new
 # server). `run` creates one unasked: starting the bot is making its ledger.
-MAY_CREATE = frozenset({"scan", "import"})
+MAY_CREATE = frozenset({"scan", "import", "import-ledger"})
 NO_LEDGER = frozenset({"preview"})
 
 
@@ -114,7 +123,11 @@ def _check_ledger(config: Config, args: argparse.Namespace) -> None:
     ledger (another program's database among them); then say which ledger it is when not the
     default. What is wrong with a path is the ledger's own opening to find and to word."""
     path = config.db
-    if _present(path):
+    if isinstance(path, str):
+        from bot.ledger.postgres import probe_server
+
+        found = probe_server(path)
+    elif _present(path):
         from bot.ledger.sqlite import probe
 
         found = probe(path)  # what is wrong with it, worded as every command's opening does
@@ -127,12 +140,12 @@ def _check_ledger(config: Config, args: argparse.Namespace) -> None:
             else " (`noticebot run` creates one)"
         )
         raise UsageError(
-            f"no ledger at {path}: nothing created; give the bot's with --db or NOTICEBOT_DB"
-            + way_out
+            f"no ledger at {shown_url(str(path))}: nothing created; give the bot's with --db"
+            " or NOTICEBOT_DB" + way_out
         )
     if path != DEFAULT_DB and args.command != "run":  # run logs it, in its log format
         source = "--db" if args.db is not None else "NOTICEBOT_DB"
-        _say(f"ledger {path} ({source})", config.token)
+        _say(f"ledger {shown_url(str(path))} ({source})", config.token)
 
 
 def _present(path: Path) -> bool:
@@ -305,6 +318,7 @@ def _parser() -> argparse.ArgumentParser:
     confirmations.set_defaults(handler="acks:acks")
 
     _feeds_parser(commands)
+    add_transfer_commands(commands)
     for name, handler, text in (
         ("scan", "scan:scan", "scan the article folders once now and queue new notices"),
         ("status", "status:status", "articles, chats, deliveries by status and the last failures"),
@@ -325,12 +339,14 @@ def _parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=handler)
     for command in commands.choices.values():
         if command is run:
-            text = "SQLite ledger (default NOTICEBOT_DB; console mode: a temporary one)"
+            text = (
+                "SQLite file or postgresql:// URL (default NOTICEBOT_DB; console: a temporary one)"
+            )
         elif command is preview:
             text = "the bot's ledger, read only: the ids it gave moved files (default NOTICEBOT_DB)"
         else:
-            text = "the bot's SQLite ledger (default NOTICEBOT_DB, state/noticebot.db)"
-        command.add_argument("--db", type=_path, metavar="FILE", help=text)
+            text = "the bot's ledger: a SQLite file or a postgresql:// URL (default NOTICEBOT_DB)"
+        command.add_argument("--db", type=_ledger, metavar="FILE|URL", help=text)
     return parser
 
 
@@ -383,7 +399,7 @@ def _feeds_parser(commands: argparse._SubParsersAction) -> None:
     )
     save.add_argument("--force", action="store_true", help="replace FILE if it exists")
     for action in actions.choices.values():  # after the action too: `feeds list --db FILE`
-        action.add_argument("--db", type=_path, metavar="FILE", default=argparse.SUPPRESS)
+        action.add_argument("--db", type=_ledger, metavar="FILE|URL", default=argparse.SUPPRESS)
     feeds.set_defaults(handler="feeds:feeds")
 
 
@@ -404,6 +420,13 @@ def _name(text: str) -> str:
 
 def _path(text: str) -> Path:
     return Path(_name(text))
+
+
+def _ledger(text: str) -> Path | str:
+    try:
+        return ledger_place("--db", _name(text))
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _text(text: str) -> str:

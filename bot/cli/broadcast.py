@@ -125,7 +125,7 @@ def _cast(store: Store, config: Config, article_id: str, send: bool) -> int:
                 )
         else:
             print(
-                f"no noticebot is running on {config.db}: the broadcast waits in the ledger"
+                f"no noticebot is running on {store.where}: the broadcast waits in the ledger"
                 " until one starts; `--send` sends it from here now"
             )
     except KeyboardInterrupt:

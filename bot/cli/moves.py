@@ -29,6 +29,15 @@ BAD_INPUT, FAILED = 2, 1
 
 
 def backup(args: argparse.Namespace, config: Config) -> int:
+    if isinstance(config.db, str):
+        return _fail(
+            "backup",
+            MoveError(
+                "the ledger is on PostgreSQL: back it up with the server's own backups"
+                " (pg_dump), or copy it into a file with `noticebot export-ledger --to FILE`"
+            ),
+            BAD_INPUT,
+        )
     try:
         copy = copy_ledger(config.db, args.file, force=args.force)
     except MoveError as error:

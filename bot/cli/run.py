@@ -49,10 +49,14 @@ def run(args: argparse.Namespace, config: Config) -> int:
     log_uncaught()
     for feed in config.feeds:  # before anything is fetched or logged
         hold_url_secrets(feed)
+    if isinstance(config.db, str):
+        from bot.ledger.postgres import hold_secrets
+
+        hold_secrets(config.db)
     logging.getLogger(__name__).info(
         "noticebot starting: articles %s, database %s, API %s",
         ", ".join(map(str, config.articles)),
-        config.db,
+        shown_url(str(config.db)),
         shown_url(config.api_url),
     )
     try:

@@ -12,19 +12,26 @@ from typing import Any
 from bot.config import Config
 from bot.i18n import format_counts, format_datetime
 from bot.ledger import Store
+from bot.ledger.lease import Lease
 from bot.logs import shown_url
 from bot.reading.articles import one_line
 from bot.reading.walk import walk_folder
 
 
 def status(args: argparse.Namespace, config: Config) -> int:
-    status = Store(config.db).status()
+    store = Store(config.db)
+    status = store.status()
+    if isinstance(store.owner, Lease):
+        status["processes"] = store.owner.processes()
+        status["failovers"] = store.owner.failovers()
     status["feeds"] = [{**feed, "url": shown_url(feed["url"])} for feed in status["feeds"]]
     status["missing_folders"] = [str(f) for f in config.articles if not f.exists()]
     status["invalid_files"] = _invalid_files(status["invalid_files"], config)
     if args.json:
         print(json.dumps(status, ensure_ascii=False))
         return 0
+    if "processes" in status:
+        _print_processes(status["processes"], status["failovers"], config)
     chats = status["chats"]
     print(f"articles: {format_counts(status['articles'], 'none')}")
     print(
@@ -54,6 +61,33 @@ def status(args: argparse.Namespace, config: Config) -> int:
         when = format_datetime(datetime.fromtimestamp(trouble["at"], config.tz), "en", config.tz)
         print(f"{task}: failed and started again, last at {when}: {trouble['error']}")
     return 0
+
+
+def _print_processes(
+    processes: list[dict[str, Any]], failovers: list[dict[str, Any]], config: Config
+) -> None:
+    """Which process on the PostgreSQL ledger sends, which stand by, the last failover."""
+    if not processes:
+        print("processes: none running (no heartbeat in the last minute)")
+    for process in processes:
+        role = "active" if process["active"] else "standby"
+        since = _when(process["started_at"], config)
+        print(
+            f"process {process['id']}: {role}, started {since},"
+            f" last seen {process['seen_ago']:.1f} s ago"
+        )
+    if failovers:
+        last = failovers[0]
+        print(
+            f"last failover: {_when(last['at'], config)}, {last['previous']} → {last['holder']}"
+            f", {last['silent']:.1f} s after its last heartbeat"
+        )
+    else:
+        print("last failover: none")
+
+
+def _when(at: float, config: Config) -> str:
+    return format_datetime(datetime.fromtimestamp(at, config.tz), "en", config.tz)
 
 
 def _invalid_files(recorded: list[dict[str, str]], config: Config) -> list[dict[str, str]]:

@@ -90,7 +90,7 @@ class Acks(Chats, Deliveries):
             if renew_version is not None:
                 renewed = self._exec(
                     "UPDATE ack_notices SET round = round + 1, renewed_version = ?, asked_at = ?"
-                    " WHERE article_id = ? AND renewed_version IS NOT ?",
+                    " WHERE article_id = ? AND renewed_version IS DISTINCT FROM ?",
                     [renew_version, now, article_id, renew_version],
                 )
                 if renewed:

@@ -31,21 +31,21 @@ def is_server(where: Path | str) -> bool:
     return str(where).startswith(("postgresql://", "postgres://"))
 
 
-def open_backend(where: Path | str) -> Any:
+def open_backend(where: Path | str, lock: threading.RLock) -> Any:
     if is_server(where):
         from bot.ledger.postgres import PostgresBackend  # psycopg only where it is used
 
-        return PostgresBackend(str(where))
-    return SqliteBackend(Path(where))
+        return PostgresBackend(str(where), lock)
+    return SqliteBackend(Path(where), lock)
 
 
 class LedgerBase:
     """What every part of the ledger shares. All methods are synchronous and short."""
 
     def __init__(self, where: Path | str, clock: Clock = time.time) -> None:
-        self.backend = open_backend(where)
-        self.clock = clock
         self._lock = threading.RLock()
+        self.backend = open_backend(where, self._lock)
+        self.clock = clock
         self._own_records = 0  # rows the sender's records changed (see Deliveries.current)
         self.owner = self.backend.owner
         try:

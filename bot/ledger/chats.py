@@ -184,7 +184,8 @@ class Chats(LedgerBase):
         """Why the chat is held (None: it is not): whether that is news, to tell once."""
         return bool(
             self._exec(
-                "UPDATE chats SET trouble = ?, trouble_at = ? WHERE id = ? AND trouble IS NOT ?",
+                "UPDATE chats SET trouble = ?, trouble_at = ? WHERE id = ?"
+                " AND trouble IS DISTINCT FROM ?",
                 [trouble, self.clock() if trouble else None, chat_id, trouble],
             )
         )

@@ -276,10 +276,11 @@ class Deliveries(LedgerBase):
         ids = list(delivery_ids)
         if not ids:
             return []
+        fence, fence_params = self.owner.fence_sql()  # none once another process took over
         rows = self._rows(
             f"UPDATE deliveries SET status = ?, updated_at = ?"
-            f" WHERE status = ? AND id IN ({','.join('?' * len(ids))}) RETURNING id",
-            [SENDING, self.clock(), QUEUED, *ids],
+            f" WHERE status = ? AND id IN ({','.join('?' * len(ids))}){fence} RETURNING id",
+            [SENDING, self.clock(), QUEUED, *ids, *fence_params],
         )
         return [r["id"] for r in rows]
 
@@ -290,6 +291,8 @@ class Deliveries(LedgerBase):
         where, params = f"status = '{SENDING}'", [QUEUED, self.clock()]
         if delivery_ids is not None:
             ids = list(delivery_ids)
+            if not ids:
+                return 0
             where += f" AND id IN ({','.join('?' * len(ids))})"
             params += ids
         return self._exec(f"UPDATE deliveries SET status = ?, updated_at = ? WHERE {where}", params)
@@ -319,14 +322,16 @@ class Deliveries(LedgerBase):
         recorded = "" if copy is None else "copy = :copy, pinned = :pinned, "
         with self._lock:
             self._own_records += self._exec(
-                f"UPDATE deliveries SET {recorded}status = CASE WHEN ({PUBLISHED}) = :published"
-                " AND COALESCE(version, :version) IS :version THEN :status ELSE :queued END,"
-                " shown = CASE WHEN :published THEN COALESCE(shown, :version) ELSE shown END,"
-                " sent_at = CASE WHEN :published THEN COALESCE(sent_at, :now) ELSE sent_at END,"
+                f"UPDATE deliveries SET {recorded}status = CASE"
+                f" WHEN (CASE WHEN {PUBLISHED} THEN 1 ELSE 0 END) = :published"
+                " AND COALESCE(version, :version) IS NOT DISTINCT FROM :version"
+                " THEN :status ELSE :queued END,"
+                " shown = CASE WHEN :published = 1 THEN COALESCE(shown, :version) ELSE shown END,"
+                " sent_at = CASE WHEN :published = 1 THEN COALESCE(sent_at, :now) ELSE sent_at END,"
                 " updated_at = :now, attempts = 0, first_error_at = NULL, next_attempt_at = :now,"
                 " edits = edits + :edited WHERE id = :id",
                 {
-                    "published": status == SENT,
+                    "published": int(status == SENT),
                     "version": version,
                     "status": status,
                     "queued": QUEUED,

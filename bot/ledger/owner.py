@@ -56,6 +56,12 @@ class Owner:
             fcntl.flock(handle, fcntl.LOCK_UN)
             return False
 
+    def check(self) -> None:
+        """Nothing to check: the kernel's lock on the file cannot be taken from us."""
+
+    def fence_sql(self) -> tuple[str, list[object]]:
+        return "", []
+
     def release(self) -> None:
         if self._file is not None:
             self._file.close()  # closing drops the lock

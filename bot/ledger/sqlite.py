@@ -120,7 +120,8 @@ class SqliteBackend:
 
     kind = "sqlite"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, lock: threading.RLock) -> None:
+        self.lock = lock
         self.path = path
         self.where = str(path)
         self.db = _connect(path)

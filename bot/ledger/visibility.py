@@ -26,7 +26,12 @@ def readable_sql(alias: str = "a") -> str:
 
 def readable_since_sql(alias: str = "a") -> str:
     """SQL: when the notice became readable (a scan first read it, or its date came)."""
-    return f"MAX({alias}.first_seen, {alias}.date)"
+    return greater(f"{alias}.first_seen", f"{alias}.date")
+
+
+def greater(a: str, b: str) -> str:
+    """SQL for the greater of two values (neither NULL), as both backends write it."""
+    return f"(CASE WHEN {a} >= {b} THEN {a} ELSE {b} END)"
 
 
 def is_readable(row: Mapping[str, Any], now: float) -> bool:
@@ -51,7 +56,7 @@ def send_from(now: float, date: float) -> float:
 # the date; a row due now whose date has passed keeps its place in its chat's queue.
 RESCHEDULE = (
     "next_attempt_at = CASE"
-    " WHEN last_error IS NOT NULL THEN MAX(next_attempt_at, :date)"
-    " WHEN MAX(next_attempt_at, :date) > :now THEN MAX(:now, :date)"
+    f" WHEN last_error IS NOT NULL THEN {greater('next_attempt_at', ':date')}"
+    f" WHEN {greater('next_attempt_at', ':date')} > :now THEN {greater(':now', ':date')}"
     " ELSE next_attempt_at END"
 )

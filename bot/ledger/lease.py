@@ -1,0 +1,200 @@
+"""Which process sends, when the ledger is on a database server: a lease.
+
+Several ``noticebot run`` processes, on different machines, share one PostgreSQL
+ledger; exactly one is active (it polls or serves the webhook, scans, reads feeds and
+sends), the others wait as standbys. The active one holds a session advisory lock on
+its connection, which the server releases when the process dies or its connection is
+cut, and beats a heartbeat into the ``lease`` row every second. A standby takes the
+lock when it is free; when the heartbeat is stale but the lock still held (a frozen
+process, a connection the server has not yet seen die), it ends the holder's session
+on the server. That fences the old process: its connection is gone, so every
+statement it makes fails, and every transaction and claim checks the lease's
+generation, which the new holder raised. Times are the server's clock, so machines
+whose clocks disagree still agree on what is stale.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from bot.ledger.owner import LedgerBusy
+
+LEASE_LOCK = 0x6C656173  # "leas": held by the active process's session
+STALE_AFTER = 5.0  # seconds without a heartbeat: the holder is frozen or cut off
+NOW = "extract(epoch from clock_timestamp())"  # the server's time, for every process
+
+TABLES = """
+CREATE TABLE lease (name TEXT PRIMARY KEY, holder TEXT, generation BIGINT NOT NULL DEFAULT 0,
+  since FLOAT8, heartbeat_at FLOAT8, backend_pid BIGINT);
+INSERT INTO lease (name) VALUES ('active');
+CREATE TABLE processes (id TEXT PRIMARY KEY, host TEXT, pid BIGINT, started_at FLOAT8,
+  seen_at FLOAT8);
+CREATE TABLE failovers (generation BIGINT PRIMARY KEY, at FLOAT8, holder TEXT,
+  previous TEXT, silent FLOAT8);
+"""
+
+
+class Fenced(RuntimeError):
+    """This process lost the lease (another took over): it must send nothing more."""
+
+
+@dataclass(frozen=True)
+class Holding:
+    """The lease as the ledger records it."""
+
+    holder: str | None
+    generation: int
+    since: float | None
+    heartbeat_age: float | None  # seconds since the holder's last heartbeat
+
+
+class Lease:
+    """This process's side of the lease: standby until :meth:`try_take` succeeds."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self.me = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:6]}"
+        self.generation: int | None = None  # set while this process is the active one
+        self.took_over_from: str | None = None
+
+    def _one(self, sql: str, params: list[Any] | None = None) -> tuple[Any, ...] | None:
+        with self.backend.lock:
+            return self.backend.conn.execute(sql, params).fetchone()
+
+    def _do(self, sql: str, params: list[Any] | None = None) -> int:
+        with self.backend.lock:
+            return self.backend.conn.execute(sql, params).rowcount
+
+    def _all(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        with self.backend.lock:
+            cursor = self.backend.conn.execute(sql, params)
+            names = [d.name for d in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def seen(self) -> None:
+        """This process is alive (standby or active), for ``noticebot status``."""
+        self._do(
+            f"INSERT INTO processes (id, host, pid, started_at, seen_at)"
+            f" VALUES (%s, %s, %s, {NOW}, {NOW})"
+            f" ON CONFLICT (id) DO UPDATE SET seen_at = {NOW}",
+            [self.me, socket.gethostname(), os.getpid()],
+        )
+
+    def holding(self) -> Holding:
+        row = self._one(
+            f"SELECT holder, generation, since, {NOW} - heartbeat_at FROM lease"
+            " WHERE name = 'active'"
+        )
+        return Holding(*row) if row else Holding(None, 0, None, None)
+
+    def try_take(self) -> bool:
+        """Become the active process if the lease is free; end a stale holder's session
+        so that a later try finds it free. True once this process is active."""
+        if self.generation is not None:
+            return True
+        self.seen()
+        got = self._one("SELECT pg_try_advisory_lock(%s)", [LEASE_LOCK])
+        if not got or not got[0]:
+            row = self._one(
+                f"SELECT backend_pid, {NOW} - heartbeat_at FROM lease WHERE name = 'active'"
+            )
+            if row and row[0] is not None and row[1] is not None and row[1] > STALE_AFTER:
+                self._one("SELECT pg_terminate_backend(%s)", [row[0]])
+            return False
+        with self.backend.lock, self.backend.conn.transaction():
+            before = self.holding()
+            (generation,) = self._one(
+                f"UPDATE lease SET generation = generation + 1, holder = %s, since = {NOW},"
+                f" heartbeat_at = {NOW}, backend_pid = pg_backend_pid()"
+                " WHERE name = 'active' RETURNING generation",
+                [self.me],
+            ) or (0,)
+            if before.holder is not None and before.heartbeat_age is not None:
+                self._do(
+                    f"INSERT INTO failovers (generation, at, holder, previous, silent)"
+                    f" VALUES (%s, {NOW}, %s, %s, %s)",
+                    [generation, self.me, before.holder, before.heartbeat_age],
+                )
+                self.took_over_from = before.holder
+        self.generation = int(generation)
+        return True
+
+    def take(self) -> None:
+        """Active now, or :class:`LedgerBusy` (for commands that send from here)."""
+        if not self.try_take():
+            holding = self.holding()
+            raise LedgerBusy(
+                f"another noticebot ({holding.holder}) is active on {self.backend.where};"
+                " stop it first (two would send every notice twice)"
+            )
+
+    def beat(self) -> None:
+        """The active process's heartbeat; :class:`Fenced` if another took over."""
+        if self.generation is None:
+            return
+        changed = self._do(
+            f"UPDATE lease SET heartbeat_at = {NOW} WHERE name = 'active' AND generation = %s",
+            [self.generation],
+        )
+        if not changed:
+            raise Fenced(f"the lease moved on past generation {self.generation}")
+        self.seen()
+
+    def check(self) -> None:
+        """In every transaction of the active process: the lease is still ours."""
+        if self.generation is None:
+            return
+        row = self._one("SELECT generation FROM lease WHERE name = 'active'")
+        if not row or row[0] != self.generation:
+            raise Fenced(f"the lease moved on past generation {self.generation}")
+
+    def fence_sql(self) -> tuple[str, list[Any]]:
+        """A condition for a claim: it holds only while the lease is ours."""
+        if self.generation is None:
+            return "", []
+        return " AND (SELECT generation FROM lease WHERE name = 'active') = ?", [self.generation]
+
+    def held_elsewhere(self) -> bool:
+        """Whether another process is active now (its heartbeat is fresh)."""
+        holding = self.holding()
+        return (
+            self.generation is None
+            and holding.holder is not None
+            and holding.heartbeat_age is not None
+            and holding.heartbeat_age <= STALE_AFTER
+        )
+
+    def release(self) -> None:
+        """A clean stop hands the lease on at once: a standby need not wait it out."""
+        try:
+            if self.generation is not None:
+                self._do(
+                    "UPDATE lease SET heartbeat_at = NULL, backend_pid = NULL"
+                    " WHERE name = 'active' AND generation = %s",
+                    [self.generation],
+                )
+                self._do("SELECT pg_advisory_unlock(%s)", [LEASE_LOCK])
+            self._do("DELETE FROM processes WHERE id = %s", [self.me])
+        except Exception:
+            pass  # a dead connection: the server released everything already
+        self.generation = None
+
+    def processes(self) -> list[dict[str, Any]]:
+        """Every process seen in the last minute, and which is active: for status."""
+        return self._all(
+            f"SELECT p.id, p.host, p.pid, p.started_at, {NOW} - p.seen_at AS seen_ago,"
+            " p.id = l.holder AND l.heartbeat_at IS NOT NULL AS active"
+            f" FROM processes p, lease l WHERE l.name = 'active' AND p.seen_at > {NOW} - 60"
+            " ORDER BY p.started_at"
+        )
+
+    def failovers(self, limit: int = 5) -> list[dict[str, Any]]:
+        return self._all(
+            "SELECT generation, at, holder, previous, silent FROM failovers"
+            " ORDER BY generation DESC LIMIT %s",
+            [limit],
+        )

@@ -1,0 +1,136 @@
+"""Several ``noticebot run`` processes on one PostgreSQL ledger: one sends, a standby
+takes over when it dies or freezes, and a frozen one that wakes sends nothing more."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from bot.config import Config
+from bot.ledger import Chat, Store
+from bot.sources.scanner import Scanner
+from bot.standby import EXIT_FENCED
+from tests import ledgers
+from tests.chaos import article_text, start_bot, wait_for
+from tests.emulator import Emulator
+from tests.process import run_cli
+
+CHATS = 60
+
+
+def _prepare(work: Path) -> str:
+    url = ledgers.postgres_database()
+    articles = work / "articles"
+    articles.mkdir(parents=True)
+    store = Store(url)
+    Scanner(store, Config(articles=(articles,))).scan()  # the empty archive: nothing old
+    for n in range(CHATS):
+        store.subscribe(Chat(5000 + n))
+    store.close()
+    return url
+
+
+def _holder(url: str) -> str | None:
+    store = Store(url)
+    try:
+        holding = store.owner.holding()
+        fresh = holding.heartbeat_age is not None and holding.heartbeat_age < 3
+        return holding.holder if fresh else None
+    finally:
+        store.close()
+
+
+def _process_ids(url: str) -> list[str]:
+    store = Store(url)
+    try:
+        return [p["id"] for p in store.owner.processes()]
+    finally:
+        store.close()
+
+
+def _start(work: Path, emulator: Emulator, url: str, name: str) -> subprocess.Popen[bytes]:
+    return start_bot(work, emulator, work / f"{name}.log", NOTICEBOT_DB=url)
+
+
+def _stop(*processes: subprocess.Popen[bytes]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGCONT)
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_a_standby_takes_over_when_the_active_process_is_killed(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    url = _prepare(tmp_path)
+    first = _start(tmp_path, emulator, url, "first")
+    second = None
+    try:
+        wait_for(lambda: _holder(url) is not None, 30, "a first active process")
+        active = _holder(url)
+        second = _start(tmp_path, emulator, url, "second")
+        wait_for(lambda: len(_process_ids(url)) == 2, 30, "a standby beside it")
+        assert _holder(url) == active  # the standby waits: it neither polls nor sends
+        (tmp_path / "articles" / "water.md").write_text(article_text("停水通知"), "utf-8")
+        wait_for(lambda: len(emulator.cards_per_chat()) >= 10, 30, "the first cards")
+        first.kill()
+        killed = time.monotonic()
+        wait_for(lambda: _holder(url) not in (None, active), 15, "the standby taking over")
+        took = time.monotonic() - killed
+        wait_for(lambda: len(emulator.cards_per_chat()) == CHATS, 60, "every chat's card")
+        time.sleep(1.5)  # anything sent twice would have arrived by now
+        cards = emulator.cards_per_chat()
+        status = run_cli("status", cwd=tmp_path, NOTICEBOT_DB=url)
+    finally:
+        _stop(first, *([second] if second else []))
+    print(f"takeover after SIGKILL: {took:.1f} s")
+    assert took <= 10
+    assert set(cards) == {5000 + n for n in range(CHATS)}
+    assert sum(cards.values()) - CHATS <= 1  # at most the part in flight, once
+    assert emulator.too_many == 0
+    assert "active" in status.stdout and "last failover:" in status.stdout
+    assert "last failover: none" not in status.stdout
+
+
+def test_a_frozen_active_process_is_fenced_and_sends_nothing_when_it_wakes(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    url = _prepare(tmp_path)
+    first = _start(tmp_path, emulator, url, "first")
+    second = None
+    try:
+        wait_for(lambda: _holder(url) is not None, 30, "a first active process")
+        active = _holder(url)
+        second = _start(tmp_path, emulator, url, "second")
+        wait_for(lambda: len(_process_ids(url)) == 2, 30, "a standby beside it")
+        (tmp_path / "articles" / "water.md").write_text(article_text("停水通知"), "utf-8")
+        wait_for(lambda: len(emulator.cards_per_chat()) >= 10, 30, "the first cards")
+        first.send_signal(signal.SIGSTOP)  # a frozen machine: its connection stays open
+        frozen = time.monotonic()
+        wait_for(lambda: _holder(url) not in (None, active), 20, "the standby taking over")
+        took = time.monotonic() - frozen
+        wait_for(lambda: len(emulator.cards_per_chat()) == CHATS, 60, "every chat's card")
+        sent_before_waking = len(emulator.delivered())
+        first.send_signal(signal.SIGCONT)
+        code = first.wait(timeout=20)
+        time.sleep(1.0)
+        cards = emulator.cards_per_chat()
+        sent_after = len(emulator.delivered()) - sent_before_waking
+    finally:
+        _stop(first, *([second] if second else []))
+    print(f"takeover of a frozen process: {took:.1f} s; it exited {code}")
+    assert took <= 10
+    assert code == EXIT_FENCED
+    assert sent_after <= 1  # what was in flight when it froze, at most
+    assert set(cards) == {5000 + n for n in range(CHATS)}
+    assert sum(cards.values()) - CHATS <= 1
+    assert emulator.too_many == 0
+    assert os.path.exists(tmp_path / "first.log")
