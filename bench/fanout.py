@@ -55,9 +55,13 @@ def stats(url: str) -> dict[str, int]:
         return json.load(response)
 
 
-async def noticebot_rate(url: str, chats: int, work: Path, policy: SendPolicy | None) -> float:
-    """Messages per second for one broadcast to ``chats`` private chats, ledger included."""
-    config = Config(token=TOKEN, api_url=url, articles=(work / "none",), db=work / f"{chats}.db")
+async def noticebot_rate(
+    url: str, chats: int, work: Path, policy: SendPolicy | None, db: str | None = None
+) -> float:
+    """Messages per second for one broadcast to ``chats`` private chats, ledger included
+    (``db``: a PostgreSQL ledger's URL; a SQLite file in ``work`` otherwise)."""
+    ledger = db or work / f"{chats}.db"
+    config = Config(token=TOKEN, api_url=url, articles=(work / "none",), db=ledger)
     store = Store(config.db)
     for chat_id in range(1, chats + 1):
         store.subscribe(Chat(chat_id))
