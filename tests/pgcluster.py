@@ -252,14 +252,20 @@ class PgCluster:
                     ) from error
                 time.sleep(0.1)
 
-    def new_database(self, name: str | None = None) -> str:
+    def new_database(self, name: str | None = None, *, local: bool = False) -> str:
         """CREATE DATABASE (a unique name when None) and its URL: one a test or a module
-        keeps tests from seeing each other's rows without a new cluster each."""
+        keeps tests from seeing each other's rows without a new cluster each. ``local``:
+        through the server's unix socket, as a bot on the database's own machine would
+        connect (TCP otherwise, as from another machine)."""
         if name is None:
             name = f"t_{next(_database_numbers)}_{os.getpid()}"
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{urllib.parse.quote(name, safe='')}"
+        quoted = urllib.parse.quote(name, safe="")
+        if local:
+            socket_dir = urllib.parse.quote(str(self._root), safe="")
+            return f"postgresql://postgres@/{quoted}?host={socket_dir}&port={self.port}"
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{quoted}"
 
     def stop(self) -> None:
         """Stop the server at once (no checkpoint: the data is thrown away) and delete the

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 
 from bot.config import Config
@@ -14,20 +15,21 @@ from bot.ledger import Chat, Store
 from bot.sources.scanner import Scanner
 from bot.standby import EXIT_FENCED
 from tests import ledgers
+from tests.botenv import TOKEN
 from tests.chaos import article_text, start_bot, wait_for
 from tests.emulator import Emulator
-from tests.process import run_cli
+from tests.process import BOT_COMMAND, clean_env, run_cli
 
 CHATS = 60
 
 
-def _prepare(work: Path) -> str:
+def _prepare(work: Path, chats: int = CHATS) -> str:
     url = ledgers.postgres_database()
     articles = work / "articles"
     articles.mkdir(parents=True)
     store = Store(url)
     Scanner(store, Config(articles=(articles,))).scan()  # the empty archive: nothing old
-    for n in range(CHATS):
+    for n in range(chats):
         store.subscribe(Chat(5000 + n))
     store.close()
     return url
@@ -134,3 +136,41 @@ def test_a_frozen_active_process_is_fenced_and_sends_nothing_when_it_wakes(
     assert sum(cards.values()) - CHATS <= 1
     assert emulator.too_many == 0
     assert os.path.exists(tmp_path / "first.log")
+
+
+def test_a_broadcast_sent_from_the_command_line_holds_the_lease_as_a_bot_does(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    """`noticebot broadcast --send` with no bot running sends from its own process, active
+    as a bot is: a bot started meanwhile stands by instead of finding its lease stale
+    (no heartbeat) and ending its session mid-broadcast."""
+    url = _prepare(tmp_path, chats=240)  # eight seconds at thirty a second: past STALE_AFTER
+    store = Store(url)
+    article_id = store.add_announcement("周六上午九点到十二点停水。", "停水通知")
+    store.close()
+    env = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": emulator.url,
+        "NOTICEBOT_DB": url,
+        "NOTICEBOT_ARTICLES": str(tmp_path / "articles"),
+    }
+    with (tmp_path / "cli.log").open("wb") as log:
+        sending = subprocess.Popen(
+            [*BOT_COMMAND, "broadcast", article_id, "--yes", "--send"],
+            cwd=tmp_path,
+            env=clean_env(**env),
+            stdout=log,
+            stderr=log,
+        )
+    bot = None
+    try:
+        wait_for(lambda: len(emulator.delivered()) >= 10, 30, "the first messages")
+        bot = _start(tmp_path, emulator, url, "bot")
+        code = sending.wait(timeout=60)
+        time.sleep(1.5)  # the bot, active once the command line is done, sends nothing more
+        got = Counter(chat for chat, _ in emulator.delivered())
+    finally:
+        _stop(sending, *([bot] if bot else []))
+    assert code == 0, (tmp_path / "cli.log").read_text()
+    assert len(got) == 240 and set(got.values()) == {1}
+    assert emulator.too_many == 0
