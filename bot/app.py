@@ -44,7 +44,7 @@ from bot.sources.feeds import TIMEOUT
 from bot.sources.scanner import Scanner
 from bot.sources.scanning import read_feeds_now, scan_now
 from bot.sources.watcher import watch_folders
-from bot.standby import become_active, keep_active
+from bot.standby import become_active, take_or_refuse
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,7 @@ def build_application(
         confirmations=Confirmations(store, config),
         feed_reader=Scanner(store, config, owner=True),
         http=httpx.Client(follow_redirects=True, timeout=TIMEOUT),
+        may_stand_by=request is None,  # the console's transport: it takes the lease or stops
     )
     application.bot_data["runtime"] = runtime
     assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
@@ -229,11 +230,12 @@ async def acks_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _start(application: Application) -> None:
     runtime = runtime_of(application)
     owner = runtime.store.owner
-    if isinstance(owner, Lease):  # a PostgreSQL ledger: stand by until this one is active
-        await become_active(owner, runtime.config.webhook_url and runtime.config.webhook_listen)
-        runtime.tasks.append(asyncio.create_task(keep_active(owner, runtime.stopping)))
-    else:
+    if not isinstance(owner, Lease):
         owner.take()  # before anything is sent: LedgerBusy if another bot runs
+    elif runtime.may_stand_by:  # a PostgreSQL ledger: stand by until this one is active
+        await become_active(owner, runtime.config.webhook_url and runtime.config.webhook_listen)
+    else:  # the console on a real ledger: never a standby that would take over its chats
+        take_or_refuse(owner)
     await set_commands(application)
     if runtime.config.metrics_listen:  # first: a port in use stops the start, nothing begun
         jobs = application.job_queue

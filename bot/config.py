@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -355,12 +356,26 @@ def _path(name: str, value: str) -> Path:
     return Path(value)
 
 
+_LIBPQ_PAIRS = re.compile(
+    r"\s*(host|hostaddr|dbname|user|password|port|sslmode|service)\s*=", re.IGNORECASE
+)
+
+
 def ledger_place(name: str, value: str) -> Path | str:
     """A SQLite file's path, or a PostgreSQL URL (kept as text: it is no path)."""
     if value.startswith(("postgresql://", "postgres://")):
         if "\0" in value or any(c.isspace() for c in value):
             raise ConfigError(f"{name}: a PostgreSQL URL holds no spaces or NUL")
+        try:
+            urllib.parse.urlsplit(value).port  # noqa: B018 - a bad port or bracket raises
+        except ValueError as error:
+            raise ConfigError(f"{name}: not a PostgreSQL URL ({error})") from None
         return value
+    if _LIBPQ_PAIRS.match(value):
+        raise ConfigError(
+            f"{name} looks like a libpq connection string (key=value …): give it as a URL,"
+            " postgresql://user:password@host:port/dbname"
+        )
     if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value):
         raise ConfigError(
             f"{name} must be a file or a postgresql:// URL, got {value.split('://')[0]}://…"

@@ -30,6 +30,7 @@ from bot.app import build_application, runtime_of
 from bot.config import Config
 from bot.formatting.outgoing import Outgoing, Part
 from bot.formatting.preview import render_terminal
+from bot.logs import shown_url
 from bot.sending.delivery import SendPolicy
 
 CONSOLE_USER = 1
@@ -42,11 +43,12 @@ QUIET_BEFORE_EXIT = 2.5
 
 
 def banner(config: Config, sandbox: bool) -> str:
+    ledger = shown_url(str(config.db))
     where = (
-        f"ledger: {config.db} and announcements: {config.announce_dir}, both temporary "
+        f"ledger: {ledger} and announcements: {config.announce_dir}, both temporary "
         "(gone when you quit; `noticebot run --console --db FILE` uses a real ledger)"
         if sandbox
-        else f"ledger: {config.db} (real, as asked); announcements: {config.announce_dir}"
+        else f"ledger: {ledger} (real, as asked); announcements: {config.announce_dir}"
     )
     return (
         "noticebot console mode — no TELEGRAM_BOT_TOKEN, so nothing is sent to Telegram.\n"

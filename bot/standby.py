@@ -9,10 +9,11 @@ none took. Forwarding updates through the ledger instead would make every standb
 second, unfenced writer of chat settings and commands, for nothing a retry does not
 already give.
 
-The active process beats the lease every second. If another process took over (it
-found this one frozen), or the ledger cannot be reached for as long as a standby
-waits before taking over, it stops at once, without another send: its exit status
-is :data:`EXIT_FENCED`, and a supervisor restarts it as a standby.
+The active process beats the lease every second, from a thread of its own. If
+another process took over (it found this one frozen), or the ledger cannot be reached
+for as long as a standby waits before taking over, it stops at once, without another
+send: its exit status is :data:`EXIT_FENCED`, and a supervisor restarts it as a
+standby. A standby whose connection breaks (the server restarted) opens a new one.
 """
 
 from __future__ import annotations
@@ -22,18 +23,18 @@ import http.server
 import logging
 import os
 import threading
-import time
 from typing import Any
 
-from bot.ledger.lease import STALE_AFTER, Fenced, Lease
+from bot.ledger.lease import BEAT_EVERY, Lease
 
 log = logging.getLogger(__name__)
 
 EXIT_FENCED = 75  # EX_TEMPFAIL: try again (as a standby)
-LOOK_EVERY = 1.0  # seconds between a standby's tries, and between heartbeats
 
 
 class _Unavailable(http.server.BaseHTTPRequestHandler):
+    timeout = 10  # a connection that says nothing is cut: no thread held for good
+
     def _refuse(self) -> None:
         self.send_response(503, "standby")
         self.send_header("Retry-After", "1")
@@ -59,30 +60,47 @@ def _serve_unavailable(listen: tuple[str, int] | None) -> http.server.HTTPServer
 
 
 async def become_active(lease: Lease, webhook_listen: tuple[str, int] | None) -> None:
-    """Return once this process holds the lease; until then, stand by."""
-    if lease.try_take():
-        _took(lease)
-        return
-    holding = lease.holding()
-    log.info(
-        "standby: %s is active on %s; this process takes over when it stops",
-        holding.holder,
-        lease.backend.where,
-    )
-    server = _serve_unavailable(webhook_listen)
-    try:
-        while True:
-            await asyncio.sleep(LOOK_EVERY)
-            try:
-                if lease.try_take():
-                    break
-            except Exception as error:  # the server away for a moment: look again
-                log.warning("standby: the ledger did not answer (%r); looking again", error)
-    finally:
-        if server is not None:
-            server.shutdown()
-            server.server_close()
+    """Return once this process holds the lease, beating it; until then, stand by."""
+    if not _tried(lease):
+        holding = lease.holding() if _reachable(lease) else None
+        log.info(
+            "standby: %s is active on %s; this process takes over when it stops",
+            holding.holder if holding else "another noticebot",
+            lease.backend.where,
+        )
+        server = _serve_unavailable(webhook_listen)
+        try:
+            while not _tried(lease):
+                await asyncio.sleep(BEAT_EVERY)
+        finally:
+            if server is not None:
+                server.shutdown()
+                server.server_close()
     _took(lease)
+    lease.keep(fenced)
+
+
+def take_or_refuse(lease: Lease) -> None:
+    """Active now, beating the lease, or LedgerBusy: for what must not wait its turn (a
+    broadcast sent from the command line, the console on a real ledger)."""
+    lease.take()
+    lease.keep(fenced)
+
+
+def _tried(lease: Lease) -> bool:
+    try:
+        return lease.try_take()
+    except Exception as error:  # the server away for a moment: look again
+        log.warning("standby: the ledger did not answer (%r); looking again", error)
+        return False
+
+
+def _reachable(lease: Lease) -> bool:
+    try:
+        lease.holding()
+        return True
+    except Exception:
+        return False
 
 
 def _took(lease: Lease) -> None:
@@ -98,27 +116,8 @@ def _took(lease: Lease) -> None:
         log.info("active on %s (generation %d)", lease.backend.where, lease.generation)
 
 
-async def keep_active(lease: Lease, stopping: asyncio.Event) -> None:
-    """Beat the lease every second; stop the process at once when it is lost."""
-    last_beat = time.monotonic()
-    while not stopping.is_set():
-        try:
-            await asyncio.wait_for(stopping.wait(), LOOK_EVERY)
-            return
-        except TimeoutError:
-            pass
-        try:
-            lease.beat()
-            last_beat = time.monotonic()
-        except Fenced as error:
-            _fenced(str(error))
-        except Exception as error:
-            if time.monotonic() - last_beat > STALE_AFTER:  # a standby may take over now
-                _fenced(f"no heartbeat for {STALE_AFTER:.0f} s ({error!r})")
-            log.warning("heartbeat failed (%r); trying again", error)
-
-
-def _fenced(why: str) -> None:
+def fenced(why: str) -> None:
+    """The lease is lost: stop at once, before another send (exit :data:`EXIT_FENCED`)."""
     log.critical("lost the lease: %s; stopping at once, nothing more is sent", why)
     for handler in logging.getLogger().handlers:
         handler.flush()

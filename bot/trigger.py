@@ -125,17 +125,17 @@ async def send_here(config: Config, broadcast_id: int, out: TextIO = sys.stderr)
     """No bot is running: this process sends, with the bot's own sender and limits."""
     from bot.app import build_application, runtime_of  # python-telegram-bot only if needed
     from bot.ledger.lease import Lease
-    from bot.standby import keep_active
+    from bot.standby import take_or_refuse
 
     application = build_application(config)
     async with application:
         runtime = runtime_of(application)
         owner = runtime.store.owner
-        owner.take()
-        tasks = [asyncio.create_task(runtime.dispatcher.run())]
         if isinstance(owner, Lease):  # active as a bot is: a standby must not find it stale
-            tasks.append(asyncio.create_task(keep_active(owner, runtime.stopping)))
-        task = tasks[0]
+            take_or_refuse(owner)
+        else:
+            owner.take()
+        task = asyncio.create_task(runtime.dispatcher.run())
         stop = threading.Event()  # Ctrl-C: the follower ends before the ledger closes
         try:
             return await asyncio.to_thread(
@@ -148,9 +148,8 @@ async def send_here(config: Config, broadcast_id: int, out: TextIO = sys.stderr)
             )
         finally:
             stop.set()
-            runtime.stopping.set()
             runtime.dispatcher.stop()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(task, return_exceptions=True)
             if runtime.http:
                 runtime.http.close()
             runtime.store.close()

@@ -190,7 +190,7 @@ class PgCluster:
             "-U",
             "postgres",
             "--encoding=UTF8",
-            "--locale=C",
+            "--locale=C.UTF-8",  # as servers are made: Unicode case folding, byte order
             "--no-sync",
         )
         if done.returncode != 0:

@@ -106,6 +106,13 @@ def _main(argv: Sequence[str] | None) -> int:
             raise  # a bug: its traceback is what a report needs
         _say(f"{args.command}: {error}", config.token)
         return 1
+    except Exception as error:
+        if not type(error).__module__.startswith("psycopg"):
+            raise
+        # the database server: gone for a moment, a permission, a conflict; in one line
+        first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        _say(f"{args.command}: the ledger's server: {first}", config.token)
+        return 1
 
 
 def _opens_ledger(args: argparse.Namespace, config: Config) -> bool:

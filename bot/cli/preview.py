@@ -283,11 +283,13 @@ class LedgerUnread(Exception):
     """The ledger named with --db cannot be read: one line, exit status 2."""
 
 
-def ledger_ids(db: Path, *, given: bool) -> dict[str, str]:
+def ledger_ids(db: Path | str, *, given: bool) -> dict[str, str]:
     """Which notice each file carries (by absolute path), as the ledger's last scan
     recorded: a moved or renamed file keeps its notice's id, and preview shows that
     one. Read only: no ledger is made, migrated or locked for writing. No ledger at
     the configured place is an empty answer; one named with --db must be there."""
+    if isinstance(db, str):
+        return _server_ids(db, given=given)
     if not os.path.lexists(db):
         if not given:
             return {}
@@ -315,7 +317,32 @@ def ledger_ids(db: Path, *, given: bool) -> dict[str, str]:
     return dict(rows)
 
 
-def _writable_page(page: Path, db: Path) -> bool:
+def _server_ids(url: str, *, given: bool) -> dict[str, str]:
+    """:func:`ledger_ids` of a PostgreSQL ledger, read in a read-only transaction."""
+    from bot.ledger.errors import LedgerUnusable
+    from bot.ledger.postgres import connect, hold_secrets
+    from bot.logs import shown_url
+
+    hold_secrets(url)
+    try:
+        with connect(url) as conn, conn.transaction():
+            conn.execute("SET TRANSACTION READ ONLY")
+            rows = conn.execute(
+                "SELECT path, article_id FROM files WHERE article_id IS NOT NULL"
+            ).fetchall()
+    except Exception as error:  # unreachable, no ledger there: ids by place, or said
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        if isinstance(error, LedgerUnusable):
+            reason = reason.split(": ", 1)[-1]
+        if given:
+            raise LedgerUnread(f"ledger {shown_url(url)}: not read ({reason})") from None
+        said = f"ledger {shown_url(url)} not read ({reason}): ids by where files lie"
+        print(f"noticebot preview: {said}", file=sys.stderr)
+        return {}
+    return {path: article_id for path, article_id in rows}
+
+
+def _writable_page(page: Path, db: Path | str) -> bool:
     """Whether ``--html`` may write there: never the ledger (or its WAL), a folder, a
     named pipe or device (writing would wait for a reader), or a file that is not an
     HTML page already (a mistyped path would lose it)."""

@@ -11,25 +11,39 @@ on the server. That fences the old process: its connection is gone, so every
 statement it makes fails, and every transaction and claim checks the lease's
 generation, which the new holder raised. Times are the server's clock, so machines
 whose clocks disagree still agree on what is stale.
+
+The lease has a connection of its own, and the active process beats it from a thread
+of its own: a ledger call that waits (another process's long transaction, a slow
+statement) neither silences the heartbeat nor is taken for a frozen process; a
+stopping bot beats until it has recorded its last sends and let the lease go. A
+standby ending a stale holder ends both of its sessions, the lease's and the ledger's.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import socket
+import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from bot.ledger.owner import LedgerBusy
 
+log = logging.getLogger(__name__)
+
 LEASE_LOCK = 0x6C656173  # "leas": held by the active process's session
 STALE_AFTER = 5.0  # seconds without a heartbeat: the holder is frozen or cut off
+BEAT_EVERY = 1.0  # seconds between heartbeats, and between a standby's looks
 NOW = "extract(epoch from clock_timestamp())"  # the server's time, for every process
 
 TABLES = """
 CREATE TABLE lease (name TEXT PRIMARY KEY, holder TEXT, generation BIGINT NOT NULL DEFAULT 0,
-  since FLOAT8, heartbeat_at FLOAT8, backend_pid BIGINT);
+  since FLOAT8, heartbeat_at FLOAT8, backend_pid BIGINT, ledger_pid BIGINT);
 INSERT INTO lease (name) VALUES ('active');
 CREATE TABLE processes (id TEXT PRIMARY KEY, host TEXT, pid BIGINT, started_at FLOAT8,
   seen_at FLOAT8);
@@ -60,18 +74,37 @@ class Lease:
         self.me = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:6]}"
         self.generation: int | None = None  # set while this process is the active one
         self.took_over_from: str | None = None
+        self._conn: Any = None  # the lease's own connection, opened when first needed
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._beating: threading.Thread | None = None
+
+    def _connection(self) -> Any:
+        if self._conn is None or self._conn.closed:
+            from bot.ledger.postgres import connect
+
+            self._conn = connect(self.backend.url)
+        return self._conn
+
+    def _forget_connection(self) -> None:
+        """After an error: the next call opens a new one (the server restarted, a
+        network cut healed); a standby lives on, and looks again."""
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
 
     def _one(self, sql: str, params: list[Any] | None = None) -> tuple[Any, ...] | None:
-        with self.backend.lock:
-            return self.backend.conn.execute(sql, params).fetchone()
+        with self._lock:
+            return self._connection().execute(sql, params).fetchone()
 
     def _do(self, sql: str, params: list[Any] | None = None) -> int:
-        with self.backend.lock:
-            return self.backend.conn.execute(sql, params).rowcount
+        with self._lock:
+            return self._connection().execute(sql, params).rowcount
 
     def _all(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-        with self.backend.lock:
-            cursor = self.backend.conn.execute(sql, params)
+        with self._lock:
+            cursor = self._connection().execute(sql, params)
             names = [d.name for d in cursor.description or ()]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
@@ -92,26 +125,38 @@ class Lease:
         return Holding(*row) if row else Holding(None, 0, None, None)
 
     def try_take(self) -> bool:
-        """Become the active process if the lease is free; end a stale holder's session
+        """Become the active process if the lease is free; end a stale holder's sessions
         so that a later try finds it free. True once this process is active."""
         if self.generation is not None:
             return True
+        with self._lock:
+            try:
+                return self._try_take()
+            except Exception:
+                self._forget_connection()
+                raise
+
+    def _try_take(self) -> bool:
         self.seen()
         got = self._one("SELECT pg_try_advisory_lock(%s)", [LEASE_LOCK])
         if not got or not got[0]:
             row = self._one(
-                f"SELECT backend_pid, {NOW} - heartbeat_at FROM lease WHERE name = 'active'"
+                f"SELECT backend_pid, ledger_pid, {NOW} - heartbeat_at FROM lease"
+                " WHERE name = 'active'"
             )
-            if row and row[0] is not None and row[1] is not None and row[1] > STALE_AFTER:
-                self._one("SELECT pg_terminate_backend(%s)", [row[0]])
+            if row and row[2] is not None and row[2] > STALE_AFTER:
+                for pid in row[:2]:
+                    if pid is not None:
+                        self._one("SELECT pg_terminate_backend(%s)", [pid])
             return False
-        with self.backend.lock, self.backend.conn.transaction():
+        ledger_pid = self.backend.session_pid()  # a ledger connection that works, first
+        with self._connection().transaction():
             before = self.holding()
             (generation,) = self._one(
                 f"UPDATE lease SET generation = generation + 1, holder = %s, since = {NOW},"
-                f" heartbeat_at = {NOW}, backend_pid = pg_backend_pid()"
+                f" heartbeat_at = {NOW}, backend_pid = pg_backend_pid(), ledger_pid = %s"
                 " WHERE name = 'active' RETURNING generation",
-                [self.me],
+                [self.me, ledger_pid],
             ) or (0,)
             if before.holder is not None and before.heartbeat_age is not None:
                 self._do(
@@ -122,6 +167,32 @@ class Lease:
                 self.took_over_from = before.holder
         self.generation = int(generation)
         return True
+
+    def keep(self, lost: Callable[[str], None]) -> None:
+        """Beat the lease every second from a thread of its own until :meth:`release`;
+        ``lost`` is called (from that thread) when another process took over, or when
+        no heartbeat went through for as long as a standby waits before taking over."""
+        self._stop.clear()
+        self._beating = threading.Thread(
+            target=self._beat_until_released, args=(lost,), name="lease", daemon=True
+        )
+        self._beating.start()
+
+    def _beat_until_released(self, lost: Callable[[str], None]) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(BEAT_EVERY):
+            try:
+                self.beat()
+                last = time.monotonic()
+            except Fenced as error:
+                lost(str(error))
+                return
+            except Exception as error:
+                if time.monotonic() - last > STALE_AFTER:  # a standby may take over now
+                    lost(f"no heartbeat for {STALE_AFTER:.0f} s ({error!r})")
+                    return
+                log.warning("heartbeat failed (%r); trying again", error)
+                self._forget_connection()
 
     def take(self) -> None:
         """Active now, or :class:`LedgerBusy` (for commands that send from here)."""
@@ -144,12 +215,10 @@ class Lease:
             raise Fenced(f"the lease moved on past generation {self.generation}")
         self.seen()
 
-    def check(self) -> None:
-        """In every transaction of the active process: the lease is still ours."""
-        if self.generation is None:
-            return
-        row = self._one("SELECT generation FROM lease WHERE name = 'active'")
-        if not row or row[0] != self.generation:
+    def check(self, generation: int | None) -> None:
+        """In every transaction of the active process (``generation``: the lease's, read
+        by the transaction itself): the lease is still ours."""
+        if self.generation is not None and generation != self.generation:
             raise Fenced(f"the lease moved on past generation {self.generation}")
 
     def fence_sql(self) -> tuple[str, list[Any]]:
@@ -170,18 +239,23 @@ class Lease:
 
     def release(self) -> None:
         """A clean stop hands the lease on at once: a standby need not wait it out."""
-        try:
-            if self.generation is not None:
-                self._do(
-                    "UPDATE lease SET heartbeat_at = NULL, backend_pid = NULL"
-                    " WHERE name = 'active' AND generation = %s",
-                    [self.generation],
-                )
-                self._do("SELECT pg_advisory_unlock(%s)", [LEASE_LOCK])
-            self._do("DELETE FROM processes WHERE id = %s", [self.me])
-        except Exception:
-            pass  # a dead connection: the server released everything already
-        self.generation = None
+        self._stop.set()
+        if self._beating is not None and self._beating is not threading.current_thread():
+            self._beating.join(timeout=BEAT_EVERY * 2)
+        with self._lock:
+            try:
+                if self.generation is not None:
+                    self._do(
+                        "UPDATE lease SET heartbeat_at = NULL, backend_pid = NULL,"
+                        " ledger_pid = NULL WHERE name = 'active' AND generation = %s",
+                        [self.generation],
+                    )
+                if self._conn is not None:
+                    self._do("DELETE FROM processes WHERE id = %s", [self.me])
+            except Exception:
+                pass  # a dead connection: the server released everything already
+            self._forget_connection()  # the advisory lock goes with the session
+            self.generation = None
 
     def processes(self) -> list[dict[str, Any]]:
         """Every process seen in the last minute, and which is active: for status."""

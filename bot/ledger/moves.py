@@ -77,10 +77,12 @@ def _partial(target: Path) -> Path:
     return partial
 
 
-def check_target(db: Path, target: Path, *, force: bool, what: str = "copy") -> None:
+def check_target(db: Path | str, target: Path, *, force: bool, what: str = "copy") -> None:
     """Refuse a target that is the live ledger (or its WAL or shared memory: replacing
-    either loses what the bot writes next), a folder, or an existing file without force."""
-    for live in {os.path.realpath(db), str(db.absolute())}:
+    either loses what the bot writes next), a folder, or an existing file without force.
+    A ledger on a server (a URL) is no file a target could be."""
+    files = {os.path.realpath(db), str(db.absolute())} if isinstance(db, Path) else set()
+    for live in files:
         for suffix in ("", "-wal", "-shm", "-journal"):
             part = Path(live + suffix)
             if os.path.realpath(target) == os.path.realpath(part) or (

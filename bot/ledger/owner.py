@@ -56,7 +56,7 @@ class Owner:
             fcntl.flock(handle, fcntl.LOCK_UN)
             return False
 
-    def check(self) -> None:
+    def check(self, generation: int | None) -> None:
         """Nothing to check: the kernel's lock on the file cannot be taken from us."""
 
     def fence_sql(self) -> tuple[str, list[object]]:
