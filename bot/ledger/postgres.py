@@ -34,7 +34,6 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg import pq
 from psycopg.adapt import Dumper, Loader
-from psycopg.types.string import StrDumperUnknown
 
 from bot.ledger.errors import LedgerTooNew, LedgerUnusable, SearchTooSlow
 from bot.ledger.lease import TABLES as LEASE_TABLES
@@ -145,12 +144,20 @@ class _IntFromBool(Dumper):
         return self.dump(obj)
 
 
-class _Text(StrDumperUnknown):
+def without_nul(params: Any) -> Any:
     """Text without NUL, which PostgreSQL cannot hold and SQLite can (a feed's item id
-    may carry one): the same replacement on every write and every lookup."""
+    may carry one): U+FFFD in its place, the same on every write and every lookup.
+    Looked for first, so that values without one (all but never) are passed as given."""
+    values = params.values() if isinstance(params, dict) else params
+    if not any(isinstance(v, str) and "\x00" in v for v in values):
+        return params
+    if isinstance(params, dict):
+        return {k: _clean(v) for k, v in params.items()}
+    return [_clean(v) for v in params]
 
-    def dump(self, obj: str) -> Any:
-        return super().dump(obj.replace("\x00", "\ufffd"))
+
+def _clean(value: Any) -> Any:
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
 
 
 class _Number(Loader):
@@ -177,7 +184,6 @@ def connect(url: str) -> psycopg.Connection[Any]:
         reason = lines[0].removeprefix("connection failed: ") if lines else type(error).__name__
         raise LedgerUnusable(f"ledger {shown_url(url)}: cannot connect ({reason})") from None
     conn.adapters.register_dumper(bool, _IntFromBool)
-    conn.adapters.register_dumper(str, _Text)
     conn.adapters.register_loader("numeric", _Number)
     return conn
 
@@ -253,7 +259,7 @@ class PostgresBackend:
         return self._changes
 
     def _run(self, sql: str, params: Params) -> psycopg.Cursor[Any]:
-        cursor = self.conn.execute(dialect(sql), params or [])
+        cursor = self.conn.execute(dialect(sql), without_nul(params) if params else [])
         if cursor.rowcount > 0 and sql.lstrip()[:6].upper() != "SELECT":
             self._changes += cursor.rowcount
         return cursor
@@ -271,7 +277,7 @@ class PostgresBackend:
         if not rows:
             return 0
         with self.conn.cursor() as cursor:
-            cursor.executemany(dialect(sql), rows)
+            cursor.executemany(dialect(sql), [without_nul(row) for row in rows])
             changed = max(cursor.rowcount, 0)
         self._changes += changed
         return changed
