@@ -13,6 +13,7 @@ import logging
 import os
 import random
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -35,8 +36,10 @@ from tests.chaos import (
     start_bot,
     wait_for,
 )
+from tests.chaos_failover import failover_scenario
 from tests.chaos_feeds import feeds_scenario
 from tests.emulator import Emulator
+from tests.pgcluster import unavailable
 from tests.test_convergence_model import model_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,6 +73,19 @@ def acks() -> list[str]:
 def feeds() -> list[str]:
     with tempfile.TemporaryDirectory() as work:
         return feeds_scenario(Path(work), chats=2000, feeds=200).lines()
+
+
+def failover() -> list[str]:
+    """Three processes on one PostgreSQL ledger; the process logs are kept when a target
+    is missed."""
+    if reason := unavailable():
+        return [f"failover: not run, no PostgreSQL server here ({reason})"]
+    work = Path(tempfile.mkdtemp(prefix="noticebot-failover-"))
+    report = failover_scenario(work, chats=2000, kills=5, freezes=1, seed=2026)
+    if report.met:
+        shutil.rmtree(work, ignore_errors=True)
+        return report.lines()
+    return [*report.lines(), f"  a target missed: the processes' logs are in {work}"]
 
 
 def bad_input() -> list[str]:
@@ -214,6 +230,7 @@ SCENARIOS = {
     "bad_input": bad_input,
     "acks": acks,
     "feeds": feeds,
+    "failover": failover,
     "fuzz": fuzz,
     "cli_fuzz": cli_fuzz,
     "model": model,
