@@ -107,8 +107,8 @@ class FailoverReport:
     exits: list[int | None] = field(default_factory=list)  # the three at the end, on SIGTERM
     crashes: list[str] = field(default_factory=list)  # processes that stopped unasked
     stalls: list[str] = field(default_factory=list)  # waits for the fleet that ran out
-    # each card sent twice: the chat, the notice, who sent each copy and when (seconds
-    # since the first notice was written), and the failover before the second copy
+    # each card sent more than once: the chat, the notice, who sent each copy and when
+    # (seconds since the first notice was written), and which failover cost it
     twice: list[str] = field(default_factory=list)
     by_failover: list[int] = field(default_factory=list)  # duplicates each failover cost
     unexplained: int = 0  # duplicates whose first sender was never killed nor frozen
