@@ -9,6 +9,8 @@
    the same kind of bot, to the same emulator with the same number of requests in
    flight, five runs each (target ≥ 0.9×); and, for scale, beside a plain ``Bot``
    sending text and entities only.
+3. The same with the ledger on PostgreSQL, a throwaway server on this machine
+   (``tests/pgcluster.py``) reached through its unix socket (target ≥ 0.8×).
 Run: ``make bench`` (or ``.venv/bin/python -m bench.fanout``).
 """
 
@@ -151,10 +153,41 @@ async def main() -> None:
                 f"  {in_flight} in flight: median ratio {statistics.median(same):.2f} "
                 f"(target ≥ 0.9); against a plain Bot {statistics.median(plain):.2f}"
             )
+        await postgres_ratio(free_url, work)
     finally:
         free.terminate()
         free.wait()
         shutil.rmtree(work, ignore_errors=True)
+
+
+async def postgres_ratio(url: str, work: Path) -> None:
+    """The same 5,000-chat run with the ledger on a PostgreSQL server on this machine
+    (its unix socket), against the same bare python-telegram-bot sends (target ≥ 0.8)."""
+    from tests.pgcluster import PgCluster, unavailable
+
+    if reason := unavailable():
+        print(f"PostgreSQL: not measured ({reason})")
+        return
+    cluster = PgCluster()
+    try:
+        print("5,000 chats, limits off, the ledger on PostgreSQL (same machine), against")
+        print("bare python-telegram-bot sends of the same request (target ≥ 0.8):")
+        for in_flight in (1, 8):
+            ratios = []
+            for run in range(1, 6):
+                policy = SendPolicy(max_in_flight=in_flight)
+                ledger = cluster.new_database(local=True)
+                folder = work / f"pg{in_flight}-{run}"
+                ours = await noticebot_rate(url, 5000, folder, policy, ledger)
+                bare = await bare_rate(url, 5000, in_flight, same_bot=True)
+                ratios.append(ours / bare)
+                print(
+                    f"  {in_flight} in flight, run {run}: noticebot on PostgreSQL {ours:.0f}/s,"
+                    f" bare PTB {bare:.0f}/s (ratio {ours / bare:.2f})"
+                )
+            print(f"  {in_flight} in flight: median ratio {statistics.median(ratios):.2f}")
+    finally:
+        cluster.stop()
 
 
 if __name__ == "__main__":
