@@ -1028,7 +1028,11 @@ def _handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            params = _parse(self.rfile.read(length), self.headers.get("Content-Type", ""))
+            raw = self.rfile.read(length)
+            if len(raw) < length:  # the client went away mid-request: Telegram saw nothing
+                self.close_connection = True
+                return
+            params = _parse(raw, self.headers.get("Content-Type", ""))
             if emulator.jitter:  # the network: requests bunch up and spread out on the way
                 time.sleep(random.uniform(0, emulator.jitter))
             parts = self.path.strip("/").split("/")

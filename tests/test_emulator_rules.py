@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -252,3 +254,16 @@ def test_a_press_is_answered_once_with_at_most_200_characters(emu: Emulator) -> 
     emu.queries[query_ids[1]] -= 16  # delivered 16 seconds ago
     late = call(emu, "answerCallbackQuery", callback_query_id=query_ids[1])
     assert late["description"].startswith("Bad Request: query is too old"), late
+
+
+def test_a_request_cut_off_before_its_body_is_no_message(emulator: Emulator) -> None:
+    """A process frozen (or killed) between a request's headers and its body sent
+    Telegram nothing: nothing is recorded, and nothing counts toward the flood limits."""
+    host, port = emulator.url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port))) as cut:
+        cut.sendall(
+            f"POST /bot{TOKEN}/sendMessage HTTP/1.1\r\nHost: x\r\n"
+            "Content-Type: application/json\r\nContent-Length: 50\r\n\r\n".encode()
+        )
+    time.sleep(0.3)
+    assert emulator.calls == []
