@@ -26,6 +26,7 @@ import threading
 from typing import Any
 
 from bot.ledger.lease import BEAT_EVERY, Lease
+from bot.sending.flood import FloodControl
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,12 @@ async def become_active(lease: Lease, webhook_listen: tuple[str, int] | None) ->
                 server.server_close()
     _took(lease)
     lease.keep(fenced)
+
+
+def gate(lease: Lease, flood: FloodControl | None) -> None:
+    """Every request waits while the lease is not fresh (see :meth:`Lease.fresh`)."""
+    if flood is not None:
+        flood.holding = lease.fresh
 
 
 def take_or_refuse(lease: Lease) -> None:

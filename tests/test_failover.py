@@ -3,6 +3,7 @@ takes over when it dies or freezes, and a frozen one that wakes sends nothing mo
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
 import subprocess
@@ -13,8 +14,10 @@ from pathlib import Path
 
 from bot.config import Config
 from bot.ledger import Chat, Store
+from bot.ledger.lease import STALE_AFTER
+from bot.sending.flood import FloodControl
 from bot.sources.scanner import Scanner
-from bot.standby import EXIT_FENCED
+from bot.standby import EXIT_FENCED, gate
 from tests import ledgers
 from tests.botenv import TOKEN
 from tests.chaos import article_text, start_bot, wait_for
@@ -172,3 +175,35 @@ def test_a_broadcast_sent_from_the_command_line_holds_the_lease_as_a_bot_does(
     assert code == 0, (tmp_path / "cli.log").read_text()
     assert len(got) == 240 and set(got.values()) == {1}
     assert emulator.too_many == 0
+
+
+async def test_no_request_goes_out_while_the_lease_is_not_fresh() -> None:
+    """A process woken from a freeze finds its last heartbeat old (the monotonic clock
+    ran on while it was stopped): a send that was waiting for its turn waits on until
+    the heartbeat says whether the lease is still this process's, instead of going out
+    beside the new active process's."""
+    url = ledgers.postgres_database()
+    store = Store(url)
+    try:
+        lease = store.owner
+        assert lease.try_take() and lease.fresh()
+        lease.last_beat -= STALE_AFTER  # as after a freeze
+        assert not lease.fresh()
+        flood = FloodControl()
+        gate(lease, flood)
+        sent: list[int] = []
+
+        async def request(*args: object, **kwargs: object) -> bool:
+            sent.append(1)
+            return True
+
+        sending = asyncio.create_task(
+            flood.process_request(request, (), {}, "sendMessage", {"chat_id": 1}, None)
+        )
+        await asyncio.sleep(0.3)
+        assert sent == []
+        lease.beat()  # the lease is still its own: the send goes
+        await asyncio.wait_for(sending, 2)
+        assert sent == [1]
+    finally:
+        store.close()

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 LEASE_LOCK = 0x6C656173  # "leas": held by the active process's session
 STALE_AFTER = 5.0  # seconds without a heartbeat: the holder is frozen or cut off
 BEAT_EVERY = 1.0  # seconds between heartbeats, and between a standby's looks
+SEND_MARGIN = 2.0  # seconds: no send once the last beat is this near to a standby's limit
 NOW = "extract(epoch from clock_timestamp())"  # the server's time, for every process
 
 TABLES = """
@@ -78,6 +79,7 @@ class Lease:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._beating: threading.Thread | None = None
+        self.last_beat = 0.0  # monotonic: it runs on while the process is stopped
 
     def _connection(self) -> Any:
         if self._conn is None or self._conn.closed:
@@ -166,6 +168,7 @@ class Lease:
                 )
                 self.took_over_from = before.holder
         self.generation = int(generation)
+        self.last_beat = time.monotonic()
         return True
 
     def keep(self, lost: Callable[[str], None]) -> None:
@@ -213,7 +216,17 @@ class Lease:
         )
         if not changed:
             raise Fenced(f"the lease moved on past generation {self.generation}")
+        self.last_beat = time.monotonic()
         self.seen()
+
+    def fresh(self) -> bool:
+        """Whether this process may send now: it holds the lease and beat it lately. A
+        process woken from a freeze finds its last beat old (the monotonic clock ran on)
+        and sends nothing until its heartbeat has said whether the lease is still its."""
+        return (
+            self.generation is not None
+            and time.monotonic() - self.last_beat < STALE_AFTER - SEND_MARGIN
+        )
 
     def check(self, generation: int | None) -> None:
         """In every transaction of the active process (``generation``: the lease's, read

@@ -43,6 +43,8 @@ from telegram.ext import BaseRateLimiter
 
 log = logging.getLogger(__name__)
 
+HOLDING_LOOK = 0.05  # seconds between looks at the lease while it is not fresh
+
 
 def counted(method: str) -> bool:
     """What Telegram's flood control counts: sends, copies, forwards and edits."""
@@ -141,6 +143,9 @@ class FloodControl(BaseRateLimiter[Caller]):
         self._window = Window(self.rules.per_second, 1.0)
         self._chats: dict[int | str, ChatPace] = {}
         self._resume_at = 0.0  # loop time until which everything waits (a 429)
+        # Whether this process may send now: on a shared ledger, while its lease is fresh
+        # (a process woken from a freeze waits here until its heartbeat says it lost).
+        self.holding: Callable[[], bool] = lambda: True
         self.sent = 0  # messages Telegram took (sends, copies, edits; an album per item)
         self.flood_waits = 0  # 429s received
 
@@ -205,6 +210,8 @@ class FloodControl(BaseRateLimiter[Caller]):
             await self._window.take(units)
             try:
                 await self._paused()
+                while not self.holding():
+                    await asyncio.sleep(HOLDING_LOOK)
                 result = await send()
                 self.sent += units
                 return result
