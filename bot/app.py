@@ -44,7 +44,7 @@ from bot.sources.feeds import TIMEOUT
 from bot.sources.scanner import Scanner
 from bot.sources.scanning import read_feeds_now, scan_now
 from bot.sources.watcher import watch_folders
-from bot.standby import become_active, gate, take_or_refuse
+from bot.standby import become_active, take_or_refuse
 
 log = logging.getLogger(__name__)
 
@@ -232,13 +232,11 @@ async def _start(application: Application) -> None:
     owner = runtime.store.owner
     if not isinstance(owner, Lease):
         owner.take()  # before anything is sent: LedgerBusy if another bot runs
-    else:
-        if runtime.may_stand_by:  # a PostgreSQL ledger: stand by until this one is active
-            listen = runtime.config.webhook_url and runtime.config.webhook_listen
-            await become_active(owner, listen)
-        else:  # the console on a real ledger: never a standby that would take over its chats
-            take_or_refuse(owner)
-        gate(owner, getattr(runtime.sender.transport, "flood", None))
+    elif runtime.may_stand_by:  # a PostgreSQL ledger: stand by until this one is active
+        listen = runtime.config.webhook_url and runtime.config.webhook_listen
+        await become_active(owner, listen, getattr(runtime.sender.transport, "flood", None))
+    else:  # the console on a real ledger: never a standby that would take over its chats
+        take_or_refuse(owner)
     await set_commands(application)
     if runtime.config.metrics_listen:  # first: a port in use stops the start, nothing begun
         jobs = application.job_queue

@@ -25,7 +25,7 @@ import os
 import threading
 from typing import Any
 
-from bot.ledger.lease import BEAT_EVERY, Lease
+from bot.ledger.lease import BEAT_EVERY, Holding, Lease
 from bot.sending.flood import FloodControl
 
 log = logging.getLogger(__name__)
@@ -60,10 +60,13 @@ def _serve_unavailable(listen: tuple[str, int] | None) -> http.server.HTTPServer
     return server
 
 
-async def become_active(lease: Lease, webhook_listen: tuple[str, int] | None) -> None:
-    """Return once this process holds the lease, beating it; until then, stand by."""
+async def become_active(
+    lease: Lease, webhook_listen: tuple[str, int] | None, flood: FloodControl | None = None
+) -> None:
+    """Return once this process holds the lease, beating it and gating ``flood``'s
+    requests on it; until then, stand by."""
     if not _tried(lease):
-        holding = lease.holding() if _reachable(lease) else None
+        holding = _holding(lease)
         log.info(
             "standby: %s is active on %s; this process takes over when it stops",
             holding.holder if holding else "another noticebot",
@@ -79,6 +82,7 @@ async def become_active(lease: Lease, webhook_listen: tuple[str, int] | None) ->
                 server.server_close()
     _took(lease)
     lease.keep(fenced)
+    gate(lease, flood)
 
 
 def gate(lease: Lease, flood: FloodControl | None) -> None:
@@ -87,11 +91,13 @@ def gate(lease: Lease, flood: FloodControl | None) -> None:
         flood.holding = lease.fresh
 
 
-def take_or_refuse(lease: Lease) -> None:
-    """Active now, beating the lease, or LedgerBusy: for what must not wait its turn (a
-    broadcast sent from the command line, the console on a real ledger)."""
+def take_or_refuse(lease: Lease, flood: FloodControl | None = None) -> None:
+    """Active now, beating the lease (and gating ``flood``), or LedgerBusy: for what must
+    not wait its turn (a broadcast sent from the command line, the console on a real
+    ledger)."""
     lease.take()
     lease.keep(fenced)
+    gate(lease, flood)
 
 
 def _tried(lease: Lease) -> bool:
@@ -102,12 +108,11 @@ def _tried(lease: Lease) -> bool:
         return False
 
 
-def _reachable(lease: Lease) -> bool:
+def _holding(lease: Lease) -> Holding | None:
     try:
-        lease.holding()
-        return True
-    except Exception:
-        return False
+        return lease.holding()
+    except Exception:  # said by the next look, if it lasts
+        return None
 
 
 def _took(lease: Lease) -> None:

@@ -125,15 +125,14 @@ async def send_here(config: Config, broadcast_id: int, out: TextIO = sys.stderr)
     """No bot is running: this process sends, with the bot's own sender and limits."""
     from bot.app import build_application, runtime_of  # python-telegram-bot only if needed
     from bot.ledger.lease import Lease
-    from bot.standby import gate, take_or_refuse
+    from bot.standby import take_or_refuse
 
     application = build_application(config)
     async with application:
         runtime = runtime_of(application)
         owner = runtime.store.owner
         if isinstance(owner, Lease):  # active as a bot is: a standby must not find it stale
-            take_or_refuse(owner)
-            gate(owner, getattr(runtime.sender.transport, "flood", None))
+            take_or_refuse(owner, getattr(runtime.sender.transport, "flood", None))
         else:
             owner.take()
         task = asyncio.create_task(runtime.dispatcher.run())

@@ -16,7 +16,7 @@ import io
 import os
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -353,7 +353,7 @@ def _parser() -> argparse.ArgumentParser:
             text = "the bot's ledger, read only: the ids it gave moved files (default NOTICEBOT_DB)"
         else:
             text = "the bot's ledger: a SQLite file or a postgresql:// URL (default NOTICEBOT_DB)"
-        command.add_argument("--db", type=_ledger, metavar="FILE|URL", help=text)
+        command.add_argument("--db", type=ledger_arg("--db"), metavar="FILE|URL", help=text)
     return parser
 
 
@@ -406,7 +406,9 @@ def _feeds_parser(commands: argparse._SubParsersAction) -> None:
     )
     save.add_argument("--force", action="store_true", help="replace FILE if it exists")
     for action in actions.choices.values():  # after the action too: `feeds list --db FILE`
-        action.add_argument("--db", type=_ledger, metavar="FILE|URL", default=argparse.SUPPRESS)
+        action.add_argument(
+            "--db", type=ledger_arg("--db"), metavar="FILE|URL", default=argparse.SUPPRESS
+        )
     feeds.set_defaults(handler="feeds:feeds")
 
 
@@ -429,11 +431,17 @@ def _path(text: str) -> Path:
     return Path(_name(text))
 
 
-def _ledger(text: str) -> Path | str:
-    try:
-        return ledger_place("--db", _name(text))
-    except ConfigError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+def ledger_arg(option: str) -> Callable[[str], Path | str]:
+    """The type of an option naming a ledger (``--db``, ``--to``, ``--from``): a SQLite
+    file or a PostgreSQL URL, checked as ``NOTICEBOT_DB`` is."""
+
+    def place(text: str) -> Path | str:
+        try:
+            return ledger_place(option, _name(text))
+        except ConfigError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return place
 
 
 def _text(text: str) -> str:

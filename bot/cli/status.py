@@ -58,7 +58,7 @@ def status(args: argparse.Namespace, config: Config) -> int:
     for feed in status["feeds"]:
         print(f"feed {feed['url']}: {_feed_line(feed, config)}")
     for task, trouble in status["troubles"].items():
-        when = format_datetime(datetime.fromtimestamp(trouble["at"], config.tz), "en", config.tz)
+        when = _when(trouble["at"], config)
         print(f"{task}: failed and started again, last at {when}: {trouble['error']}")
     return 0
 

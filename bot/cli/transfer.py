@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.config import Config, ConfigError, ledger_place
+from bot.config import Config
 from bot.logs import redact, shown_url
 
 if TYPE_CHECKING:
@@ -28,6 +27,8 @@ FAILED = 1
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """Both commands, for the parser to add beside the others (it adds ``--db``)."""
+    from bot.cli import ledger_arg  # the package's, being loaded when it calls this
+
     export = commands.add_parser(
         "export-ledger",
         help="copy the whole ledger into a new SQLite file or an empty PostgreSQL database",
@@ -39,7 +40,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     export.add_argument(
         "--to",
         dest="target",
-        type=_place("--to"),
+        type=ledger_arg("--to"),
         required=True,
         metavar="FILE|URL",
         help="a new SQLite file, or an empty database's postgresql:// URL",
@@ -56,7 +57,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     load.add_argument(
         "--from",
         dest="source",
-        type=_place("--from"),
+        type=ledger_arg("--from"),
         required=True,
         metavar="FILE|URL",
         help="the ledger copied: a SQLite file, or a postgresql:// URL",
@@ -113,17 +114,3 @@ def _remove(path: Path) -> None:
     """A SQLite ledger this command made for a copy that failed: nothing left behind."""
     for name in (path, *(path.with_name(path.name + end) for end in ("-wal", "-shm", ".lock"))):
         name.unlink(missing_ok=True)
-
-
-def _place(option: str) -> Callable[[str], Path | str]:
-    """The type of ``--to`` and ``--from``: a ledger's place, checked as ``--db`` is."""
-
-    def place(text: str) -> Path | str:
-        from bot.cli import _name  # the package's, loaded by the time a command is parsed
-
-        try:
-            return ledger_place(option, _name(text))
-        except ConfigError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
-
-    return place
