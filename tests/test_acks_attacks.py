@@ -3,6 +3,7 @@ fails on the code it was written against."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def _settled(store: Store, chat_id: int, article_id: str) -> int:
     store.claim([delivery.id])
     version = store.article(article_id)["content_hash"]
     card = Part(0, chat_id, (7,), "sendMessage", "h", store.clock())
-    store.settle(delivery.id, SENT, version, copy=(card,))
+    asyncio.run(store.settle(delivery.id, SENT, version, copy=(card,)))
     return delivery.id
 
 
@@ -330,7 +331,7 @@ def test_a_card_being_sent_when_the_notice_starts_asking_gets_the_button(
     store.ask_to_confirm("n1")  # meanwhile, the notice starts asking
     for chat_id, delivery_id in rows.items():  # the cards went out as planned: no button
         card = Part(0, chat_id, (7,), "sendMessage", "h", store.clock())
-        store.settle(delivery_id, SENT, "v1", copy=(card,))
+        asyncio.run(store.settle(delivery_id, SENT, "v1", copy=(card,)))
     store.queue_ack_counts()
     statuses = {d.chat_id: d.status for d in store.deliveries()}
     assert statuses == {group: QUEUED, private: QUEUED}, f"never brought the button: {statuses}"

@@ -3,6 +3,7 @@ actors at once. Each test shows one bug and fails on the code it was written aga
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from bot.ledger import FAILED, QUEUED, SENT, Chat, Store
@@ -33,7 +34,7 @@ def _settled(store: Store, chat_id: int, article_id: str) -> int:
     store.claim([delivery.id])
     version = store.article(article_id)["content_hash"]
     card = Part(0, chat_id, (7,), "sendMessage", "h", store.clock())
-    store.settle(delivery.id, SENT, version, copy=(card,))
+    asyncio.run(store.settle(delivery.id, SENT, version, copy=(card,)))
     return delivery.id
 
 

@@ -3,6 +3,7 @@ once per round, forgetting, the button and the reminder's words, durations."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -51,7 +52,7 @@ def _delivered(store: Store, article_id: str, chat: Chat) -> int:
     (delivery,) = [d for d in store.deliveries(chat.id) if d.article_id == article_id]
     store.claim([delivery.id])
     card = Part(0, chat.id, (7,), "sendMessage", "h", store.clock())
-    store.settle(delivery.id, SENT, "v1", copy=(card,))
+    asyncio.run(store.settle(delivery.id, SENT, "v1", copy=(card,)))
     return delivery.id
 
 
@@ -109,7 +110,7 @@ def test_asking_later_brings_delivered_copies_the_button(tmp_path: Path) -> None
     store.ask_to_confirm("n1")
     assert [d.status for d in store.deliveries(-100)] == [QUEUED]
     store.claim([row])
-    store.settle(row, SENT, "v1")
+    asyncio.run(store.settle(row, SENT, "v1"))
     store.ask_to_confirm("n1")  # asking again changes nothing
     assert [d.status for d in store.deliveries(-100)] == [SENT]
 
@@ -129,11 +130,11 @@ def test_a_groups_card_is_queued_when_its_count_falls_behind(tmp_path: Path) -> 
     store.claim([group])
     store.record_ack("n1", -100, 9, "c", "v1")
     assert store.queue_ack_counts() == 0  # being edited: not taken from its worker
-    store.settle(group, SENT, "v1")
+    asyncio.run(store.settle(group, SENT, "v1"))
     store.note_acks_shown(group, 1)  # the count it was edited to
     assert store.queue_ack_counts() == 1  # one press came meanwhile
     store.claim([group])
-    store.settle(group, SENT, "v1")
+    asyncio.run(store.settle(group, SENT, "v1"))
     store.note_acks_shown(group, 2)
     assert store.queue_ack_counts() == 0
 

@@ -7,6 +7,7 @@ is queued for a count."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -71,7 +72,7 @@ class Confirming(RuleBasedStateMachine):
         if press is not None:
             self.press(*press)
         part = Part(0, chat, (7,), "sendMessage", f"h{count}", self.store.clock())
-        self.store.settle(row, SENT, f"v{self.version}", copy=(part,))
+        asyncio.run(self.store.settle(row, SENT, f"v{self.version}", copy=(part,)))
         if count is not None:
             self.store.note_acks_shown(row, count)
 
@@ -129,7 +130,7 @@ class Confirming(RuleBasedStateMachine):
         self.store.retract_article("n", "withdrawn")
         for chat in (*GROUPS, *PRIVATE):  # retracted: nothing of it left
             if self._status(chat) == QUEUED and self.store.claim([self.rows[chat]]):
-                self.store.settle(self.rows[chat], "retracted", None, copy=())
+                asyncio.run(self.store.settle(self.rows[chat], "retracted", None, copy=()))
         self.store.save_article({**row, "status": ACTIVE})
         self.store.enqueue("n", [*GROUPS, *PRIVATE])
         for chat in (*GROUPS, *PRIVATE):

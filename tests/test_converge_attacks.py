@@ -313,7 +313,7 @@ async def test_a_v10_copy_from_before_an_upgrade_never_touches_members_messages(
             for slot, message_id in enumerate((1, 2))
         )
         (row,) = store.deliveries(SUPER)
-        store.record_copy(row.id, migrated)
+        await store.record_copy(row.id, migrated)
         withdraw(env)
         env.scan()
         await settle(env)

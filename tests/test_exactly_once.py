@@ -179,8 +179,10 @@ def test_a_claimed_batch_is_read_again_once_anything_else_writes(tmp_path: Path)
         store.subscribe(Chat(chat_id))
     store.enqueue("a", [1, 2, 3])
     first, second, third = store.claim_work(now[0], 10)
-    store.record_copy(first.delivery.id, (Part(0, 1, (7,), "sendMessage", "h", now[0]),))
-    store.settle(first.delivery.id, SENT, "v1")
+    asyncio.run(
+        store.record_copy(first.delivery.id, (Part(0, 1, (7,), "sendMessage", "h", now[0]),))
+    )
+    asyncio.run(store.settle(first.delivery.id, SENT, "v1"))
     assert store.current(second) is second  # only the sender's own record since
 
     store.update_chat(2, language="en")  # a settings change: read again

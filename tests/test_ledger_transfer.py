@@ -5,6 +5,7 @@ real scanner, a real PostgreSQL server, and the commands as a user runs them."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import re
 import sqlite3
 import time
@@ -71,7 +72,7 @@ def _fill(store: Store, folder: Path) -> None:
     claimed = store.claim(rows[:10])
     for n, delivery_id in enumerate(claimed[:6]):
         card = Part(0, 1000 + n, (500 + n,), "sendMessage", f"h{n}", store.clock(), pinned=n == 0)
-        store.settle(delivery_id, SENT, None, copy=(card,))
+        asyncio.run(store.settle(delivery_id, SENT, None, copy=(card,)))
     store.retry_later(claimed[6], store.clock() + 60, "Too Many Requests: retry after 60")
     store.finish(claimed[7], FAILED, "Forbidden: bot was blocked by the user")
     store.broadcast(new1, by_user=42)

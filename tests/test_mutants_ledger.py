@@ -6,6 +6,7 @@ where a wrong answer shows late or not at all."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,15 +57,19 @@ def test_a_restart_remembers_each_chats_messages_since_a_moment(store: Store) ->
     per picture): from the moment asked for on, whatever was dropped unsent left out,
     and a copy's part counted in the chat it went to (a group that moved on)."""
     rows = _queued(store, 1, 2, 3)
-    store.record_copy(rows[1], (_part(1, 1000.0, 11), _part(1, 1001.0, 12, 13, slot=1)))
-    store.record_copy(rows[2], (_part(2, 999.0, 21), _part(2, 1000.0, slot=1, state=DROPPED)))
-    store.record_copy(rows[3], (_part(-1003, 1002.0, 31),))
+    asyncio.run(
+        store.record_copy(rows[1], (_part(1, 1000.0, 11), _part(1, 1001.0, 12, 13, slot=1)))
+    )
+    asyncio.run(
+        store.record_copy(rows[2], (_part(2, 999.0, 21), _part(2, 1000.0, slot=1, state=DROPPED)))
+    )
+    asyncio.run(store.record_copy(rows[3], (_part(-1003, 1002.0, 31),)))
     assert store.recent_sends(1000.0) == {1: [(1000.0, 1), (1001.0, 2)], -1003: [(1002.0, 1)]}
 
 
 def test_a_row_recorded_before_the_moment_is_not_read(store: Store, clock: Clock) -> None:
     rows = _queued(store, 1)
-    store.record_copy(rows[1], (_part(1, 1000.0, 11),))
+    asyncio.run(store.record_copy(rows[1], (_part(1, 1000.0, 11),)))
     clock.advance(60)
     assert store.recent_sends(1001.0) == {}
 
@@ -85,7 +90,7 @@ def test_a_correction_with_edits_off_queues_no_copy(store: Store) -> None:
     takes the new one. The number of copies queued is what the scan reports."""
     rows = _queued(store, 1, 2)
     store.claim([rows[1]])
-    store.record_copy(rows[1], (_part(1, 1000.0, 11),))
+    asyncio.run(store.record_copy(rows[1], (_part(1, 1000.0, 11),)))
     store.finish(rows[1], SENT)
     assert store.retarget(ARTICLE, "v2", edit_sent=False) == 0
     assert _statuses(store) == {1: SENT, 2: QUEUED}

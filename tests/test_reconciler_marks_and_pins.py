@@ -137,7 +137,9 @@ async def test_a_photo_card_the_ledger_did_not_know_is_marked_by_caption_after_t
         assert card.get("media")
         store = env.runtime.store
         (row,) = store.deliveries(GROUP)
-        store.record_copy(row.id, tuple(p.but(kind="", hash="", media=None) for p in row.copy))
+        await store.record_copy(
+            row.id, tuple(p.but(kind="", hash="", media=None) for p in row.copy)
+        )
         start = await _withdrawn_after_48_hours(env, free)
         assert _calls(free, start) == ["deleteMessage", "editMessageText", "editMessageCaption"]
         (marked,) = shown(free, GROUP)

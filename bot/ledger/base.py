@@ -66,6 +66,11 @@ class LedgerBase:
         return self.backend.path
 
     @property
+    def is_server(self) -> bool:
+        """Whether the ledger is on a database server (PostgreSQL), not in a file."""
+        return self.backend.kind != "sqlite"
+
+    @property
     def where(self) -> str:
         """The ledger as its owner names it (a path, or a URL without its password)."""
         return self.backend.where

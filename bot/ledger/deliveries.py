@@ -276,11 +276,11 @@ class Deliveries(LedgerBase):
         ids = list(delivery_ids)
         if not ids:
             return []
-        fence, fence_params = self.owner.fence_sql()  # none once another process took over
+        fence = self.owner.fence_sql()  # none once another process took over
         rows = self._rows(
             f"UPDATE deliveries SET status = ?, updated_at = ?"
             f" WHERE status = ? AND id IN ({','.join('?' * len(ids))}){fence} RETURNING id",
-            [SENDING, self.clock(), QUEUED, *ids, *fence_params],
+            [SENDING, self.clock(), QUEUED, *ids],
         )
         return [r["id"] for r in rows]
 
@@ -297,16 +297,16 @@ class Deliveries(LedgerBase):
             params += ids
         return self._exec(f"UPDATE deliveries SET status = ?, updated_at = ? WHERE {where}", params)
 
-    def record_copy(self, delivery_id: int, copy: Copy) -> None:
+    async def record_copy(self, delivery_id: int, copy: Copy) -> None:
         """What the chat holds now, after Telegram answered (or before an edit whose
         outcome a crash would leave unknown)."""
-        with self._lock:
-            self._own_records += self._exec(
-                "UPDATE deliveries SET copy = ?, pinned = ?, updated_at = ? WHERE id = ?",
-                [dumps(copy), int(any(p.pinned for p in copy)), self.clock(), delivery_id],
-            )
+        await self._record(
+            "UPDATE deliveries SET copy = ?, pinned = ?, updated_at = ?"
+            f" WHERE id = ?{self.owner.fence_sql()}",
+            [dumps(copy), _pinned(copy), self.clock(), delivery_id],
+        )
 
-    def settle(
+    async def settle(
         self,
         delivery_id: int,
         status: str,
@@ -320,31 +320,37 @@ class Deliveries(LedgerBase):
         back): then queued again, due now. ``edited``: a correction reached the copy
         (counted for ``status``); ``copy``: what the chat holds now, recorded with it."""
         recorded = "" if copy is None else "copy = :copy, pinned = :pinned, "
+        await self._record(
+            f"UPDATE deliveries SET {recorded}status = CASE"
+            f" WHEN (CASE WHEN {PUBLISHED} THEN 1 ELSE 0 END) = :published"
+            " AND COALESCE(version, :version) IS NOT DISTINCT FROM :version"
+            " THEN :status ELSE :queued END,"
+            " shown = CASE WHEN :published = 1 THEN COALESCE(shown, :version) ELSE shown END,"
+            " sent_at = CASE WHEN :published = 1 THEN COALESCE(sent_at, :now) ELSE sent_at END,"
+            " updated_at = :now, attempts = 0, first_error_at = NULL, next_attempt_at = :now,"
+            f" edits = edits + :edited WHERE id = :id{self.owner.fence_sql()}",
+            {
+                "published": int(status == SENT),
+                "version": version,
+                "status": status,
+                "queued": QUEUED,
+                "now": self.clock(),
+                "edited": int(edited),
+                "id": delivery_id,
+            }
+            | ({} if copy is None else {"copy": dumps(copy), "pinned": _pinned(copy)}),
+        )
+
+    async def _record(self, sql: str, params: list[Any] | dict[str, Any]) -> None:
+        """A write the reconciler awaits before the part's in-flight slot is free. On a
+        server it travels on a connection of its own while the event loop sends to
+        other chats; SQLite writes it at once (a write there is quicker than a turn of
+        the loop). Fenced: once another process holds the lease, it changes nothing."""
+        if self.is_server:
+            await self.backend.execute_async(sql, params)
+            return
         with self._lock:
-            self._own_records += self._exec(
-                f"UPDATE deliveries SET {recorded}status = CASE"
-                f" WHEN (CASE WHEN {PUBLISHED} THEN 1 ELSE 0 END) = :published"
-                " AND COALESCE(version, :version) IS NOT DISTINCT FROM :version"
-                " THEN :status ELSE :queued END,"
-                " shown = CASE WHEN :published = 1 THEN COALESCE(shown, :version) ELSE shown END,"
-                " sent_at = CASE WHEN :published = 1 THEN COALESCE(sent_at, :now) ELSE sent_at END,"
-                " updated_at = :now, attempts = 0, first_error_at = NULL, next_attempt_at = :now,"
-                " edits = edits + :edited WHERE id = :id",
-                {
-                    "published": int(status == SENT),
-                    "version": version,
-                    "status": status,
-                    "queued": QUEUED,
-                    "now": self.clock(),
-                    "edited": int(edited),
-                    "id": delivery_id,
-                }
-                | (
-                    {}
-                    if copy is None
-                    else {"copy": dumps(copy), "pinned": int(any(p.pinned for p in copy))}
-                ),
-            )
+            self._own_records += self._exec(sql, params)
 
     def retarget(self, article_id: str, version: str, *, edit_sent: bool) -> int:
         """A correction: every copy should show ``version``. Rows with nothing shown yet
@@ -458,3 +464,7 @@ class Deliveries(LedgerBase):
                 if part.at >= since and part.ids:
                     sends.setdefault(part.chat, []).append((part.at, len(part.ids)))
         return sends
+
+
+def _pinned(copy: Copy) -> int:
+    return int(any(part.pinned for part in copy))

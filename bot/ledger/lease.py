@@ -234,11 +234,13 @@ class Lease:
         if self.generation is not None and generation != self.generation:
             raise Fenced(f"the lease moved on past generation {self.generation}")
 
-    def fence_sql(self) -> tuple[str, list[Any]]:
-        """A condition for a claim: it holds only while the lease is ours."""
+    def fence_sql(self) -> str:
+        """A condition for a claim or a record: it holds only while the lease is ours. The
+        generation is written into the statement (a whole number, the same for as long
+        as this process holds the lease), so the statement stays prepared."""
         if self.generation is None:
-            return "", []
-        return " AND (SELECT generation FROM lease WHERE name = 'active') = ?", [self.generation]
+            return ""
+        return f" AND (SELECT generation FROM lease WHERE name = 'active') = {int(self.generation)}"
 
     def held_elsewhere(self) -> bool:
         """Whether another process is active now (its heartbeat is fresh)."""

@@ -59,8 +59,8 @@ class Owner:
     def check(self, generation: int | None) -> None:
         """Nothing to check: the kernel's lock on the file cannot be taken from us."""
 
-    def fence_sql(self) -> tuple[str, list[object]]:
-        return "", []
+    def fence_sql(self) -> str:
+        return ""
 
     def release(self) -> None:
         if self._file is not None:

@@ -17,18 +17,21 @@ what PostgreSQL does its own way:
 - the schema is made whole at the current version; later versions migrate from it.
 
 The connection is synchronous and shared under the ledger's lock, like SQLite's: a
-statement is a round trip of a fraction of a millisecond to a server nearby, and the
-bot makes one or a few per message.
+statement is a round trip of a fraction of a millisecond to a server nearby. The one
+write the bot makes per message it sends (the part recorded, the row settled) goes on
+an asynchronous connection of its own instead: the event loop sends to other chats
+while it travels, and it is fenced in its own statement.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import psycopg
@@ -43,6 +46,7 @@ from bot.ledger.sqlite import all_like
 from bot.logs import hold_url_secrets, shown_url
 
 Params = Sequence[Any] | dict[str, Any]
+Connection = TypeVar("Connection", psycopg.Connection[Any], psycopg.AsyncConnection[Any])
 
 WRITER_LOCK = 0x6E6F7469  # "noti": every transaction holds it, as SQLite's one writer
 CONNECT_TIMEOUT = 10  # seconds: a server that does not answer is a configuration mistake
@@ -171,21 +175,39 @@ class _Number(Loader):
             return float(text)
 
 
-def connect(url: str) -> psycopg.Connection[Any]:
-    try:
-        conn = psycopg.connect(
-            url,
-            autocommit=True,
-            connect_timeout=CONNECT_TIMEOUT,
-            application_name="noticebot",
-        )
-    except psycopg.Error as error:
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        reason = lines[0].removeprefix("connection failed: ") if lines else type(error).__name__
-        raise LedgerUnusable(f"ledger {shown_url(url)}: cannot connect ({reason})") from None
+def _options(url: str) -> dict[str, Any]:
+    return {
+        "conninfo": url,
+        "autocommit": True,
+        "connect_timeout": CONNECT_TIMEOUT,
+        "application_name": "noticebot",
+    }
+
+
+def _adapted(conn: Connection) -> Connection:
     conn.adapters.register_dumper(bool, _IntFromBool)
     conn.adapters.register_loader("numeric", _Number)
     return conn
+
+
+def _unusable(url: str, error: psycopg.Error) -> LedgerUnusable:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    reason = lines[0].removeprefix("connection failed: ") if lines else type(error).__name__
+    return LedgerUnusable(f"ledger {shown_url(url)}: cannot connect ({reason})")
+
+
+def connect(url: str) -> psycopg.Connection[Any]:
+    try:
+        return _adapted(psycopg.connect(**_options(url)))
+    except psycopg.Error as error:
+        raise _unusable(url, error) from None
+
+
+async def connect_async(url: str) -> psycopg.AsyncConnection[Any]:
+    try:
+        return _adapted(await psycopg.AsyncConnection.connect(**_options(url)))
+    except psycopg.Error as error:
+        raise _unusable(url, error) from None
 
 
 def hold_secrets(url: str) -> None:
@@ -237,6 +259,8 @@ class PostgresBackend:
         self.owner = Lease(self)
         self._reader: psycopg.Connection[Any] | None = None
         self._reader_lock = threading.Lock()
+        self._recorder: psycopg.AsyncConnection[Any] | None = None
+        self._recorder_loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def path(self) -> Any:
@@ -250,8 +274,15 @@ class PostgresBackend:
         with self._reader_lock:
             if self._reader is not None:
                 self._reader.close()
+        self._close_recorder()
         self.owner.release()
         self.conn.close()
+
+    def _close_recorder(self) -> None:
+        """Closed from any thread, with or without its loop (closing wants no answer)."""
+        if self._recorder is not None:
+            self._recorder.pgconn.finish()
+            self._recorder = None
 
     @property
     def changes(self) -> int:
@@ -281,6 +312,30 @@ class PostgresBackend:
             changed = max(cursor.rowcount, 0)
         self._changes += changed
         return changed
+
+    async def execute_async(self, sql: str, params: Params) -> int:
+        """One statement on the recorder's connection, awaited: the event loop goes on
+        meanwhile. On a connection the server ended (a restart, an idle timeout) it is
+        written again on a new one: a record sets the row whole, so writing it twice
+        changes nothing (but a count of edits, if the first had reached the server)."""
+        statement, values = dialect(sql), without_nul(params)
+        recorder = await self._recorder_here()
+        try:
+            cursor = await recorder.execute(statement, values)
+        except psycopg.OperationalError:
+            if not recorder.broken:
+                raise
+            cursor = await (await self._recorder_here()).execute(statement, values)
+        return max(cursor.rowcount, 0)
+
+    async def _recorder_here(self) -> psycopg.AsyncConnection[Any]:
+        """The recorder's connection, for the running event loop."""
+        loop = asyncio.get_running_loop()
+        if self._recorder is None or self._recorder.broken or self._recorder_loop is not loop:
+            self._close_recorder()
+            self._recorder = await connect_async(self.url)
+            self._recorder_loop = loop
+        return self._recorder
 
     @property
     def in_transaction(self) -> bool:

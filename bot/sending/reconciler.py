@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import random
+from contextlib import AsyncExitStack
 
 from bot.config import Config
 from bot.formatting.acks import with_ack_button
@@ -99,15 +100,16 @@ class Reconciler:
                 return
             step = next_step(copy, target, chat.id)
             if step is None:
-                self._settle(work, chat, copy, target, edited)
+                await self._settle(work, chat, copy, target, edited)
                 return
             edited = edited or step.op in (Op.EDIT, Op.REPLACE)
             try:
-                copy = await self._apply(step, work, chat, copy, target)
-                if next_step(copy, target, chat.id) is None:  # done: one write, not two
-                    self._settle(work, chat, copy, target, edited, record=True)
-                    return
-                self.store.record_copy(work.delivery.id, copy)
+                async with AsyncExitStack() as unrecorded:  # a send's slot, until recorded
+                    copy = await self._apply(step, work, chat, copy, target, unrecorded)
+                    if next_step(copy, target, chat.id) is None:  # done: one write, not two
+                        await self._settle(work, chat, copy, target, edited, record=True)
+                        return
+                    await self.store.record_copy(work.delivery.id, copy)
             except SendFailure as failure:
                 moved = self._after(failure, work, chat)
                 if moved is None:
@@ -173,7 +175,7 @@ class Reconciler:
             and self.store.has_confirmed(of[0], chat.id, of[1])
         )
 
-    def _settle(
+    async def _settle(
         self, work: Work, chat: Chat, copy: Copy, target: Target, edited: bool, record: bool = False
     ) -> None:
         """The row ends as the copy reached its target; ``record``: with the copy the
@@ -187,20 +189,30 @@ class Reconciler:
         edited = edited and (corrected or target.acks_shown is None)
         recorded = copy if record else None
         if target.messages:
-            self.store.settle(
+            await self.store.settle(
                 work.delivery.id, SENT, work.article_version, edited=edited, copy=recorded
             )
         elif copy or work.delivery.shown is not None:
-            self.store.settle(work.delivery.id, RETRACTED, work.article_version, copy=recorded)
+            version = work.article_version
+            await self.store.settle(work.delivery.id, RETRACTED, version, copy=recorded)
         else:
             if record:
-                self.store.record_copy(work.delivery.id, copy)
+                await self.store.record_copy(work.delivery.id, copy)
             self.store.finish(work.delivery.id, SKIPPED, "article withdrawn")
 
     # --- one call ---------------------------------------------------------------------
-    async def _apply(self, step: Step, work: Work, chat: Chat, copy: Copy, target: Target) -> Copy:
+    async def _apply(
+        self,
+        step: Step,
+        work: Work,
+        chat: Chat,
+        copy: Copy,
+        target: Target,
+        unrecorded: AsyncExitStack,
+    ) -> Copy:
         """Make the step's call; the copy as it is after it, for the caller to record
-        (with the row's end, when it was the last call)."""
+        (with the row's end, when it was the last call). A send leaves its in-flight
+        slot in ``unrecorded``, held until the caller recorded what it sent."""
         parts = list(copy)
         delivery_id = work.delivery.id
         transport = self.sender.transport
@@ -210,7 +222,8 @@ class Reconciler:
         elif step.op in (Op.SEND, Op.REPLACE):
             assert step.message is not None and step.slot is not None
             message = self._placed(step, parts, chat, work)
-            async with transport.turn(chat.id), self.sender.in_flight():
+            async with transport.turn(chat.id):
+                await unrecorded.enter_async_context(self.sender.in_flight())
                 sent = await self.sender.send_part(
                     chat, message, work.delivery.article_id, urgent=target.urgent
                 )
@@ -226,7 +239,7 @@ class Reconciler:
         elif step.op is Op.EDIT:
             assert step.index is not None and step.message is not None
             parts[step.index] = parts[step.index].but(hash=UNKNOWN)
-            self.store.record_copy(delivery_id, tuple(parts))  # an edit a crash may cut short
+            await self.store.record_copy(delivery_id, tuple(parts))  # an edit a crash may cut short
             async with transport.turn(chat.id):
                 edited = await self._edit(chat, parts[step.index], step.message)
             if edited is None:
@@ -241,6 +254,7 @@ class Reconciler:
                     chat,
                     tuple(parts),
                     target,
+                    unrecorded,
                 )
         elif step.op is Op.DELETE:
             assert step.index is not None
@@ -253,7 +267,7 @@ class Reconciler:
         else:
             assert step.index is not None
             parts[step.index] = parts[step.index].but(pin_unsure=True)
-            self.store.record_copy(delivery_id, tuple(parts))  # a pin a crash may cut short
+            await self.store.record_copy(delivery_id, tuple(parts))  # a pin a crash may cut short
             async with transport.turn(chat.id):
                 parts[step.index] = await self._pin(chat, parts[step.index], step.op is Op.PIN)
         return tuple(parts)
@@ -345,7 +359,8 @@ class Reconciler:
             if checked.state == GONE:
                 return checked
         part = parts[index] = parts[index].but(state=DELETING, hash=UNKNOWN)
-        self.store.record_copy(work.delivery.id, tuple(parts))  # a delete a crash may cut short
+        # a delete a crash may cut short
+        await self.store.record_copy(work.delivery.id, tuple(parts))
         while part.ids:
             try:
                 await self.sender.call(part.chat, delete(part.ids[0]))
@@ -357,7 +372,7 @@ class Reconciler:
             part = part.but(ids=part.ids[1:])
             if part.ids:
                 parts[index] = part
-                self.store.record_copy(work.delivery.id, tuple(parts))
+                await self.store.record_copy(work.delivery.id, tuple(parts))
         return None
 
     async def _mark(self, chat: Chat, part: Part, work: Work, target: Target) -> Part:
