@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.ledger.owner import Owner
-from tests.emulator import Emulator
+from tests.chaos import wait_for
+from tests.emulator import Emulator, Fault
 from tests.paths import ROOT, SEED
 from tests.process import BOT_COMMAND, clean_env, free_port, run_cli
 
@@ -307,6 +308,44 @@ def test_an_unreachable_bot_api_is_waited_for_one_line_a_try(tmp_path: Path) -> 
     assert [t.split("(try ")[1][:1] for t in tries] == ["1", "2"], lines
     assert "trying again in 1 s" in tries[0] and "trying again in 2 s" in tries[1]
     assert "Traceback" not in rest and "AAHsecret" not in "".join(lines) + rest
+
+
+def test_a_flood_wait_at_startup_is_waited_out(tmp_path: Path) -> None:
+    """Telegram answers the start's getMe with 429 (the token's second was used by the
+    active process a standby stands beside, or by a process just restarted): the bot
+    waits as long as Telegram says and starts, instead of ending with a traceback."""
+    (tmp_path / "articles").mkdir()
+    with Emulator() as emulator:
+        emulator.fail(0, "getMe", Fault.slow(0.0))  # the first answers: the API is there
+        emulator.fail(0, "getMe", Fault.flood(1))
+        env = clean_env(
+            TELEGRAM_BOT_TOKEN=TOKEN_SHAPED,
+            TELEGRAM_API_URL=emulator.url,
+            NOTICEBOT_ARTICLES=str(tmp_path / "articles"),
+        )
+        process = subprocess.Popen(
+            [*BOT_COMMAND, "run"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            wait_for(
+                lambda: (
+                    process.poll() is not None
+                    or any(c.method == "getUpdates" for c in emulator.calls)
+                ),
+                timeout=60,
+                what="polling",
+            )
+            assert process.poll() is None, "the bot ended"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            rest = process.stderr.read() if process.stderr else ""
+            process.wait(timeout=30)
+    assert [c.error is not None for c in emulator.calls if c.method == "getMe"][:3] == [
+        False,
+        True,
+        False,
+    ]
+    assert "Traceback" not in rest, rest
 
 
 def test_a_metrics_port_in_use_is_one_line(tmp_path: Path) -> None:
