@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m compileall -q bot  # the tests start the bot hundreds of times
-	$(BIN)/pytest -n 4 --durations=15  # four workers on two cores: most tests wait on sockets and timers
+	$(BIN)/pytest -n 6 --dist worksteal --durations=15  # six workers on two cores: most tests wait on sockets and timers; an idle one takes work from a busy one
 
 bench: $(STAMP)
 	PYTHONPATH=. $(BIN)/python -m bench.preview

@@ -91,6 +91,22 @@ def _checked(emulator: Emulator) -> Iterator[Emulator]:
         assert not any(s in shown for s in SECRETS), f"token shown to a user in {call.method}"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostgreSQL half of a test marked ``sqlite_only`` is left out (not skipped)."""
+    kept = [
+        i for i in items if not (i.get_closest_marker("sqlite_only") and "[postgresql" in i.name)
+    ]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
+
+
+@pytest.fixture(autouse=True)
+def _drop_databases() -> Iterator[None]:
+    yield
+    ledgers.drop_made()
+
+
 @pytest.fixture(params=ledgers.BACKENDS)
 def ledger_at(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path | str]:
     """The test's ledger, on each backend in turn (:mod:`tests.ledgers`)."""

@@ -23,13 +23,20 @@ from tests.pgcluster import PgCluster, unavailable
 
 BACKENDS = ("sqlite", "postgresql")
 each_backend = pytest.mark.usefixtures("ledger_at")
+# A test, in a module on both backends, of what only SQLite does (its file lock, its
+# file): its PostgreSQL half is not collected.
+sqlite_only = pytest.mark.sqlite_only
 
 _cluster: PgCluster | None = None
 _where: Path | str | None = None  # the ledger of the test running now
+_made: list[str] = []  # the databases the running test made
+_examples: list[str] = []  # of those, the one fresh() made for a Hypothesis example
+TEMPLATE = "ledger_template"
 
 
-def postgres_database() -> str:
-    """A new, empty database on this process's server."""
+def postgres_database(*, empty: bool = False) -> str:
+    """A new database on this process's server, with the ledger's schema made (a copy of
+    a template made once), or ``empty``. Dropped when the test ends (:func:`drop_made`)."""
     global _cluster
     reason = unavailable()
     if reason is not None:
@@ -37,8 +44,20 @@ def postgres_database() -> str:
             pytest.fail(f"CI must test the PostgreSQL ledger: {reason}")
         pytest.skip(f"no PostgreSQL server here: {reason}")
     if _cluster is None:
-        _cluster = PgCluster()
-    return _cluster.new_database()
+        _cluster = PgCluster(in_memory=True)
+        Store(_cluster.new_database(TEMPLATE)).close()
+    url = _cluster.new_database(template=None if empty else TEMPLATE)
+    _made.append(url)
+    return url
+
+
+def drop_made() -> None:
+    """Drop the databases the test made: hundreds of 7 MB copies would fill memory."""
+    _examples.clear()
+    while _made:
+        url = _made.pop()
+        if _cluster is not None:
+            _cluster.drop_database(url)
 
 
 def ledger_for(backend: str, tmp_path: Path) -> Path | str:
@@ -78,8 +97,16 @@ DatabaseError = (sqlite3.Error, psycopg.Error)
 
 
 def fresh(folder: Path) -> Path | str:
-    """A new, empty ledger on the running test's backend (one a Hypothesis example)."""
-    return postgres_database() if isinstance(_where, str) else folder / "ledger.db"
+    """A new, empty ledger on the running test's backend (one a Hypothesis example); the
+    previous example's database is dropped first."""
+    if not isinstance(_where, str):
+        return folder / "ledger.db"
+    while _examples and _cluster is not None:
+        previous = _examples.pop()
+        _made.remove(previous)
+        _cluster.drop_database(previous)
+    _examples.append(postgres_database())
+    return _examples[-1]
 
 
 def server() -> str | None:

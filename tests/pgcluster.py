@@ -42,6 +42,9 @@ SETTINGS = {
     "full_page_writes": "off",
     "max_connections": "300",
 }
+# Where a test cluster keeps its data: a database made there costs 20 ms, not the 60 to
+# 300 ms the copy of its 7 MB takes on a virtual machine's disk.
+MEMORY_DIR = "/dev/shm"
 # What postgres logs when another process got the port first: worth another port.
 PORT_TAKEN = re.compile(r"Address already in use|could not create any TCP/IP sockets")
 
@@ -102,9 +105,12 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _base_dir() -> str:
+def _base_dir(in_memory: bool) -> str:
     """The system temp dir, unless the server user cannot reach it (a TMPDIR under /root)
-    or it is too long for a unix socket path (about 100 bytes): then /tmp."""
+    or it is too long for a unix socket path (about 100 bytes): then /tmp. ``in_memory``:
+    /dev/shm where there is one, as the server user may write there."""
+    if in_memory and os.access(MEMORY_DIR, os.W_OK) and os.stat(MEMORY_DIR).st_mode & 0o002:
+        return MEMORY_DIR
     base = tempfile.gettempdir()
     if len(base) > 60:
         return "/tmp"
@@ -139,7 +145,9 @@ class PgCluster:
     port: int
     timings: dict[str, float]  # seconds: "initdb", "start"
 
-    def __init__(self) -> None:
+    def __init__(self, *, in_memory: bool = False) -> None:
+        """``in_memory``: the data in /dev/shm where there is one (tests; a benchmark
+        keeps its server on disk, as a server is)."""
         if reason := unavailable():
             raise RuntimeError(f"cannot start PostgreSQL: {reason}")
         bindir = _bindir()
@@ -147,7 +155,7 @@ class PgCluster:
         self._bindir = bindir
         self._owner_pid = os.getpid()  # a forked child must not stop its parent's server
         self._stopped = False
-        self._root = Path(tempfile.mkdtemp(prefix="pgcluster-", dir=_base_dir()))
+        self._root = Path(tempfile.mkdtemp(prefix="pgcluster-", dir=_base_dir(in_memory)))
         self._data = self._root / "data"
         self._log = self._root / "server.log"
         self.timings = {}
@@ -252,20 +260,34 @@ class PgCluster:
                     ) from error
                 time.sleep(0.1)
 
-    def new_database(self, name: str | None = None, *, local: bool = False) -> str:
+    def new_database(
+        self, name: str | None = None, *, local: bool = False, template: str | None = None
+    ) -> str:
         """CREATE DATABASE (a unique name when None) and its URL: one a test or a module
         keeps tests from seeing each other's rows without a new cluster each. ``local``:
         through the server's unix socket, as a bot on the database's own machine would
-        connect (TCP otherwise, as from another machine)."""
+        connect (TCP otherwise, as from another machine). ``template``: a copy of that
+        database (one with the schema made: a test then does not make it again)."""
         if name is None:
             name = f"t_{next(_database_numbers)}_{os.getpid()}"
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template is not None:
+            statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
         with psycopg.connect(self.url, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            conn.execute(statement)
         quoted = urllib.parse.quote(name, safe="")
         if local:
             socket_dir = urllib.parse.quote(str(self._root), safe="")
             return f"postgresql://postgres@/{quoted}?host={socket_dir}&port={self.port}"
         return f"postgresql://postgres@127.0.0.1:{self.port}/{quoted}"
+
+    def drop_database(self, url: str) -> None:
+        """DROP DATABASE, ending its sessions (a test's bot may still hold one)."""
+        name = urllib.parse.unquote(urllib.parse.urlsplit(url).path.lstrip("/"))
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
     def stop(self) -> None:
         """Stop the server at once (no checkpoint: the data is thrown away) and delete the
