@@ -15,7 +15,6 @@ import os
 import random
 import re
 import signal
-import sqlite3
 import subprocess
 import time
 from collections import Counter
@@ -30,6 +29,7 @@ from bot.ledger import Chat, Store
 from bot.ledger.copies import loads
 from bot.sending.delivery import SendPolicy
 from bot.sources.scanner import Scanner
+from tests import ledgers
 from tests.botenv import TOKEN, BotEnv, running_bot
 from tests.emulator import Emulator, Fault, counted
 from tests.feedserver import FeedServer
@@ -60,7 +60,7 @@ def prepare_ledger(work: Path, chats: list[Chat]) -> Path:
     """An empty archive scanned once (so nothing old is pushed) and these chats subscribed."""
     articles = work / "articles"
     articles.mkdir(parents=True, exist_ok=True)
-    store = Store(work / "state" / "noticebot.db")
+    store = Store(ledgers.current(work))
     announcements = work / "state" / "announcements"
     Scanner(store, Config(articles=(articles,), announce_dir=announcements)).scan()
     for chat in chats:
@@ -73,7 +73,7 @@ def start_bot(work: Path, emulator: Emulator, log: Path, **env: str) -> subproce
     values = {
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": emulator.url,
-        "NOTICEBOT_DB": str(work / "state" / "noticebot.db"),
+        "NOTICEBOT_DB": str(ledgers.current(work)),
         "NOTICEBOT_ARTICLES": str(work / "articles"),
         "NOTICEBOT_SCAN_INTERVAL": "1",
         "NOTICEBOT_LOG_LEVEL": "DEBUG",
@@ -139,8 +139,11 @@ def _copies(emulator: Emulator, known: set[tuple[int, int]]) -> dict[str, Counte
 
 def _ledger(work: Path) -> tuple[set[tuple[int, int]], int]:
     """The (chat, message id) pairs the ledger recorded, and how many rows are open."""
-    with contextlib.closing(sqlite3.connect(work / "state" / "noticebot.db")) as db:
-        rows = db.execute("SELECT copy, status FROM deliveries").fetchall()
+    store = Store(ledgers.current(work))
+    try:
+        rows = store._tuples("SELECT copy, status FROM deliveries")
+    finally:
+        store.close()
     known = {(part.chat, mid) for copy, _ in rows for part in loads(copy) for mid in part.ids}
     return known, sum(1 for _, status in rows if status in ("queued", "sending"))
 
@@ -428,7 +431,7 @@ def bad_input_scenario(work: Path, big_bytes: int) -> BadInputReport:
         "scan",
         "--json",
         cwd=work,
-        NOTICEBOT_DB=str(work / "state" / "noticebot.db"),
+        NOTICEBOT_DB=str(ledgers.current(work)),
         NOTICEBOT_ARTICLES=str(articles),
     )
     invalid = {Path(i["path"]).name: i["reason"] for i in json.loads(scan.stdout)["invalid"]}
@@ -687,8 +690,8 @@ async def _flaky(
             n = got[(chat_id, item)]
             report.lost += n == 0
             report.duplicates += max(0, n - 1)
-    withdrawn = store.db.execute("SELECT COUNT(*) FROM articles WHERE status = 'withdrawn'")
-    report.wrongful_withdrawals = withdrawn.fetchone()[0] + sum(
+    withdrawn = store._rows("SELECT COUNT(*) AS n FROM articles WHERE status = 'withdrawn'")
+    report.wrongful_withdrawals = withdrawn[0]["n"] + sum(
         1 for c in emulator.calls if c.ok and c.method == "deleteMessage"
     )
     return report
@@ -804,7 +807,7 @@ def acks_scenario(work: Path, chats: int, presses: int, groups: int = 100) -> Ac
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=60)
     report.people = private + groups * per_group
-    store = Store(work / "state" / "noticebot.db")
+    store = Store(ledgers.current(work))
     report.recorded = store.acks_total()
     store.close()
     cards = sorted(c.at for _, c in emulator.delivered() if "紧急通知" in str(c.params))

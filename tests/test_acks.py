@@ -23,11 +23,14 @@ import pytest
 
 from bot.cli import main
 from bot.ledger import Chat
+from tests import ledgers
 from tests.botenv import ADMIN, LiveBot, live_bot, message_update, until
 from tests.chaos import now_rfc, prepare_ledger, start_bot, wait_for
 from tests.emulator import Emulator, Fault
 from tests.in_process import command_state_kept
 from tests.process import free_port
+
+pytestmark = ledgers.each_backend
 
 GROUPS = (-1_001_000_000_001, -1_001_000_000_002, -1_001_000_000_003)
 PRIVATE = tuple(range(301, 321))
@@ -214,9 +217,7 @@ async def test_three_groups_and_twenty_subscribers_confirm(
     assert f'noticebot_ack_reached{{notice="{article_id}"}} {len(chats)}.0' in metrics
     assert f"noticebot_acks_total {confirmed}.0" in metrics
     with command_state_kept():
-        assert (
-            main(["acks", article_id, "--csv", "--db", str(tmp_path / "state/noticebot.db")]) == 0
-        )
+        assert main(["acks", article_id, "--csv", "--db", str(ledgers.current(tmp_path))]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
     assert len(rows) == confirmed
     assert Counter(row["chat_id"] for row in rows) == Counter(

@@ -12,14 +12,17 @@ from bot.ledger import QUEUED, SENT, Chat, Store
 from bot.ledger.copies import Part
 from bot.reading.richtext import utf16_len
 from bot.sources.scanner import Scanner
+from tests import ledgers
 from tests.botenv import ADMIN, Clock, live_bot, message_update, until
 from tests.chaos import article_text
 from tests.emulator import Emulator
 
+pytestmark = ledgers.each_backend
+
 
 def _ledger(tmp_path: Path, title: str) -> Store:
     """A ledger holding one published notice, n1, in its first version."""
-    store = Store(tmp_path / "ledger.db", Clock(1_700_000_000.0))
+    store = Store(ledgers.current(tmp_path), Clock(1_700_000_000.0))
     store.save_article(
         {
             "id": "n1",
@@ -84,7 +87,7 @@ def _folder(tmp_path: Path) -> tuple[Path, Store]:
     folder = tmp_path / "posts"
     folder.mkdir()
     (folder / "archive.md").write_text(article_text("旧通知"), encoding="utf-8")
-    return folder, Store(tmp_path / "ledger.db", Clock())
+    return folder, Store(ledgers.current(tmp_path), Clock())
 
 
 def test_a_notice_whose_file_is_deleted_takes_its_queued_reminder_with_it(

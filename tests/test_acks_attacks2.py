@@ -9,11 +9,14 @@ from pathlib import Path
 from bot.ledger import FAILED, QUEUED, SENT, Chat, Store
 from bot.ledger.copies import Part
 from bot.sending.reconciler import Reconciler
+from tests import ledgers
 from tests.botenv import Clock
+
+pytestmark = ledgers.each_backend
 
 
 def _ledger(tmp_path: Path) -> Store:
-    store = Store(tmp_path / "ledger.db", Clock(1_700_000_000.0))
+    store = Store(ledgers.current(tmp_path), Clock(1_700_000_000.0))
     store.save_article(
         {
             "id": "n1",

@@ -11,10 +11,13 @@ import pytest
 
 from bot.cli import main
 from bot.ledger import Chat
+from tests import ledgers
 from tests.botenv import ADMIN, LiveBot, live_bot, message_update, until
 from tests.chaos import now_rfc
 from tests.emulator import Emulator, Fault
 from tests.in_process import command_state_kept
+
+pytestmark = ledgers.each_backend
 
 GROUP = -1_001_000_000_777
 
@@ -176,8 +179,8 @@ def test_the_csv_keeps_a_name_that_looks_like_a_formula_as_text(
 ) -> None:
     from bot.ledger import ACTIVE, Store
 
-    db = tmp_path / "state" / "noticebot.db"
-    db.parent.mkdir()
+    (tmp_path / "state").mkdir()
+    db = ledgers.current(tmp_path)
     store = Store(db)
     store.save_article(
         {"id": "n1", "title": "T", "date": 1.0, "status": ACTIVE, "content_hash": "v1"}

@@ -8,8 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.ledger import Chat
+from tests import ledgers
 from tests.botenv import NOTICE_BODY, BotEnv, running_bot
 from tests.emulator import Call, Emulator
+
+pytestmark = ledgers.each_backend
 
 GROUP = -555
 PRIVATE = 101

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.ledger import Chat
+from tests import ledgers
 from tests.botenv import (
     ADMIN,
     LiveBot,
@@ -24,6 +25,8 @@ from tests.botenv import (
 from tests.chaos import article_text, now_rfc
 from tests.emulator import Call, Emulator, Fault
 from tests.paths import SEED
+
+pytestmark = ledgers.each_backend
 
 
 @pytest.fixture
@@ -168,14 +171,14 @@ async def test_search_finds_by_chinese_keyword(bot: LiveBot) -> None:
     (found,) = await bot.say(message_update(72, "/latest"))
     assert SEED_TITLE in _text(found)
     # the bot's own scan job fills the search index: then the same words find the same
-    unindexed = "SELECT COUNT(*) FROM articles WHERE indexed = 0"
+    unindexed = "SELECT COUNT(*) AS n FROM articles WHERE indexed = 0"
     for _ in range(250):
-        if not bot.runtime.store.db.execute(unindexed).fetchone()[0]:
+        if not bot.runtime.store._rows(unindexed)[0]["n"]:
             break
         await asyncio.sleep(0.02)
     (found,) = await bot.say(message_update(73, "/search 打浦桥街道"))
     assert SEED_TITLE in _text(found)
-    assert bot.runtime.store.db.execute(unindexed).fetchone()[0] == 0
+    assert bot.runtime.store._rows(unindexed)[0]["n"] == 0
 
 
 async def test_settings_change_mode_and_language(bot: LiveBot) -> None:

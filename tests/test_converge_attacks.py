@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.ledger.copies import UNKNOWN, Part
+from tests import ledgers
 from tests.botenv import ADMIN, BotEnv, running_bot
 from tests.emulator import Emulator, Fault
 from tests.test_converge import (
@@ -33,6 +34,8 @@ from tests.test_converge import (
     words,
     write,
 )
+
+pytestmark = ledgers.each_backend
 
 OTHER = -556
 HOUR = 3600.0
@@ -300,14 +303,13 @@ async def test_a_v10_copy_from_before_an_upgrade_never_touches_members_messages(
         version = store.article("water_1")["content_hash"]
         # What schema v10 held after the upgrade (ids from the old group), as _v11 read it:
         # the deliveries row, then its copy built as the migration builds it.
-        store.db.execute(
+        store._exec(
             "INSERT INTO deliveries (article_id, chat_id, kind, status, next_attempt_at,"
             " message_ids, next_part, version, shown, step, pinned, created_at, updated_at,"
             " sent_at) VALUES ('water_1', ?, 'article', 'sent', ?, '[[1],[2]]', 2, ?, ?, 0, 0,"
             " ?, ?, ?)",
             [SUPER, env.clock.now, version, version, env.clock.now, env.clock.now, env.clock.now],
         )
-        store.db.conn.commit()
         migrated = tuple(
             Part(slot, SUPER, (message_id,), "", UNKNOWN, env.clock.now)
             for slot, message_id in enumerate((1, 2))

@@ -4,7 +4,7 @@ backlog beside many chats, a crash loop, a group upgraded under delivered notice
 albums in a group.
 
 Reproductions from the tracker (items 8 to 13), end to end: the real bot against the
-strict emulator and a real SQLite ledger. Each docstring says what people saw and
+strict emulator and a real ledger, SQLite and PostgreSQL. Each docstring says what people saw and
 what they should see. Ledger facts are read through the helpers below only (the
 ledger's internals are being redesigned)."""
 
@@ -18,14 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 
 from bot.config import Config
 from bot.ledger import FAILED, QUEUED, SENT, SKIPPED, Chat, Store, Work
 from bot.sources.scanner import Scanner
+from tests import ledgers
 from tests.botenv import BotEnv, live_bot, running_bot
 from tests.chaos import article_text, prepare_ledger, start_bot
 from tests.emulator import Call, Emulator
 from tests.process import free_port
+
+pytestmark = ledgers.each_backend
 
 # --- ledger facts -----------------------------------------------------------------------------
 
@@ -157,15 +161,40 @@ RESULT_COLUMNS = ("next_part", "message_ids", "shown", "step", "attempts", "last
 
 
 class DiskFull:
-    """For ``seconds`` (for good: None), the bot's own connection refuses every write of
-    a delivery's result, as a full disk would: SQLite's authorizer denies an UPDATE of
-    ``deliveries`` that sets any of :data:`RESULT_COLUMNS`, and the statement raises
-    sqlite3.DatabaseError. Reads, claims, scans and other tables go through."""
+    """For ``seconds`` (for good: None), the ledger refuses every write of a delivery's
+    result, as a full disk would: an UPDATE of ``deliveries`` that sets any of
+    :data:`RESULT_COLUMNS` raises. Reads, claims, scans and other tables go through.
+    SQLite: the bot's own connection's authorizer denies it. PostgreSQL: a trigger
+    raises disk_full (53100) for every connection, the recorder's too."""
 
-    def __init__(self, conn: sqlite3.Connection, seconds: float | None) -> None:
+    def __init__(self, store: Store, seconds: float | None) -> None:
         self.until = None if seconds is None else time.monotonic() + seconds
-        self.refused = 0
-        conn.set_authorizer(self._authorize)
+        self._refused = 0
+        self._server = ledgers.server()
+        if self._server is None:
+            store.db.conn.set_authorizer(self._authorize)
+            return
+        until = "'infinity'" if seconds is None else f"clock_timestamp() + interval '{seconds} s'"
+        with psycopg.connect(self._server, autocommit=True) as conn:
+            conn.execute(
+                "CREATE SEQUENCE refused;"
+                f"CREATE TABLE disk AS SELECT {until} AS full_until;"
+                "CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$"
+                " BEGIN IF clock_timestamp() < (SELECT full_until FROM disk) THEN"
+                " PERFORM nextval('refused');"
+                " RAISE EXCEPTION 'could not extend file: No space left on device'"
+                " USING ERRCODE = 'disk_full'; END IF; RETURN NEW; END $$;"
+                f"CREATE TRIGGER disk_full BEFORE UPDATE OF {', '.join(RESULT_COLUMNS)}"
+                " ON deliveries FOR EACH ROW EXECUTE FUNCTION disk_full();"
+            )
+
+    @property
+    def refused(self) -> int:
+        if self._server is None:
+            return self._refused
+        with psycopg.connect(self._server, autocommit=True) as conn:
+            row = conn.execute("SELECT last_value, is_called FROM refused").fetchone()
+        return int(row[0]) if row and row[1] else 0
 
     def full(self) -> bool:
         return self.until is None or time.monotonic() < self.until
@@ -179,7 +208,7 @@ class DiskFull:
     ) -> int:
         write = action == sqlite3.SQLITE_UPDATE and table == "deliveries"
         if write and column in RESULT_COLUMNS and self.full():
-            self.refused += 1
+            self._refused += 1
             return sqlite3.SQLITE_DENY
         return sqlite3.SQLITE_OK
 
@@ -200,7 +229,7 @@ async def test_a_database_error_while_recording_backs_the_row_off(
         env.subscribe(901)
         env.write_article("a.md", title="停水通知")
         env.scan()
-        disk = DiskFull(store.db.conn, seconds=1.0)
+        disk = DiskFull(store, seconds=1.0)
         await env.send()
         assert disk.refused and sent_to(emulator, 901)  # the card went out, its record did not
         await disk.freed()
@@ -227,7 +256,7 @@ async def test_a_worker_that_keeps_failing_shows_in_healthz(
     what fails."""
     articles = prepare_ledger(tmp_path, [Chat(902)])
     (articles / "a.md").write_text(article_text("停水通知"), encoding="utf-8")
-    store = Store(tmp_path / "state" / "noticebot.db")
+    store = Store(ledgers.current(tmp_path))
     Scanner(
         store, Config(articles=(articles,), announce_dir=tmp_path / "state" / "announcements")
     ).scan()
@@ -238,7 +267,7 @@ async def test_a_worker_that_keeps_failing_shows_in_healthz(
         live_bot(tmp_path, emulator, metrics_listen=("127.0.0.1", port)) as bot,
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client,
     ):
-        DiskFull(bot.runtime.store.db.conn, seconds=None)  # before the dispatcher's first claim
+        DiskFull(bot.runtime.store, seconds=None)  # before the dispatcher's first claim
         await _until(lambda: bool(sent_to(emulator, 902)), 10, "the card")
         answer = await client.get("/healthz")
         for _ in range(50):  # five seconds to notice
@@ -272,7 +301,7 @@ def test_one_chat_with_a_backlog_does_not_starve_the_others(tmp_path: Path) -> N
     Wanted: the first batch of ``claim_work(now, limit=512)`` holds a row of every one
     of the 101 chats."""
     now = [1_700_000_000.0]
-    store = Store(tmp_path / "state" / "noticebot.db", clock=lambda: now[0])
+    store = Store(ledgers.current(tmp_path), clock=lambda: now[0])
     store.subscribe(Chat(BACKLOG, type="supergroup"))
     for n in range(5000):
         store.enqueue(f"backlog-{n:04d}", [BACKLOG])

@@ -644,9 +644,7 @@ class ConvergenceModel(RuleBasedStateMachine):
         rows = {(d.article_id, d.chat_id): d for i in ids for d in store.deliveries(i)}
         for (article_id, chat_id), row in rows.items():
             if row.status in ("queued", "sending", "failed"):
-                error = store.db.execute(
-                    "SELECT last_error FROM deliveries WHERE id = ?", [row.id]
-                ).fetchone()[0]
+                error = store._rows("SELECT last_error FROM deliveries WHERE id = ?", [row.id])[0]
                 problems.append(f"{article_id}@{chat_id}: {row.status} ({error})")
         for notice in self.notices:
             if notice.article_id is None:

@@ -200,6 +200,7 @@ def test_a_claimed_batch_is_read_again_once_anything_else_writes(tmp_path: Path)
     assert store.current(later) is not later
 
 
+@ledgers.sqlite_only
 def test_a_second_bot_on_the_same_ledger_refuses_to_start(tmp_path: Path) -> None:
 
     prepare_ledger(tmp_path, [Chat(1)])

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.sending.delivery import SendPolicy
+from tests import ledgers
 from tests.botenv import (
     ADMIN,
     BotEnv,
@@ -25,6 +26,8 @@ from tests.botenv import (
 )
 from tests.emulator import Call, Emulator, Fault
 from tests.paths import SEED
+
+pytestmark = ledgers.each_backend
 
 
 @pytest.fixture

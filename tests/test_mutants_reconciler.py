@@ -13,6 +13,7 @@ from telegram import Update
 
 from bot.formatting.formatter import removed_part, withdrawn_card
 from bot.i18n import t
+from tests import ledgers
 from tests.botenv import running_bot
 from tests.emulator import Emulator, Fault
 from tests.test_converge import (
@@ -29,6 +30,8 @@ from tests.test_converge import (
     withdraw,
     write,
 )
+
+pytestmark = ledgers.each_backend
 
 SUPER = -1_000_000_000_555
 

@@ -21,10 +21,13 @@ import pytest
 from bot.config import load_config
 from bot.ledger import Chat
 from bot.sources.scanning import scan_now
+from tests import ledgers
 from tests.botenv import ADMIN, TOKEN, LiveBot, live_bot, message_update
 from tests.emulator import BOT_ID, Emulator, Fault
 from tests.process import clean_env, free_port
 from tests.test_metrics import _values
+
+pytestmark = ledgers.each_backend
 
 
 def _notice(title: str) -> str:
@@ -127,7 +130,7 @@ async def test_watch_off_in_the_environment_watches_nothing(
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": emulator.url,
         "NOTICEBOT_ARTICLES": str(articles),
-        "NOTICEBOT_DB": str(tmp_path / "state" / "noticebot.db"),
+        "NOTICEBOT_DB": str(ledgers.current(tmp_path)),
         "NOTICEBOT_ANNOUNCE_DIR": str(tmp_path / "state" / "announcements"),
         "NOTICEBOT_ADMINS": str(ADMIN),
         "NOTICEBOT_WATCH": "off",

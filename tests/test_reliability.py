@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests import ledgers
 from tests.botenv import TOKEN
 from tests.chaos import (
     GONE,
@@ -14,6 +15,8 @@ from tests.chaos import (
     flaky_sources_scenario,
     lifecycle_scenario,
 )
+
+pytestmark = ledgers.each_backend
 
 
 def test_sigkill_mid_broadcast_loses_nothing(tmp_path: Path) -> None:

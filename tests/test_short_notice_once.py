@@ -11,8 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.ledger import Chat
+from tests import ledgers
 from tests.botenv import live_bot, message_update, running_bot
 from tests.emulator import Emulator
+
+pytestmark = ledgers.each_backend
 
 GROUP = -555
 MORE = "<p>本周六上午五号楼停水，请提前储水。</p>" * 40

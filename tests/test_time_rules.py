@@ -19,8 +19,11 @@ from telegram import Update
 
 from bot.ledger import Store, schema
 from bot.ledger.schema import MIGRATIONS
+from tests import ledgers
 from tests.botenv import ADMIN, BotEnv, message_update, running_bot
 from tests.emulator import Call, Emulator, Fault
+
+pytestmark = ledgers.each_backend
 
 DAY = 86400.0
 SEND_METHODS = {"sendMessage", "sendPhoto", "sendAnimation", "sendMediaGroup"}
@@ -282,6 +285,7 @@ async def test_a_chat_back_in_digest_mode_gets_only_what_came_since(env: BotEnv)
     assert "汇总模式时的通知" in digest and "卡片模式时的通知" not in digest
 
 
+@ledgers.sqlite_only
 def test_an_upgraded_ledger_starts_each_digest_chat_from_its_last_digest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,10 +19,13 @@ import pytest
 
 from bot.ledger import Chat
 from bot.sources.scanning import scan_now
+from tests import ledgers
 from tests.botenv import ADMIN, running_bot
 from tests.emulator import Emulator
 from tests.paths import ROOT
 from tests.process import BOT_COMMAND, clean_env, run_cli
+
+pytestmark = ledgers.each_backend
 
 BROKEN = "---\ntitle: 五号楼停水\ndate: [2026-12-05\n---\n\n明天停水。\n"
 
