@@ -72,6 +72,7 @@ async def noticebot_rate(
     app = build_application(config, policy=policy, rate_limits=policy is None)
     async with app:
         runtime = runtime_of(app)
+        runtime.store.owner.take()  # as a running bot holds it: claims and records are fenced
         start = time.perf_counter()
         await runtime.dispatcher.run_until_idle()
         elapsed = time.perf_counter() - start

@@ -40,7 +40,8 @@ def open_backend(where: Path | str, lock: threading.RLock) -> Any:
 
 
 class LedgerBase:
-    """What every part of the ledger shares. All methods are synchronous and short."""
+    """What every part of the ledger shares. Its methods are synchronous and short, but
+    for the records the reconciler awaits (:meth:`Deliveries.settle`, ``record_copy``)."""
 
     def __init__(self, where: Path | str, clock: Clock = time.time) -> None:
         self._lock = threading.RLock()

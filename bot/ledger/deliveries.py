@@ -45,6 +45,7 @@ and none of a chat that has a row being sent.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -346,8 +347,8 @@ class Deliveries(LedgerBase):
         server it travels on a connection of its own while the event loop sends to
         other chats; SQLite writes it at once (a write there is quicker than a turn of
         the loop). Fenced: once another process holds the lease, it changes nothing."""
-        if self.is_server:
-            await self.backend.execute_async(sql, params)
+        if self.is_server:  # a stop that cancels the worker lets a record on its way land
+            await asyncio.shield(self.backend.execute_async(sql, params))
             return
         with self._lock:
             self._own_records += self._exec(sql, params)

@@ -153,6 +153,7 @@ class Lease:
             return False
         ledger_pid = self.backend.session_pid()  # a ledger connection that works, first
         with self._connection().transaction():
+            self._one("SELECT 1 FROM lease WHERE name = 'active' FOR UPDATE")  # see fence_sql
             before = self.holding()
             (generation,) = self._one(
                 f"UPDATE lease SET generation = generation + 1, holder = %s, since = {NOW},"
@@ -235,12 +236,21 @@ class Lease:
             raise Fenced(f"the lease moved on past generation {self.generation}")
 
     def fence_sql(self) -> str:
-        """A condition for a claim or a record: it holds only while the lease is ours. The
-        generation is written into the statement (a whole number, the same for as long
-        as this process holds the lease), so the statement stays prepared."""
+        """A condition for a claim or a record: it holds only while the lease is ours.
+
+        It locks the lease's row (``FOR KEY SHARE``, which the heartbeat's update does
+        not wait for) until the write commits, and a takeover locks the row ``FOR
+        UPDATE`` first: a write that began before a takeover ends before it, and one
+        that waited meanwhile (for a row another transaction held) reads the new
+        generation and changes nothing. The generation is written into the statement
+        (a whole number, the same for as long as this process holds the lease), so
+        the statement stays prepared."""
         if self.generation is None:
             return ""
-        return f" AND (SELECT generation FROM lease WHERE name = 'active') = {int(self.generation)}"
+        return (
+            " AND EXISTS (SELECT 1 FROM lease WHERE name = 'active'"
+            f" AND generation = {int(self.generation)} FOR KEY SHARE)"
+        )
 
     def held_elsewhere(self) -> bool:
         """Whether another process is active now (its heartbeat is fresh)."""

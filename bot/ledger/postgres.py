@@ -46,7 +46,7 @@ from bot.ledger.sqlite import all_like
 from bot.logs import hold_url_secrets, shown_url
 
 Params = Sequence[Any] | dict[str, Any]
-Connection = TypeVar("Connection", psycopg.Connection[Any], psycopg.AsyncConnection[Any])
+AnyConnection = TypeVar("AnyConnection", psycopg.Connection[Any], psycopg.AsyncConnection[Any])
 
 WRITER_LOCK = 0x6E6F7469  # "noti": every transaction holds it, as SQLite's one writer
 CONNECT_TIMEOUT = 10  # seconds: a server that does not answer is a configuration mistake
@@ -184,7 +184,7 @@ def _options(url: str) -> dict[str, Any]:
     }
 
 
-def _adapted(conn: Connection) -> Connection:
+def _adapted(conn: AnyConnection) -> AnyConnection:
     conn.adapters.register_dumper(bool, _IntFromBool)
     conn.adapters.register_loader("numeric", _Number)
     return conn
@@ -261,6 +261,7 @@ class PostgresBackend:
         self._reader_lock = threading.Lock()
         self._recorder: psycopg.AsyncConnection[Any] | None = None
         self._recorder_loop: asyncio.AbstractEventLoop | None = None
+        self._opening = asyncio.Lock()  # one connect at a time, on the recorder's loop
 
     @property
     def path(self) -> Any:
@@ -329,12 +330,21 @@ class PostgresBackend:
         return max(cursor.rowcount, 0)
 
     async def _recorder_here(self) -> psycopg.AsyncConnection[Any]:
-        """The recorder's connection, for the running event loop."""
+        """The recorder's connection, for the running event loop: opened once, however
+        many sends are answered at once. A record waits at most :data:`LOCK_WAIT` for
+        a row another transaction holds (a command stopped mid-write), as a
+        transaction does."""
         loop = asyncio.get_running_loop()
-        if self._recorder is None or self._recorder.broken or self._recorder_loop is not loop:
+        if self._recorder_loop is not loop:
             self._close_recorder()
-            self._recorder = await connect_async(self.url)
             self._recorder_loop = loop
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if self._recorder is None or self._recorder.broken:
+                self._close_recorder()
+                recorder = await connect_async(self.url)
+                await recorder.execute(f"SET lock_timeout = '{LOCK_WAIT}s'")
+                self._recorder = recorder
         return self._recorder
 
     @property
