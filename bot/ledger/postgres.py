@@ -353,13 +353,15 @@ class PostgresBackend:
 
     def begin(self) -> None:
         """The writers' lock waited for as long as SQLite's busy timeout, then an error
-        (never a bot frozen behind a command stopped with Ctrl-Z); and the lease checked:
-        a process fenced out writes nothing more."""
+        (never a bot frozen behind a command stopped with Ctrl-Z); and the lease checked
+        and its row held until the end, as a claim holds it (``Lease.fence_sql``): a
+        process fenced out writes nothing more, and a takeover waits for what began
+        before it."""
         self.conn.execute(f"BEGIN; SET LOCAL lock_timeout = '{LOCK_WAIT}s'")
         try:
             row = self.conn.execute(
                 "SELECT pg_advisory_xact_lock(%s), (SELECT generation FROM lease"
-                " WHERE name = 'active')",
+                " WHERE name = 'active' FOR KEY SHARE)",
                 [WRITER_LOCK],
             ).fetchone()
             self.owner.check(row[1] if row else None)
