@@ -34,9 +34,9 @@ _examples: list[str] = []  # of those, the one fresh() made for a Hypothesis exa
 TEMPLATE = "ledger_template"
 
 
-def postgres_database(*, empty: bool = False) -> str:
+def postgres_database() -> str:
     """A new database on this process's server, with the ledger's schema made (a copy of
-    a template made once), or ``empty``. Dropped when the test ends (:func:`drop_made`)."""
+    a template made once); dropped when the test ends (:func:`drop_made`)."""
     global _cluster
     reason = unavailable()
     if reason is not None:
@@ -46,7 +46,7 @@ def postgres_database(*, empty: bool = False) -> str:
     if _cluster is None:
         _cluster = PgCluster(in_memory=True)
         Store(_cluster.new_database(TEMPLATE)).close()
-    url = _cluster.new_database(template=None if empty else TEMPLATE)
+    url = _cluster.new_database(template=TEMPLATE)
     _made.append(url)
     return url
 

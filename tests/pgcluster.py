@@ -45,6 +45,7 @@ SETTINGS = {
 # Where a test cluster keeps its data: a database made there costs 20 ms, not the 60 to
 # 300 ms the copy of its 7 MB takes on a virtual machine's disk.
 MEMORY_DIR = "/dev/shm"
+MEMORY_NEEDED = 1 << 30  # a container's 64 MB /dev/shm would fill: the disk, then
 # What postgres logs when another process got the port first: worth another port.
 PORT_TAKEN = re.compile(r"Address already in use|could not create any TCP/IP sockets")
 
@@ -108,8 +109,13 @@ def _free_port() -> int:
 def _base_dir(in_memory: bool) -> str:
     """The system temp dir, unless the server user cannot reach it (a TMPDIR under /root)
     or it is too long for a unix socket path (about 100 bytes): then /tmp. ``in_memory``:
-    /dev/shm where there is one, as the server user may write there."""
-    if in_memory and os.access(MEMORY_DIR, os.W_OK) and os.stat(MEMORY_DIR).st_mode & 0o002:
+    /dev/shm where there is one with room, as the server user may write there."""
+    if (
+        in_memory
+        and os.access(MEMORY_DIR, os.W_OK)
+        and os.stat(MEMORY_DIR).st_mode & 0o002
+        and shutil.disk_usage(MEMORY_DIR).free >= MEMORY_NEEDED
+    ):
         return MEMORY_DIR
     base = tempfile.gettempdir()
     if len(base) > 60:
