@@ -232,12 +232,6 @@ async def _start(application: Application) -> None:
     owner = runtime.store.owner
     if not isinstance(owner, Lease):
         owner.take()  # before anything is sent: LedgerBusy if another bot runs
-    elif runtime.may_stand_by:  # a PostgreSQL ledger: stand by until this one is active
-        listen = runtime.config.webhook_url and runtime.config.webhook_listen
-        await become_active(owner, listen, getattr(runtime.sender.transport, "flood", None))
-    else:  # the console on a real ledger: never a standby that would take over its chats
-        take_or_refuse(owner)
-    await set_commands(application)
     if runtime.config.metrics_listen:  # first: a port in use stops the start, nothing begun
         jobs = application.job_queue
         runtime.metrics_server = serve(
@@ -245,6 +239,14 @@ async def _start(application: Application) -> None:
             runtime.config.metrics_listen,
             lambda: bool(jobs and jobs.get_jobs_by_name("scan")),
         )
+    if isinstance(owner, Lease) and runtime.may_stand_by:  # stand by until this one is active
+        listen = runtime.config.webhook_url and runtime.config.webhook_listen
+        runtime.standing_by = True  # /healthz: alive, waiting to take over
+        await become_active(owner, listen, getattr(runtime.sender.transport, "flood", None))
+        runtime.standing_by = False
+    elif isinstance(owner, Lease):  # the console on a real ledger: never a standby
+        take_or_refuse(owner)
+    await set_commands(application)
     runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="dispatcher"))
     if runtime.config.watch:
         watching = watch_folders(

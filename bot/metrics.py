@@ -188,9 +188,11 @@ def serve(
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz":
-            problems = health(runtime, scan_job_alive)
+            standby = runtime.standing_by  # alive; it runs nothing yet to be unhealthy
+            problems = [] if standby else health(runtime, scan_job_alive)
             status = "503 Service Unavailable" if problems else "200 OK"
-            body = json.dumps({"healthy": not problems, "problems": problems}).encode()
+            answer = {"healthy": not problems, "standby": standby, "problems": problems}
+            body = json.dumps(answer).encode()
             start_response(status, [("Content-Type", "application/json")])
             return [body]
         return metrics(environ, start_response)

@@ -34,6 +34,7 @@ class Runtime:
     scan_wanted: bool = False  # asked for while a scan ran: that scan goes round again
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     may_stand_by: bool = True  # on a PostgreSQL ledger; the console never stands by
+    standing_by: bool = False  # waiting for the lease: another process is active
     reading_feeds: asyncio.Lock = field(default_factory=asyncio.Lock)
     started_at: float = field(default_factory=time.time)
     scanned_at: float | None = None  # when the last scan finished without an error

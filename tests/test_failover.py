@@ -12,6 +12,8 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+
 from bot.config import Config
 from bot.ledger import Chat, Store
 from bot.ledger.lease import STALE_AFTER
@@ -22,7 +24,7 @@ from tests import ledgers
 from tests.botenv import TOKEN
 from tests.chaos import article_text, start_bot, wait_for
 from tests.emulator import Emulator
-from tests.process import BOT_COMMAND, clean_env, run_cli
+from tests.process import BOT_COMMAND, clean_env, free_port, run_cli
 
 CHATS = 60
 
@@ -109,6 +111,44 @@ def test_a_standby_takes_over_when_the_active_process_is_killed(
     assert emulator.too_many == 0
     assert "active" in status.stdout and "last failover:" in status.stdout
     assert "last failover: none" not in status.stdout
+
+
+def test_a_standby_answers_healthz_as_a_standby_then_as_the_active_process(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    """A monitor watching every machine sees the standby alive (200, ``standby``), not
+    down, and the same process healthy and active once it took over."""
+    url = _prepare(tmp_path)
+    port = free_port()
+    first = _start(tmp_path, emulator, url, "first")
+    second = None
+    try:
+        wait_for(lambda: _holder(url) is not None, 30, "a first active process")
+        second = start_bot(
+            tmp_path,
+            emulator,
+            tmp_path / "second.log",
+            NOTICEBOT_DB=url,
+            NOTICEBOT_METRICS_LISTEN=f"127.0.0.1:{port}",
+        )
+        wait_for(lambda: _healthz(port) is not None, 30, "the standby's /healthz")
+        standing = _healthz(port)
+        first.kill()
+        wait_for(lambda: (_healthz(port) or (0, {}))[1].get("standby") is False, 30, "takeover")
+        wait_for(lambda: (_healthz(port) or (0, {}))[0] == 200, 30, "a healthy active process")
+        active = _healthz(port)
+    finally:
+        _stop(first, *([second] if second else []))
+    assert standing == (200, {"healthy": True, "standby": True, "problems": []})
+    assert active is not None and active[1]["standby"] is False and active[1]["healthy"]
+
+
+def _healthz(port: int) -> tuple[int, dict[str, object]] | None:
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+    except httpx.HTTPError:
+        return None
+    return answer.status_code, answer.json()
 
 
 def test_a_frozen_active_process_is_fenced_and_sends_nothing_when_it_wakes(

@@ -73,7 +73,11 @@ async def test_metrics_move_during_a_broadcast_and_health_follows_the_dispatcher
     assert final["noticebot_flood_waits_total"] == 0
     assert final["noticebot_last_successful_scan_timestamp_seconds"] > 0
     assert final["noticebot_source_errors{source=folders}"] == 0
-    assert healthy.status_code == 200 and healthy.json() == {"healthy": True, "problems": []}
+    assert healthy.status_code == 200 and healthy.json() == {
+        "healthy": True,
+        "standby": False,
+        "problems": [],
+    }
     assert stopped.status_code == 503
     assert stopped.json()["problems"] == ["the dispatcher has stopped"]
     assert no_scans.json()["problems"][1:] == ["the scan job has stopped"]
