@@ -40,6 +40,7 @@ LEASE_LOCK = 0x6C656173  # "leas": held by the active process's session
 STALE_AFTER = 5.0  # seconds without a heartbeat: the holder is frozen or cut off
 BEAT_EVERY = 1.0  # seconds between heartbeats, and between a standby's looks
 SEND_MARGIN = 2.0  # seconds: no send once the last beat is this near to a standby's limit
+TAKE_WAIT = 2  # seconds a takeover waits for the old holder's last writes, then looks again
 NOW = "extract(epoch from clock_timestamp())"  # the server's time, for every process
 
 TABLES = """
@@ -151,26 +152,39 @@ class Lease:
                     if pid is not None:
                         self._one("SELECT pg_terminate_backend(%s)", [pid])
             return False
+        from psycopg.errors import LockNotAvailable
+
         ledger_pid = self.backend.session_pid()  # a ledger connection that works, first
-        with self._connection().transaction():
-            self._one("SELECT 1 FROM lease WHERE name = 'active' FOR UPDATE")  # see fence_sql
-            before = self.holding()
-            (generation,) = self._one(
-                f"UPDATE lease SET generation = generation + 1, holder = %s, since = {NOW},"
-                f" heartbeat_at = {NOW}, backend_pid = pg_backend_pid(), ledger_pid = %s"
-                " WHERE name = 'active' RETURNING generation",
-                [self.me, ledger_pid],
-            ) or (0,)
-            if before.holder is not None and before.heartbeat_age is not None:
-                self._do(
-                    f"INSERT INTO failovers (generation, at, holder, previous, silent)"
-                    f" VALUES (%s, {NOW}, %s, %s, %s)",
-                    [generation, self.me, before.holder, before.heartbeat_age],
-                )
-                self.took_over_from = before.holder
-        self.generation = int(generation)
+        try:
+            with self._connection().transaction():
+                self._do(f"SET LOCAL lock_timeout = '{TAKE_WAIT}s'")
+                self._one("SELECT 1 FROM lease WHERE name = 'active' FOR UPDATE")  # fence_sql
+                generation = self._bump(ledger_pid)
+        except LockNotAvailable:  # the old holder's last writes still running: next look
+            self._one("SELECT pg_advisory_unlock(%s)", [LEASE_LOCK])
+            return False
+        self.generation = generation
         self.last_beat = time.monotonic()
         return True
+
+    def _bump(self, ledger_pid: int) -> int:
+        """The lease made this process's, in the takeover's transaction; a failover
+        recorded if another process held it. The new generation."""
+        before = self.holding()
+        (generation,) = self._one(
+            f"UPDATE lease SET generation = generation + 1, holder = %s, since = {NOW},"
+            f" heartbeat_at = {NOW}, backend_pid = pg_backend_pid(), ledger_pid = %s"
+            " WHERE name = 'active' RETURNING generation",
+            [self.me, ledger_pid],
+        ) or (0,)
+        if before.holder is not None and before.heartbeat_age is not None:
+            self._do(
+                f"INSERT INTO failovers (generation, at, holder, previous, silent)"
+                f" VALUES (%s, {NOW}, %s, %s, %s)",
+                [generation, self.me, before.holder, before.heartbeat_age],
+            )
+            self.took_over_from = before.holder
+        return int(generation)
 
     def keep(self, lost: Callable[[str], None]) -> None:
         """Beat the lease every second from a thread of its own until :meth:`release`;

@@ -353,15 +353,17 @@ class PostgresBackend:
 
     def begin(self) -> None:
         """The writers' lock waited for as long as SQLite's busy timeout, then an error
-        (never a bot frozen behind a command stopped with Ctrl-Z); and the lease checked
-        and its row held until the end, as a claim holds it (``Lease.fence_sql``): a
-        process fenced out writes nothing more, and a takeover waits for what began
-        before it."""
+        (never a bot frozen behind a command stopped with Ctrl-Z); and the lease checked:
+        a process fenced out writes nothing more. The active process holds the lease's
+        row until the end, as a claim holds it (``Lease.fence_sql``), so a takeover
+        waits for what it began; a process without the lease (a command) holds nothing
+        a takeover would wait for."""
+        held = " FOR KEY SHARE" if self.owner.generation is not None else ""
         self.conn.execute(f"BEGIN; SET LOCAL lock_timeout = '{LOCK_WAIT}s'")
         try:
             row = self.conn.execute(
                 "SELECT pg_advisory_xact_lock(%s), (SELECT generation FROM lease"
-                " WHERE name = 'active' FOR KEY SHARE)",
+                f" WHERE name = 'active'{held})",
                 [WRITER_LOCK],
             ).fetchone()
             self.owner.check(row[1] if row else None)
@@ -389,8 +391,12 @@ class PostgresBackend:
 
     def migrate(self) -> None:
         """Make the schema if the database has none, or bring it to this version; one
-        transaction, so two processes starting at once make it once."""
-        self.conn.execute("BEGIN")
+        transaction, so two processes starting at once make it once. A schema already
+        current takes no lock: opening the ledger (``status``, a standby restarted)
+        never waits for a command stopped mid-write."""
+        if _version(self.conn, self.where) == SCHEMA_VERSION:
+            return
+        self.conn.execute(f"BEGIN; SET LOCAL lock_timeout = '{LOCK_WAIT}s'")
         try:
             self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITER_LOCK])
             version = _version(self.conn, self.where)
