@@ -30,7 +30,7 @@ sqlite_only = pytest.mark.sqlite_only
 _cluster: PgCluster | None = None
 _where: Path | str | None = None  # the ledger of the test running now
 _made: list[str] = []  # the databases the running test made
-_examples: list[str] = []  # of those, the one fresh() made for a Hypothesis example
+_example: str | None = None  # of those, the one fresh() made for a Hypothesis example
 TEMPLATE = "ledger_template"
 
 
@@ -53,7 +53,8 @@ def postgres_database() -> str:
 
 def drop_made() -> None:
     """Drop the databases the test made: hundreds of 7 MB copies would fill memory."""
-    _examples.clear()
+    global _example
+    _example = None
     while _made:
         url = _made.pop()
         if _cluster is not None:
@@ -99,14 +100,14 @@ DatabaseError = (sqlite3.Error, psycopg.Error)
 def fresh(folder: Path) -> Path | str:
     """A new, empty ledger on the running test's backend (one a Hypothesis example); the
     previous example's database is dropped first."""
+    global _example
     if not isinstance(_where, str):
         return folder / "ledger.db"
-    while _examples and _cluster is not None:
-        previous = _examples.pop()
-        _made.remove(previous)
-        _cluster.drop_database(previous)
-    _examples.append(postgres_database())
-    return _examples[-1]
+    if _example is not None and _cluster is not None:
+        _made.remove(_example)
+        _cluster.drop_database(_example)
+    _example = postgres_database()
+    return _example
 
 
 def server() -> str | None:

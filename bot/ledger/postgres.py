@@ -175,12 +175,15 @@ class _Number(Loader):
             return float(text)
 
 
-def _options(url: str) -> dict[str, Any]:
+def _options(url: str, lock_wait: int | None = None) -> dict[str, Any]:
+    """``lock_wait``: seconds any statement on the connection waits for a lock."""
+    options = {} if lock_wait is None else {"options": f"-c lock_timeout={lock_wait}s"}
     return {
         "conninfo": url,
         "autocommit": True,
         "connect_timeout": CONNECT_TIMEOUT,
         "application_name": "noticebot",
+        **options,
     }
 
 
@@ -203,9 +206,9 @@ def connect(url: str) -> psycopg.Connection[Any]:
         raise _unusable(url, error) from None
 
 
-async def connect_async(url: str) -> psycopg.AsyncConnection[Any]:
+async def connect_async(url: str, lock_wait: int | None = None) -> psycopg.AsyncConnection[Any]:
     try:
-        return _adapted(await psycopg.AsyncConnection.connect(**_options(url)))
+        return _adapted(await psycopg.AsyncConnection.connect(**_options(url, lock_wait)))
     except psycopg.Error as error:
         raise _unusable(url, error) from None
 
@@ -261,7 +264,7 @@ class PostgresBackend:
         self._reader_lock = threading.Lock()
         self._recorder: psycopg.AsyncConnection[Any] | None = None
         self._recorder_loop: asyncio.AbstractEventLoop | None = None
-        self._opening = asyncio.Lock()  # one connect at a time, on the recorder's loop
+        self._opening = asyncio.Lock()  # one connect at a time; made again for each loop
 
     @property
     def path(self) -> Any:
@@ -342,9 +345,7 @@ class PostgresBackend:
         async with self._opening:
             if self._recorder is None or self._recorder.broken:
                 self._close_recorder()
-                recorder = await connect_async(self.url)
-                await recorder.execute(f"SET lock_timeout = '{LOCK_WAIT}s'")
-                self._recorder = recorder
+                self._recorder = await connect_async(self.url, lock_wait=LOCK_WAIT)
         return self._recorder
 
     @property
