@@ -12,8 +12,8 @@ import sqlite3
 import stat
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -215,12 +215,25 @@ def test_json_nested_too_deeply_is_one_line(tmp_path: Path) -> None:
     assert line.startswith("noticebot import: not JSON")
 
 
+def _count(db: Path, table: str) -> int:
+    """Rows in the ledger's ``table``, read beside the command that writes it."""
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as ledger:
+        return ledger.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
 def _interrupted(
-    args: list[str], cwd: Path, after: float, *, group: bool = True
+    args: list[str],
+    cwd: Path,
+    midway: Callable[[], bool],
+    *,
+    group: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    """``args`` run, and Ctrl-C'd ``after`` seconds once it has named its ledger (it is
-    past starting up): SIGINT to its process group, as a terminal sends it, or (``group``
-    false) to the command's process alone."""
+    """``args`` run, and Ctrl-C'd while ``midway()`` says its work is under way: once it
+    has named its ledger (it is past starting up) and ``midway()`` holds, the process is
+    frozen, ``midway()`` asked again (a frozen process cannot finish in between), and
+    SIGINT sent before it is woken: to its process group, as a terminal sends it, or
+    (``group`` false) to the command's process alone. Waiting a fixed time instead let a
+    fast machine finish the work first."""
     process = subprocess.Popen(
         [*BOT_COMMAND, *args],
         cwd=cwd,
@@ -234,8 +247,17 @@ def _interrupted(
     assert process.stderr is not None
     first = process.stderr.readline()
     assert first.endswith("(--db)\n"), first
-    time.sleep(after)
-    (os.killpg if group else os.kill)(process.pid, signal.SIGINT)
+    deadline = time.monotonic() + 60
+    while not midway():
+        assert process.poll() is None, "the command ended before its work was seen under way"
+        assert time.monotonic() < deadline, "the command's work never got under way"
+        time.sleep(0.002)
+    os.killpg(process.pid, signal.SIGSTOP)
+    try:
+        assert midway(), "the command finished its work before it could be interrupted"
+        (os.killpg if group else os.kill)(process.pid, signal.SIGINT)
+    finally:
+        os.killpg(process.pid, signal.SIGCONT)
     out, err = process.communicate(timeout=60)
     return subprocess.CompletedProcess(args, process.returncode, out, first + err)
 
@@ -246,7 +268,12 @@ def test_ctrl_c_during_an_import_is_one_line_and_imports_nothing(tmp_path: Path)
     (tmp_path / "big.json").write_text(
         json.dumps({"format": "noticebot-subscriptions", "version": 1, "chats": chats})
     )
-    done = _interrupted(["import", "big.json", "--db", str(db)], tmp_path, 0.8)
+    begun = time.monotonic()
+
+    def midway() -> bool:  # well into reading the file, and nothing saved yet
+        return time.monotonic() - begun > 0.8 and _count(db, "chats") == 1
+
+    done = _interrupted(["import", "big.json", "--db", str(db)], tmp_path, midway)
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 130, done.stderr
     assert _said(done) == ["noticebot: interrupted"]
@@ -263,7 +290,11 @@ def test_ctrl_c_during_a_scan_is_one_line(tmp_path: Path) -> None:
         (folder / f"{n:04}.md").write_text(
             f"---\ntitle: notice {n}\ndate: 2024-01-01\n---\n停水通知 {n}\n" * 3, "utf-8"
         )
-    done = _interrupted(["scan", "--db", str(db)], tmp_path, 0.8, group=False)
+
+    def midway() -> bool:  # some chunks of the files saved, not all
+        return 0 < _count(db, "files") < 3000
+
+    done = _interrupted(["scan", "--db", str(db)], tmp_path, midway, group=False)
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 130, done.stderr
     assert _said(done) == ["noticebot: interrupted"]
