@@ -261,9 +261,11 @@ class Scanner:
         self._chats = None
         owned = self.owned()
         roots = [root for root in self.config.folders if str(root) in owned.folders]
+        # what the ledger knew before the walk: a file another scan (a command's) took in
+        # after this walk listed the folder is not taken for gone
+        known = self.store.file_states()
         walks = {root: walk_folder(root, self._not_articles) for root in roots if root.exists()}
         self._not_articles = {p: k for walk in walks.values() for p, k in walk.not_articles.items()}
-        known = self.store.file_states()
         new_roots = [root for root in walks if not self._baselined(root, known)]
         report = ScanReport(first_scan=bool(new_roots))
         report.foreign = [str(r) for r in self.config.folders if str(r) not in owned.folders]

@@ -1,0 +1,71 @@
+"""Two scans of one ledger at once: the running bot's, and a command's (`noticebot scan`,
+`noticebot announce`) or a second process's. Neither may take what the other just
+took in for gone."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.config import Config
+from bot.ledger import Chat, Store
+from bot.reading.walk import FolderWalk
+from bot.sources import scanner as scanner_module
+from bot.sources.scanner import Scanner
+from tests import ledgers
+from tests.chaos import article_text
+from tests.paths import SEED
+
+pytestmark = ledgers.each_backend
+
+
+def _after_walking(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, meanwhile: Callable[[], None]
+) -> None:
+    """``meanwhile`` runs once, right after the next scan has walked ``folder``: the
+    moment another process's scan may land in."""
+    walk = scanner_module.walk_folder
+    pending = [meanwhile]
+
+    def walk_then_another_scan(root: Path, *args: object) -> FolderWalk:
+        walked = walk(root, *args)
+        while pending and root == folder:
+            pending.pop()()
+        return walked
+
+    monkeypatch.setattr(scanner_module, "walk_folder", walk_then_another_scan)
+
+
+def test_a_notice_another_scan_took_in_during_this_scans_walk_is_not_withdrawn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    shutil.copy(SEED, folder)
+    config = Config(articles=(folder,), announce_dir=tmp_path / "announcements")
+    db = ledgers.current(tmp_path)
+    bots, command = Store(db), Store(db)
+    bots.subscribe(Chat(5))
+    running = Scanner(bots, config, owner=True)
+    running.scan()  # the archive, taken in
+
+    def a_command_scans_a_new_notice() -> None:
+        (folder / "water.md").write_text(
+            article_text("五号楼停水", "<p>周六停水。</p>", "slug: water-5\n"), "utf-8"
+        )
+        assert Scanner(command, config).scan().new == ["water_5"]
+
+    _after_walking(folder, monkeypatch, a_command_scans_a_new_notice)
+    report = running.scan()
+    assert (report.new, report.changed, report.withdrawn) == ([], [], [])
+    assert bots.published("water_5") is not None
+    assert [d.article_id for d in bots.deliveries(5)] == ["water_5"]  # queued once
+    monkeypatch.undo()
+    again = running.scan()
+    assert (again.new, again.changed, again.withdrawn) == ([], [], [])
+    assert bots.published("water_5") is not None
+    bots.close()
+    command.close()
