@@ -19,10 +19,12 @@ from tests.process import free_port
 
 
 def _get(url: str) -> httpx.Response:
-    return httpx.get(url, timeout=1.0)
+    """Within half the time the server gives a silent connection: a server that waited
+    for those first would not answer in it."""
+    return httpx.get(url, timeout=bot.metrics.TIMEOUT / 2)
 
 
-async def test_healthz_answers_within_a_second_beside_silent_connections(
+async def test_healthz_answers_beside_silent_connections(
     tmp_path: Path, emulator: Emulator
 ) -> None:
     port = free_port()
@@ -32,16 +34,13 @@ async def test_healthz_answers_within_a_second_beside_silent_connections(
         half.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the end of it
         try:
             await asyncio.sleep(0.2)  # the server has taken them
-            started = time.monotonic()
             health = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/healthz")
             metrics = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/metrics")
-            took = time.monotonic() - started
         finally:
             for connection in (*silent, half):
                 connection.close()
     assert health.status_code in (200, 503) and "healthy" in health.json()
     assert metrics.status_code == 200 and "noticebot_queue_depth" in metrics.text
-    assert took < 2.0
 
 
 async def test_a_silent_connection_is_closed_after_the_timeout(
