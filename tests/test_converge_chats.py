@@ -25,7 +25,7 @@ from bot.ledger import FAILED, QUEUED, SENT, SKIPPED, Chat, Store, Work
 from bot.sources.scanner import Scanner
 from tests import ledgers
 from tests.botenv import BotEnv, live_bot, running_bot
-from tests.chaos import article_text, prepare_ledger, start_bot
+from tests.chaos import article_text, prepare_ledger, start_bot, wait_for
 from tests.emulator import Call, Emulator
 from tests.process import free_port
 
@@ -161,26 +161,26 @@ RESULT_COLUMNS = ("next_part", "message_ids", "shown", "step", "attempts", "last
 
 
 class DiskFull:
-    """For ``seconds`` (for good: None), the ledger refuses every write of a delivery's
-    result, as a full disk would: an UPDATE of ``deliveries`` that sets any of
-    :data:`RESULT_COLUMNS` raises. Reads, claims, scans and other tables go through.
-    SQLite: the bot's own connection's authorizer denies it. PostgreSQL: a trigger
-    raises disk_full (53100) for every connection, the recorder's too."""
+    """Until :meth:`free`, the ledger refuses every write of a delivery's result, as a
+    full disk would: an UPDATE of ``deliveries`` that sets any of :data:`RESULT_COLUMNS`
+    raises. Reads, claims, scans and other tables go through. SQLite: the bot's own
+    connection's authorizer denies it. PostgreSQL: a trigger raises disk_full (53100)
+    for every connection, the recorder's too. Freed by the test, not by a timer: the
+    write it must refuse comes whenever the machine gets there."""
 
-    def __init__(self, store: Store, seconds: float | None) -> None:
-        self.until = None if seconds is None else time.monotonic() + seconds
+    def __init__(self, store: Store) -> None:
+        self._full = True
         self._refused = 0
         self._server = ledgers.server()
         if self._server is None:
             store.db.conn.set_authorizer(self._authorize)
             return
-        until = "'infinity'" if seconds is None else f"clock_timestamp() + interval '{seconds} s'"
         with psycopg.connect(self._server, autocommit=True) as conn:
             conn.execute(
                 "CREATE SEQUENCE refused;"
-                f"CREATE TABLE disk AS SELECT {until} AS full_until;"
+                "CREATE TABLE disk AS SELECT true AS is_full;"
                 "CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$"
-                " BEGIN IF clock_timestamp() < (SELECT full_until FROM disk) THEN"
+                " BEGIN IF (SELECT is_full FROM disk) THEN"
                 " PERFORM nextval('refused');"
                 " RAISE EXCEPTION 'could not extend file: No space left on device'"
                 " USING ERRCODE = 'disk_full'; END IF; RETURN NEW; END $$;"
@@ -196,18 +196,18 @@ class DiskFull:
             row = conn.execute("SELECT last_value, is_called FROM refused").fetchone()
         return int(row[0]) if row and row[1] else 0
 
-    def full(self) -> bool:
-        return self.until is None or time.monotonic() < self.until
-
-    async def freed(self) -> None:
-        while self.full():
-            await asyncio.sleep(0.05)
+    def free(self) -> None:
+        """Space again: every write goes through from now on."""
+        self._full = False
+        if self._server is not None:
+            with psycopg.connect(self._server, autocommit=True) as conn:
+                conn.execute("UPDATE disk SET is_full = false")
 
     def _authorize(
         self, action: int, table: str | None, column: str | None, _db: object, _src: object
     ) -> int:
         write = action == sqlite3.SQLITE_UPDATE and table == "deliveries"
-        if write and column in RESULT_COLUMNS and self.full():
+        if write and column in RESULT_COLUMNS and self._full:
             self._refused += 1
             return sqlite3.SQLITE_DENY
         return sqlite3.SQLITE_OK
@@ -229,10 +229,10 @@ async def test_a_database_error_while_recording_backs_the_row_off(
         env.subscribe(901)
         env.write_article("a.md", title="停水通知")
         env.scan()
-        disk = DiskFull(store, seconds=1.0)
+        disk = DiskFull(store)
         await env.send()
         assert disk.refused and sent_to(emulator, 901)  # the card went out, its record did not
-        await disk.freed()
+        disk.free()
         env.write_article("b.md", title="停电通知")
         env.scan()
         for _ in range(120):  # two hours of the run, a minute at a time
@@ -267,10 +267,11 @@ async def test_a_worker_that_keeps_failing_shows_in_healthz(
         live_bot(tmp_path, emulator, metrics_listen=("127.0.0.1", port)) as bot,
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client,
     ):
-        DiskFull(bot.runtime.store, seconds=None)  # before the dispatcher's first claim
-        await _until(lambda: bool(sent_to(emulator, 902)), 10, "the card")
+        DiskFull(bot.runtime.store)  # before the dispatcher's first claim
+        await _until(lambda: bool(sent_to(emulator, 902)), 60, "the card")
         answer = await client.get("/healthz")
-        for _ in range(50):  # five seconds to notice
+        deadline = time.monotonic() + 30  # time to notice, even on a busy machine
+        while time.monotonic() < deadline:
             if answer.status_code == 503 or troubles(bot.runtime.store):
                 break
             await asyncio.sleep(0.1)
@@ -331,20 +332,32 @@ def test_restarts_keep_a_groups_pace(tmp_path: Path, emulator: Emulator) -> None
     articles = prepare_ledger(tmp_path, [Chat(PACED, type="group")])
     for n in range(30):
         (articles / f"n{n:02d}.md").write_text(article_text(f"第{n}号通知"), encoding="utf-8")
-    sent = 0
+
+    def sent_since(mark: int) -> int:
+        """Messages the group got since the emulator's ``mark``-th call."""
+        return sum(1 for c in emulator.calls[mark:] if c.ok and c.params.get("chat_id") == PACED)
+
     for _ in range(5):
-        started, mark = time.monotonic(), len(emulator.calls)
+        mark = len(emulator.calls)
         process = start_bot(tmp_path, emulator, tmp_path / "bot.log")
         try:
-            while time.monotonic() - started < 2.5 and not emulator.too_many:
-                calls = emulator.calls[mark:]
-                if sum(1 for c in calls if c.ok and c.params.get("chat_id") == PACED) >= 5:
+            # Each run is killed only once it has sent (its start-up, then its pause
+            # before resuming, take seconds on a busy machine), and 2.5 s after its
+            # first send: less than the group's interval, time enough for a burst.
+            wait_for(
+                lambda since=mark: emulator.too_many > 0 or sent_since(since) > 0,
+                60,
+                "send from this run",
+            )
+            first = time.monotonic()
+            while time.monotonic() - first < 2.5 and not emulator.too_many:
+                if sent_since(mark) >= 5:
                     break
                 time.sleep(0.02)
         finally:
             process.kill()
             process.wait()
-        sent = len(sent_to(emulator, PACED))
+    sent = len(sent_to(emulator, PACED))
     assert sent >= 5  # it did send
     refused = [c.error for c in emulator.calls if c.error and "Too Many" in c.error]
     assert emulator.too_many == 0, f"after {sent} sends: {refused}"
@@ -464,13 +477,17 @@ def test_albums_keep_a_groups_pace(tmp_path: Path, emulator: Emulator) -> None:
         (articles / f"n{n}.md").write_text(article_text(title, body), encoding="utf-8")
     process = start_bot(tmp_path, emulator, tmp_path / "bot.log")
     try:
-        deadline = time.monotonic() + 12
-        first: float | None = None
-        while time.monotonic() < deadline and not emulator.too_many:
-            if first is None and sent_to(emulator, ALBUMS):
-                first = time.monotonic()
-                deadline = first + 6  # past the first notice and the second's album
-            time.sleep(0.02)
+        # Watched from the first send (start-up takes seconds on a busy machine) until
+        # 6 s on, past the first notice and where the second's album came, and until
+        # an album went out.
+        wait_for(lambda: bool(sent_to(emulator, ALBUMS)), 60, "the first send")
+        first = time.monotonic()
+
+        def watched() -> bool:
+            methods = [call.method for call in sent_to(emulator, ALBUMS)]
+            return time.monotonic() - first > 6 and "sendMediaGroup" in methods
+
+        wait_for(lambda: emulator.too_many > 0 or watched(), 60, "an album")
     finally:
         process.kill()
         process.wait()

@@ -156,41 +156,56 @@ def test_a_stopping_bot_beats_its_lease_until_it_releases_it(
     take the stopping bot for frozen, end its session (the records of what it just
     sent are lost) and send those parts again. A restart (a deploy) is the commonest
     moment of all to stop a bot: the heartbeat must go on until the lease is handed on.
-    Here one send takes 3.5 s: the lease's heartbeat is already 3 s old while the
-    stopping bot still holds it."""
+    Here both parts of a notice (card and text) take 3.5 s each to be answered (less
+    than the client's 5 s timeout), so the bot is stopped with about 7 s of sending
+    left, longer than a standby waits (STALE_AFTER), and a real standby watches: it
+    must get the lease handed on, never take it from a silent holder."""
     url, articles = _ledger_with_articles(tmp_path)
     store = Store(url)
-    store.subscribe(Chat(5))
-    emulator.fail(5, "sendMessage", Fault.slow(3.5))
+    store.subscribe(Chat(5, mode="full"))  # two messages a notice: its card, its text
+    emulator.fail(5, "sendMessage", Fault.slow(3.5), times=2)
     bot = start_bot(tmp_path, emulator, tmp_path / "bot.log", NOTICEBOT_DB=url)
-    ages: list[float] = []
+    standby: subprocess.Popen[bytes] | None = None
     try:
-
-        def active() -> bool:
-            age = store.owner.holding().heartbeat_age
-            return age is not None and age < 2
-
-        wait_for(active, 30, "the bot active")
+        first = _active_bot(store)
+        standby = start_bot(tmp_path, emulator, tmp_path / "standby.log", NOTICEBOT_DB=url)
+        wait_for(lambda: len(store.owner.processes()) > 1, 60, "the second bot standing by")
         (articles / "n.md").write_text(article_text("停水通知"), encoding="utf-8")
         wait_for(
             lambda: store._tuples("SELECT status FROM deliveries") == [("sending",)],
             30,
             "the notice in flight",
         )
-        time.sleep(0.5)
         bot.send_signal(signal.SIGTERM)
-        while bot.poll() is None:
-            holding = store.owner.holding()
-            if holding.heartbeat_age is not None:  # still held (a release clears it)
-                ages.append(holding.heartbeat_age)
-            time.sleep(0.1)
+        wait_for(lambda: bot.poll() is not None, 60, "the first bot stopped")
+        _active_bot(store, other_than=first)  # the standby was watching: it took over
+        failovers = store.owner.failovers()
     finally:
-        if bot.poll() is None:
-            bot.kill()
-        bot.wait(20)
+        for process in (bot, standby):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
         store.close()
+    # A failover is a lease taken from a holder whose heartbeat went stale; a stopping
+    # bot that beats until it lets go hands the lease on instead.
+    assert failovers == [], f"the stopping bot went silent: {failovers}"
     assert bot.returncode == 0
-    assert max(ages) < 2.5, f"heartbeat ages while stopping: {[round(a, 1) for a in ages]}"
+
+
+def _active_bot(store: Store, other_than: str | None = None) -> str:
+    """The bot that holds the lease and beats it (another than ``other_than``)."""
+
+    def beating() -> bool:
+        holding = store.owner.holding()
+        age = holding.heartbeat_age
+        return holding.holder not in (None, other_than) and age is not None and age < 2
+
+    wait_for(beating, 60, "a bot active")
+    return str(store.owner.holding().holder)
 
 
 def test_a_console_on_the_real_ledger_never_takes_over_the_bots_chats(tmp_path: Path) -> None:
