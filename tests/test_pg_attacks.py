@@ -69,7 +69,7 @@ async def main():
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
     try:
-        await asyncio.wait_for(waiting, 4)
+        await asyncio.wait_for(waiting, 30)  # the bug waits for ever; a loaded machine, seconds
     except TimeoutError:
         print("still standing by on a dead connection", flush=True)
         sys.exit(3)
