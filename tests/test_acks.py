@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.ledger import Chat
+from bot.formatting.acks import ACK_DATA
+from bot.ledger import Chat, Store
 from tests import ledgers
 from tests.botenv import ADMIN, LiveBot, live_bot, message_update, until
 from tests.chaos import now_rfc, prepare_ledger, start_bot, wait_for
@@ -38,12 +39,24 @@ MEMBERS = 50
 BEFORE = 40  # members of each group who press before the correction; the rest after
 TWICE = 10  # of those, the first ones press twice
 PRIVATE_CONFIRMING = PRIVATE[:12]  # the rest are reminded
-REMIND_AFTER = 10  # seconds after the notice's date: ack_by
+# ack_by at first: no machine gets there, so the reminder waits for what it must follow;
+# a correction then says ack_by: now (due at once), when the ledger has all of that.
+FAR = "1h"
 TICK = 1.0  # the clock's confirmation work (3 s in the bot): counts and reminders sooner
 
 
-def _notice(title: str, body: str, extra: str = "") -> str:
-    return f"\n---\ntitle: '{title}'\ndate: {now_rfc()}\nack: true\n{extra}---\n\n<p>{body}</p>\n"
+def _notice(title: str, body: str, extra: str = "", date: str | None = None) -> str:
+    """A notice that asks to be confirmed; ``date``: a correction keeps the first's."""
+    return (
+        f"\n---\ntitle: '{title}'\ndate: {date or now_rfc()}\nack: true\n{extra}---\n\n"
+        f"<p>{body}</p>\n"
+    )
+
+
+def _confirmed(store: Store, article_id: str) -> dict[int, int]:
+    """Per chat the ledger records the notice as shown in: its confirmations this round
+    (what a reminder made now would go by)."""
+    return {row["id"]: row["confirmed"] for row in store.ack_chats(article_id) if row["reached"]}
 
 
 def _member(group: int, n: int) -> int:
@@ -95,8 +108,9 @@ async def test_three_groups_and_twenty_subscribers_confirm(
         for chat in PRIVATE:
             store.subscribe(Chat(chat))
         notice = bot.articles / "test.md"
+        date = now_rfc()
         notice.write_text(
-            _notice("核酸检测通知", "明早8点5号楼全员核酸。", f"ack_by: {REMIND_AFTER}s\n"),
+            _notice("核酸检测通知", "明早8点5号楼全员核酸。", f"ack_by: {FAR}\n", date),
             encoding="utf-8",
         )
         other = bot.articles / "water.md"
@@ -138,10 +152,17 @@ async def test_three_groups_and_twenty_subscribers_confirm(
         answers = _answers(emulator)
         assert answers["已确认收到，谢谢！"] == 3 * BEFORE + len(PRIVATE_CONFIRMING)
         assert sum(n for text, n in answers.items() if text.startswith("已确认 ")) == 3 * TWICE + 4
+        pressed = {c: int(c in PRIVATE_CONFIRMING) for c in PRIVATE}
+        await until(
+            lambda: _confirmed(store, article_id) == {**{g: BEFORE for g in GROUPS}, **pressed},
+            "every copy and every first press in the ledger",
+            timeout=30,
+        )
 
-        # a correction: confirmations kept, the rest press the corrected card
+        # a correction: confirmations kept, the rest press the corrected card; it moves
+        # the reminder to now, so it goes out after the presses above, during those below
         notice.write_text(
-            _notice("核酸检测通知", "改为明早9点5号楼全员核酸。", f"ack_by: {REMIND_AFTER}s\n"),
+            _notice("核酸检测通知", "改为明早9点5号楼全员核酸。", f"ack_by: {now_rfc()}\n", date),
             encoding="utf-8",
         )
         await until(
@@ -183,7 +204,7 @@ async def test_three_groups_and_twenty_subscribers_confirm(
         await until(
             lambda: sum(reminders().values()) >= len(reminded) + len(GROUPS),
             "the reminders",
-            timeout=REMIND_AFTER + 15,
+            timeout=30,
         )
         await bot.quiet(TICK + 0.5)  # one more round of the clock's work: nothing more
         assert reminders() == Counter({chat: 1 for chat in (*reminded, *GROUPS)})
@@ -248,10 +269,10 @@ def test_a_kill_between_a_reminders_send_and_its_record_repeats_at_most_that_one
     chats = list(range(1, 11))
     confirming, cut = chats[:4], 5
     prepare_ledger(tmp_path, [Chat(chat) for chat in chats])
-    (tmp_path / "articles" / "n.md").write_text(
-        _notice("停水通知", "周六停水。", "ack_by: 6s\n"), encoding="utf-8"
-    )
+    notice, date = tmp_path / "articles" / "n.md", now_rfc()
+    notice.write_text(_notice("停水通知", "周六停水。", f"ack_by: {FAR}\n", date), encoding="utf-8")
     log = tmp_path / "bot.log"
+    store = Store(ledgers.current(tmp_path))  # the test's look at the bot's ledger
     with Emulator() as emulator:
         process = start_bot(tmp_path, emulator, log)
         try:
@@ -260,8 +281,19 @@ def test_a_kill_between_a_reminders_send_and_its_record_repeats_at_most_that_one
                 (card,) = [c for to, c in emulator.delivered() if to == chat]
                 data = card.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
                 emulator.press(chat, card.message_ids[0], chat, data)
-            wait_for(lambda: len(emulator.answered) == len(confirming), 10, "the answers")
+            wait_for(lambda: len(emulator.answered) == len(confirming), 30, "the answers")
+            article_id = data.removeprefix(ACK_DATA)
+            pressed = {chat: int(chat in confirming) for chat in chats}
+            wait_for(
+                lambda: _confirmed(store, article_id) == pressed,
+                30,
+                "every copy and every press in the ledger",
+            )
             emulator.fail(cut, "sendMessage", Fault.slow(30))  # the reminder's answer, held
+            # the reminder due now, with the fault in place: a correction's ack_by moves it
+            notice.write_text(
+                _notice("停水通知", "周六停水。", f"ack_by: {now_rfc()}\n", date), encoding="utf-8"
+            )
 
             def reminded(chat: int) -> int:
                 return sum(
@@ -280,6 +312,7 @@ def test_a_kill_between_a_reminders_send_and_its_record_repeats_at_most_that_one
             wait_for(lambda: all(reminded(c) >= 1 for c in unconfirmed), 30, "every reminder")
             time.sleep(4)  # a round of the clock's work after the last: nothing more
         finally:
+            store.close()
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
     assert [reminded(chat) for chat in confirming] == [0] * len(confirming)
