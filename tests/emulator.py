@@ -38,6 +38,12 @@ unless built with ``limits=None``:
   ``from`` is the pressing user. ``getChatMember`` answers what ``set_member`` said per
   chat (member by default; "left" and "kicked" cannot see the chat's messages).
 
+Webhook: once ``setWebhook`` is called, each pushed update is POSTed to the webhook (through
+``webhook_routes``), one at a time and in order. As Telegram keeps an update and retries
+while the bot's server is unreachable, a refused connection is retried with a short
+backoff for up to ``WEBHOOK_RETRY_FOR`` seconds: a bot sets its webhook before its server
+listens (python-telegram-bot does), and an update pushed in between still arrives.
+
 Faults: ``fail(chat, method, fault, times)`` on any method; ``once`` (sends only) and
 ``always`` (sends; a migration also refuses edits, deletes and pins). ``Fault.drop``
 loses the request (no effect, no answer), ``Fault.lost`` the answer (the call takes
@@ -201,6 +207,7 @@ class Call:
 
 _CURRENT = threading.local()  # the call a server thread is answering
 QUERY_ANSWER_WITHIN = 15.0  # seconds a callback query may wait for its answer
+WEBHOOK_RETRY_FOR = 30.0  # seconds an update is retried while the bot's port refuses it
 
 
 class Emulator:
@@ -212,7 +219,14 @@ class Emulator:
         self.webhook: dict[str, str] | None = None  # url and secret, once setWebhook was called
         # The TLS-terminating proxy in front of a bot: its public https URL → where it listens.
         self.webhook_routes: dict[str, str] = {}
-        self.webhook_answers: list[int] = []  # what the bot's server answered each POST
+        # What the bot's server answered each update delivered to the webhook (0: no answer,
+        # or nobody listening within WEBHOOK_RETRY_FOR); refused connections are not answers,
+        # they are retried and counted in webhook_refused.
+        self.webhook_answers: list[int] = []
+        self.webhook_refused = 0
+        self._outbox: deque[dict[str, Any]] = deque()  # updates on their way to the webhook
+        self._delivering = False  # a thread is emptying the outbox
+        self._closed = threading.Event()  # the emulator is shut: no more retries
         self.calls: list[Call] = []
         self.once: dict[int, deque[Fault]] = defaultdict(deque)  # chat id → next faults
         self.always: dict[int, Fault] = {}  # chat id → permanent fault
@@ -265,6 +279,7 @@ class Emulator:
         return self
 
     def __exit__(self, *_: object) -> None:
+        self._closed.set()
         self.server.shutdown()
         self.server.server_close()
         # the suite's token check expects the bot's requests in the DEBUG log when it made any
@@ -287,33 +302,68 @@ class Emulator:
             if query:
                 self.queries[str(query["id"])] = time.monotonic()
             update = {"update_id": next(self._update_ids), **update}
-            webhook = self.webhook
-            if webhook is None:
+            deliver = False
+            if self.webhook is None and not self._outbox:
                 self.updates.append(update)
-        if webhook is not None:  # as Telegram does: a POST to the bot's webhook
-            threading.Thread(target=self._post, args=(webhook, update), daemon=True).start()
+            else:  # as Telegram does: a POST to the bot's webhook, after those before it
+                self._outbox.append(update)
+                deliver, self._delivering = not self._delivering, True
+        if deliver:
+            threading.Thread(target=self._deliver, daemon=True).start()
         self._new_update.set()
         return update["update_id"]
 
-    def _post(self, webhook: dict[str, str], update: dict[str, Any]) -> None:
-        target = self.webhook_routes.get(webhook["url"], webhook["url"])
-        request = urllib.request.Request(
-            target,
-            data=json.dumps(update).encode(),
-            headers={
-                "Content-Type": "application/json",
-                "X-Telegram-Bot-Api-Secret-Token": webhook["secret"],
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as answer:
-                status = answer.status
-        except urllib.error.HTTPError as error:
-            status = error.code
-        except OSError:
-            status = 0  # nobody listening
-        with self._lock:
-            self.webhook_answers.append(status)
+    def _deliver(self) -> None:
+        """POST the outbox's updates to the webhook one at a time, oldest first."""
+        while True:
+            with self._lock:
+                if not self._outbox:
+                    self._delivering = False
+                    return
+                update = self._outbox[0]
+            status = self._post(update)
+            with self._lock:
+                self._outbox.popleft()
+                if status is not None:
+                    self.webhook_answers.append(status)
+
+    def _post(self, update: dict[str, Any]) -> int | None:
+        """One update to the current webhook: the status answered, 0 for none; None if the
+        webhook was deleted meanwhile (the update then waits for getUpdates). A refused
+        connection is retried, backing off from 0.05 s, for up to WEBHOOK_RETRY_FOR."""
+        deadline = time.monotonic() + WEBHOOK_RETRY_FOR
+        pause = 0.05
+        while True:
+            with self._lock:
+                webhook = self.webhook
+                if webhook is None:
+                    self.updates.append(update)
+                    self._new_update.set()
+                    return None
+            request = urllib.request.Request(
+                self.webhook_routes.get(webhook["url"], webhook["url"]),
+                data=json.dumps(update).encode(),
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Telegram-Bot-Api-Secret-Token": webhook["secret"],
+                },
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    return answer.status
+            except urllib.error.HTTPError as error:
+                return error.code
+            except urllib.error.URLError as error:  # the connection or the request's sending
+                if not isinstance(error.reason, ConnectionRefusedError):
+                    return 0
+            except OSError:
+                return 0  # connected, but no answer: the bot may have it, so not sent again
+            with self._lock:
+                self.webhook_refused += 1
+            left = deadline - time.monotonic()
+            if left <= 0 or self._closed.wait(min(pause, left)):
+                return 0  # nobody listening
+            pause = min(pause * 2, 0.5)
 
     def set_member(self, chat_id: int, user_id: int, status: str) -> None:
         """The user's status in a group or channel, as getChatMember answers it: "creator",

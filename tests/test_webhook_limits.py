@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import signal
 import socket
-import time
 from pathlib import Path
 
 from bot.ledger import Chat
@@ -26,6 +25,16 @@ def _peak_rss(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     raise AssertionError("no VmHWM")
+
+
+def _listening(port: int) -> bool:
+    """Whether the webhook's server accepts connections: python-telegram-bot calls
+    setWebhook first and listens after."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    except ConnectionRefusedError:
+        return False
+    return True
 
 
 def _post(port: int, body: bytes, length: int | None = None) -> str:
@@ -66,7 +75,7 @@ def test_a_big_body_without_the_secret_is_refused_unread(tmp_path: Path) -> None
         )
         try:
             wait_for(lambda: emulator.webhook is not None, 60, "setWebhook")
-            time.sleep(0.5)  # the webhook server listens once setWebhook is answered
+            wait_for(lambda: _listening(port), 60, "the webhook's server listening")
             small = _post(port, b"{}")
             before = _peak_rss(process.pid)
             big = [_post(port, b"{" + b" " * (BIG - 2) + b"}") for _ in range(3)]
