@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import time
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from bot.ledger import Chat
+from bot.ledger.states import OPEN_STATUSES
 from tests import ledgers
 from tests.botenv import (
     ADMIN,
@@ -27,6 +28,8 @@ from tests.emulator import Call, Emulator, Fault
 from tests.paths import SEED
 
 pytestmark = ledgers.each_backend
+
+WITHIN = 30.0  # seconds for what a test waits for: only a failing run waits that long
 
 
 @pytest.fixture
@@ -52,15 +55,22 @@ def _text(call: Call) -> str:
 WATER = "五号楼停水"
 
 
+def _save(path: Path, text: str) -> None:
+    """``text`` into ``path`` at once, as an editor's save-and-rename does: written in
+    place, the bot's own scan (every 0.5 s) may read it empty and tell the admins it is
+    broken, a message a test would take for the answer it waits for."""
+    partial = path.parent.parent / f"{path.name}.partial"  # outside the scanned folder
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+
+
 def _water_notice(bot: LiveBot, pictures: int) -> str:
     """A notice with a few pictures and more text than its card holds (card, text, and an
     album from two more pictures): what the seed's eleven album pictures showed, without
     waiting a chat's pace (about one message a second, a picture each) for them. Its id."""
     images = "".join(f'<img src="https://example.com/water-{n}.jpg">' for n in range(pictures))
     body = "<p>" + "本周六上午八点至下午五点，五号楼因管道检修停水，请提前储水。" * 12 + "</p>"
-    (bot.articles / "water.md").write_text(
-        article_text(WATER, images + body, "slug: water-5\n"), encoding="utf-8"
-    )
+    _save(bot.articles / "water.md", article_text(WATER, images + body, "slug: water-5\n"))
     bot.runtime.scanner.scan()  # the bot's own watch may have read it first
     assert bot.runtime.store.article("water_5") is not None
     return "water_5"
@@ -124,11 +134,11 @@ async def test_forum_topic_subscription_receives_in_its_thread(bot: LiveBot) -> 
     assert reply.params["message_thread_id"] == 7
     assert bot.runtime.store.chat(-1005).thread_id == 7
     start = bot.mark()
-    (bot.articles / "new.md").write_text(
+    _save(
+        bot.articles / "new.md",
         SEED.read_text(encoding="utf-8")
         .replace("爱申活", "新通知")
         .replace("Tue, 01 Feb 2022 08:57:15 GMT", now_rfc()),
-        encoding="utf-8",
     )
     (card,) = await bot.wait_calls(start, 1)
     assert card.params["chat_id"] == -1005 and card.params["message_thread_id"] == 7
@@ -263,10 +273,11 @@ async def test_non_admins_are_refused_and_nothing_is_sent(bot: LiveBot) -> None:
     token = question.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
     start = bot.mark()
     bot.emulator.push(callback_update(ADMIN, 118, token, message_id=question.message_ids[0]))
-    await bot.quiet(0.5)
+    await until(lambda: _answers(bot, start), "the forged press answered", WITHIN)
+    await bot.quiet(0.5)  # what a press taken for the admin's would send meanwhile
     assert [c for c in bot.emulator.calls[start:] if c.params.get("chat_id") == 111] == []
     assert bot.runtime.store.status()["deliveries"] == {}
-    refusal = next(c for c in bot.emulator.calls[start:] if c.method == "answerCallbackQuery")
+    (refusal,) = _answers(bot, start)
     assert "仅限" in refusal.params["text"]
     bot.emulator.push(callback_update(ADMIN, ADMIN, token, message_id=question.message_ids[0]))
     for _ in range(100):
@@ -341,8 +352,8 @@ async def test_daily_digest_lists_the_days_notices(bot: LiveBot) -> None:
     due = now - timedelta(minutes=1)
     when = f"{due:%H:%M}" if due.date() == now.date() else "00:00"
     bot.runtime.store.update_chat(151, mode="digest", digest_time=when)
-    (bot.articles / "water.md").write_text(  # after the chat chose digests: in its first
-        "---\ntitle: 本周六停水\n---\n\n<p>本周六上午停水。</p>\n", encoding="utf-8"
+    _save(  # after the chat chose digests: in its first
+        bot.articles / "water.md", "---\ntitle: 本周六停水\n---\n\n<p>本周六上午停水。</p>\n"
     )
     for _ in range(200):  # the watcher's scan takes it in
         if bot.runtime.store.search("本周六停水"):
@@ -429,6 +440,14 @@ async def _answered(bot: LiveBot, start: int) -> list[Call]:
     raise AssertionError("the button was not answered")
 
 
+def _delivered(bot: LiveBot, chat: int, start: int) -> bool:
+    """``chat`` got something since ``start``, and none of its deliveries is still
+    waiting or being sent: what it got is all it gets of them."""
+    got = [c for c in bot.emulator.calls[start:] if c.ok and c.params.get("chat_id") == chat]
+    deliveries = bot.runtime.store.deliveries(chat)
+    return bool(got) and all(d.status not in OPEN_STATUSES for d in deliveries)
+
+
 def _entity(text: str, part: str, kind: str, **extra: str) -> dict:
     """An entity over the first ``part`` in ``text``, in UTF-16 units as Telegram counts."""
     start = len(text[: text.index(part)].encode("utf-16-le")) // 2
@@ -455,15 +474,16 @@ async def test_an_announcement_keeps_its_formatting_in_its_file_and_every_chat(
     token = question.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
     start = bot.mark()
     bot.emulator.push(callback_update(ADMIN, ADMIN, token, message_id=question.message_ids[0]))
-    # the progress message and each chat's card: a short announcement's card holds it
-    # all, with its formatting, so the full-text chat gets no second copy
-    await bot.wait_calls(start, 3)
+    # each chat's card: a short announcement's card holds it all, with its formatting,
+    # so the full-text chat gets no second copy (its delivery done, every part is out)
+    await until(
+        lambda: _delivered(bot, 131, start) and _delivered(bot, 132, start), "both copies", WITHIN
+    )
     (path,) = bot.runtime.config.announce_dir.glob("*.md")
     written = path.read_text("utf-8")
     assert "title: 停水通知" in written and "author: ''" in written and "公告" in written
     assert "本周六**上午**停水，详见[公告](https://jmj.example.org/a)。" in written
     assert "\n* 甲楼\n* 乙楼\n" in written
-    await bot.quiet(0.3)
     (whole,) = [c for c in bot.emulator.calls[start:] if c.ok and c.params.get("chat_id") == 132]
     card_132 = whole.params
     assert "本周六上午停水，详见公告。\n• 甲楼\n• 乙楼" in card_132["text"]  # as a card shows it
@@ -477,7 +497,7 @@ async def test_an_announcement_keeps_its_formatting_in_its_file_and_every_chat(
     assert _text(card).startswith("停水通知\n")
     # another announcement stays (an emptied folder's withdrawals are held, in case it
     # is only not there yet); deleting the file withdraws this one from every chat
-    (path.parent / "standing.md").write_text("---\ntitle: 长期公告\n---\n正文\n", "utf-8")
+    _save(path.parent / "standing.md", "---\ntitle: 长期公告\n---\n正文\n")
     path.unlink()
     for _ in range(200):
         if bot.emulator.shown(131) == bot.emulator.shown(132) == []:
@@ -496,15 +516,26 @@ async def test_a_search_runs_off_the_event_loop_and_reads_no_control_character(
     store = bot.runtime.store
     real_search = store.search
 
+    entered, release = threading.Event(), threading.Event()
+
     def slow_search(*args: object, **kwargs: object) -> list[dict]:
-        time.sleep(1.5)  # the ledger's time, as on a big archive
+        entered.set()
+        release.wait(WITHIN)  # the ledger's time, as on a big archive: until /help is answered
         return real_search(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(store, "search", slow_search)
     start = bot.mark()
+
+    def replied() -> list[int]:
+        calls = bot.emulator.calls[start:]
+        return [c.params["chat_id"] for c in calls if c.ok and c.method == "sendMessage"]
+
     bot.emulator.push(message_update(76, "/search 防疫"))
-    await asyncio.sleep(0.2)
-    bot.emulator.push(message_update(77, "/help"))
-    await bot.wait_calls(start, 2)
-    replied = [c.params["chat_id"] for c in bot.emulator.calls[start:] if c.method == "sendMessage"]
-    assert replied[:2] == [77, 76]  # /help did not wait for the search
+    try:
+        await until(entered.is_set, "the search under way", WITHIN)
+        bot.emulator.push(message_update(77, "/help"))
+        await until(replied, "an answer", WITHIN)
+    finally:
+        release.set()
+    await until(lambda: len(replied()) >= 2, "both answers", WITHIN)
+    assert replied()[:2] == [77, 76]  # /help did not wait for the search

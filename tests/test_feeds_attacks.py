@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -15,17 +17,24 @@ import pytest
 
 from bot.config import Config
 from bot.ledger import Chat, FeedSource, Store
+from bot.ledger.states import OPEN_STATUSES
 from bot.sources.managed_feeds import set_paused
 from bot.sources.scanner import Scanner
-from tests import emulator as emulator_module
 from tests.botenv import ADMIN, LiveBot, live_bot, message_update, until
 from tests.emulator import Call, Emulator
 from tests.feedenv import feeds_cli, new_ledger, sent_to, text_of
 from tests.feedserver import FeedHost, feed_of, rss_of
 
+WITHIN = 30.0  # seconds for what a test waits for: only a failing run waits that long
+
 
 def first_lines(bot: LiveBot, chat: int, start: int) -> list[str]:
     return [text_of(c).split("\n")[0] for c in sent_to(bot, chat, start)]
+
+
+def settled(bot: LiveBot, chat: int) -> bool:
+    """No delivery to ``chat`` is waiting or being sent: what it got is all it gets."""
+    return all(d.status not in OPEN_STATUSES for d in bot.runtime.store.deliveries(chat))
 
 
 def refused_calls(emulator: Emulator, start: int) -> list[Call]:
@@ -146,7 +155,11 @@ async def test_a_page_of_eight_feeds_with_long_addresses_fits_in_a_message(
             )
         await until(lambda: len(store.feed_states()) == 8, "the eight feeds read", 10)
         start = await say(bot, "/feeds")
-        await asyncio.sleep(1.5)
+        await until(  # a page too long is refused, and none comes after
+            lambda: sent_to(bot, ADMIN, start) or refused_calls(emulator, start),
+            "the page or its refusal",
+            WITHIN,
+        )
         pages = sent_to(bot, ADMIN, start)
         refused = refused_calls(emulator, start)
     assert pages and not refused, [(c.method, c.error) for c in refused]
@@ -170,14 +183,12 @@ async def test_an_opml_interval_beyond_any_duration_breaks_neither_feeds_nor_lis
     assert done.returncode == 0, done.stdout + done.stderr
     async with live_bot(tmp_path, emulator, feeds_allow_private=True, feed_interval=60) as bot:
         start = await say(bot, "/feeds")
-        await asyncio.sleep(1.5)
-        page = sent_to(bot, ADMIN, start)
+        await until(lambda: sent_to(bot, ADMIN, start), "answer to /feeds", WITHIN)
     listed = feeds_cli(tmp_path, "list", "--json")
 
     def no_constants(name: str) -> None:
         raise ValueError(f"{name} is not JSON")
 
-    assert page, "/feeds got no answer"
     json.loads(listed.stdout, parse_constant=no_constants)
 
 
@@ -233,7 +244,8 @@ async def test_withdrawing_a_removed_feeds_notices_does_not_send_one_again(
             lambda: len([r for r in host.requests if r[1] == "/b" and r[2] == 200]) > b_read,
             "B read with the item",
         )
-        await asyncio.sleep(0.5)
+        async with bot.runtime.reading_feeds:  # the round that read it has saved what it brought
+            pass
         done = await asyncio.to_thread(
             feeds_cli, tmp_path, "remove", host.url("/a"), "--withdraw", **env
         )
@@ -303,7 +315,8 @@ async def test_a_feed_category_is_one_a_resident_can_subscribe_to(
         host.feeds["/b3"] = feed_of("三号楼", [("e2", "周六停水"), ("e1", "电梯检修")])
         await until(lambda: bot.runtime.store.feed_notices(host.url("/b3")), "read")
         await until(lambda: len(bot.runtime.store.feed_notices(host.url("/b3"))) == 2, "new")
-        await asyncio.sleep(1.5)
+        # queued as it was saved: once the resident's deliveries are done, it has all
+        await until(lambda: settled(bot, resident), "the resident's deliveries done", WITHIN)
         got = first_lines(bot, resident, start)
         (category,) = {s.category for s in bot.runtime.store.feed_sources()}
     assert got == ["周六停水"], f"category {category!r}; the resident got {got}"
@@ -353,15 +366,23 @@ def _data(bot: LiveBot, page: Call, prefix: str) -> str:
     return data
 
 
+def _answers(bot: LiveBot, start: int) -> list[Call]:
+    """The answers to presses since ``start`` that the emulator took or refused (a call
+    is listed as it arrives, before either)."""
+    calls = bot.emulator.calls[start:]
+    return [c for c in calls if c.method == "answerCallbackQuery" and (c.ok or c.error is not None)]
+
+
 async def _press(bot: LiveBot, page: Call, data: str) -> Call:
     start = bot.mark()
     bot.emulator.press(ADMIN, page.message_ids[0], ADMIN, data)
-    await until(
-        lambda: any(c.method == "answerCallbackQuery" for c in bot.emulator.calls[start:]),
-        "the press answered",
-        10,
-    )
-    return next(c for c in bot.emulator.calls[start:] if c.method == "answerCallbackQuery")
+    await until(lambda: _answers(bot, start), "the press answered", WITHIN)
+    return _answers(bot, start)[0]
+
+
+def _page_text(bot: LiveBot, page: Call) -> str:
+    """The page message as it is now (after its edits)."""
+    return str(bot.emulator.messages[(ADMIN, page.message_ids[0])]["text"])
 
 
 async def test_pausing_a_feed_named_by_a_long_address_is_answered(
@@ -382,10 +403,9 @@ async def test_pausing_a_feed_named_by_a_long_address_is_answered(
         await until(lambda: store.feed_state(source.url).fetched_at, "the feed read")
         page = await _feeds_page(bot)
         answer = await _press(bot, page, _data(bot, page, f"fd:p:{source.id}"))
-        await asyncio.sleep(0.5)
-        shown = bot.emulator.messages[(ADMIN, page.message_ids[0])]["text"]
-    assert answer.ok, f"{answer.error}: {answer.params.get('text')!r}"
-    assert "已暂停" in shown
+        assert answer.ok, f"{answer.error}: {answer.params.get('text')!r}"
+        # the handler answers, then edits the page
+        await until(lambda: "已暂停" in _page_text(bot, page), "the page showing it paused", WITHIN)
 
 
 async def test_removing_a_feed_is_answered_while_another_feed_is_slow(
@@ -393,14 +413,27 @@ async def test_removing_a_feed_is_answered_while_another_feed_is_slow(
 ) -> None:
     """Removing waits for the round of reads under way (rt.reading_feeds), which a slow
     feed holds for up to NOTICEBOT_FEED_DEADLINE (30 s) — longer than Telegram waits for
-    a press's answer (about 15 s), given only after. Scaled down here: 2 s and 4 s. The
-    answer is refused, the handler fails before it edits the question: the admin sees
-    nothing happen, presses again, and is told the feed does not exist."""
-    monkeypatch.setattr(emulator_module, "QUERY_ANSWER_WITHIN", 2.0)
+    a press's answer (about 15 s), given only after. The answer is refused, the handler
+    fails before it edits the question: the admin sees nothing happen, presses again,
+    and is told the feed does not exist. Here the slow feed is held until the press is
+    answered (the reader's deadline and timeout longer than the test waits): an answer
+    given only after the round never comes."""
     host.feeds["/slow"] = feed_of("慢的", [("s1", "慢通知")])
     host.feeds["/a"] = feed_of("一号楼", [("a1", "一号楼通知")])
-    settings = {"feeds_allow_private": True, "feed_interval": 0.3, "feed_deadline": 8.0}
+    held, release = threading.Event(), threading.Event()
+    release.set()  # not slow yet
+    serve = host.answer
+
+    def slow_answer(request: BaseHTTPRequestHandler) -> None:
+        if request.path == "/slow" and not release.is_set():
+            held.set()
+            release.wait(2 * WITHIN)
+        serve(request)
+
+    monkeypatch.setattr(host, "answer", slow_answer)
+    settings = {"feeds_allow_private": True, "feed_interval": 0.3, "feed_deadline": 4 * WITHIN}
     async with live_bot(tmp_path, emulator, **settings) as bot:
+        bot.runtime.http.timeout = httpx.Timeout(4 * WITHIN)  # silence is not the end of it
         store = bot.runtime.store
         for number, key in enumerate(("/slow", "/a")):
             store.add_feed_source(
@@ -408,15 +441,20 @@ async def test_removing_a_feed_is_answered_while_another_feed_is_slow(
             )
         await until(lambda: len(store.feed_states()) == 2, "both read")
         gone = store.feed_sources()[1]
-        host.slow["/slow"] = 4.0
         page = await _feeds_page(bot)
         await _press(bot, page, _data(bot, page, f"fd:x:{gone.id}"))
         await until(
             lambda: "fd:w:" in str(bot.emulator.messages[(ADMIN, page.message_ids[0])]), "?"
         )
-        asked = len(host.arrived)
-        await until(lambda: "/slow" in host.arrived[asked:], "a round reading the slow feed")
-        answer = await _press(bot, page, _data(bot, page, f"fd:w:{gone.id}"))
-        await asyncio.sleep(0.5)
-        shown = bot.emulator.messages[(ADMIN, page.message_ids[0])]["text"]
-    assert answer.ok and "撤回" in shown, (answer.error, shown)
+        release.clear()
+        try:
+            await until(held.is_set, "a round reading the slow feed", WITHIN)
+            answer = await _press(bot, page, _data(bot, page, f"fd:w:{gone.id}"))
+        finally:
+            release.set()
+        assert answer.ok, answer.error
+        # the question edited once the round ended and the feed was removed
+        await until(lambda: "已删除" in _page_text(bot, page), "the feed removed", WITHIN)
+        shown = _page_text(bot, page)
+        left = [s.url for s in store.feed_sources()]
+    assert "撤回" in shown and left == [host.url("/slow")], (shown, left)

@@ -16,6 +16,7 @@ from tests.feedserver import FeedHost, feed_of
 
 WATER = [("w1", "停水通知"), ("w2", "燃气检修"), ("w3", "垃圾分类新规")]
 PRIVATE_OK = {"NOTICEBOT_FEEDS_ALLOW_PRIVATE": "on"}
+WITHIN = 30.0  # seconds for what a test waits for: only a failing run waits that long
 
 
 def _to(bot: LiveBot, chat: int, start: int) -> list[Call]:
@@ -96,9 +97,12 @@ async def test_a_feed_added_from_the_chat_is_previewed_as_sent_baselined_and_new
         assert (source.url, source.category, source.added_by) == (url, "停水", str(ADMIN))
         assert store.feed_state(url).baselined_at is not None
         start = bot.mark()
-        await asyncio.sleep(1.5)  # three intervals: the baseline is never sent
+        asked = host.asked("/water")
+        # read again and again (304s): three more rounds, each after the one before had
+        # taken in what it read; the baseline is never sent (nor queued)
+        await until(lambda: host.asked("/water") >= asked + 3, "three more reads", WITHIN)
+        assert not store.deliveries(101) and not store.deliveries(102)
         assert not _to(bot, 101, start) and not _to(bot, 102, start)
-        assert host.asked("/water") >= 3  # read again and again (304s)
 
         host.feeds["/water"] = feed_of("自来水公司通知", [("w4", "周末检修"), *WATER])
         await until(lambda: _to(bot, 101, start) and _to(bot, 102, start), "the new entry")
@@ -159,7 +163,8 @@ async def test_pause_resume_and_remove_keeping_or_withdrawing_from_the_chat(
         await _press(bot, page, _button(page, f"fd:p:{a.id}"))
         await until(lambda: "已暂停" in _shown(bot, page)["text"], "the page shows it paused")
         assert store.feed_sources()[0].paused
-        await asyncio.sleep(0.5)  # a read under way when it was paused ends
+        async with bot.runtime.reading_feeds:  # a round under way ends: the next sees it paused
+            pass
         asked = host.asked("/a")
         start = bot.mark()
         host.feeds["/a"] = feed_of("一号楼", [("a2", "一号楼停电"), ("a1", "一号楼通知")])
@@ -178,7 +183,9 @@ async def test_pause_resume_and_remove_keeping_or_withdrawing_from_the_chat(
         keep = _button(_shown(bot, page), f"fd:k:{a.id}")
         start = bot.mark()
         await _press(bot, page, keep)
-        await until(lambda: "保留" in _shown(bot, page)["text"], "removed, kept")
+        # the answer, not the question (which says 保留 and 撤回 too): the feed is gone
+        await until(lambda: "已删除" in _shown(bot, page)["text"], "removed, kept", WITHIN)
+        assert "保留" in _shown(bot, page)["text"]
         assert [s.url for s in store.feed_sources()] == [b.url]
         assert (
             store.article(delivered_a.params["text"] and _id_of(store, "一号楼停电"))["status"]
@@ -198,7 +205,8 @@ async def test_pause_resume_and_remove_keeping_or_withdrawing_from_the_chat(
         await until(lambda: "删除订阅源" in _shown(bot, page)["text"], "the question")
         retract = bot.mark()
         await _press(bot, page, _button(_shown(bot, page), f"fd:w:{b.id}"))
-        await until(lambda: "撤回" in _shown(bot, page)["text"], "removed, withdrawn")
+        await until(lambda: "已删除" in _shown(bot, page)["text"], "removed, withdrawn", WITHIN)
+        assert "撤回" in _shown(bot, page)["text"]
         await until(
             lambda: any(
                 c.params.get("message_id") == delivered_b.message_ids[0]
