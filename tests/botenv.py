@@ -22,6 +22,9 @@ from tests import ledgers
 from tests.emulator import Call, Emulator
 
 TOKEN = "123456789:TEST-token-abcdefghijklmnopqrstuvwxyz"
+# How long a test waits for what it expects: only a failing test waits this long, and a
+# CI machine running six test workers on two cores may be several times slower than idle.
+WAIT_AT_MOST = 30.0
 
 
 class Clock:
@@ -232,7 +235,8 @@ class LiveBot:
 
     async def answer(self, start: int) -> Call:
         """The first answer to a button press since ``start`` (a press is always answered)."""
-        for _ in range(200):
+        deadline = time.monotonic() + WAIT_AT_MOST
+        while time.monotonic() < deadline:
             answers = [c for c in self.emulator.calls[start:] if c.method == "answerCallbackQuery"]
             if answers:
                 return answers[0]
@@ -250,7 +254,7 @@ class LiveBot:
         self.emulator.push(update)
         return await self.wait_calls(start, replies)
 
-    async def wait_calls(self, start: int, count: int, timeout: float = 20.0) -> list:
+    async def wait_calls(self, start: int, count: int, timeout: float = WAIT_AT_MOST) -> list:
         wanted = {"sendMessage", "sendPhoto", "sendAnimation", "sendMediaGroup", "editMessageText"}
         deadline = time.monotonic() + timeout
         while True:
@@ -268,7 +272,7 @@ class LiveBot:
         return await self.wait_calls(start, 0, timeout=0)
 
 
-async def until(condition: Callable[[], object], what: str, timeout: float = 10.0) -> None:
+async def until(condition: Callable[[], object], what: str, timeout: float = WAIT_AT_MOST) -> None:
     """Wait for ``condition`` (polled), instead of sleeping for a guess; fail naming
     ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
