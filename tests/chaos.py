@@ -282,14 +282,21 @@ async def fault_scenario(work: Path, chats: int, seed: int = 1) -> FaultReport:
     kinds = rng.choices(list(FAULT_WEIGHTS), weights=list(FAULT_WEIGHTS.values()), k=chats)
     plan = {(-(i + 1) if kind == "migrated" else i + 1): kind for i, kind in enumerate(kinds)}
     report = FaultReport()
+    # The bot's wait for an answer: long enough that a healthy answer is not taken for
+    # lost on a busy machine (it would be sent twice); the injected late answers come
+    # well after it, so each of them still is a time-out.
+    timeout = 2.0
     with Emulator() as emulator:
         emulator.bad_urls.add(BAD_PHOTO)
         policy = SendPolicy(concurrency=32)
-        async with running_bot(work, emulator, policy, timeout=0.3) as env:
+        async with running_bot(work, emulator, policy, timeout=timeout) as env:
             env.scan()
             for chat_id, kind in plan.items():
                 env.subscribe(chat_id, type="group" if chat_id < 0 else "private")
-                _inject(kind, chat_id, emulator, rng)
+                if kind == "timeout":
+                    emulator.once[chat_id].append(Fault.slow(3 * timeout))
+                else:
+                    _inject(kind, chat_id, emulator, rng)
                 report.injected[kind] += 1
             body = f'<p><img src="{PROXY}{BAD_PHOTO}" data-size="800,600">停水通知。</p>'
             env.write_article("notice.md", body=body)
