@@ -21,9 +21,9 @@ import threading
 from types import TracebackType
 from urllib.parse import quote, unquote
 
-# Libraries that log every request or job run at INFO: a person running the bot needs
-# their warnings, not ~6,000 lines a day.
-CHATTY = ("httpx", "httpcore", "apscheduler")
+# Libraries that log every request, job run or folder change at INFO: a person running
+# the bot needs their warnings, not ~6,000 lines a day (the scan says what a change was).
+CHATTY = ("httpx", "httpcore", "apscheduler", "watchfiles")
 _TOKEN_SHAPE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
 REDACTED = "<token>"
 HIDDEN = "***"  # what a URL shows in place of a credential

@@ -75,9 +75,9 @@ def test_the_default_log_is_for_people(tmp_path: Path) -> None:
     assert len(refused) == 1 and "blocked" in refused[0]
     assert sum("flood control" in line for line in lines) == 1
     assert emulator.inside_retry_after == 0
-    for noise in ("apscheduler", "HTTP Request", "Traceback", "No error handlers"):
+    for noise in ("apscheduler", "HTTP Request", "Traceback", "No error handlers", "watchfiles"):
         assert noise not in text, f"{noise!r} in the log:\n{text}"
-    assert len(lines) <= 11, text  # the metrics' address among them
+    assert len(lines) <= 10, text
 
 
 def _last_scan(client: httpx.Client, port: int) -> str:
