@@ -1139,3 +1139,62 @@ async def test_an_album_someone_cut_is_not_left_behind(tmp_path: Path) -> None:
             path.unlink()
             await settled(env)
             assert group_shows(emulator) == [], "left in the group after the withdrawal"
+
+
+async def test_a_lead_picture_changed_back_after_a_lost_media_edit_is_changed_back(
+    tmp_path: Path,
+) -> None:
+    """A channel (the bot may post, not delete) had a card with picture lead2. A
+    correction made the lead picture lead1: editMessageMedia took effect, but its
+    answer was lost (a kill just after the call does the same). Before the edit was
+    tried again, a second correction made the lead lead2 again: the ledger still said
+    the card shows lead2, so only the caption was edited, and the channel kept lead1
+    for good. Wanted: lead2."""
+    lead = "<img src='https://img.example/lead{}.jpg'>"
+    with Emulator(limits=None) as emulator:
+        emulator.channels.add(GROUP)
+        emulator.grant(GROUP, "can_post_messages")  # not can_delete_messages
+        async with running_bot(tmp_path, emulator, rate_limits=False) as env:
+            env.scan()
+            env.subscribe(GROUP, type="channel", mode="card")
+            env.write_article("n.md", body=f"{lead.format(2)}<p>第1版。</p>")
+            await settled(env)
+            assert [m for _, m in group_shows(emulator)] == ["https://img.example/lead2.jpg"]
+            emulator.fail(GROUP, "editMessageMedia", Fault.lost())
+            env.write_article("n.md", body=f"{lead.format(1)}<p>第2版。</p>")
+            env.scan()
+            await env.send()  # the edit took effect; the bot never heard
+            assert [m for _, m in group_shows(emulator)] == ["https://img.example/lead1.jpg"]
+            env.write_article("n.md", body=f"{lead.format(2)}<p>第3版。</p>")
+            await settled(env)
+            shows = group_shows(emulator)
+            assert [m for _, m in shows] == ["https://img.example/lead2.jpg"], shows
+
+
+async def test_an_album_changed_back_after_a_lost_picture_edit_is_changed_back(
+    tmp_path: Path,
+) -> None:
+    """A full-text group had an album of two pictures. A correction changed both: the
+    first picture's editMessageMedia took effect, but its answer was lost. A second
+    correction brought the old pictures back: the ledger still said the first picture
+    was the old one, so the bot skipped it, and the group kept the new one. Wanted:
+    the old pictures."""
+    old = "".join(f"<img src='https://img.example/old{n}.jpg'>" for n in (1, 2))
+    new = "".join(f"<img src='https://img.example/new{n}.jpg'>" for n in (1, 2))
+    with Emulator(limits=None) as emulator:
+        async with running_bot(tmp_path, emulator, rate_limits=False) as env:
+            env.scan()
+            env.subscribe(GROUP, type="supergroup", mode="full")
+            env.write_article("n.md", body=f"{LEAD}<p>第1版。</p>{DETAILS}{old}")
+            await settled(env)
+            emulator.fail(GROUP, "editMessageMedia", Fault.lost())
+            env.write_article("n.md", body=f"{LEAD}<p>第2版。</p>{DETAILS}{new}")
+            env.scan()
+            await env.send()
+            assert group_shows(emulator)[2][1] == "https://img.example/new1.jpg"
+            env.write_article("n.md", body=f"{LEAD}<p>第3版。</p>{DETAILS}{old}")
+            await settled(env)
+            shows = group_shows(emulator)
+            assert [m for _, m in shows[2:]] == [
+                f"https://img.example/old{n}.jpg" for n in (1, 2)
+            ], shows

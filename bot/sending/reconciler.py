@@ -76,6 +76,22 @@ def _says(failure: SendFailure, *phrases: str) -> bool:
     )
 
 
+def _unsure(part: Part, message: Outgoing) -> Part:
+    """The part as recorded before an edit to ``message`` that a crash or a lost answer may
+    cut short: what it shows is unknown, and so is its picture (an album's pictures) where
+    the edit changes it. The next edit, to this version or to any later one, then sets the
+    picture again: a recorded picture the chat may no longer show would make it edit the
+    caption alone (``edit_to``) and skip an album's picture it takes for unchanged."""
+    if message.method == "sendMediaGroup":
+        if len(part.pictures) != len(message.media_urls):
+            return part  # replaced, not edited
+        pairs = zip(part.pictures, message.media_urls, strict=True)
+        return part.but(pictures=tuple(old if old == new else "" for old, new in pairs))
+    if (part.kind or message.method) in MEDIA_METHODS and part.media != media_of(message):
+        return part.but(media=None)  # never a picture's URL: editMessageMedia
+    return part
+
+
 class Reconciler:
     def __init__(self, store: Store, sender: Sender, config: Config, policy: SendPolicy) -> None:
         self.store = store
@@ -238,10 +254,11 @@ class Reconciler:
                 parts.append(part)
         elif step.op is Op.EDIT:
             assert step.index is not None and step.message is not None
-            parts[step.index] = parts[step.index].but(hash=UNKNOWN)
+            part = parts[step.index].but(hash=UNKNOWN)
+            parts[step.index] = _unsure(part, step.message)
             await self.store.record_copy(delivery_id, tuple(parts))  # an edit a crash may cut short
             async with transport.turn(chat.id):
-                edited = await self._edit(chat, parts[step.index], step.message)
+                edited = await self._edit(chat, part, step.message)
             if edited is None:
                 del parts[step.index]
             else:
