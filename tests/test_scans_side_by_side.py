@@ -14,7 +14,7 @@ from bot.config import Config
 from bot.ledger import Chat, Store
 from bot.reading.walk import FolderWalk
 from bot.sources import scanner as scanner_module
-from bot.sources.scanner import Scanner
+from bot.sources.scanner import HOLD_FOR, Scanner
 from tests import ledgers
 from tests.chaos import article_text
 from tests.paths import SEED
@@ -37,6 +37,22 @@ def _after_walking(
         return walked
 
     monkeypatch.setattr(scanner_module, "walk_folder", walk_then_another_scan)
+
+
+def _before_walking(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, meanwhile: Callable[[], None]
+) -> None:
+    """``meanwhile`` runs once, right before the next scan walks ``folder`` (after it read
+    what the ledger knows)."""
+    walk = scanner_module.walk_folder
+    pending = [meanwhile]
+
+    def another_scan_then_walk(root: Path, *args: object) -> FolderWalk:
+        while pending and root == folder:
+            pending.pop()()
+        return walk(root, *args)
+
+    monkeypatch.setattr(scanner_module, "walk_folder", another_scan_then_walk)
 
 
 def test_a_notice_another_scan_took_in_during_this_scans_walk_is_not_withdrawn(
@@ -67,5 +83,43 @@ def test_a_notice_another_scan_took_in_during_this_scans_walk_is_not_withdrawn(
     again = running.scan()
     assert (again.new, again.changed, again.withdrawn) == ([], [], [])
     assert bots.published("water_5") is not None
+    bots.close()
+    command.close()
+
+
+@pytest.mark.parametrize("how", ["confirmed", "hold_ran_out"])
+def test_withdrawals_another_scan_applied_meanwhile_are_not_held_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """A folder lost many files at once: their withdrawals are held, the admins told.
+    Another scan applies them (confirmed with ``--withdraw``, or their hold ran out)
+    after this scan read the ledger and before it walked: they are not a new loss to
+    hold and tell the admins of again."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    config = Config(articles=(folder,), announce_dir=tmp_path / "announcements")
+    db = ledgers.current(tmp_path)
+    bots, command = Store(db), Store(db)
+    now = [1_800_000_000.0]
+    bots.clock = command.clock = lambda: now[0]
+    running = Scanner(bots, config, owner=True)
+    running.scan()
+    for n in range(8):
+        (folder / f"n{n}.md").write_text(article_text(f"通知{n}", f"<p>第{n}条。</p>"), "utf-8")
+    assert len(running.scan().new) == 8
+    for n in range(8):
+        (folder / f"n{n}.md").unlink()
+    assert [held.new for held in running.scan().held] == [True]  # held, the admins told
+
+    def another_scan_applies_them() -> None:
+        if how == "hold_ran_out":
+            now[0] += HOLD_FOR + 100
+        report = Scanner(command, config).scan(withdraw=how == "confirmed")
+        assert len(report.withdrawn) == 8 and not report.held, report.as_dict()
+
+    _before_walking(folder, monkeypatch, another_scan_applies_them)
+    report = running.scan()
+    monkeypatch.undo()
+    assert (report.held, report.withdrawn) == ([], [])
     bots.close()
     command.close()

@@ -18,8 +18,8 @@ MEDIA_METHODS = {"sendPhoto": "photo", "sendAnimation": "animation"}
 
 def edit_to(new: Outgoing, message_id: int, kind: str, media: str | None) -> Outgoing | None:
     """The edit that makes message ``message_id`` (sent by method ``kind``, showing
-    picture ``media``; "" for unknown: taken as ``new``'s own) show ``new``; None if it
-    must be replaced instead (an album, or a part that changed kind)."""
+    picture ``media``; None or "" for unknown: the picture is set again) show ``new``;
+    None if it must be replaced instead (an album, or a part that changed kind)."""
     kind = kind or new.method
     markup = {"reply_markup": new.params["reply_markup"]} if "reply_markup" in new.params else {}
     if kind == "sendMessage":  # a text, or a card that went out as text (its picture refused)

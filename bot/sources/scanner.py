@@ -292,6 +292,9 @@ class Scanner:
                 else:
                     todo.append((path, root, stat))
         gone = {path: state for path, state in known.items() if path not in seen}
+        if gone:  # what another scan forgot since the read (withdrew, held no longer) is not gone
+            still = self.store.file_states()
+            gone = {path: still[path] for path in gone if path in still}
         self._gone_by_content = {
             s.content_hash: s.article_id for s in gone.values() if s.content_hash and s.article_id
         }
