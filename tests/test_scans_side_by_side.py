@@ -22,37 +22,29 @@ from tests.paths import SEED
 pytestmark = ledgers.each_backend
 
 
-def _after_walking(
-    folder: Path, monkeypatch: pytest.MonkeyPatch, meanwhile: Callable[[], None]
+def _beside_the_walk(
+    folder: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    meanwhile: Callable[[], None],
+    *,
+    before: bool,
 ) -> None:
-    """``meanwhile`` runs once, right after the next scan has walked ``folder``: the
-    moment another process's scan may land in."""
+    """``meanwhile`` runs once, right before (``before``) or right after the next scan
+    walks ``folder``, and after that scan read what the ledger knows: the moments
+    another process's scan may land in."""
     walk = scanner_module.walk_folder
     pending = [meanwhile]
 
-    def walk_then_another_scan(root: Path, *args: object) -> FolderWalk:
+    def walk_beside_another_scan(root: Path, *args: object) -> FolderWalk:
+        if before:
+            while pending and root == folder:
+                pending.pop()()
         walked = walk(root, *args)
         while pending and root == folder:
             pending.pop()()
         return walked
 
-    monkeypatch.setattr(scanner_module, "walk_folder", walk_then_another_scan)
-
-
-def _before_walking(
-    folder: Path, monkeypatch: pytest.MonkeyPatch, meanwhile: Callable[[], None]
-) -> None:
-    """``meanwhile`` runs once, right before the next scan walks ``folder`` (after it read
-    what the ledger knows)."""
-    walk = scanner_module.walk_folder
-    pending = [meanwhile]
-
-    def another_scan_then_walk(root: Path, *args: object) -> FolderWalk:
-        while pending and root == folder:
-            pending.pop()()
-        return walk(root, *args)
-
-    monkeypatch.setattr(scanner_module, "walk_folder", another_scan_then_walk)
+    monkeypatch.setattr(scanner_module, "walk_folder", walk_beside_another_scan)
 
 
 def test_a_notice_another_scan_took_in_during_this_scans_walk_is_not_withdrawn(
@@ -74,7 +66,7 @@ def test_a_notice_another_scan_took_in_during_this_scans_walk_is_not_withdrawn(
         )
         assert Scanner(command, config).scan().new == ["water_5"]
 
-    _after_walking(folder, monkeypatch, a_command_scans_a_new_notice)
+    _beside_the_walk(folder, monkeypatch, a_command_scans_a_new_notice, before=False)
     report = running.scan()
     assert (report.new, report.changed, report.withdrawn) == ([], [], [])
     assert bots.published("water_5") is not None
@@ -117,7 +109,7 @@ def test_withdrawals_another_scan_applied_meanwhile_are_not_held_again(
         report = Scanner(command, config).scan(withdraw=how == "confirmed")
         assert len(report.withdrawn) == 8 and not report.held, report.as_dict()
 
-    _before_walking(folder, monkeypatch, another_scan_applies_them)
+    _beside_the_walk(folder, monkeypatch, another_scan_applies_them, before=True)
     report = running.scan()
     monkeypatch.undo()
     assert (report.held, report.withdrawn) == ([], [])
